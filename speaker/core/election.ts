@@ -1,0 +1,89 @@
+// Who announces which IP. A pure function of two inputs kept apart on purpose (ROADMAP 1): the membership
+// view (which nodes are alive and eligible: today the Node Ready condition, later per-node Leases) and the
+// Services with their endpoints. Every speaker computes the same answer from the same view, so exactly one
+// node claims each IP without any coordination traffic.
+import { createHash } from 'node:crypto'
+import type { ServiceView, EndpointSliceView, NodeView } from '../../controller/core/views.js'
+
+/** The nodes that may announce at all: alive and not excluded from load balancers. */
+export function liveNodes(nodes: Iterable<NodeView>): Set<string> {
+  const live = new Set<string>()
+  for (const n of nodes) if (n.ready && !n.excludedFromLoadBalancers) live.add(n.name)
+  return live
+}
+
+function rank(node: string, ip: string): string {
+  return createHash('sha256').update(`${node}#${ip}`).digest('hex')
+}
+
+/**
+ * MetalLB's layer-2 rule: among the candidates, the node with the smallest sha256(node + "#" + ip) wins.
+ * Hashing the IP (not the Service) keeps Services that share an IP on one node, and spreads IPs over nodes.
+ */
+export function announcingNode(ip: string, candidates: Iterable<string>): string | null {
+  let best: string | null = null
+  let bestRank = ''
+  for (const node of candidates) {
+    const r = rank(node, ip)
+    if (best === null || r < bestRank || (r === bestRank && node < best)) {
+      best = node
+      bestRank = r
+    }
+  }
+  return best
+}
+
+export type NoAnnounceReason = 'noIngressIP' | 'noReadyEndpoints' | 'noLiveCandidate'
+
+export interface ServiceAnnouncement {
+  readonly key: string
+  /** Winner per ingress IP, in the Service's status order. Empty when `reason` is set. */
+  readonly winners: ReadonlyMap<string, string>
+  readonly reason: NoAnnounceReason | null
+}
+
+/**
+ * The candidates for one Service: with externalTrafficPolicy Local only live nodes that run a ready endpoint
+ * (traffic must not leave the node it lands on); with Cluster every live node, provided some endpoint is ready.
+ */
+export function candidateNodes(
+  svc: ServiceView,
+  slices: readonly EndpointSliceView[],
+  live: ReadonlySet<string>,
+): { candidates: string[]; reason: NoAnnounceReason | null } {
+  const readyNodes = new Set<string>()
+  let anyReady = false
+  for (const s of slices) {
+    for (const e of s.endpoints) {
+      if (!e.ready || e.addresses.length === 0) continue
+      anyReady = true
+      if (e.nodeName) readyNodes.add(e.nodeName)
+    }
+  }
+  if (!anyReady) return { candidates: [], reason: 'noReadyEndpoints' }
+  const candidates = svc.externalTrafficPolicy === 'Local'
+    ? [...readyNodes].filter(n => live.has(n))
+    : [...live]
+  return candidates.length > 0 ? { candidates, reason: null } : { candidates: [], reason: 'noLiveCandidate' }
+}
+
+export function electService(
+  svc: ServiceView,
+  slices: readonly EndpointSliceView[],
+  live: ReadonlySet<string>,
+): ServiceAnnouncement {
+  if (svc.ingressIPs.length === 0) return { key: svc.key, winners: new Map(), reason: 'noIngressIP' }
+  const { candidates, reason } = candidateNodes(svc, slices, live)
+  if (reason) return { key: svc.key, winners: new Map(), reason }
+  const winners = new Map<string, string>()
+  for (const ip of svc.ingressIPs) {
+    const w = announcingNode(ip, candidates)
+    if (w !== null) winners.set(ip, w)
+  }
+  return { key: svc.key, winners, reason: null }
+}
+
+/** MetalLB's name for the question each speaker asks: is this node the one to announce this IP? */
+export function shouldAnnounce(myNode: string, ip: string, announcement: ServiceAnnouncement): boolean {
+  return announcement.winners.get(ip) === myNode
+}
