@@ -18,6 +18,8 @@ export interface ServiceView {
   readonly name: string
   readonly uid: string
   readonly resourceVersion: string
+  /** metadata.creationTimestamp as RFC 3339 UTC ('' when unknown): restore orders claims oldest first. */
+  readonly creationTimestamp: string
   readonly type: string
   readonly isLoadBalancer: boolean
   /** spec.loadBalancerClass, null when unset. */
@@ -69,6 +71,14 @@ function asProtocol(s: string | undefined): ServicePortView['protocol'] {
   return s === 'UDP' || s === 'SCTP' ? s : 'TCP'
 }
 
+// client-node types creationTimestamp as Date; accept whatever parses, '' otherwise (toISOString throws on
+// an invalid Date).
+function isoTime(t: Date | string | undefined): string {
+  if (t === undefined) return ''
+  const d = new Date(t)
+  return Number.isNaN(d.getTime()) ? '' : d.toISOString()
+}
+
 export function toServiceView(svc: V1Service): ServiceView {
   const meta = svc.metadata ?? {}
   const spec = svc.spec ?? {}
@@ -82,6 +92,7 @@ export function toServiceView(svc: V1Service): ServiceView {
     name,
     uid: meta.uid ?? '',
     resourceVersion: meta.resourceVersion ?? '',
+    creationTimestamp: isoTime(meta.creationTimestamp),
     type: spec.type ?? 'ClusterIP',
     isLoadBalancer: spec.type === 'LoadBalancer',
     loadBalancerClass: spec.loadBalancerClass || null,

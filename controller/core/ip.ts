@@ -1,0 +1,163 @@
+// IP addresses as plain values: a family and a bigint. Parsing goes through the `ip-address` package (so
+// the accepted syntax is that package's, minus zones and leading zeros); formatting is done here because it
+// sits on the allocator's hot path and the canonical form is small: dotted quad for IPv4, RFC 5952 for IPv6
+// (lowercase, longest run of two or more zero groups compressed, leftmost on a tie).
+import { Address4, Address6 } from 'ip-address'
+import type { IPFamily } from './views.js'
+
+export type { IPFamily }
+
+export interface IP {
+  readonly family: IPFamily
+  readonly value: bigint
+}
+
+/** An inclusive range of addresses of one family; `start <= end` always holds. */
+export interface IPRange {
+  readonly family: IPFamily
+  readonly start: bigint
+  readonly end: bigint
+}
+
+export type Parsed<T> = { readonly ok: true; readonly value: T } | { readonly ok: false; readonly reason: string }
+
+const V4_MAX = (1n << 32n) - 1n
+const V6_MAX = (1n << 128n) - 1n
+
+export function maxValue(family: IPFamily): bigint {
+  return family === 'IPv4' ? V4_MAX : V6_MAX
+}
+
+function ok<T>(value: T): Parsed<T> {
+  return { ok: true, value }
+}
+function bad<T>(reason: string): Parsed<T> {
+  return { ok: false, reason }
+}
+
+/** Parse one address (no prefix length). IPv4 needs four decimal octets without leading zeros. */
+export function parseIP(text: string): Parsed<IP> {
+  const s = text.trim()
+  if (s === '') return bad('empty address')
+  if (s.includes('/')) return bad(`"${s}" is a CIDR, expected a single address`)
+  if (s.includes('%')) return bad(`"${s}" carries a zone, which a Service address cannot have`)
+  if (s.includes(':')) {
+    if (!Address6.isValid(s)) return bad(`"${s}" is not a valid IPv6 address`)
+    return ok({ family: 'IPv6', value: new Address6(s).bigInt() })
+  }
+  if (!Address4.isValid(s)) return bad(`"${s}" is not a valid IPv4 address`)
+  return ok({ family: 'IPv4', value: new Address4(s).bigInt() })
+}
+
+/** Canonical text of a raw value of a family. */
+export function formatValue(family: IPFamily, v: bigint): string {
+  if (family === 'IPv4') {
+    const n = Number(v)
+    return `${(n >>> 24) & 255}.${(n >>> 16) & 255}.${(n >>> 8) & 255}.${n & 255}`
+  }
+  // One toString over the whole value is cheaper than eight bigint shifts.
+  const hex32 = v.toString(16).padStart(32, '0')
+  const groups: number[] = []
+  for (let i = 0; i < 32; i += 4) groups.push(parseInt(hex32.slice(i, i + 4), 16))
+  let bestStart = -1
+  let bestLen = 1 // RFC 5952 4.2.2: a single zero group is not compressed
+  for (let i = 0; i < 8; ) {
+    if (groups[i] !== 0) {
+      i++
+      continue
+    }
+    let j = i
+    while (j < 8 && groups[j] === 0) j++
+    if (j - i > bestLen) {
+      bestStart = i
+      bestLen = j - i
+    }
+    i = j
+  }
+  const hex = (a: number[]): string => a.map(g => g.toString(16)).join(':')
+  if (bestStart < 0) return hex(groups)
+  return `${hex(groups.slice(0, bestStart))}::${hex(groups.slice(bestStart + bestLen))}`
+}
+
+export function formatIP(ip: IP): string {
+  return formatValue(ip.family, ip.value)
+}
+
+/** The canonical text of an address, or null when it does not parse. */
+export function canonicalIP(text: string): string | null {
+  const p = parseIP(text)
+  return p.ok ? formatIP(p.value) : null
+}
+
+export function parseCIDR(text: string): Parsed<IPRange> {
+  const s = text.trim()
+  const slash = s.indexOf('/')
+  if (slash < 0) return bad(`"${s}" has no prefix length`)
+  const addr = parseIP(s.slice(0, slash))
+  if (!addr.ok) return bad(addr.reason)
+  const lenText = s.slice(slash + 1)
+  const bits = addr.value.family === 'IPv4' ? 32 : 128
+  if (!/^\d{1,3}$/.test(lenText) || Number(lenText) > bits) {
+    return bad(`"${s}": prefix length must be 0..${bits}`)
+  }
+  const hostBits = BigInt(bits - Number(lenText))
+  const hostMask = (1n << hostBits) - 1n
+  const { family, value } = addr.value
+  if ((value & hostMask) !== 0n) {
+    const net = formatValue(family, value & ~hostMask)
+    return bad(
+      `"${s}" has host bits set: write ${net}/${lenText} for the whole block, or ` +
+        `${formatValue(family, value)}/${bits} for one address`,
+    )
+  }
+  return ok({ family, start: value, end: value | hostMask })
+}
+
+/** `a-b`, spaces around '-' allowed; both ends of one family and `a <= b`. */
+export function parseRange(text: string): Parsed<IPRange> {
+  const s = text.trim()
+  const parts = s.split('-')
+  if (parts.length !== 2) return bad(`"${s}" is not a range "start-end"`)
+  const [a, b] = parts.map(p => parseIP(p ?? ''))
+  if (a === undefined || b === undefined) return bad(`"${s}" is not a range "start-end"`)
+  if (!a.ok) return bad(`range "${s}": start ${a.reason}`)
+  if (!b.ok) return bad(`range "${s}": end ${b.reason}`)
+  if (a.value.family !== b.value.family) return bad(`range "${s}" mixes IPv4 and IPv6`)
+  if (a.value.value > b.value.value) return bad(`range "${s}" starts after it ends: swap the two addresses`)
+  return ok({ family: a.value.family, start: a.value.value, end: b.value.value })
+}
+
+/** A pool `addresses` entry: a CIDR or a range. A bare address is refused with the /32 or /128 hint. */
+export function parseAddressBlock(text: string): Parsed<IPRange> {
+  const s = text.trim()
+  if (s.includes('-')) return parseRange(s)
+  if (s.includes('/')) return parseCIDR(s)
+  const single = parseIP(s)
+  if (!single.ok) return bad(`"${s}" is neither a CIDR nor a range "start-end"`)
+  const bits = single.value.family === 'IPv4' ? 32 : 128
+  return bad(`"${s}" is a single address: write ${formatIP(single.value)}/${bits}`)
+}
+
+export function rangeSize(r: IPRange): bigint {
+  return r.end - r.start + 1n
+}
+
+export function formatRange(r: IPRange): string {
+  return r.start === r.end
+    ? formatValue(r.family, r.start)
+    : `${formatValue(r.family, r.start)}-${formatValue(r.family, r.end)}`
+}
+
+export function rangesOverlap(a: IPRange, b: IPRange): boolean {
+  return a.family === b.family && a.start <= b.end && b.start <= a.end
+}
+
+export function rangeContains(r: IPRange, ip: IP): boolean {
+  return r.family === ip.family && r.start <= ip.value && ip.value <= r.end
+}
+
+/** IPv4 addresses ending in .0 or .255, which some old firmware takes for network/broadcast addresses. */
+export function isBuggyIPv4(v: bigint): boolean {
+  const last = Number(v & 255n)
+  return last === 0 || last === 255
+}

@@ -1,0 +1,214 @@
+// Reconcile decisions: (Service view, allocator, writer) -> result (ROADMAP 2). The shell (controller/) owns
+// the work queue, the informers and the retry policy; this file decides what to write and says what the
+// queue should do next. Three entry points:
+//
+//   applyConfig(allocator, text, services, class)  the ConfigMap changed (or was first seen)
+//   restore(allocator, services, class)            after the caches synced, before any reconcile
+//   reconcileService(key, view | null, ctx)        one Service changed (null: deleted)
+//
+// Nothing is allocated before existing assignments have been claimed back: until restore has run under a
+// valid config, reconcileService does nothing and answers 'ok'; applyConfig/restore answer reprocessAll
+// when they make progress, so every Service is looked at again then (no spinning 'retry' meanwhile).
+import type { AllocationFailure } from './allocation-request.js'
+import { requestFromService, type AllocationRequest } from './allocation-request.js'
+import type { Allocator, AssignResult, ClearedAssignment } from './allocator.js'
+import { ALLOCATED_FROM_POOL } from './annotations.js'
+import { canonicalIP } from './ip.js'
+import { parsePoolConfig, type ConfigError } from './pool-config.js'
+import type { ServiceView } from './views.js'
+
+/** What the kube layer made of a write: HTTP 409 -> conflict, 404 -> notFound, anything else -> failed. */
+export type WriteOutcome = 'ok' | 'conflict' | 'notFound' | 'failed'
+
+export interface ServiceWriter {
+  updateIngress(svc: ServiceView, ips: readonly string[]): Promise<WriteOutcome>
+  setAllocatedPool(svc: ServiceView, pool: string | null): Promise<WriteOutcome>
+  recordEvent(svc: ServiceView, type: 'Normal' | 'Warning', reason: string, message: string): Promise<void>
+}
+
+/**
+ * ok: done (also when there was nothing to do yet). retry: re-read the Service and try again with backoff
+ * (a write conflicted or failed). reprocessAll: done, and an IP went back to free while other Services wait
+ * for one, so enqueue every Service. giveUp: never produced here; the shell's name for dropping a key after
+ * too many retries.
+ */
+export type ReconcileResult = 'ok' | 'retry' | 'reprocessAll' | 'giveUp'
+
+export interface ReconcileContext {
+  readonly allocator: Allocator
+  readonly writer: ServiceWriter
+  /** The class this controller serves besides "no class"; null: only Services without a class. */
+  readonly loadBalancerClass: string | null
+}
+
+export const EVENT_IP_ALLOCATED = 'IPAllocated'
+export const EVENT_ALLOCATION_FAILED = 'AllocationFailed'
+export const EVENT_CLEAR_ASSIGNMENT = 'ClearAssignment'
+
+/** Whether this controller handles the Service: type LoadBalancer and no class, or our class. */
+export function isOurs(svc: ServiceView, loadBalancerClass: string | null): boolean {
+  return svc.isLoadBalancer && (svc.loadBalancerClass === null || svc.loadBalancerClass === loadBalancerClass)
+}
+
+function sameIPs(status: readonly string[], ips: readonly string[]): boolean {
+  return status.length === ips.length && status.every((s, i) => canonicalIP(s) === ips[i])
+}
+
+function writeResult(o: WriteOutcome): ReconcileResult | null {
+  return o === 'ok' ? null : o === 'notFound' ? 'ok' : 'retry'
+}
+
+export async function reconcileService(key: string, svc: ServiceView | null, ctx: ReconcileContext): Promise<ReconcileResult> {
+  const { allocator, writer } = ctx
+  const freedBefore = allocator.freedCount()
+  const done = (): ReconcileResult => (allocator.freedCount() !== freedBefore && allocator.hasWaiting(key) ? 'reprocessAll' : 'ok')
+
+  if (svc === null) {
+    allocator.release(key)
+    allocator.unmarkWaiting(key)
+    return done()
+  }
+  if (!isOurs(svc, ctx.loadBalancerClass)) {
+    // Clear only what we wrote: we held an assignment, or our pool annotation is on the Service.
+    const held = allocator.release(key)
+    allocator.unmarkWaiting(key)
+    const annotated = svc.annotations[ALLOCATED_FROM_POOL] !== undefined
+    if (held.length > 0 || annotated) {
+      const ours = !svc.isLoadBalancer || sameIPs(svc.ingressIPs, held)
+      if (svc.ingressIPs.length > 0 && ours) {
+        const r = writeResult(await writer.updateIngress(svc, []))
+        if (r !== null) return r
+      }
+      if (annotated) {
+        const r = writeResult(await writer.setAllocatedPool(svc, null))
+        if (r !== null) return r
+      }
+    }
+    return done()
+  }
+  // No valid config, or existing assignments not yet claimed back: do nothing now (never clear a status on
+  // a guess). applyConfig/restore answer reprocessAll once they have run.
+  if (!allocator.hasConfig() || !allocator.isRestored()) return 'ok'
+
+  const note = allocator.takeClearNote(key)
+  if (note !== null) await writer.recordEvent(svc, 'Warning', EVENT_CLEAR_ASSIGNMENT, note)
+
+  const rr = requestFromService(svc)
+  const res: AssignResult = rr.ok ? allocator.assign(rr.request) : { ok: false, failure: rr.failure }
+  if (!res.ok) {
+    allocator.release(key)
+    if (svc.ingressIPs.length > 0) {
+      const r = writeResult(await writer.updateIngress(svc, []))
+      if (r !== null) return r
+    }
+    if (svc.annotations[ALLOCATED_FROM_POOL] !== undefined) {
+      const r = writeResult(await writer.setAllocatedPool(svc, null))
+      if (r !== null) return r
+    }
+    if (allocator.markWaiting(key, res.failure.message)) {
+      await writer.recordEvent(svc, 'Warning', EVENT_ALLOCATION_FAILED, failureMessage(res.failure))
+    }
+    return done()
+  }
+  allocator.unmarkWaiting(key)
+  const { texts, pool } = res.assignment
+  if (!sameIPs(svc.ingressIPs, texts)) {
+    const outcome = await writer.updateIngress(svc, texts)
+    if (outcome === 'notFound') {
+      allocator.release(key)
+      return done()
+    }
+    if (outcome !== 'ok') return 'retry'
+    await writer.recordEvent(svc, 'Normal', EVENT_IP_ALLOCATED, `Assigned IP ${JSON.stringify(texts)}`)
+  }
+  if (svc.annotations[ALLOCATED_FROM_POOL] !== pool) {
+    const outcome = await writer.setAllocatedPool(svc, pool)
+    if (outcome === 'notFound') {
+      allocator.release(key)
+      return done()
+    }
+    if (outcome !== 'ok') return 'retry'
+  }
+  return done()
+}
+
+function failureMessage(f: AllocationFailure): string {
+  return `Failed to allocate IP for Service: ${f.message}`
+}
+
+export type ConfigOutcome =
+  | {
+      readonly accepted: true
+      /** Assignments dropped (IP left the config, or lost a restore conflict); each gets ClearAssignment. */
+      readonly cleared: readonly ClearedAssignment[]
+      /** Always true when accepted: every Service is looked at again under the new pools. */
+      readonly reprocessAll: true
+    }
+  | {
+      readonly accepted: false
+      readonly errors: readonly ConfigError[]
+      /** A last good config stays in force (metric k8s_client_config_stale_bool = 1). */
+      readonly stale: boolean
+    }
+
+/**
+ * The ConfigMap changed; `text` is its `config` key (null: ConfigMap or key missing). An invalid config is
+ * refused as a whole and the last good one stays; a missing one is treated the same way, so deleting the
+ * ConfigMap by mistake never strips every Service of its IP (write `address-pools: []` to remove all pools).
+ * `services` is the informer's current list: on the first accepted config, existing assignments are claimed
+ * back from it before anything else (see restore).
+ */
+export function applyConfig(
+  allocator: Allocator,
+  text: string | null,
+  services: readonly ServiceView[],
+  loadBalancerClass: string | null,
+): ConfigOutcome {
+  if (text === null) {
+    return {
+      accepted: false,
+      errors: [{ path: 'config', message: 'ConfigMap l2lb-system/config, or its key "config", is missing', fix: 'create it; see docs/configuration.md' }],
+      stale: allocator.hasConfig(),
+    }
+  }
+  const parsed = parsePoolConfig(text)
+  if (!parsed.ok) return { accepted: false, errors: parsed.errors, stale: allocator.hasConfig() }
+  const cleared = allocator.setConfig(parsed.config)
+  const losers = allocator.isRestored() ? [] : restoreClaims(allocator, services, loadBalancerClass)
+  return { accepted: true, cleared: [...cleared, ...losers], reprocessAll: true }
+}
+
+export type RestoreOutcome =
+  | { readonly restored: true; readonly cleared: readonly ClearedAssignment[]; readonly reprocessAll: true }
+  /** No valid config yet: applyConfig will claim the assignments back when the first one arrives. */
+  | { readonly restored: false }
+
+/**
+ * Start-up: claim back every IP the Services' status shows, before anything new is allocated. Claims go
+ * oldest Service first (creationTimestamp, then key), so when two Services show one IP without the right
+ * to share it, the older keeps it and the newer is re-assigned (MetalLB #1774 #2443 #2479).
+ */
+export function restore(allocator: Allocator, services: readonly ServiceView[], loadBalancerClass: string | null): RestoreOutcome {
+  if (!allocator.hasConfig()) return { restored: false }
+  if (allocator.isRestored()) return { restored: true, cleared: [], reprocessAll: true }
+  return { restored: true, cleared: restoreClaims(allocator, services, loadBalancerClass), reprocessAll: true }
+}
+
+function restoreClaims(allocator: Allocator, services: readonly ServiceView[], loadBalancerClass: string | null): ClearedAssignment[] {
+  if (!allocator.hasConfig()) return []
+  const claims = services
+    .filter(s => isOurs(s, loadBalancerClass) && s.ingressIPs.length > 0)
+    .sort((a, b) => {
+      // '' (unknown) sorts last: a Service whose age is unknown never displaces one whose age is known.
+      const ta = a.creationTimestamp === '' ? '\uffff' : a.creationTimestamp
+      const tb = b.creationTimestamp === '' ? '\uffff' : b.creationTimestamp
+      if (ta !== tb) return ta < tb ? -1 : 1
+      return a.key < b.key ? -1 : a.key > b.key ? 1 : 0
+    })
+  const requests: AllocationRequest[] = []
+  for (const s of claims) {
+    const r = requestFromService(s)
+    if (r.ok) requests.push(r.request)
+  }
+  return allocator.restore(requests)
+}

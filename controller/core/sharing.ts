@@ -1,0 +1,50 @@
+// When two Services may hold the same IP (REFERENCE.md §3, MetalLB's rules): both carry the same non-empty
+// allow-shared-ip key, both send traffic to the same backends (the backend key), and no (protocol, port)
+// pair is used by both — TCP/53 and UDP/53 may share, TCP/80 twice may not.
+
+export interface PortKey {
+  readonly protocol: 'TCP' | 'UDP' | 'SCTP'
+  readonly port: number
+}
+
+export interface SharingInfo {
+  /** allow-shared-ip value; null when the Service does not allow sharing. */
+  readonly sharingKey: string | null
+  /**
+   * externalTrafficPolicy Cluster: "" (any node can forward to any backend). Local: the selector, because
+   * the announcing node must have a local endpoint of every Service on the IP, so they must be the same pods.
+   */
+  readonly backendKey: string
+  readonly ports: readonly PortKey[]
+}
+
+/** The backend key of a Service. */
+export function backendKey(
+  externalTrafficPolicy: 'Cluster' | 'Local',
+  selector: Readonly<Record<string, string>> | null,
+): string {
+  if (externalTrafficPolicy !== 'Local' || selector === null) return ''
+  return Object.keys(selector)
+    .sort()
+    .map(k => `${k}=${selector[k] ?? ''}`)
+    .join(',')
+}
+
+/** Why `a` and `b` cannot share an IP, or null when they can. */
+export function sharingConflict(a: SharingInfo, b: SharingInfo): string | null {
+  if (a.sharingKey === null || b.sharingKey === null) {
+    return 'without allow-shared-ip on both Services an IP is not shared'
+  }
+  if (a.sharingKey !== b.sharingKey) {
+    return `allow-shared-ip keys differ ("${a.sharingKey}" and "${b.sharingKey}")`
+  }
+  if (a.backendKey !== b.backendKey) {
+    return 'the Services select different backends (with externalTrafficPolicy Local both need the same selector)'
+  }
+  for (const p of a.ports) {
+    if (b.ports.some(q => q.protocol === p.protocol && q.port === p.port)) {
+      return `both use ${p.protocol}/${p.port}`
+    }
+  }
+  return null
+}

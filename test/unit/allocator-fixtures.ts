@@ -1,0 +1,35 @@
+// Shared fixtures for the allocator, sharing, reconcile and property tests.
+import type { ServiceView } from '../../controller/core/views.js'
+import { parsePoolConfig, type PoolConfig } from '../../controller/core/pool-config.js'
+
+export function svc(name: string, over: Partial<ServiceView> = {}): ServiceView {
+  const namespace = over.namespace ?? 'default'
+  return {
+    key: `${namespace}/${name}`,
+    namespace,
+    name,
+    uid: `uid-${namespace}-${name}`,
+    resourceVersion: '1',
+    creationTimestamp: '2026-11-22T00:00:00.000Z',
+    type: 'LoadBalancer',
+    isLoadBalancer: true,
+    loadBalancerClass: null,
+    loadBalancerIP: null,
+    annotations: {},
+    labels: {},
+    selector: { app: name },
+    externalTrafficPolicy: 'Cluster',
+    ipFamilies: ['IPv4'],
+    ipFamilyPolicy: 'SingleStack',
+    clusterIPs: [],
+    ports: [{ name: 'http', protocol: 'TCP', port: 80 }],
+    ingressIPs: [],
+    ...over,
+  }
+}
+
+export function config(yaml: string): PoolConfig {
+  const r = parsePoolConfig(yaml)
+  if (!r.ok) throw new Error(`fixture config invalid: ${JSON.stringify(r.errors)}`)
+  return r.config
+}
