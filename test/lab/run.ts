@@ -73,6 +73,14 @@ export function inNetns(ns: string, argv: readonly string[]): string[] {
   return ['ip', 'netns', 'exec', ns, ...argv]
 }
 
+/** Thrown from a `waitFor` attempt to stop waiting at once (the thing waited for can no longer happen). */
+export class StopWaiting extends Error {
+  constructor(message: string) {
+    super(message)
+    this.name = 'StopWaiting'
+  }
+}
+
 export function sleep(ms: number): Promise<void> {
   return new Promise(resolve => setTimeout(resolve, ms))
 }
@@ -94,6 +102,7 @@ export async function waitFor<T>(
       const value = await attempt()
       if (value !== undefined) return value
     } catch (err) {
+      if (err instanceof StopWaiting) throw err
       lastError = err
     }
     if (Date.now() + interval > deadline) break

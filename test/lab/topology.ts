@@ -3,7 +3,7 @@
 // the root netns to the API server's netns. Building is plain `ip`/`sysctl` calls, in order, each checked.
 import { run, runAllowingFailure, inNetns } from './run.js'
 import {
-  LAN_NETNS, LAN_BRIDGE, APISERVER_HOST, CLIENT_HOST, ROOT_LINK, LAN_PREFIX_V4, LAN_PREFIX_V6,
+  LAN_NETNS, LAN_BRIDGE, APISERVER_HOST, API_PORT, CLIENT_HOST, ROOT_LINK, LAN_PREFIX_V4, LAN_PREFIX_V6,
   type LanHost, type LabNode,
 } from './names.js'
 
@@ -82,6 +82,19 @@ export async function createTopology(nodes: readonly LabNode[], created: string[
   await run(['ip', 'link', 'set', ROOT_LINK.rootIfname, 'up'])
   await run(['ip', '-n', APISERVER_HOST.netns, 'addr', 'add', `${ROOT_LINK.peerIP}/${ROOT_LINK.prefix}`, 'dev', ROOT_LINK.peerIfname])
   await run(['ip', '-n', APISERVER_HOST.netns, 'link', 'set', ROOT_LINK.peerIfname, 'up'])
+  // The API server listens on its LAN address only; connections from the machine to the link address are
+  // DNATed to it, so the machine's kubectl and the speakers reach the same socket.
+  await run(inNetns(APISERVER_HOST.netns, ['nft', '-f', '-']), {
+    input: [
+      'table ip l2lb-root-link {',
+      '  chain prerouting {',
+      '    type nat hook prerouting priority dstnat; policy accept;',
+      `    iifname "${ROOT_LINK.peerIfname}" ip daddr ${ROOT_LINK.peerIP} tcp dport ${API_PORT} dnat to ${APISERVER_HOST.ipv4}:${API_PORT}`,
+      '  }',
+      '}',
+      '',
+    ].join('\n'),
+  })
 
   await addNetns(CLIENT_HOST.netns, created)
   await plugIntoLan(CLIENT_HOST)

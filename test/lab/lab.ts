@@ -1,0 +1,405 @@
+// The lab as a module: `startLab(opts)` builds the LAN, the pods, the API server, the Nodes, the controller,
+// the kube roles and one speaker per node, and returns a `Lab` with the handful of operations the used-by
+// walk needs (kubectl, arping, curl from the client) and `stop()`. `npm run lab` and the e2e test both use it.
+import path from 'node:path'
+import { randomBytes } from 'node:crypto'
+import { mkdir, readFile, writeFile, rm } from 'node:fs/promises'
+import { existsSync } from 'node:fs'
+import { CoreV1Api, KubeConfig, type V1Node } from '@kubernetes/client-node'
+import { load as loadYaml, dump as dumpYaml } from 'js-yaml'
+import { runAllowingFailure, inNetns, waitFor, StopWaiting, type RunResult } from './run.js'
+import {
+  labNodes, APISERVER_HOST, CLIENT_HOST, ROOT_LINK, API_PORT, type LabNode,
+} from './names.js'
+import { createTopology, deleteNetns, listNetns, isLabNetns, netnsPids, eth0Mac } from './topology.js'
+import { labPods, createPod, nginxArgv, type LabPod } from './pods.js'
+import { startProcess, stopProcess, isAlive, type ProcessRecord } from './processes.js'
+import { saveState, loadState, type LabState } from './state.js'
+
+export interface LabOptions {
+  /** Where the lab keeps kubeconfigs, logs, nginx files and state.json (`.lab` for `npm run lab`). */
+  readonly stateDir: string
+  /** The repository root: programs are started from here. */
+  readonly repoRoot: string
+  readonly nodeCount?: number
+  /** Progress lines ("creating the LAN ..."); silent when absent. */
+  readonly say?: (line: string) => void
+}
+
+export interface ArpingResult {
+  readonly replies: number
+  /** Distinct MACs that answered, lower case, in order of first answer. */
+  readonly macs: string[]
+  readonly output: string
+}
+
+export interface HttpAnswer {
+  readonly status: number
+  readonly body: string
+}
+
+/** Machine-level problems that stop the lab before it touches anything (not root, tools missing). */
+export async function labPrerequisites(): Promise<string[]> {
+  const problems: string[] = []
+  if (typeof process.getuid === 'function' && process.getuid() !== 0) {
+    problems.push('the lab must run as root (it creates network namespaces, veths, bridges and nftables rules): try `sudo npm run lab`')
+    return problems
+  }
+  const tools: [string, string][] = [
+    ['ip', 'iproute2'], ['nft', 'nftables'], ['nginx', 'nginx'], ['arping', 'iputils-arping'], ['curl', 'curl'],
+    ['kubectl', 'kubernetes-client (kubectl 1.32 or Debian\'s kubernetes-client)'],
+  ]
+  for (const [tool, pkg] of tools) {
+    const res = await runAllowingFailure(['sh', '-c', `command -v ${tool}`])
+    if (res.code !== 0) problems.push(`\`${tool}\` is not installed: install ${pkg}`)
+  }
+  if (problems.length > 0) return problems
+  // Network namespaces can be unavailable even to root (some containers): find out before building.
+  const probe = `l2lb-probe-${process.pid}`
+  const add = await runAllowingFailure(['ip', 'netns', 'add', probe])
+  if (add.code !== 0) problems.push(`network namespaces are not available here: ${add.stderr.trim()}`)
+  else await runAllowingFailure(['ip', 'netns', 'del', probe])
+  return problems
+}
+
+/** The lab's namespaces that exist right now: non-empty means a lab is up (or was left half-built). */
+export async function runningLabNetns(): Promise<string[]> {
+  return (await listNetns()).filter(isLabNetns)
+}
+
+export class LabBusyError extends Error {
+  constructor(netns: readonly string[]) {
+    super(`a lab is already running (namespaces: ${netns.join(', ')}). Use it with ` +
+      '`kubectl --kubeconfig .lab/kubeconfig ...`, or stop it first with `npm run lab -- down`.')
+    this.name = 'LabBusyError'
+  }
+}
+
+export class Lab {
+  readonly stateDir: string
+  readonly repoRoot: string
+  readonly nodes: readonly LabNode[]
+  readonly pods: readonly LabPod[]
+  /** The machine's kubeconfig: reaches the API server over the root link. */
+  readonly kubeconfig: string
+  /** The kubeconfig used inside the LAN (speakers, controller): server https://192.0.2.1:6443. */
+  readonly lanKubeconfig: string
+  readonly logDir: string
+  readonly #say: (line: string) => void
+  readonly #netns: string[] = []
+  readonly #processes: ProcessRecord[] = []
+  readonly #startedAt = new Date().toISOString()
+  #stopped = false
+
+  constructor(opts: LabOptions) {
+    this.stateDir = path.resolve(opts.stateDir)
+    this.repoRoot = path.resolve(opts.repoRoot)
+    this.nodes = labNodes(opts.nodeCount ?? 3)
+    this.pods = labPods(this.nodes)
+    this.kubeconfig = path.join(this.stateDir, 'kubeconfig')
+    this.lanKubeconfig = path.join(this.stateDir, 'kubeconfig-lan')
+    this.logDir = path.join(this.stateDir, 'logs')
+    this.#say = opts.say ?? (() => {})
+  }
+
+  get processes(): readonly ProcessRecord[] {
+    return this.#processes
+  }
+
+  get netns(): readonly string[] {
+    return this.#netns
+  }
+
+  async #save(): Promise<void> {
+    const state: LabState = {
+      version: 1, startedAt: this.#startedAt, stateDir: this.stateDir, nodeCount: this.nodes.length,
+      kubeconfig: this.kubeconfig, netns: [...this.#netns], processes: [...this.#processes],
+    }
+    await saveState(state)
+  }
+
+  async #start(name: string, argv: string[], env: NodeJS.ProcessEnv = {}): Promise<ProcessRecord> {
+    const rec = await startProcess({
+      name, argv, log: path.join(this.logDir, `${name}.log`), cwd: this.repoRoot, env: { ...process.env, ...env },
+    })
+    this.#processes.push(rec)
+    await this.#save()
+    return rec
+  }
+
+  #nodeProgram(script: string): string[] {
+    return [process.execPath, '--import', 'tsx', script]
+  }
+
+  /** Builds and starts everything; on failure tears down what it made and rethrows. */
+  async up(): Promise<void> {
+    const busy = await runningLabNetns()
+    if (busy.length > 0) throw new LabBusyError(busy)
+    await mkdir(this.logDir, { recursive: true })
+    await mkdir(path.join(this.stateDir, 'home'), { recursive: true })
+    await this.#save()
+    try {
+      await this.#up()
+    } catch (err) {
+      const tails = await this.logTails(15)
+      await this.stop()
+      const msg = err instanceof Error ? err.message : String(err)
+      throw new Error(`${msg}${tails === '' ? '' : `\n--- last lines of the lab's logs ---\n${tails}`}`)
+    }
+  }
+
+  async #up(): Promise<void> {
+    const t0 = Date.now()
+    this.#say(`creating the LAN: bridge in l2lb-lan, ${this.nodes.map(n => n.name).join(', ')}, l2lb-client, l2lb-apiserver`)
+    await createTopology(this.nodes, this.#netns)
+    await this.#save()
+
+    this.#say(`starting pods: ${this.pods.map(p => `${p.name} ${p.ip} on ${p.node.name}`).join(', ')}`)
+    for (const pod of this.pods) {
+      const paths = await createPod(pod, this.pods, this.stateDir, this.#netns)
+      await this.#save()
+      await this.#start(`pod-${pod.name}`, nginxArgv(pod, paths))
+    }
+
+    this.#say(`starting the API server on https://${APISERVER_HOST.ipv4}:${API_PORT} (netns ${APISERVER_HOST.netns})`)
+    const token = randomBytes(16).toString('hex')
+    const apiserverLog = path.join(this.logDir, 'apiserver.log')
+    await this.#start('apiserver', inNetns(APISERVER_HOST.netns, [
+      ...this.#nodeProgram('test/apiserver/main.ts'),
+      '--host', APISERVER_HOST.ipv4, '--port', String(API_PORT), '--token', token, '--kubeconfig', this.lanKubeconfig,
+    ]))
+    await waitFor('the API server to print its URL', async () => {
+      const text = await readFile(apiserverLog, 'utf8').catch(() => '')
+      if (/^\{"url":/m.test(text) && existsSync(this.lanKubeconfig)) return true
+      const rec = this.#processes.find(p => p.name === 'apiserver')
+      if (rec !== undefined && !isAlive(rec.pid)) throw new StopWaiting(`the API server exited (log ${apiserverLog})`)
+      return undefined
+    }, { timeoutMs: 20_000, intervalMs: 100 })
+    await this.#writeMachineKubeconfig()
+
+    this.#say('registering Nodes (Ready, InternalIP)')
+    await this.#registerNodes()
+
+    this.#say('starting the controller, the endpoints/kube-proxy roles and one speaker per node')
+    const lanEnv = { KUBECONFIG: this.lanKubeconfig }
+    await this.#start('controller', inNetns(APISERVER_HOST.netns, this.#nodeProgram('controller/main.ts')), lanEnv)
+    await this.#start('kube-roles', inNetns(APISERVER_HOST.netns, [
+      ...this.#nodeProgram('test/lab/kube-roles-main.ts'), '--nodes', String(this.nodes.length),
+    ]), lanEnv)
+    for (const node of this.nodes) {
+      await this.#start(`speaker-${node.name}`, inNetns(node.netns, this.#nodeProgram('speaker/main.ts')), {
+        ...lanEnv, NODE_NAME: node.name, L2LB_INTERFACES: 'eth0',
+      })
+    }
+    // A program that dies at start (bad import, missing env) should fail the lab here, not as a timeout later.
+    await new Promise(resolve => setTimeout(resolve, 1500))
+    const dead = this.#processes.filter(p => !isAlive(p.pid))
+    if (dead.length > 0) throw new Error(`exited right after start: ${dead.map(p => `${p.name} (log ${p.log})`).join(', ')}`)
+    this.#say(`lab up in ${((Date.now() - t0) / 1000).toFixed(1)} s`)
+  }
+
+  /**
+   * The API server writes a kubeconfig for its own address (192.0.2.1, inside the LAN). The machine reaches it
+   * over the root link instead; its certificate names 192.0.2.1 and `kubernetes`, so verify against the latter.
+   */
+  async #writeMachineKubeconfig(): Promise<void> {
+    const doc: unknown = loadYaml(await readFile(this.lanKubeconfig, 'utf8'))
+    if (typeof doc !== 'object' || doc === null || !('clusters' in doc) || !Array.isArray(doc.clusters)) {
+      throw new Error(`${this.lanKubeconfig} has no clusters`)
+    }
+    for (const entry of doc.clusters) {
+      if (typeof entry === 'object' && entry !== null && 'cluster' in entry && typeof entry.cluster === 'object' && entry.cluster !== null) {
+        Object.assign(entry.cluster, { server: `https://${ROOT_LINK.peerIP}:${API_PORT}`, 'tls-server-name': 'kubernetes' })
+      }
+    }
+    await writeFile(this.kubeconfig, dumpYaml(doc), { mode: 0o600 })
+  }
+
+  async #registerNodes(): Promise<void> {
+    const kc = new KubeConfig()
+    kc.loadFromFile(this.kubeconfig)
+    const core = kc.makeApiClient(CoreV1Api)
+    for (const node of this.nodes) {
+      const now = new Date()
+      const status: V1Node['status'] = {
+        conditions: [{ type: 'Ready', status: 'True', reason: 'KubeletReady', message: 'l2lb lab node', lastHeartbeatTime: now, lastTransitionTime: now }],
+        addresses: [
+          { type: 'InternalIP', address: node.ipv4 },
+          { type: 'InternalIP', address: node.ipv6 },
+          { type: 'Hostname', address: node.name },
+        ],
+      }
+      const body: V1Node = {
+        apiVersion: 'v1', kind: 'Node',
+        metadata: { name: node.name, labels: { 'kubernetes.io/hostname': node.name, 'kubernetes.io/os': 'linux' } },
+        spec: { podCIDR: node.podCidr, podCIDRs: [node.podCidr] },
+        status,
+      }
+      await core.createNode({ body })
+      // Like kubelet: status goes through the status subresource (a server may drop it on create).
+      const created = await core.readNode({ name: node.name })
+      const ready = created.status?.conditions?.some(c => c.type === 'Ready' && c.status === 'True') ?? false
+      if (!ready) await core.replaceNodeStatus({ name: node.name, body: { ...created, status } })
+    }
+  }
+
+  /** The machine's kubectl against the lab, with HOME in the state dir so ~/.kube is never read or written. */
+  kubectlResult(args: readonly string[], input?: string): Promise<RunResult> {
+    const env = { PATH: process.env.PATH ?? '/usr/sbin:/usr/bin:/sbin:/bin', HOME: path.join(this.stateDir, 'home') }
+    return runAllowingFailure(['kubectl', '--kubeconfig', this.kubeconfig, ...args], {
+      env, cwd: this.repoRoot, timeoutMs: 20_000, ...(input === undefined ? {} : { input }),
+    })
+  }
+
+  async kubectl(args: readonly string[], input?: string): Promise<string> {
+    const res = await this.kubectlResult(args, input)
+    if (res.code !== 0) throw new Error(`kubectl ${args.join(' ')} failed (exit ${res.code}): ${res.stderr.trim()}`)
+    return res.stdout
+  }
+
+  /**
+   * arping from l2lb-client. `-b` keeps every probe broadcast (arping otherwise switches to unicast after the
+   * first answer), so a second node answering would show up as a second MAC.
+   */
+  async arping(ip: string, opts: { count?: number; deadlineS?: number } = {}): Promise<ArpingResult> {
+    const count = opts.count ?? 3
+    const deadline = opts.deadlineS ?? Math.max(1, Math.ceil(count * 0.2) + 1)
+    const argv = inNetns(CLIENT_HOST.netns, ['arping', '-b', '-c', String(count), '-w', String(deadline), '-i', '0.2', '-I', 'eth0', ip])
+    const res = await runAllowingFailure(argv, { timeoutMs: (deadline + 3) * 1000 })
+    if (res.code !== 0 && res.code !== 1) throw new Error(`arping failed (exit ${res.code}): ${res.stderr.trim()}`)
+    const macs: string[] = []
+    let replies = 0
+    for (const m of res.stdout.matchAll(/reply from (\S+) \[([0-9A-Fa-f:]{17})\]/g)) {
+      if (m[1] !== ip || m[2] === undefined) continue
+      replies++
+      const mac = m[2].toLowerCase()
+      if (!macs.includes(mac)) macs.push(mac)
+    }
+    return { replies, macs, output: res.stdout }
+  }
+
+  /** HTTP GET from l2lb-client with a Host header, as a browser on the LAN would. */
+  async curl(ip: string, urlPath: string, host = 'k8s.com'): Promise<HttpAnswer> {
+    const url = ip.includes(':') ? `http://[${ip}]${urlPath}` : `http://${ip}${urlPath}`
+    const marker = '\n--l2lb-lab-status:'
+    const res = await runAllowingFailure(inNetns(CLIENT_HOST.netns, [
+      'curl', '-sS', '-m', '3', '-H', `Host: ${host}`, '-w', `${marker}%{http_code}`, url,
+    ]), { timeoutMs: 6000 })
+    if (res.code !== 0) throw new Error(`curl ${url} failed (exit ${res.code}): ${res.stderr.trim()}`)
+    const at = res.stdout.lastIndexOf(marker)
+    return { status: Number(res.stdout.slice(at + marker.length)), body: res.stdout.slice(0, at) }
+  }
+
+  /** Which lab node has this MAC on eth0 (read from the kernel), or null. */
+  async nodeWithMac(mac: string): Promise<LabNode | null> {
+    for (const node of this.nodes) {
+      if ((await eth0Mac(node.netns)) === mac.toLowerCase()) return node
+    }
+    return null
+  }
+
+  /** The newest `nodeAssigned` Event's node for a Service, from the message "announcing from node X". */
+  async announcingNode(service: string, namespace = 'default'): Promise<string | null> {
+    const out = await this.kubectl(['get', 'events', '-n', namespace, '-o', 'json'])
+    const list: unknown = JSON.parse(out)
+    if (typeof list !== 'object' || list === null || !('items' in list) || !Array.isArray(list.items)) return null
+    let best: { node: string; at: string } | null = null
+    for (const ev of list.items) {
+      if (typeof ev !== 'object' || ev === null) continue
+      const reason = 'reason' in ev ? ev.reason : undefined
+      const obj = 'involvedObject' in ev ? ev.involvedObject : undefined
+      const objName = typeof obj === 'object' && obj !== null && 'name' in obj ? obj.name : undefined
+      const message = 'message' in ev && typeof ev.message === 'string' ? ev.message : ''
+      if (reason !== 'nodeAssigned' || objName !== service) continue
+      const node = /announcing from node (\S+)/.exec(message)?.[1]
+      if (node === undefined) continue
+      const at = eventTime(ev)
+      if (best === null || at >= best.at) best = { node, at }
+    }
+    return best?.node ?? null
+  }
+
+  /** The last `lines` lines of every process log, for failure messages. */
+  async logTails(lines: number): Promise<string> {
+    const parts: string[] = []
+    for (const p of this.#processes) {
+      const text = await readFile(p.log, 'utf8').catch(() => '')
+      const tail = text.trimEnd().split('\n').slice(-lines).join('\n')
+      if (tail !== '') parts.push(`[${p.name}] ${p.log}\n${tail}`)
+    }
+    return parts.join('\n')
+  }
+
+  /** Stops every process by PID, deletes the namespaces and the root veth, removes the state dir. */
+  async stop(opts: { keepStateDir?: boolean } = {}): Promise<string[]> {
+    if (this.#stopped) return []
+    this.#stopped = true
+    const problems = await teardown(this.#processes, this.#netns)
+    if (!opts.keepStateDir) await rm(this.stateDir, { recursive: true, force: true })
+    return problems
+  }
+}
+
+function stringField(o: unknown, key: string): string {
+  if (typeof o !== 'object' || o === null) return ''
+  const v: unknown = Object.getOwnPropertyDescriptor(o, key)?.value
+  return typeof v === 'string' ? v : ''
+}
+
+function eventTime(ev: object): string {
+  // Newest by lastTimestamp, else eventTime, else creation: all RFC 3339 in UTC, so they compare as text.
+  const meta: unknown = 'metadata' in ev ? ev.metadata : undefined
+  return stringField(ev, 'lastTimestamp') || stringField(ev, 'eventTime') || stringField(meta, 'creationTimestamp')
+}
+
+/**
+ * Stops recorded processes (newest first) by PID, then any process still inside one of the lab's namespaces
+ * (`ip netns pids`; everything the lab starts lives in one), then deletes the namespaces.
+ */
+async function teardown(processes: readonly ProcessRecord[], netns: readonly string[]): Promise<string[]> {
+  const problems: string[] = []
+  const labNetns = new Set([...netns, ...(await runningLabNetns())])
+  const stops = [...processes].reverse().map(async p => {
+    // A PID from an old state file may since belong to someone else: only signal it if it is in a lab netns.
+    if (!isAlive(p.pid)) return
+    const where = (await runAllowingFailure(['ip', 'netns', 'identify', String(p.pid)])).stdout.trim()
+    if (!labNetns.has(where)) return
+    await stopProcess(p.pid)
+  })
+  await Promise.all(stops)
+  for (const ns of labNetns) {
+    for (const pid of await netnsPids(ns)) {
+      const how = await stopProcess(pid, 1000)
+      if (how === 'killed') problems.push(`pid ${pid} in ${ns} had to be killed`)
+    }
+  }
+  problems.push(...await deleteNetns([...labNetns]))
+  return problems
+}
+
+export async function startLab(opts: LabOptions): Promise<Lab> {
+  const lab = new Lab(opts)
+  await lab.up()
+  return lab
+}
+
+/** `npm run lab -- down`: stop whatever the state dir (and the lab's namespace names) say is running. */
+export async function stopLabFromState(stateDir: string): Promise<{ stopped: string[]; problems: string[] }> {
+  const state = await loadState(stateDir)
+  const processes = state?.processes ?? []
+  const netns = [...new Set([...(state?.netns ?? []), ...(await runningLabNetns())])]
+  const problems = await teardown(processes, netns)
+  await rm(stateDir, { recursive: true, force: true })
+  return { stopped: [...processes.map(p => `${p.name} (pid ${p.pid})`), ...netns.map(n => `netns ${n}`)], problems }
+}
+
+/** Wait until the Service has an EXTERNAL-IP; returns it (the first ingress IP). */
+export async function waitForExternalIP(lab: Lab, service: string, timeoutMs = 30_000, namespace = 'default'): Promise<string> {
+  return waitFor(`an EXTERNAL-IP on Service ${namespace}/${service}`, async () => {
+    const out = await lab.kubectl(['get', 'svc', service, '-n', namespace, '-o', 'jsonpath={.status.loadBalancer.ingress[*].ip}'])
+    const ip = out.trim().split(/\s+/)[0]
+    return ip === undefined || ip === '' ? undefined : ip
+  }, { timeoutMs, intervalMs: 250 })
+}
+
+export type { LabNode, LabPod, ProcessRecord }

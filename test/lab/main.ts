@@ -1,0 +1,152 @@
+// `npm run lab`            build the lab, walk the used-by flow, print a summary, tear down; exit 0 if it all worked
+// `npm run lab -- up`      the same, but leave it running (.lab/kubeconfig for the machine's kubectl)
+// `npm run lab -- down`    stop every process the lab started and delete its namespaces and .lab/
+import path from 'node:path'
+import { fileURLToPath } from 'node:url'
+import { labPrerequisites, runningLabNetns, startLab, stopLabFromState, LabBusyError, type Lab } from './lab.js'
+import { walkService, ipInPoolEntry, type ServiceWalk } from './flow.js'
+
+const repoRoot = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '..', '..')
+const stateDir = path.join(repoRoot, '.lab')
+const POOL_FILE = 'config/samples/pool-configmap.yaml'
+const SERVICE_FILE = 'config/samples/ingress-service.yaml'
+const SERVICE = 'ingress'
+const POOL = ['192.0.2.240-192.0.2.250', '2001:db8:0:1::f0/124']
+
+const say = (line: string): void => { process.stdout.write(`lab: ${line}\n`) }
+
+function usage(): never {
+  process.stderr.write('usage: npm run lab [-- up | down]\n')
+  process.exit(2)
+}
+
+async function prerequisitesOrExit(): Promise<void> {
+  const problems = await labPrerequisites()
+  if (problems.length === 0) return
+  for (const p of problems) process.stderr.write(`lab: ${p}\n`)
+  process.exit(1)
+}
+
+/** The walk; returns the problems found (empty when everything worked). */
+async function walk(lab: Lab): Promise<{ walk: ServiceWalk | null; problems: string[] }> {
+  say(`kubectl apply -f ${POOL_FILE}`)
+  process.stdout.write(await lab.kubectl(['apply', '-f', POOL_FILE]))
+  say(`kubectl apply -f ${SERVICE_FILE}`)
+  process.stdout.write(await lab.kubectl(['apply', '-f', SERVICE_FILE]))
+  let w: ServiceWalk
+  try {
+    w = await walkService(lab, {
+      service: SERVICE,
+      say: line => {
+        say(line)
+      },
+    })
+  } catch (err) {
+    return { walk: null, problems: [err instanceof Error ? err.message : String(err)] }
+  }
+  say('kubectl get svc')
+  process.stdout.write(await lab.kubectl(['get', 'svc']))
+  const problems: string[] = []
+  if (!POOL.some(e => ipInPoolEntry(w.ip, e))) problems.push(`EXTERNAL-IP ${w.ip} is not in the pool ${POOL.join(', ')}`)
+  if (w.arping.macs.length !== 1) problems.push(`arping saw ${w.arping.macs.length} MACs (${w.arping.macs.join(', ')}), want exactly one`)
+  else if (w.macOwner !== w.announcingNode) problems.push(`the MAC that answered is ${w.macOwner ?? 'no node'}'s, but nodeAssigned names ${w.announcingNode}`)
+  for (const { path: p, answer } of w.answers) {
+    const want = p.includes('v1') ? 'api v1' : 'api v2'
+    if (answer.body.trim() !== want) problems.push(`GET ${p} answered ${JSON.stringify(answer.body.trim())}, want ${JSON.stringify(want)}`)
+  }
+  return { walk: w, problems }
+}
+
+function summary(w: ServiceWalk | null, problems: readonly string[], seconds: number): string {
+  const lines = ['', '=== l2lb lab summary ===']
+  if (w !== null) {
+    lines.push(
+      `Service          default/${w.service}`,
+      `EXTERNAL-IP      ${w.ip}`,
+      `announcing node  ${w.announcingNode} (Event nodeAssigned)`,
+      `arping saw       ${w.arping.macs.join(', ') || 'no answer'}${w.macOwner === null ? '' : ` = eth0 of ${w.macOwner}`} (${w.arping.replies} replies)`,
+      ...w.answers.map(a => `GET ${a.path.padEnd(10)} ${a.answer.status} ${JSON.stringify(a.answer.body.trim())}`),
+    )
+  }
+  lines.push(problems.length === 0 ? `result           OK in ${seconds.toFixed(1)} s` : `result           FAILED in ${seconds.toFixed(1)} s`)
+  for (const p of problems) lines.push(`  - ${p}`)
+  return lines.join('\n') + '\n'
+}
+
+async function runOnce(keep: boolean): Promise<number> {
+  await prerequisitesOrExit()
+  const t0 = Date.now()
+  let lab: Lab
+  try {
+    lab = await startLab({ stateDir, repoRoot, say })
+  } catch (err) {
+    process.stderr.write(`lab: ${err instanceof Error ? err.message : String(err)}\n`)
+    return 1
+  }
+  let interrupted = false
+  const onSignal = (): void => {
+    if (interrupted) return
+    interrupted = true
+    say('interrupted: tearing down')
+    void lab.stop().then(() => process.exit(130))
+  }
+  if (!keep) {
+    process.on('SIGINT', onSignal)
+    process.on('SIGTERM', onSignal)
+  }
+  let result: { walk: ServiceWalk | null; problems: string[] }
+  try {
+    result = await walk(lab)
+  } catch (err) {
+    result = { walk: null, problems: [err instanceof Error ? err.message : String(err)] }
+  }
+  if (result.problems.length > 0) process.stdout.write(`\n--- last lines of the lab's logs ---\n${await lab.logTails(12)}\n`)
+  process.stdout.write(summary(result.walk, result.problems, (Date.now() - t0) / 1000))
+  if (keep) {
+    const rel = path.relative(process.cwd(), lab.kubeconfig) || lab.kubeconfig
+    process.stdout.write([
+      '',
+      'The lab is up and stays up. Use it with the machine\'s kubectl:',
+      `  kubectl --kubeconfig ${rel} get svc,nodes,endpointslices`,
+      `  ip netns exec l2lb-client arping -c 3 -I eth0 <EXTERNAL-IP>`,
+      `  ip netns exec l2lb-client curl -H 'Host: k8s.com' http://<EXTERNAL-IP>/api/v1/`,
+      `Logs: ${path.relative(process.cwd(), lab.logDir) || lab.logDir}/   State: ${path.relative(process.cwd(), stateDir)}/state.json`,
+      'Stop it with: npm run lab -- down',
+      '',
+    ].join('\n'))
+    return result.problems.length === 0 ? 0 : 1
+  }
+  if (interrupted) return 130
+  const problems = await lab.stop()
+  for (const p of problems) say(`teardown: ${p}`)
+  say(`torn down (${((Date.now() - t0) / 1000).toFixed(1)} s in all)`)
+  return result.problems.length === 0 && problems.length === 0 ? 0 : 1
+}
+
+async function down(): Promise<number> {
+  if (typeof process.getuid === 'function' && process.getuid() !== 0) {
+    process.stderr.write('lab: `down` must run as root (it deletes network namespaces): try `sudo npm run lab -- down`\n')
+    return 1
+  }
+  const { stopped, problems } = await stopLabFromState(stateDir)
+  say(stopped.length === 0 ? 'nothing was running' : `stopped ${stopped.join(', ')}`)
+  for (const p of problems) say(`problem: ${p}`)
+  const left = await runningLabNetns()
+  if (left.length > 0) say(`still present: ${left.join(', ')}`)
+  return problems.length === 0 && left.length === 0 ? 0 : 1
+}
+
+const [command, ...rest] = process.argv.slice(2)
+if (rest.length > 0) usage()
+let code: number
+try {
+  if (command === undefined || command === 'run') code = await runOnce(false)
+  else if (command === 'up') code = await runOnce(true)
+  else if (command === 'down') code = await down()
+  else usage()
+} catch (err) {
+  if (err instanceof LabBusyError) process.stderr.write(`lab: ${err.message}\n`)
+  else process.stderr.write(`lab: ${err instanceof Error ? err.stack ?? err.message : String(err)}\n`)
+  code = 1
+}
+process.exit(code)
