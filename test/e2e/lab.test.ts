@@ -1,0 +1,72 @@
+// The used-by flow, end to end, in the netns lab: pool ConfigMap and a LoadBalancer Service applied with the
+// machine's kubectl, an EXTERNAL-IP from the pool, exactly one node answering ARP for it (the one its
+// nodeAssigned Event names), the ingress reached through it, and silence within 2 s of deleting the Service.
+// Needs root and network namespaces; skipped (with the reason) otherwise.
+import t, { type Test } from 'tap'
+import path from 'node:path'
+import { mkdtemp } from 'node:fs/promises'
+import { tmpdir } from 'node:os'
+import { fileURLToPath } from 'node:url'
+import { Lab, labPrerequisites, runningLabNetns } from '../lab/lab.js'
+import { walkService, msUntilArpUnanswered, ipInPoolEntry, type ServiceWalk } from '../lab/flow.js'
+
+const repoRoot = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '..', '..')
+const sample = (f: string): string => path.join(repoRoot, 'config', 'samples', f)
+const DEFAULT_POOL = ['192.0.2.240-192.0.2.250', '2001:db8:0:1::f0/124']
+const SECOND_IP = '192.0.2.232'
+
+async function skipReason(): Promise<string | null> {
+  const problems = await labPrerequisites()
+  if (problems.length > 0) return problems.join('; ')
+  const busy = await runningLabNetns()
+  if (busy.length > 0) return `a lab is already running (${busy.join(', ')}); stop it with \`npm run lab -- down\``
+  return null
+}
+
+function checkWalk(t: Test, w: ServiceWalk): void {
+  t.equal(w.arping.macs.length, 1, `arping for ${w.ip} is answered by exactly one MAC (saw ${w.arping.macs.join(', ') || 'none'})`)
+  t.ok(w.announcingNode.startsWith('l2lb-node'), `nodeAssigned names a lab node (${w.announcingNode})`)
+  t.equal(w.macOwner, w.announcingNode, 'the MAC that answered is the eth0 MAC of the node named in nodeAssigned')
+  const bodies = Object.fromEntries(w.answers.map(a => [a.path, a.answer.body.trim()]))
+  t.same(bodies, { '/api/v1/': 'api v1', '/api/v2/': 'api v2' }, 'both paths reach their backends through the ingress')
+}
+
+const reason = await skipReason()
+if (reason !== null) {
+  t.comment(`skipping the netns lab e2e test: ${reason}`)
+  t.plan(0, reason)
+} else {
+  t.test('used-by flow in the netns lab', async t => {
+    const stateDir = await mkdtemp(path.join(tmpdir(), 'l2lb-lab-e2e-'))
+    const lab = new Lab({ stateDir, repoRoot, say: line => t.comment(line) })
+    t.teardown(async () => {
+      const problems = await lab.stop()
+      if (problems.length > 0) t.comment(`teardown: ${problems.join('; ')}`)
+    })
+    await lab.up()
+
+    await lab.kubectl(['apply', '-f', sample('pool-configmap.yaml')])
+    await lab.kubectl(['apply', '-f', sample('ingress-service.yaml')])
+    const w = await walkService(lab, { service: 'ingress', say: line => t.comment(line) })
+    t.ok(DEFAULT_POOL.some(e => ipInPoolEntry(w.ip, e)), `EXTERNAL-IP ${w.ip} lies in the pool`)
+    checkWalk(t, w)
+
+    // Issue 2, done-when: a second pool, and a Service asking for an address in it by spec.loadBalancerIP.
+    await lab.kubectl(['apply', '-f', sample('pool-configmap-two-pools.yaml')])
+    await lab.kubectl(['apply', '-f', sample('ingress-service-second.yaml')])
+    const w2 = await walkService(lab, { service: 'ingress-second', say: line => t.comment(line) })
+    t.equal(w2.ip, SECOND_IP, 'the second Service gets the address it asked for, from pool `second`')
+    checkWalk(t, w2)
+    const svcJson: unknown = JSON.parse(await lab.kubectl(['get', 'svc', 'ingress', '-o', 'json']))
+    t.match(svcJson, { status: { loadBalancer: { ingress: [{ ip: w.ip }] } } }, 'the first Service kept its address across the pool change')
+
+    await lab.kubectl(['delete', 'svc', 'ingress'])
+    const deletedAt = Date.now()
+    const ms = await msUntilArpUnanswered(lab, w.ip, deletedAt)
+    t.ok(ms <= 2000, `after kubectl delete, ARP for ${w.ip} goes unanswered within 2 s (a probe sent ${ms} ms after went unanswered)`)
+    const again = await lab.arping(w.ip, { count: 2, deadlineS: 2 })
+    t.equal(again.replies, 0, `and stays unanswered (${again.replies} replies)`)
+    const other = await lab.arping(w2.ip, { count: 2, deadlineS: 2 })
+    t.same(other.macs, w2.arping.macs, 'the other Service is still announced by the same node')
+  })
+}

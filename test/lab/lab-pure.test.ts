@@ -1,0 +1,99 @@
+// The lab's pure parts: names and addresses, nginx configs, the endpoints controller's slices, kube-proxy's
+// nftables script, and the pool check the walk uses. The netns side is covered by test/e2e/lab.test.ts.
+import t from 'tap'
+import type { V1Service, V1EndpointSlice } from '@kubernetes/client-node'
+import { labNodes } from './names.js'
+import { isLabNetns } from './topology.js'
+import { labPods, renderNginxConf, nginxPaths } from './pods.js'
+import { desiredEndpointSlice, dnatRules, renderNft, sameSlice, selectorMatches, SERVICE_NAME_LABEL } from './kube-roles.js'
+import { ipInPoolEntry } from './flow.js'
+
+const nodes = labNodes(3)
+const pods = labPods(nodes)
+
+function lbService(name: string, selector: Record<string, string> | undefined, ips: string[], targetPort: number | string = 80): V1Service {
+  return {
+    metadata: { name, namespace: 'default' },
+    spec: { type: 'LoadBalancer', ...(selector === undefined ? {} : { selector }), ports: [{ name: 'http', protocol: 'TCP', port: 80, targetPort }] },
+    status: { loadBalancer: { ingress: ips.map(ip => ({ ip })) } },
+  }
+}
+
+t.test('names and addresses follow REFERENCE.md §1', async t => {
+  t.same(nodes.map(n => [n.name, n.ipv4, n.ipv6, n.podCidr]), [
+    ['l2lb-node1', '192.0.2.11', '2001:db8:0:1::11', '198.19.1.0/24'],
+    ['l2lb-node2', '192.0.2.12', '2001:db8:0:1::12', '198.19.2.0/24'],
+    ['l2lb-node3', '192.0.2.13', '2001:db8:0:1::13', '198.19.3.0/24'],
+  ])
+  t.equal(nodes[0]?.mac, '02:00:c0:00:02:0b', 'MAC spells the IPv4 address')
+  t.throws(() => labNodes(0))
+  t.ok(isLabNetns('l2lb-node2') && isLabNetns('l2lb-pod-api-v1') && isLabNetns('l2lb-lan'))
+  t.notOk(isLabNetns('l2lb-tsmoke'), "someone else's l2lb-* namespace is not the lab's to delete")
+})
+
+t.test('pods spread over the nodes with addresses from their node\'s /24', async t => {
+  t.same(pods.map(p => [p.name, p.node.name, p.ip]), [
+    ['ingress', 'l2lb-node1', '198.19.1.10'], ['api-v1', 'l2lb-node2', '198.19.2.10'], ['api-v2', 'l2lb-node3', '198.19.3.10'],
+  ])
+  const one = labPods(labNodes(1))
+  t.same(one.map(p => p.ip), ['198.19.1.10', '198.19.1.11', '198.19.1.12'], 'one node: distinct IPs')
+})
+
+t.test('nginx configs', async t => {
+  const [ingress, v1] = pods
+  if (ingress === undefined || v1 === undefined) throw new Error('pods missing')
+  const conf = renderNginxConf(ingress, pods, nginxPaths('/state', ingress))
+  t.match(conf, /daemon off;/)
+  t.match(conf, /pid \/state\/pods\/ingress\/nginx\.pid;/)
+  t.match(conf, /server_name k8s\.com;/)
+  t.match(conf, /location \/api\/v1 \{ proxy_pass http:\/\/198\.19\.2\.10:80;/)
+  t.match(conf, /location \/api\/v2 \{ proxy_pass http:\/\/198\.19\.3\.10:80;/)
+  t.match(renderNginxConf(v1, pods, nginxPaths('/state', v1)), /return 200 "api v1\\n";/)
+})
+
+t.test('endpoints controller: a slice for Services whose selector matches lab pods', async t => {
+  t.ok(selectorMatches({ app: 'ingress' }, { app: 'ingress' }))
+  t.notOk(selectorMatches({}, { app: 'ingress' }), 'empty selector selects nothing')
+  t.notOk(selectorMatches(undefined, { app: 'ingress' }))
+  const slice = desiredEndpointSlice(lbService('ingress', { app: 'ingress' }, []), pods)
+  t.match(slice, {
+    metadata: { name: 'ingress-lab', namespace: 'default', labels: { [SERVICE_NAME_LABEL]: 'ingress' } },
+    addressType: 'IPv4',
+    endpoints: [{ addresses: ['198.19.1.10'], nodeName: 'l2lb-node1', conditions: { ready: true } }],
+    ports: [{ name: 'http', protocol: 'TCP', port: 80 }],
+  })
+  const api = desiredEndpointSlice(lbService('api', { app: 'api' }, [], 'http'), pods)
+  t.equal(api?.endpoints.length, 2, 'both api pods')
+  t.equal(api?.ports?.[0]?.port, 80, 'named targetPort resolves to the pod port')
+  t.equal(desiredEndpointSlice(lbService('none', { app: 'nope' }, []), pods), null)
+  t.equal(desiredEndpointSlice(lbService('manual', undefined, []), pods), null)
+  if (slice !== null) t.ok(sameSlice(slice, { ...slice, metadata: { ...slice.metadata, resourceVersion: '7' } }), 'server fields ignored')
+})
+
+t.test('kube-proxy: DNAT from ingress IP:port to ready endpoints, masquerade when leaving via the LAN', async t => {
+  const svc = lbService('ingress', { app: 'ingress' }, ['192.0.2.240', '2001:db8:0:1::f0'])
+  const slice = desiredEndpointSlice(svc, pods)
+  if (slice === null) throw new Error('no slice')
+  const rules = dnatRules([svc], [slice])
+  t.same(rules, [{ ip: '192.0.2.240', protocol: 'tcp', port: 80, targets: [{ ip: '198.19.1.10', port: 80 }] }], 'IPv6 ingress skipped: pods are IPv4')
+  const script = renderNft(rules)
+  t.match(script, /^table ip l2lb-kube-proxy\ndelete table ip l2lb-kube-proxy\n/, 'replaced atomically')
+  t.match(script, /ip daddr 192\.0\.2\.240 tcp dport 80 dnat to 198\.19\.1\.10:80/)
+  t.match(script, /ct status dnat oifname "eth0" masquerade/)
+
+  const notReady: V1EndpointSlice = { ...slice, endpoints: slice.endpoints.map(e => ({ ...e, conditions: { ready: false } })) }
+  t.same(dnatRules([svc], [notReady]), [], 'no ready endpoint, no rule')
+  t.same(dnatRules([lbService('ingress', { app: 'ingress' }, [])], [slice]), [], 'no ingress IP yet, no rule')
+  const two = renderNft([{ ip: '192.0.2.241', protocol: 'tcp', port: 80, targets: [{ ip: '198.19.2.10', port: 80 }, { ip: '198.19.3.10', port: 80 }] }])
+  t.match(two, /numgen random mod 2 vmap \{ 0 : goto svc0-ep0, 1 : goto svc0-ep1 \}/)
+  t.match(two, /meta l4proto tcp dnat to 198\.19\.3\.10:80/)
+})
+
+t.test('pool membership', async t => {
+  t.ok(ipInPoolEntry('192.0.2.240', '192.0.2.240-192.0.2.250'))
+  t.ok(ipInPoolEntry('192.0.2.250', '192.0.2.240 - 192.0.2.250'))
+  t.notOk(ipInPoolEntry('192.0.2.251', '192.0.2.240-192.0.2.250'))
+  t.ok(ipInPoolEntry('2001:db8:0:1::ff', '2001:db8:0:1::f0/124'))
+  t.notOk(ipInPoolEntry('2001:db8:0:1::100', '2001:db8:0:1::f0/124'))
+  t.notOk(ipInPoolEntry('192.0.2.240', '2001:db8:0:1::f0/124'))
+})
