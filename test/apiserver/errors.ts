@@ -1,0 +1,118 @@
+// metav1.Status failures shaped exactly like the real server's (see the golden error-*.txt files).
+import type { JsonObject } from './json.js'
+
+export interface StatusCause { readonly reason: string, readonly message: string, readonly field: string }
+
+export class ApiError extends Error {
+  readonly code: number
+  readonly status: JsonObject
+  constructor (code: number, reason: string, message: string, details?: JsonObject) {
+    super(message)
+    this.code = code
+    const status: JsonObject = { kind: 'Status', apiVersion: 'v1', metadata: {}, status: 'Failure', message, reason }
+    if (details !== undefined) status.details = details
+    status.code = code
+    this.status = status
+  }
+}
+
+/** `details` as the server writes it: name, group (only for non-core groups), kind (the resource), uid. */
+function details (resource: string, group: string, name: string): JsonObject {
+  const d: JsonObject = { name }
+  if (group !== '') d.group = group
+  d.kind = resource
+  return d
+}
+
+export function notFound (resource: string, group: string, name: string): ApiError {
+  const qualified = group === '' ? resource : `${resource}.${group}`
+  return new ApiError(404, 'NotFound', `${qualified} "${name}" not found`, details(resource, group, name))
+}
+
+export function alreadyExists (resource: string, group: string, name: string): ApiError {
+  const qualified = group === '' ? resource : `${resource}.${group}`
+  return new ApiError(409, 'AlreadyExists', `${qualified} "${name}" already exists`, details(resource, group, name))
+}
+
+export function conflict (resource: string, group: string, name: string, why = 'the object has been modified; please apply your changes to the latest version and try again'): ApiError {
+  const qualified = group === '' ? resource : `${resource}.${group}`
+  return new ApiError(409, 'Conflict', `Operation cannot be fulfilled on ${qualified} "${name}": ${why}`, details(resource, group, name))
+}
+
+export function badRequest (message: string): ApiError {
+  return new ApiError(400, 'BadRequest', message)
+}
+
+export function methodNotAllowed (message = 'the server does not allow this method on the requested resource'): ApiError {
+  return new ApiError(405, 'MethodNotAllowed', message, {})
+}
+
+export function unsupportedMediaType (): ApiError {
+  return new ApiError(415, 'UnsupportedMediaType', 'the body of the request was in an unknown format - accepted media types include: application/json-patch+json, application/merge-patch+json, application/apply-patch+yaml, application/strategic-merge-patch+json', {})
+}
+
+export function expired (message: string): ApiError {
+  return new ApiError(410, 'Expired', message)
+}
+
+export function gone (message: string): ApiError {
+  return new ApiError(410, 'Gone', message)
+}
+
+export function unauthorized (): ApiError {
+  return new ApiError(401, 'Unauthorized', 'Unauthorized')
+}
+
+export function forbidden (user: string, verb: string, resource: string, group: string, namespace: string): ApiError {
+  const scope = namespace === '' ? 'at the cluster scope' : `in the namespace "${namespace}"`
+  return new ApiError(403, 'Forbidden', `${resource}${group === '' ? '' : '.' + group} is forbidden: User "${user}" cannot ${verb} resource "${resource}" in API group "${group}" ${scope}`, { kind: resource, ...(group === '' ? {} : { group }) })
+}
+
+export function pathNotFound (): ApiError {
+  // The real server answers unknown paths with this bare 404 Status.
+  return new ApiError(404, 'NotFound', 'the server could not find the requested resource', {})
+}
+
+/** 422 Invalid: `Kind "name" is invalid: <field>: <message>` or `[a, b]` when several causes. */
+export function invalid (kind: string, name: string, group: string, causes: readonly StatusCause[]): ApiError {
+  const parts = causes.map(c => `${c.field}: ${c.message}`)
+  const summary = parts.length === 1 ? parts[0] ?? '' : `[${parts.join(', ')}]`
+  const qualifiedKind = group === '' ? kind : `${kind}.${group}`
+  const d: JsonObject = { name }
+  if (group !== '') d.group = group
+  d.kind = kind
+  d.causes = causes.map(c => ({ reason: c.reason, message: c.message, field: c.field }))
+  return new ApiError(422, 'Invalid', `${qualifiedKind} "${name}" is invalid: ${summary}`, d)
+}
+
+/** Go's %v rendering of a rejected value inside "Invalid value: ..." messages: strings are quoted. */
+export function showValue (v: unknown): string {
+  if (typeof v === 'string') return JSON.stringify(v)
+  if (typeof v === 'number' || typeof v === 'boolean') return String(v)
+  if (v === null || v === undefined) return 'null'
+  return JSON.stringify(v)
+}
+
+export function fieldInvalid (field: string, value: unknown, detail: string): StatusCause {
+  return { reason: 'FieldValueInvalid', field, message: `Invalid value: ${showValue(value)}: ${detail}` }
+}
+
+export function fieldRequired (field: string, detail = ''): StatusCause {
+  return { reason: 'FieldValueRequired', field, message: detail === '' ? 'Required value' : `Required value: ${detail}` }
+}
+
+export function fieldUnsupported (field: string, value: unknown, supported: readonly string[]): StatusCause {
+  return { reason: 'FieldValueNotSupported', field, message: `Unsupported value: ${showValue(value)}: supported values: ${supported.map(s => `"${s}"`).join(', ')}` }
+}
+
+export function fieldDuplicate (field: string, value: unknown): StatusCause {
+  return { reason: 'FieldValueDuplicate', field, message: `Duplicate value: ${showValue(value)}` }
+}
+
+export function fieldForbidden (field: string, detail: string): StatusCause {
+  return { reason: 'FieldValueForbidden', field, message: `Forbidden: ${detail}` }
+}
+
+export function fieldImmutable (field: string, value: unknown): StatusCause {
+  return { reason: 'FieldValueInvalid', field, message: `Invalid value: ${showValue(value)}: field is immutable` }
+}

@@ -1,0 +1,48 @@
+// Access to ../shared/apiserver-golden: responses captured from a real kube-apiserver 1.32. The stand-in
+// serves discovery and OpenAPI documents from there (filtered to what it implements) so their shapes are
+// the real ones rather than a hand-written approximation.
+import { existsSync, readFileSync } from 'node:fs'
+import { dirname, join, resolve } from 'node:path'
+import { fileURLToPath } from 'node:url'
+
+/** `<repo root>/../shared/apiserver-golden`; CI clones the repository with shared/ beside it. */
+export function goldenDir (): string {
+  const here = dirname(fileURLToPath(import.meta.url))
+  const repoRoot = resolve(here, '..', '..')
+  const dir = join(repoRoot, '..', 'shared', 'apiserver-golden')
+  if (!existsSync(dir)) throw new Error(`golden directory not found at ${dir} (expected shared/ beside the repository)`)
+  return dir
+}
+
+export interface GoldenResponse {
+  readonly status: number
+  readonly headers: Readonly<Record<string, string>>
+  readonly body: string
+}
+
+/** Parses one `*.txt` capture: `# ...` request lines, the HTTP status line, headers, a blank line, the body. */
+export function readGolden (dir: string, file: string): GoldenResponse {
+  const text = readFileSync(join(dir, file), 'utf8')
+  const lines = text.split('\n')
+  let i = 0
+  while (i < lines.length && (lines[i] ?? '').startsWith('#')) i++
+  const statusLine = lines[i] ?? ''
+  const m = /^HTTP\/[\d.]+ (\d+)/.exec(statusLine)
+  if (m === null) throw new Error(`${file}: no HTTP status line`)
+  i++
+  const headers: Record<string, string> = {}
+  for (; i < lines.length && (lines[i] ?? '') !== ''; i++) {
+    const line = lines[i] ?? ''
+    const c = line.indexOf(':')
+    if (c > 0) headers[line.slice(0, c).toLowerCase()] = line.slice(c + 1).trim()
+  }
+  return { status: Number(m[1]), headers, body: lines.slice(i + 1).join('\n') }
+}
+
+export function readGoldenJson (dir: string, file: string): unknown {
+  return JSON.parse(readGolden(dir, file).body)
+}
+
+export function readGoldenFile (dir: string, file: string): string {
+  return readFileSync(join(dir, file), 'utf8')
+}

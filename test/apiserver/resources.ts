@@ -1,0 +1,443 @@
+// The kinds the stand-in serves and their per-kind strategy: scope, defaulting, validation, what an update
+// keeps from the stored object, field selectors, printing. The registry applies these generically.
+import { fieldInvalid, fieldRequired, fieldUnsupported, type StatusCause } from './errors.js'
+import { isIP, isIPv4, isIPv6, type ServiceCidr } from './ip.js'
+import { arrayAt, clone, isObject, type Json, type JsonObject, objectAt, orderKeys, stringAt } from './json.js'
+import {
+  allocateService, defaultService, orderService, prepareServiceStatusUpdate, prepareServiceUpdate,
+  resetServiceStatusOnCreate, serviceClusterIPs, serviceNodePorts, validateServiceName, validateServiceSpec,
+  validateServiceStatus, validateServiceUpdate
+} from './service.js'
+import {
+  type Column, configMapPrinter, endpointSlicePrinter, eventPrinter, leasePrinter, namespacePrinter, nodePrinter,
+  servicePrinter, type TablePrinter
+} from './tables.js'
+
+export interface AllocationContext {
+  /** The other stored objects of the same storage (the one being written excluded). */
+  readonly others: readonly JsonObject[]
+  readonly random: () => number
+  readonly serviceCidrs: readonly ServiceCidr[]
+}
+
+export interface ResourceDef {
+  readonly group: string
+  readonly version: string
+  readonly resource: string
+  readonly singular: string
+  readonly kind: string
+  readonly namespaced: boolean
+  readonly shortNames: readonly string[]
+  /** Objects are stored once per storage key; events.k8s.io/v1 Events are a view of core v1 Events. */
+  readonly storage: string
+  readonly hasStatus: boolean
+  readonly allowCreateOnUpdate: boolean
+  readonly tracksGeneration: boolean
+  /** Services return the deleted object; most kinds return a Status Success. */
+  readonly returnDeletedObject: boolean
+  readonly fieldLabels: readonly string[]
+  readonly fields: (stored: JsonObject) => Record<string, string>
+  readonly printer: TablePrinter
+  /** External (this group/version) form to stored form and back; identity for most kinds. */
+  readonly toStorage: (obj: JsonObject) => JsonObject
+  readonly fromStorage: (obj: JsonObject) => JsonObject
+  /** Defaulting applied to every write after decoding (external form). */
+  readonly defaults: (obj: JsonObject) => void
+  readonly prepareForCreate: (obj: JsonObject) => void
+  readonly prepareForUpdate: (next: JsonObject, old: JsonObject, subresource: '' | 'status') => void
+  readonly validateName: (name: string) => StatusCause[]
+  readonly validate: (obj: JsonObject, old: JsonObject | undefined, subresource: '' | 'status') => StatusCause[]
+  readonly allocate: (obj: JsonObject, ctx: AllocationContext) => StatusCause[]
+  readonly order: (obj: JsonObject) => JsonObject
+}
+
+const DNS1123_SUBDOMAIN = /^[a-z0-9]([-a-z0-9]*[a-z0-9])?(\.[a-z0-9]([-a-z0-9]*[a-z0-9])?)*$/
+const DNS1123_LABEL = /^[a-z0-9]([-a-z0-9]*[a-z0-9])?$/
+
+export function validateSubdomainName (name: string): StatusCause[] {
+  if (name.length > 253) return [fieldInvalid('metadata.name', name, 'must be no more than 253 characters')]
+  if (!DNS1123_SUBDOMAIN.test(name)) {
+    return [fieldInvalid('metadata.name', name, "a lowercase RFC 1123 subdomain must consist of lower case alphanumeric characters, '-' or '.', and must start and end with an alphanumeric character (e.g. 'example.com', regex used for validation is '[a-z0-9]([-a-z0-9]*[a-z0-9])?(\\.[a-z0-9]([-a-z0-9]*[a-z0-9])?)*')")]
+  }
+  return []
+}
+
+function validateLabelName (name: string): StatusCause[] {
+  if (name.length > 63) return [fieldInvalid('metadata.name', name, 'must be no more than 63 characters')]
+  if (!DNS1123_LABEL.test(name)) {
+    return [fieldInvalid('metadata.name', name, "a lowercase RFC 1123 label must consist of lower case alphanumeric characters or '-', and must start and end with an alphanumeric character (e.g. 'my-name',  or '123-abc', regex used for validation is '[a-z0-9]([-a-z0-9]*[a-z0-9])?')")]
+  }
+  return []
+}
+
+const META_ORDER = ['name', 'generateName', 'namespace', 'selfLink', 'uid', 'resourceVersion', 'generation', 'creationTimestamp',
+  'deletionTimestamp', 'deletionGracePeriodSeconds', 'labels', 'annotations', 'ownerReferences', 'finalizers', 'managedFields']
+
+function orderTop (obj: JsonObject, rest: readonly string[]): JsonObject {
+  const meta = objectAt(obj, 'metadata')
+  const out = orderKeys(obj, ['kind', 'apiVersion', 'metadata', ...rest])
+  if (meta !== undefined) out.metadata = orderKeys(meta, META_ORDER)
+  return out
+}
+
+function metaFields (obj: JsonObject): Record<string, string> {
+  const meta = objectAt(obj, 'metadata')
+  return { 'metadata.name': stringAt(meta, 'name') ?? '', 'metadata.namespace': stringAt(meta, 'namespace') ?? '' }
+}
+
+const identity = (o: JsonObject): JsonObject => o
+const nothing = (): void => undefined
+const noCauses = (): StatusCause[] => []
+
+interface Base {
+  group: string, version: string, resource: string, singular: string, kind: string, namespaced: boolean
+}
+
+function def (base: Base, rest: Partial<ResourceDef>): ResourceDef {
+  return {
+    ...base,
+    shortNames: [],
+    storage: `${base.group}/${base.resource}`,
+    hasStatus: false,
+    allowCreateOnUpdate: false,
+    tracksGeneration: false,
+    returnDeletedObject: false,
+    fieldLabels: base.namespaced ? ['metadata.name', 'metadata.namespace'] : ['metadata.name'],
+    fields: metaFields,
+    printer: { columns: [], cells: () => [] },
+    toStorage: identity,
+    fromStorage: identity,
+    defaults: nothing,
+    prepareForCreate: nothing,
+    prepareForUpdate: nothing,
+    validateName: validateSubdomainName,
+    validate: noCauses,
+    allocate: noCauses,
+    order: o => orderTop(o, ['spec', 'status']),
+    ...rest
+  }
+}
+
+/** The status subresource keeps spec; the main resource keeps status (the generic status strategy). */
+function keepOtherHalf (next: JsonObject, old: JsonObject, subresource: '' | 'status'): void {
+  if (subresource === 'status') next.spec = clone(old.spec ?? {})
+  else if (old.status !== undefined) next.status = clone(old.status)
+  else delete next.status
+  if (old.spec === undefined && subresource === 'status') delete next.spec
+}
+
+function namespaceDef (): ResourceDef {
+  return def({ group: '', version: 'v1', resource: 'namespaces', singular: 'namespace', kind: 'Namespace', namespaced: false }, {
+    shortNames: ['ns'],
+    hasStatus: true,
+    fieldLabels: ['metadata.name', 'status.phase'],
+    fields: o => ({ ...metaFields(o), 'status.phase': stringAt(objectAt(o, 'status'), 'phase') ?? '' }),
+    printer: namespacePrinter,
+    validateName: validateLabelName,
+    defaults: o => {
+      const meta = objectAt(o, 'metadata') ?? {}
+      const name = stringAt(meta, 'name')
+      if (name !== undefined && name !== '') meta.labels = { ...(objectAt(meta, 'labels') ?? {}), 'kubernetes.io/metadata.name': name }
+      const spec = objectAt(o, 'spec') ?? {}
+      spec.finalizers ??= ['kubernetes']
+      o.spec = spec
+    },
+    prepareForCreate: o => { o.status = { phase: 'Active' } },
+    prepareForUpdate: (next, old, sub) => {
+      keepOtherHalf(next, old, sub)
+      // Finalizers of a namespace change only through /finalize.
+      const spec = objectAt(next, 'spec') ?? {}
+      spec.finalizers = clone(objectAt(old, 'spec')?.finalizers ?? ['kubernetes'])
+      next.spec = spec
+    }
+  })
+}
+
+function serviceDef (goldenColumns: readonly Column[] | undefined): ResourceDef {
+  return def({ group: '', version: 'v1', resource: 'services', singular: 'service', kind: 'Service', namespaced: true }, {
+    shortNames: ['svc'],
+    hasStatus: true,
+    returnDeletedObject: true,
+    fieldLabels: ['metadata.name', 'metadata.namespace', 'spec.clusterIP', 'spec.type'],
+    fields: o => ({ ...metaFields(o), 'spec.clusterIP': stringAt(objectAt(o, 'spec'), 'clusterIP') ?? '', 'spec.type': stringAt(objectAt(o, 'spec'), 'type') ?? '' }),
+    printer: servicePrinter(goldenColumns),
+    defaults: defaultService,
+    prepareForCreate: resetServiceStatusOnCreate,
+    prepareForUpdate: (next, old, sub) => {
+      if (sub === 'status') prepareServiceStatusUpdate(next, old)
+      else prepareServiceUpdate(next, old)
+    },
+    validateName: validateServiceName,
+    validate: (o, old, sub) => {
+      if (sub === 'status') return validateServiceStatus(o)
+      return [...validateServiceSpec(o), ...(old === undefined ? [] : validateServiceUpdate(o, old))]
+    },
+    allocate: (o, ctx) => allocateService(o, {
+      cidrs: ctx.serviceCidrs,
+      usedIPs: new Set(ctx.others.flatMap(serviceClusterIPs)),
+      usedNodePorts: new Set(ctx.others.flatMap(serviceNodePorts)),
+      random: ctx.random
+    }),
+    order: o => { orderService(o); return orderTop(o, ['spec', 'status']) }
+  })
+}
+
+function configMapDef (): ResourceDef {
+  return def({ group: '', version: 'v1', resource: 'configmaps', singular: 'configmap', kind: 'ConfigMap', namespaced: true }, {
+    shortNames: ['cm'],
+    printer: configMapPrinter,
+    validate: (o, old) => {
+      const causes: StatusCause[] = []
+      for (const field of ['data', 'binaryData']) {
+        const m = o[field]
+        if (m === undefined || m === null) continue
+        if (!isObject(m)) { causes.push(fieldInvalid(field, m, 'must be a map')); continue }
+        for (const [k, v] of Object.entries(m)) {
+          if (!/^[-._a-zA-Z0-9]+$/.test(k)) causes.push(fieldInvalid(`${field}[${k}]`, k, "a valid config key must consist of alphanumeric characters, '-', '_' or '.' (e.g. 'key.name',  or 'KEY_NAME',  or 'key-name', regex used for validation is '[-._a-zA-Z0-9]+')"))
+          if (typeof v !== 'string') causes.push(fieldInvalid(`${field}[${k}]`, v, 'must be a string'))
+        }
+      }
+      if (old !== undefined && old.immutable === true && (JSON.stringify(old.data ?? null) !== JSON.stringify(o.data ?? null) || JSON.stringify(old.binaryData ?? null) !== JSON.stringify(o.binaryData ?? null))) {
+        causes.push({ reason: 'FieldValueForbidden', field: 'data', message: 'Forbidden: field is immutable when `immutable` is set' })
+      }
+      return causes
+    },
+    order: o => orderTop(o, ['immutable', 'data', 'binaryData'])
+  })
+}
+
+const NODE_STATUS_DEFAULTS: JsonObject = {
+  daemonEndpoints: { kubeletEndpoint: { Port: 0 } },
+  nodeInfo: { machineID: '', systemUUID: '', bootID: '', kernelVersion: '', osImage: '', containerRuntimeVersion: '', kubeletVersion: '', kubeProxyVersion: '', operatingSystem: '', architecture: '' }
+}
+
+function nodeDef (): ResourceDef {
+  return def({ group: '', version: 'v1', resource: 'nodes', singular: 'node', kind: 'Node', namespaced: false }, {
+    shortNames: ['no'],
+    hasStatus: true,
+    fieldLabels: ['metadata.name', 'spec.unschedulable'],
+    fields: o => ({ ...metaFields(o), 'spec.unschedulable': String(objectAt(o, 'spec')?.unschedulable === true) }),
+    printer: nodePrinter,
+    defaults: o => {
+      o.spec ??= {}
+      const status = objectAt(o, 'status') ?? {}
+      for (const [k, v] of Object.entries(NODE_STATUS_DEFAULTS)) status[k] ??= clone(v)
+      o.status = status
+    },
+    // The TaintNodesByCondition admission plugin taints every new Node not-ready until the node lifecycle
+    // controller clears it (there is none here, so the taint stays, as in the golden node-create.txt).
+    prepareForCreate: o => {
+      const spec = objectAt(o, 'spec') ?? {}
+      const taints = (arrayAt(spec, 'taints') ?? []).slice()
+      if (!taints.some(t => isObject(t) && t.key === 'node.kubernetes.io/not-ready')) taints.push({ key: 'node.kubernetes.io/not-ready', effect: 'NoSchedule' })
+      spec.taints = taints
+      o.spec = spec
+    },
+    prepareForUpdate: keepOtherHalf,
+    validate: o => {
+      const causes: StatusCause[] = []
+      const addrs = arrayAt(objectAt(o, 'status'), 'addresses') ?? []
+      addrs.forEach((a, i) => {
+        if (!isObject(a)) return
+        const types = ['ExternalDNS', 'ExternalIP', 'Hostname', 'InternalDNS', 'InternalIP']
+        if (typeof a.type !== 'string' || !types.includes(a.type)) causes.push(fieldUnsupported(`status.addresses[${i}].type`, a.type, types))
+      })
+      return causes
+    },
+    order: o => {
+      const status = objectAt(o, 'status')
+      if (status !== undefined) {
+        const ordered = orderKeys(status, ['capacity', 'allocatable', 'phase', 'conditions', 'addresses', 'daemonEndpoints', 'nodeInfo', 'images', 'volumesInUse', 'volumesAttached', 'config', 'runtimeHandlers', 'features'])
+        const conds = arrayAt(ordered, 'conditions')
+        if (conds !== undefined) ordered.conditions = conds.map(c => isObject(c) ? orderKeys(c, ['type', 'status', 'lastHeartbeatTime', 'lastTransitionTime', 'reason', 'message']) : c)
+        o.status = ordered
+      }
+      return orderTop(o, ['spec', 'status'])
+    }
+  })
+}
+
+function endpointSliceDef (): ResourceDef {
+  return def({ group: 'discovery.k8s.io', version: 'v1', resource: 'endpointslices', singular: 'endpointslice', kind: 'EndpointSlice', namespaced: true }, {
+    tracksGeneration: true,
+    printer: endpointSlicePrinter,
+    defaults: o => {
+      for (const p of (arrayAt(o, 'ports') ?? []).filter(isObject)) p.protocol ??= 'TCP'
+      o.endpoints ??= null
+    },
+    validate: o => {
+      const causes: StatusCause[] = []
+      const types = ['FQDN', 'IPv4', 'IPv6']
+      const at = o.addressType
+      if (at === undefined || at === '') causes.push(fieldRequired('addressType'))
+      else if (typeof at !== 'string' || !types.includes(at)) causes.push(fieldUnsupported('addressType', at, types))
+      ;(arrayAt(o, 'endpoints') ?? []).forEach((e, i) => {
+        if (!isObject(e)) return
+        const addrs = arrayAt(e, 'addresses') ?? []
+        if (addrs.length === 0) causes.push(fieldRequired(`endpoints[${i}].addresses`, 'must contain at least 1 address'))
+        addrs.forEach((a, j) => {
+          const f = `endpoints[${i}].addresses[${j}]`
+          if (at === 'IPv4' && (typeof a !== 'string' || !isIPv4(a))) causes.push(fieldInvalid(f, a, 'must be a valid IPv4 address'))
+          if (at === 'IPv6' && (typeof a !== 'string' || !isIPv6(a))) causes.push(fieldInvalid(f, a, 'must be a valid IPv6 address'))
+        })
+      })
+      ;(arrayAt(o, 'ports') ?? []).forEach((p, i) => {
+        if (!isObject(p)) return
+        if (p.port !== undefined && p.port !== null && (typeof p.port !== 'number' || p.port < 1 || p.port > 65535)) causes.push(fieldInvalid(`ports[${i}].port`, p.port, 'must be between 1 and 65535, inclusive'))
+      })
+      return causes
+    },
+    order: o => {
+      o.endpoints = (arrayAt(o, 'endpoints') ?? []).map(e => isObject(e) ? orderKeys(e, ['addresses', 'conditions', 'hostname', 'targetRef', 'deprecatedTopology', 'nodeName', 'zone', 'hints']) : e)
+      if (arrayAt(o, 'endpoints')?.length === 0 && o.endpoints !== undefined) o.endpoints = null
+      if (Array.isArray(o.ports)) o.ports = o.ports.map(p => isObject(p) ? orderKeys(p, ['name', 'protocol', 'port', 'appProtocol']) : p)
+      return orderTop(o, ['addressType', 'endpoints', 'ports'])
+    }
+  })
+}
+
+function leaseDef (): ResourceDef {
+  return def({ group: 'coordination.k8s.io', version: 'v1', resource: 'leases', singular: 'lease', kind: 'Lease', namespaced: true }, {
+    allowCreateOnUpdate: true,
+    printer: leasePrinter,
+    validate: o => {
+      const spec = objectAt(o, 'spec')
+      const d = spec?.leaseDurationSeconds
+      if (d !== undefined && d !== null && (typeof d !== 'number' || d <= 0)) return [fieldInvalid('spec.leaseDurationSeconds', d, 'must be greater than 0')]
+      return []
+    },
+    order: o => {
+      const spec = objectAt(o, 'spec')
+      if (spec !== undefined) o.spec = orderKeys(spec, ['holderIdentity', 'leaseDurationSeconds', 'acquireTime', 'renewTime', 'leaseTransitions', 'strategy', 'preferredHolder'])
+      return orderTop(o, ['spec'])
+    }
+  })
+}
+
+const EVENT_FIELD_LABELS = ['metadata.name', 'metadata.namespace', 'involvedObject.kind', 'involvedObject.namespace', 'involvedObject.name',
+  'involvedObject.uid', 'involvedObject.apiVersion', 'involvedObject.resourceVersion', 'involvedObject.fieldPath', 'reason',
+  'reportingComponent', 'source', 'type']
+
+function eventFields (o: JsonObject): Record<string, string> {
+  const io = objectAt(o, 'involvedObject')
+  const out: Record<string, string> = { ...metaFields(o) }
+  for (const k of ['kind', 'namespace', 'name', 'uid', 'apiVersion', 'resourceVersion', 'fieldPath']) out[`involvedObject.${k}`] = stringAt(io, k) ?? ''
+  out.reason = stringAt(o, 'reason') ?? ''
+  out.reportingComponent = stringAt(o, 'reportingComponent') ?? ''
+  out.source = stringAt(objectAt(o, 'source'), 'component') ?? ''
+  out.type = stringAt(o, 'type') ?? ''
+  return out
+}
+
+const CORE_EVENT_ORDER = ['involvedObject', 'reason', 'message', 'source', 'firstTimestamp', 'lastTimestamp', 'count', 'type', 'eventTime', 'series', 'action', 'related', 'reportingComponent', 'reportingInstance']
+
+function defaultCoreEvent (o: JsonObject): void {
+  o.involvedObject ??= {}
+  o.source ??= {}
+  o.firstTimestamp ??= null
+  o.lastTimestamp ??= null
+  o.eventTime ??= null
+  o.reportingComponent ??= ''
+  o.reportingInstance ??= ''
+}
+
+function validateEventCommon (o: JsonObject, names: { regarding: string, controller: string, note: string }, strict: boolean): StatusCause[] {
+  const causes: StatusCause[] = []
+  const ns = stringAt(objectAt(o, 'metadata'), 'namespace') ?? ''
+  const io = objectAt(o, 'involvedObject')
+  const ioNs = stringAt(io, 'namespace') ?? ''
+  if (ioNs !== '' && ioNs !== ns) causes.push(fieldInvalid(`${names.regarding}.namespace`, ioNs, 'does not match event.namespace'))
+  const type = o.type
+  if (type !== undefined && type !== '' && type !== 'Normal' && type !== 'Warning') causes.push(fieldUnsupported('type', type, ['Normal', 'Warning']))
+  if (strict) {
+    if (o.eventTime === null || o.eventTime === undefined) causes.push(fieldRequired('eventTime'))
+    if ((stringAt(o, 'reportingComponent') ?? '') === '') causes.push(fieldRequired(names.controller))
+    if ((stringAt(o, 'reportingInstance') ?? '') === '') causes.push(fieldRequired('reportingInstance'))
+    if ((stringAt(o, 'action') ?? '') === '') causes.push(fieldRequired('action'))
+    if ((stringAt(o, 'reason') ?? '') === '') causes.push(fieldRequired('reason'))
+  }
+  const note = stringAt(o, 'message') ?? ''
+  if (strict && note.length > 1024) causes.push(fieldInvalid(names.note, '', 'can have at most 1024 characters'))
+  return causes
+}
+
+function coreEventDef (): ResourceDef {
+  return def({ group: '', version: 'v1', resource: 'events', singular: 'event', kind: 'Event', namespaced: true }, {
+    shortNames: ['ev'],
+    storage: 'events',
+    allowCreateOnUpdate: true,
+    fieldLabels: EVENT_FIELD_LABELS,
+    fields: eventFields,
+    printer: eventPrinter,
+    defaults: defaultCoreEvent,
+    // Events written with eventTime set are new-style and validated as events.k8s.io ones are.
+    validate: o => validateEventCommon(o, { regarding: 'involvedObject', controller: 'reportingComponent', note: 'message' }, o.eventTime !== null && o.eventTime !== undefined),
+    order: o => orderTop(o, CORE_EVENT_ORDER)
+  })
+}
+
+/** events.k8s.io/v1 field name -> core v1 field name (the conversion the real server performs). */
+const EVENTS_V1_TO_CORE: ReadonlyArray<readonly [string, string]> = [
+  ['regarding', 'involvedObject'], ['note', 'message'], ['reportingController', 'reportingComponent'],
+  ['deprecatedSource', 'source'], ['deprecatedFirstTimestamp', 'firstTimestamp'], ['deprecatedLastTimestamp', 'lastTimestamp'],
+  ['deprecatedCount', 'count']
+]
+const EVENTS_V1_ORDER = ['eventTime', 'series', 'reportingController', 'reportingInstance', 'action', 'reason', 'regarding', 'related', 'note', 'type', 'deprecatedSource', 'deprecatedFirstTimestamp', 'deprecatedLastTimestamp', 'deprecatedCount']
+
+function renameKeys (o: JsonObject, pairs: ReadonlyArray<readonly [string, string]>): JsonObject {
+  const out: JsonObject = {}
+  const map = new Map(pairs)
+  for (const [k, v] of Object.entries(o)) out[map.get(k) ?? k] = v
+  return out
+}
+
+function eventsV1Def (): ResourceDef {
+  const toCore = (o: JsonObject): JsonObject => {
+    const c = renameKeys(o, EVENTS_V1_TO_CORE)
+    c.apiVersion = 'v1'
+    return c
+  }
+  const fromCore = (o: JsonObject): JsonObject => {
+    const e = renameKeys(o, EVENTS_V1_TO_CORE.map(([a, b]) => [b, a] as const))
+    e.apiVersion = 'events.k8s.io/v1'
+    // omitempty strings of the events.k8s.io/v1 Go struct.
+    for (const k of ['reportingController', 'reportingInstance', 'action', 'reason', 'note', 'type']) if (e[k] === '') delete e[k]
+    if (e.deprecatedCount === 0) delete e.deprecatedCount
+    e.regarding ??= {}
+    e.deprecatedSource ??= {}
+    e.deprecatedFirstTimestamp ??= null
+    e.deprecatedLastTimestamp ??= null
+    e.eventTime ??= null
+    return e
+  }
+  return def({ group: 'events.k8s.io', version: 'v1', resource: 'events', singular: 'event', kind: 'Event', namespaced: true }, {
+    shortNames: ['ev'],
+    storage: 'events',
+    allowCreateOnUpdate: true,
+    fieldLabels: ['metadata.name', 'metadata.namespace', 'regarding.kind', 'regarding.namespace', 'regarding.name', 'regarding.uid',
+      'regarding.apiVersion', 'regarding.resourceVersion', 'regarding.fieldPath', 'reason', 'reportingController', 'deprecatedSource', 'type'],
+    fields: o => {
+      const core = eventFields(o)
+      const out: Record<string, string> = {}
+      for (const [k, v] of Object.entries(core)) {
+        out[k.replace(/^involvedObject\./, 'regarding.').replace(/^reportingComponent$/, 'reportingController').replace(/^source$/, 'deprecatedSource')] = v
+      }
+      return out
+    },
+    printer: eventPrinter,
+    toStorage: toCore,
+    fromStorage: fromCore,
+    // Strategy hooks see the stored (core v1) form; only names in messages and output differ.
+    defaults: defaultCoreEvent,
+    validate: o => validateEventCommon(o, { regarding: 'regarding', controller: 'reportingController', note: 'note' }, true),
+    order: o => orderTop(o, EVENTS_V1_ORDER)
+  })
+}
+
+export function buildResources (serviceColumns: readonly Column[] | undefined): ResourceDef[] {
+  return [namespaceDef(), serviceDef(serviceColumns), configMapDef(), nodeDef(), coreEventDef(), endpointSliceDef(), eventsV1Def(), leaseDef()]
+}
+
+export function isValidIP (v: Json | undefined): boolean {
+  return typeof v === 'string' && isIP(v) !== 0
+}

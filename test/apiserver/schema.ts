@@ -1,0 +1,104 @@
+// The OpenAPI v3 schemas of the golden documents, used the way the real server uses its Go types:
+// decoding drops unknown fields (reported under fieldValidation=Strict/Warn), rejects wrongly typed
+// values, and strategic merge patch reads each list's patch strategy and merge key.
+import { badRequest } from './errors.js'
+import { isObject, type Json, type JsonObject } from './json.js'
+import type { SchemaResolver } from './patch.js'
+
+export class SchemaIndex implements SchemaResolver {
+  private readonly components = new Map<string, JsonObject>()
+  private readonly byGvk = new Map<string, JsonObject>()
+
+  /** Adds one OpenAPI v3 document's components. */
+  add (doc: Json): void {
+    const schemas = isObject(doc) && isObject(doc.components) && isObject(doc.components.schemas) ? doc.components.schemas : {}
+    for (const [name, s] of Object.entries(schemas)) {
+      if (!isObject(s)) continue
+      this.components.set(name, s)
+      const gvks = s['x-kubernetes-group-version-kind']
+      if (Array.isArray(gvks)) {
+        for (const g of gvks) {
+          if (isObject(g)) this.byGvk.set(`${String(g.group)}/${String(g.version)}/${String(g.kind)}`, s)
+        }
+      }
+    }
+  }
+
+  forKind (group: string, version: string, kind: string): JsonObject | undefined {
+    return this.byGvk.get(`${group}/${version}/${kind}`)
+  }
+
+  resolve (schema: JsonObject | undefined): JsonObject | undefined {
+    let s = schema
+    for (let depth = 0; s !== undefined && depth < 10; depth++) {
+      const ref = typeof s.$ref === 'string' ? s.$ref : undefined
+      const allOf = Array.isArray(s.allOf) ? s.allOf[0] : undefined
+      const target = ref ?? (isObject(allOf) && typeof allOf.$ref === 'string' ? allOf.$ref : undefined)
+      if (target === undefined) return s
+      s = this.components.get(target.replace('#/components/schemas/', ''))
+    }
+    return s
+  }
+}
+
+export interface DecodeContext { readonly kind: string, readonly version: string }
+
+function goType (s: JsonObject): string {
+  if (s.type === 'integer') return s.format === 'int64' ? 'int64' : 'int32'
+  if (s.type === 'number') return 'float64'
+  if (s.type === 'boolean') return 'bool'
+  return 'string'
+}
+
+function jsonTypeName (v: Json): string {
+  if (Array.isArray(v)) return 'array'
+  if (isObject(v)) return 'object'
+  return typeof v
+}
+
+/**
+ * Removes the fields the schema does not know (returning their paths, e.g. `spec.ports[0].foo`) and
+ * rejects values of the wrong JSON type with the decoder's 400, as decoding into the Go struct would.
+ */
+export function pruneUnknown (index: SchemaIndex, root: JsonObject, schema: JsonObject | undefined, ctx: DecodeContext): string[] {
+  const unknown: string[] = []
+  const fail = (path: string, v: Json, s: JsonObject): never => {
+    throw badRequest(`${ctx.kind} in version "${ctx.version}" cannot be handled as a ${ctx.kind}: json: cannot unmarshal ${jsonTypeName(v)} into Go struct field ${ctx.kind}.${path} of type ${goType(s)}`)
+  }
+  const walk = (v: Json, sch: JsonObject | undefined, path: string): void => {
+    const s = index.resolve(sch)
+    if (s === undefined || v === null) return
+    if (s['x-kubernetes-preserve-unknown-fields'] === true || s['x-kubernetes-embedded-resource'] === true) return
+    if (s['x-kubernetes-int-or-string'] === true || s.format === 'int-or-string') {
+      if (typeof v !== 'number' && typeof v !== 'string') fail(path, v, { type: 'string' })
+      return
+    }
+    const join = (k: string): string => path === '' ? k : `${path}.${k}`
+    switch (s.type) {
+      case 'object': {
+        if (!isObject(v)) { fail(path, v, s); return }
+        const props = isObject(s.properties) ? s.properties : undefined
+        const extra = isObject(s.additionalProperties) ? s.additionalProperties : undefined
+        for (const k of Object.keys(v)) {
+          const p = props?.[k]
+          if (isObject(p)) walk(v[k] ?? null, p, join(k))
+          else if (extra !== undefined) walk(v[k] ?? null, extra, join(k))
+          else if (props !== undefined || s.additionalProperties === false) { unknown.push(join(k)); delete v[k] }
+        }
+        return
+      }
+      case 'array': {
+        if (!Array.isArray(v)) { fail(path, v, s); return }
+        const items = isObject(s.items) ? s.items : undefined
+        v.forEach((x, i) => walk(x, items, `${path}[${i}]`))
+        return
+      }
+      case 'string': if (typeof v !== 'string') fail(path, v, s); return
+      case 'boolean': if (typeof v !== 'boolean') fail(path, v, s); return
+      case 'integer': if (typeof v !== 'number' || !Number.isInteger(v)) fail(path, v, s); return
+      case 'number': if (typeof v !== 'number') fail(path, v, s)
+    }
+  }
+  walk(root, schema, '')
+  return unknown
+}
