@@ -1,6 +1,6 @@
 // Views: Kubernetes objects converted once, at the boundary, into plain records with every field the
 // logic needs present and typed. Nothing past this file sees a V1Service or has to guess at `undefined`.
-import type { V1Service, V1Node, V1EndpointSlice } from '@kubernetes/client-node'
+import type { V1Service, V1Node, V1EndpointSlice, V1ConfigMap } from '@kubernetes/client-node'
 
 export type IPFamily = 'IPv4' | 'IPv6'
 export type IPFamilyPolicy = 'SingleStack' | 'PreferDualStack' | 'RequireDualStack'
@@ -134,4 +134,18 @@ export function toEndpointSliceView(slice: V1EndpointSlice): EndpointSliceView {
       nodeName: e.nodeName ?? null,
     })),
   }
+}
+
+export interface ConfigMapView {
+  readonly key: string
+  readonly namespace: string
+  readonly name: string
+  readonly uid: string
+  readonly data: Readonly<Record<string, string>>
+}
+
+export function toConfigMapView(cm: V1ConfigMap): ConfigMapView {
+  const namespace = cm.metadata?.namespace ?? 'default'
+  const name = cm.metadata?.name ?? ''
+  return { key: `${namespace}/${name}`, namespace, name, uid: cm.metadata?.uid ?? '', data: { ...(cm.data ?? {}) } }
 }

@@ -5,7 +5,7 @@ import type { ServiceView, EndpointSliceView, NodeView } from '../../controller/
 
 function svc(over: Partial<ServiceView> = {}): ServiceView {
   return {
-    key: 'default/web', namespace: 'default', name: 'web', uid: 'u1', resourceVersion: '1', type: 'LoadBalancer',
+    key: 'default/web', namespace: 'default', name: 'web', uid: 'u1', resourceVersion: '1', creationTimestamp: '', type: 'LoadBalancer',
     isLoadBalancer: true, loadBalancerClass: null, loadBalancerIP: null, annotations: {}, labels: {},
     selector: { app: 'web' }, externalTrafficPolicy: 'Cluster', ipFamilies: ['IPv4'], ipFamilyPolicy: 'SingleStack',
     clusterIPs: ['198.18.0.10'], ports: [{ name: '', protocol: 'TCP', port: 80 }], ingressIPs: ['192.0.2.240'],

@@ -1,0 +1,56 @@
+// Writes what reconcile decided back to the API server: status.loadBalancer.ingress through the status
+// subresource, the pool annotation through the main resource, Events through the recorder. Each write is a
+// JSON merge patch carrying the Service's uid, so a Service deleted and re-created under the same name is
+// never given its predecessor's IP (the server answers 409 on a uid mismatch).
+import type { CoreV1Api } from '@kubernetes/client-node'
+import type { Logger } from 'pino'
+import type { ServiceView } from '../core/views.js'
+import type { ServiceWriter, WriteOutcome } from '../core/reconcile.js'
+import { POOL_ANNOTATION } from '../core/annotations.js'
+import { classifyApiError, mergePatch } from './kube-client.js'
+import type { EventRecorder } from './event-recorder.js'
+
+export class KubeServiceWriter implements ServiceWriter {
+  readonly #api: CoreV1Api
+  readonly #events: EventRecorder
+  readonly #log: Logger
+
+  constructor(api: CoreV1Api, events: EventRecorder, log: Logger) {
+    this.#api = api
+    this.#events = events
+    this.#log = log
+  }
+
+  async #patch(svc: ServiceView, what: string, call: () => Promise<unknown>): Promise<WriteOutcome> {
+    try {
+      await call()
+      return 'ok'
+    } catch (err) {
+      const e = classifyApiError(err)
+      this.#log.warn({ service: svc.key, status: e.status, err: e.message }, `writing ${what} failed`)
+      return e.outcome === 'conflict' ? 'conflict' : e.outcome === 'notFound' ? 'notFound' : 'failed'
+    }
+  }
+
+  updateIngress(svc: ServiceView, ips: readonly string[]): Promise<WriteOutcome> {
+    const body = {
+      metadata: { uid: svc.uid },
+      status: { loadBalancer: { ingress: ips.map(ip => ({ ip })) } },
+    }
+    return this.#patch(svc, 'status', () =>
+      this.#api.patchNamespacedServiceStatus({ name: svc.name, namespace: svc.namespace, body, fieldManager: 'l2lb-controller' }, mergePatch()))
+  }
+
+  setAllocatedPool(svc: ServiceView, pool: string | null): Promise<WriteOutcome> {
+    const body = { metadata: { uid: svc.uid, annotations: { [POOL_ANNOTATION]: pool } } }
+    return this.#patch(svc, 'pool annotation', () =>
+      this.#api.patchNamespacedService({ name: svc.name, namespace: svc.namespace, body, fieldManager: 'l2lb-controller' }, mergePatch()))
+  }
+
+  recordEvent(svc: ServiceView, type: 'Normal' | 'Warning', reason: string, message: string): Promise<void> {
+    return this.#events.record(
+      { kind: 'Service', apiVersion: 'v1', namespace: svc.namespace, name: svc.name, uid: svc.uid, resourceVersion: svc.resourceVersion },
+      type, reason, message,
+    )
+  }
+}
