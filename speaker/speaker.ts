@@ -1,0 +1,160 @@
+// The speaker's shell: watches Services, Nodes and EndpointSlices, asks the pure election which IPs this node
+// wins, and hands that set to the ARP responders. It records `nodeAssigned` only when this node takes a
+// Service over (MetalLB emits it on every reconcile, and users complain: MetalLB #978, #2387).
+import {
+  CoreV1Api, DiscoveryV1Api, type KubeConfig, type V1Service, type V1Node, type V1EndpointSlice,
+} from '@kubernetes/client-node'
+import type { Logger } from 'pino'
+import { isIPv4 } from 'node:net'
+import { Informer } from '../controller/kube/informer.js'
+import { EventRecorder } from '../controller/kube/event-recorder.js'
+import type { MetricsRegistry, MetricFamily } from '../controller/observe/metrics.js'
+import {
+  toServiceView, toNodeView, toEndpointSliceView, type ServiceView, type NodeView, type EndpointSliceView,
+} from '../controller/core/views.js'
+import { electService, liveNodes } from './core/election.js'
+
+/** What the speaker needs of a responder: the set of IPs to answer for on one interface. */
+export interface Announcer {
+  readonly interfaceName: string
+  start(): void | Promise<void>
+  setAnnounced(ips: Iterable<string>): void
+  close(): void | Promise<void>
+}
+
+export interface SpeakerOptions {
+  readonly nodeName: string
+  readonly kubeConfig: KubeConfig
+  readonly log: Logger
+  readonly metrics: MetricsRegistry
+  readonly announcers: readonly Announcer[]
+  /** spec.loadBalancerClass served; null = Services without a class. */
+  readonly loadBalancerClass: string | null
+}
+
+export class Speaker {
+  readonly #o: SpeakerOptions
+  #services: Informer<V1Service, ServiceView> | null = null
+  #nodes: Informer<V1Node, NodeView> | null = null
+  #slices: Informer<V1EndpointSlice, EndpointSliceView> | null = null
+  #events: EventRecorder | null = null
+  #announcedGauge: MetricFamily | null = null
+  #synced = false
+  #scheduled = false
+  #closed = false
+  /** Service key -> IPs this node announces for it, as of the last recompute. */
+  #mine = new Map<string, Set<string>>()
+  #warnedV6 = new Set<string>()
+
+  constructor(opts: SpeakerOptions) {
+    this.#o = opts
+  }
+
+  get ready(): boolean {
+    return this.#synced && !this.#closed
+  }
+
+  async start(): Promise<void> {
+    const { kubeConfig, log } = this.#o
+    const core = kubeConfig.makeApiClient(CoreV1Api)
+    const discovery = kubeConfig.makeApiClient(DiscoveryV1Api)
+    this.#events = new EventRecorder({ api: core, component: 'l2lb-speaker', instance: this.#o.nodeName, log })
+    this.#announcedGauge = this.#o.metrics.gauge('l2lb_speaker_announced', 'IPs this speaker announces (1 = announcing)')
+    const onChange = (): void => this.#schedule()
+    this.#services = new Informer({
+      kubeConfig, log, path: '/api/v1/services', list: () => core.listServiceForAllNamespaces(),
+      toView: toServiceView, onChange,
+    })
+    this.#nodes = new Informer({ kubeConfig, log, path: '/api/v1/nodes', list: () => core.listNode(), toView: toNodeView, onChange })
+    this.#slices = new Informer({
+      kubeConfig, log, path: '/apis/discovery.k8s.io/v1/endpointslices',
+      list: () => discovery.listEndpointSliceForAllNamespaces(), toView: toEndpointSliceView, onChange,
+    })
+    await Promise.all([this.#services.start(), this.#nodes.start(), this.#slices.start()])
+    for (const a of this.#o.announcers) await a.start()
+    this.#synced = true
+    log.info({ node: this.#o.nodeName, interfaces: this.#o.announcers.map(a => a.interfaceName) }, 'speaker synced')
+    this.#recompute()
+  }
+
+  #schedule(): void {
+    if (!this.#synced || this.#scheduled || this.#closed) return
+    this.#scheduled = true
+    // Coalesce a burst of watch events (a relist delivers hundreds at once) into one recompute.
+    setImmediate(() => { this.#scheduled = false; this.#recompute() })
+  }
+
+  #serves(svc: ServiceView): boolean {
+    return svc.isLoadBalancer && svc.loadBalancerClass === this.#o.loadBalancerClass
+  }
+
+  #recompute(): void {
+    if (this.#closed || !this.#services || !this.#nodes || !this.#slices) return
+    const me = this.#o.nodeName
+    const live = liveNodes(this.#nodes.list())
+    const slicesByService = new Map<string, EndpointSliceView[]>()
+    for (const s of this.#slices.list()) {
+      if (!s.serviceName) continue
+      const k = `${s.namespace}/${s.serviceName}`
+      const list = slicesByService.get(k)
+      if (list) list.push(s)
+      else slicesByService.set(k, [s])
+    }
+    const next = new Map<string, Set<string>>()
+    for (const svc of this.#services.list()) {
+      if (!this.#serves(svc)) continue
+      const a = electService(svc, slicesByService.get(svc.key) ?? [], live)
+      const won = new Set<string>()
+      for (const [ip, node] of a.winners) if (node === me) won.add(ip)
+      if (won.size > 0) next.set(svc.key, won)
+    }
+    const announce = new Set<string>()
+    for (const [key, ips] of next) {
+      for (const ip of ips) {
+        if (isIPv4(ip)) announce.add(ip)
+        else if (!this.#warnedV6.has(ip)) {
+          this.#warnedV6.add(ip)
+          this.#o.log.warn({ service: key, ip }, 'IPv6 announcement (NDP) is not supported yet; not announcing this IP')
+        }
+      }
+    }
+    for (const a of this.#o.announcers) a.setAnnounced(announce)
+    this.#reportChanges(next)
+    this.#mine = next
+  }
+
+  #reportChanges(next: Map<string, Set<string>>): void {
+    const me = this.#o.nodeName
+    const gauge = this.#announcedGauge
+    for (const [key, ips] of next) {
+      const before = this.#mine.get(key)
+      const svc = this.#services?.get(key)
+      for (const ip of ips) gauge?.set({ service: key, node: me, ip }, 1)
+      if (before && [...ips].every(ip => before.has(ip))) continue
+      this.#o.log.info({ service: key, ips: [...ips] }, 'announcing')
+      if (svc) {
+        void this.#events?.record(
+          { kind: 'Service', apiVersion: 'v1', namespace: svc.namespace, name: svc.name, uid: svc.uid },
+          'Normal', 'nodeAssigned', `announcing from node ${me}`,
+        )
+      }
+    }
+    for (const [key, ips] of this.#mine) {
+      const now = next.get(key)
+      for (const ip of ips) {
+        if (now?.has(ip)) continue
+        gauge?.remove({ service: key, ip })
+        this.#o.log.info({ service: key, ip }, 'withdrawing')
+      }
+    }
+  }
+
+  async close(): Promise<void> {
+    if (this.#closed) return
+    this.#closed = true
+    // Stop answering first: a quiet node lets the next winner's gratuitous ARP take the IP over.
+    for (const a of this.#o.announcers) a.setAnnounced([])
+    await Promise.all([this.#services?.close(), this.#nodes?.close(), this.#slices?.close()])
+    for (const a of this.#o.announcers) await a.close()
+  }
+}
