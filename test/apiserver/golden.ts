@@ -46,3 +46,12 @@ export function readGoldenJson (dir: string, file: string): unknown {
 export function readGoldenFile (dir: string, file: string): string {
   return readFileSync(join(dir, file), 'utf8')
 }
+
+/** The request a capture was made with: method, path (with query) and the `# Body:` line if any. */
+export function readGoldenRequest (dir: string, file: string): { method: string, path: string, body: string | undefined } {
+  const lines = readFileSync(join(dir, file), 'utf8').split('\n')
+  const first = /^# (\w+) (\S+)/.exec(lines[0] ?? '')
+  if (first === null) throw new Error(`${file}: no request line`)
+  const bodyLine = lines.find(l => l.startsWith('# Body: '))
+  return { method: first[1] ?? '', path: first[2] ?? '', body: bodyLine?.slice('# Body: '.length) }
+}

@@ -59,6 +59,7 @@ function jsonTypeName (v: Json): string {
 /**
  * Removes the fields the schema does not know (returning their paths, e.g. `spec.ports[0].foo`) and
  * rejects values of the wrong JSON type with the decoder's 400, as decoding into the Go struct would.
+ * Map keys are put in sorted order, the order Go writes them in.
  */
 export function pruneUnknown (index: SchemaIndex, root: JsonObject, schema: JsonObject | undefined, ctx: DecodeContext): string[] {
   const unknown: string[] = []
@@ -84,6 +85,12 @@ export function pruneUnknown (index: SchemaIndex, root: JsonObject, schema: Json
           if (isObject(p)) walk(v[k] ?? null, p, join(k))
           else if (extra !== undefined) walk(v[k] ?? null, extra, join(k))
           else if (props !== undefined || s.additionalProperties === false) { unknown.push(join(k)); delete v[k] }
+        }
+        if (props === undefined && extra !== undefined) {
+          // Go serialises maps with sorted keys (labels, annotations, selector, data, ...).
+          const entries = Object.entries(v).sort(([a], [b]) => a < b ? -1 : a > b ? 1 : 0)
+          for (const [k] of entries) delete v[k]
+          for (const [k, x] of entries) v[k] = x
         }
         return
       }

@@ -39,7 +39,7 @@ export type Authorizer = (user: User, attrs: RequestAttributes) => boolean
 /** Allows everything (what a cluster-admin token gets); the default until RBAC is enforced. */
 export const authorizeAll: Authorizer = () => true
 
-export interface RequestRecord { readonly method: string, readonly path: string, readonly query: string, readonly status: number, readonly contentType: string }
+export interface RequestRecord { readonly method: string, readonly path: string, readonly query: string, readonly status: number, readonly contentType: string, readonly accept: string }
 
 export interface ApiServerOptions {
   readonly host?: string
@@ -506,7 +506,13 @@ export async function startApiServer (options: ApiServerOptions = {}): Promise<A
   const sockets = new Set<Socket>()
   server.on('connection', (s: Socket) => { sockets.add(s); s.on('close', () => sockets.delete(s)) })
   server.on('request', (req: IncomingMessage, res: ServerResponse) => {
-    res.on('finish', () => options.onRequest?.({ method: req.method ?? '', path: new URL(req.url ?? '/', 'https://x').pathname, query: new URL(req.url ?? '/', 'https://x').search, status: res.statusCode, contentType: String(req.headers['content-type'] ?? '') }))
+    const onRequest = options.onRequest
+    if (onRequest !== undefined) {
+      res.on('finish', () => {
+        const u = new URL(req.url ?? '/', 'https://apiserver')
+        onRequest({ method: req.method ?? '', path: u.pathname, query: u.search, status: res.statusCode, contentType: req.headers['content-type'] ?? '', accept: req.headers.accept ?? '' })
+      })
+    }
     void handle(req, res)
   })
   await new Promise<void>((resolve, reject) => {
