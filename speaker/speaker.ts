@@ -2,7 +2,7 @@
 // wins, and hands that set to the ARP responders. It records `nodeAssigned` only when this node takes a
 // Service over (MetalLB emits it on every reconcile, and users complain: MetalLB #978, #2387).
 import {
-  CoreV1Api, DiscoveryV1Api, type KubeConfig, type V1Service, type V1Node, type V1EndpointSlice,
+  CoreV1Api, DiscoveryV1Api, type KubeConfig, type V1Service, type V1Node, type V1EndpointSlice, type V1ConfigMap,
 } from '@kubernetes/client-node'
 import type { Logger } from 'pino'
 import { isIPv4 } from 'node:net'
@@ -10,9 +10,12 @@ import { Informer } from '../controller/kube/informer.js'
 import { EventRecorder } from '../controller/kube/event-recorder.js'
 import type { MetricsRegistry, MetricFamily } from '../controller/observe/metrics.js'
 import {
-  toServiceView, toNodeView, toEndpointSliceView, type ServiceView, type NodeView, type EndpointSliceView,
+  toServiceView, toNodeView, toEndpointSliceView, toConfigMapView,
+  type ServiceView, type NodeView, type EndpointSliceView, type ConfigMapView,
 } from '../controller/core/views.js'
+import { formatConfigError, parsePoolConfig, type PoolConfig } from '../controller/core/pool-config.js'
 import { electService, liveNodes } from './core/election.js'
+import { advertisementOf, interfacesFor, nodeMayAnnounce, type IPAdvertisement } from './core/advertisement.js'
 
 /** What the speaker needs of a responder: the set of IPs to answer for on one interface. */
 export interface Announcer {
@@ -30,6 +33,9 @@ export interface SpeakerOptions {
   readonly announcers: readonly Announcer[]
   /** spec.loadBalancerClass served; null = Services without a class. */
   readonly loadBalancerClass: string | null
+  /** The pool ConfigMap (REFERENCE.md §2): only IPs inside a pool are announced, as its advertisements say. */
+  readonly configNamespace: string
+  readonly configName: string
 }
 
 export class Speaker {
@@ -37,6 +43,10 @@ export class Speaker {
   #services: Informer<V1Service, ServiceView> | null = null
   #nodes: Informer<V1Node, NodeView> | null = null
   #slices: Informer<V1EndpointSlice, EndpointSliceView> | null = null
+  #configMaps: Informer<V1ConfigMap, ConfigMapView> | null = null
+  /** The last valid pool config; an invalid edit keeps it (nothing announced is lost). */
+  #config: PoolConfig | null = null
+  #configText: string | null = null
   #events: EventRecorder | null = null
   #announcedGauge: MetricFamily | null = null
   #synced = false
@@ -70,7 +80,13 @@ export class Speaker {
       kubeConfig, log, path: '/apis/discovery.k8s.io/v1/endpointslices',
       list: () => discovery.listEndpointSliceForAllNamespaces(), toView: toEndpointSliceView, onChange,
     })
-    await Promise.all([this.#services.start(), this.#nodes.start(), this.#slices.start()])
+    const { configNamespace: ns, configName: name } = this.#o
+    this.#configMaps = new Informer({
+      kubeConfig, log, path: `/api/v1/namespaces/${ns}/configmaps`, fieldSelector: `metadata.name=${name}`,
+      list: () => core.listNamespacedConfigMap({ namespace: ns, fieldSelector: `metadata.name=${name}` }),
+      toView: toConfigMapView, onChange,
+    })
+    await Promise.all([this.#services.start(), this.#nodes.start(), this.#slices.start(), this.#configMaps.start()])
     for (const a of this.#o.announcers) await a.start()
     this.#synced = true
     log.info({ node: this.#o.nodeName, interfaces: this.#o.announcers.map(a => a.interfaceName) }, 'speaker synced')
@@ -88,10 +104,39 @@ export class Speaker {
     return svc.isLoadBalancer && svc.loadBalancerClass === this.#o.loadBalancerClass
   }
 
+  #refreshConfig(): void {
+    const view = this.#configMaps?.get(`${this.#o.configNamespace}/${this.#o.configName}`) ?? null
+    const text = view?.data.config ?? null
+    if (text === this.#configText) return
+    this.#configText = text
+    if (text === null) {
+      this.#o.log.warn('pool ConfigMap missing; keeping the last good config')
+      return
+    }
+    const parsed = parsePoolConfig(text)
+    if (parsed.ok) this.#config = parsed.config
+    else this.#o.log.error({ errors: parsed.errors.map(formatConfigError) }, 'pool config invalid; keeping the last good config')
+  }
+
   #recompute(): void {
     if (this.#closed || !this.#services || !this.#nodes || !this.#slices) return
+    this.#refreshConfig()
+    const config = this.#config
     const me = this.#o.nodeName
-    const live = liveNodes(this.#nodes.list())
+    const nodes = new Map(this.#nodes.list().map(n => [n.name, n]))
+    const live = liveNodes(nodes.values())
+    const adverts = new Map<string, IPAdvertisement | null>()
+    const advertOf = (ip: string): IPAdvertisement | null => {
+      if (!config) return null
+      let a = adverts.get(ip)
+      if (a === undefined) { a = advertisementOf(ip, config); adverts.set(ip, a) }
+      return a
+    }
+    const mayAnnounce = (ip: string, node: string): boolean => {
+      const a = advertOf(ip)
+      const n = nodes.get(node)
+      return a !== null && n !== undefined && nodeMayAnnounce(a, n.labels)
+    }
     const slicesByService = new Map<string, EndpointSliceView[]>()
     for (const s of this.#slices.list()) {
       if (!s.serviceName) continue
@@ -103,22 +148,28 @@ export class Speaker {
     const next = new Map<string, Set<string>>()
     for (const svc of this.#services.list()) {
       if (!this.#serves(svc)) continue
-      const a = electService(svc, slicesByService.get(svc.key) ?? [], live)
+      const a = electService(svc, slicesByService.get(svc.key) ?? [], live, mayAnnounce)
       const won = new Set<string>()
       for (const [ip, node] of a.winners) if (node === me) won.add(ip)
       if (won.size > 0) next.set(svc.key, won)
     }
-    const announce = new Set<string>()
+    const myLabels = nodes.get(me)?.labels ?? {}
+    const perInterface = new Map(this.#o.announcers.map(a => [a.interfaceName, new Set<string>()]))
     for (const [key, ips] of next) {
       for (const ip of ips) {
-        if (isIPv4(ip)) announce.add(ip)
-        else if (!this.#warnedV6.has(ip)) {
-          this.#warnedV6.add(ip)
-          this.#o.log.warn({ service: key, ip }, 'IPv6 announcement (NDP) is not supported yet; not announcing this IP')
+        if (!isIPv4(ip)) {
+          if (!this.#warnedV6.has(ip)) {
+            this.#warnedV6.add(ip)
+            this.#o.log.warn({ service: key, ip }, 'IPv6 announcement (NDP) is not supported yet; not announcing this IP')
+          }
+          continue
         }
+        const adv = advertOf(ip)
+        const only = adv ? interfacesFor(adv, myLabels) : null
+        for (const [name, set] of perInterface) if (only === null || only.has(name)) set.add(ip)
       }
     }
-    for (const a of this.#o.announcers) a.setAnnounced(announce)
+    for (const a of this.#o.announcers) a.setAnnounced(perInterface.get(a.interfaceName) ?? [])
     this.#reportChanges(next)
     this.#mine = next
   }
@@ -154,7 +205,7 @@ export class Speaker {
     this.#closed = true
     // Stop answering first: a quiet node lets the next winner's gratuitous ARP take the IP over.
     for (const a of this.#o.announcers) a.setAnnounced([])
-    await Promise.all([this.#services?.close(), this.#nodes?.close(), this.#slices?.close()])
+    await Promise.all([this.#services?.close(), this.#nodes?.close(), this.#slices?.close(), this.#configMaps?.close()])
     for (const a of this.#o.announcers) await a.close()
   }
 }

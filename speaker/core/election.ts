@@ -67,17 +67,22 @@ export function candidateNodes(
   return candidates.length > 0 ? { candidates, reason: null } : { candidates: [], reason: 'noLiveCandidate' }
 }
 
+/**
+ * `mayAnnounce` narrows the candidates per IP (the pool's l2-advertisement node selectors); every speaker
+ * must pass the same predicate over the same Node labels so that all of them elect the same winner.
+ */
 export function electService(
   svc: ServiceView,
   slices: readonly EndpointSliceView[],
   live: ReadonlySet<string>,
+  mayAnnounce: (ip: string, node: string) => boolean = () => true,
 ): ServiceAnnouncement {
   if (svc.ingressIPs.length === 0) return { key: svc.key, winners: new Map(), reason: 'noIngressIP' }
   const { candidates, reason } = candidateNodes(svc, slices, live)
   if (reason) return { key: svc.key, winners: new Map(), reason }
   const winners = new Map<string, string>()
   for (const ip of svc.ingressIPs) {
-    const w = announcingNode(ip, candidates)
+    const w = announcingNode(ip, candidates.filter(n => mayAnnounce(ip, n)))
     if (w !== null) winners.set(ip, w)
   }
   return { key: svc.key, winners, reason: null }

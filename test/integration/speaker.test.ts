@@ -32,6 +32,19 @@ async function waitFor(what: string, fn: () => boolean | Promise<boolean>, ms = 
 
 const NODES = ['l2lb-node1', 'l2lb-node2', 'l2lb-node3']
 const IP = '192.0.2.240'
+const POOLS = `address-pools:
+- name: default
+  protocol: layer2
+  addresses: [192.0.2.240/29]
+- name: restricted
+  protocol: layer2
+  addresses: [192.0.2.248/29]
+l2-advertisements:
+- ip-address-pools: [default]
+- ip-address-pools: [restricted]
+  node-selectors:
+  - matchLabels: {edge: "true"}
+`
 
 t.test('speakers elect one announcer per IP and hand over', async t => {
   const dir = mkdtempSync(join(tmpdir(), 'l2lb-spk-'))
@@ -51,13 +64,14 @@ t.test('speakers elect one announcer per IP and hand over', async t => {
   const speakers = NODES.map(node => {
     const a = new RecordingAnnouncer()
     announcers.set(node, a)
-    return new Speaker({ nodeName: node, kubeConfig: kc, log: pino({ level: 'silent' }), metrics: new MetricsRegistry(), announcers: [a], loadBalancerClass: null })
+    return new Speaker({ nodeName: node, kubeConfig: kc, log: pino({ level: 'silent' }), metrics: new MetricsRegistry(), announcers: [a], loadBalancerClass: null, configNamespace: 'l2lb-system', configName: 'config' })
   })
   t.teardown(async () => {
     for (const s of speakers) await s.close()
     await server.close()
     rmSync(dir, { recursive: true, force: true })
   })
+  await core.createNamespacedConfigMap({ namespace: 'l2lb-system', body: { metadata: { name: 'config' }, data: { config: POOLS } } })
   await Promise.all(speakers.map(s => s.start()))
 
   const announcing = (): string[] => NODES.filter(n => announcers.get(n)?.current.has(IP))
@@ -96,4 +110,25 @@ t.test('speakers elect one announcer per IP and hand over', async t => {
   await core.deleteNamespacedService({ name: 'web', namespace: 'default' })
   await waitFor('withdrawn', () => announcing().length === 0)
   t.pass('deleting the Service withdraws the IP everywhere')
+
+  // Advertisement rules: an IP in no pool is never announced; a pool limited by node selector is announced
+  // only from a matching node, even when the hash would pick another.
+  const svcWith = async (name: string, ip: string): Promise<void> => {
+    await core.createNamespacedService({ namespace: 'default', body: { metadata: { name }, spec: { type: 'LoadBalancer', selector: { app: 'web' }, ports: [{ port: 80 }] } } })
+    await core.patchNamespacedServiceStatus({ name, namespace: 'default', body: { status: { loadBalancer: { ingress: [{ ip }] } } } }, mergePatch())
+    await discovery.createNamespacedEndpointSlice({ namespace: 'default', body: {
+      metadata: { name: `${name}-1`, labels: { 'kubernetes.io/service-name': name } }, addressType: 'IPv4',
+      endpoints: [{ addresses: ['198.19.1.2'], conditions: { ready: true }, nodeName: 'l2lb-node1' }], ports: [{ port: 80 }],
+    } })
+  }
+  const who = (ip: string): string[] => NODES.filter(n => announcers.get(n)?.current.has(ip))
+  await svcWith('stray', '192.0.2.77')
+  await new Promise(r => setTimeout(r, 300))
+  t.same(who('192.0.2.77'), [], 'an IP outside every pool is not announced')
+  const liveNow = NODES.filter(x => x !== first)
+  const edge = liveNow.find(n => n !== announcingNode('192.0.2.250', liveNow)) ?? ''
+  await core.patchNode({ name: edge, body: { metadata: { labels: { edge: 'true' } } } }, mergePatch())
+  await svcWith('edge', '192.0.2.250')
+  await waitFor('edge announce', () => who('192.0.2.250').length === 1)
+  t.same(who('192.0.2.250'), [edge], 'only the node the advertisement selects announces')
 })
