@@ -1,0 +1,62 @@
+// Classic BPF (the socket filter of linux/filter.h, SO_ATTACH_FILTER) built in TypeScript: the kernel
+// drops what the speaker would drop anyway before it is copied to user space. The C addon only passes the
+// bytes through. Opcodes from include/uapi/linux/bpf_common.h.
+import { endianness } from 'node:os'
+import { ETHERTYPE_ARP, ETHERTYPE_IPV4 } from './ethernet.js'
+import { ARP_HTYPE_ETHERNET, ARP_OP_REQUEST, OFF_OP } from './arp.js'
+
+export const BPF_LD_W_ABS = 0x20 // A <- u32 at k
+export const BPF_LD_H_ABS = 0x28 // A <- u16 at k
+export const BPF_LD_B_ABS = 0x30 // A <- u8 at k
+export const BPF_JEQ_K = 0x15 // pc += (A == k) ? jt : jf
+export const BPF_RET_K = 0x06 // accept k bytes (0 = drop)
+
+/** struct sock_filter { __u16 code; __u8 jt; __u8 jf; __u32 k; } */
+export interface BpfInsn {
+  code: number
+  jt: number
+  jf: number
+  k: number
+}
+
+export const BPF_INSN_SIZE = 8
+/** Bytes kept of an accepted packet: all of it (tcpdump's default snap length). */
+export const BPF_ACCEPT_ALL = 0x40000
+
+/** The bytes of `struct sock_filter[]` in host byte order, as SO_ATTACH_FILTER expects. */
+export function assembleBpf(program: readonly BpfInsn[], littleEndian: boolean = endianness() === 'LE'): Buffer {
+  const out = Buffer.alloc(program.length * BPF_INSN_SIZE)
+  const view = new DataView(out.buffer, out.byteOffset, out.byteLength)
+  program.forEach((insn, i) => {
+    const o = i * BPF_INSN_SIZE
+    view.setUint16(o, insn.code, littleEndian)
+    view.setUint8(o + 2, insn.jt)
+    view.setUint8(o + 3, insn.jf)
+    view.setUint32(o + 4, insn.k >>> 0, littleEndian)
+  })
+  return out
+}
+
+/**
+ * Accepts only ARP requests for Ethernet/IPv4: EtherType 0x0806, htype 1, ptype 0x0800, hlen 6, plen 4,
+ * op 1. Replies, other protocols and malformed ARP never reach the responder.
+ */
+export function arpRequestFilter(): BpfInsn[] {
+  // Each check jumps to the final `ret 0` on mismatch; jf counts the instructions to skip.
+  const checks: Array<[code: number, offset: number, value: number]> = [
+    [BPF_LD_H_ABS, 12, ETHERTYPE_ARP],
+    [BPF_LD_W_ABS, 14, (ARP_HTYPE_ETHERNET << 16) | ETHERTYPE_IPV4],
+    [BPF_LD_H_ABS, 18, (6 << 8) | 4],
+    [BPF_LD_H_ABS, OFF_OP, ARP_OP_REQUEST],
+  ]
+  const program: BpfInsn[] = []
+  checks.forEach(([code, offset, value], i) => {
+    const remaining = checks.length - 1 - i
+    program.push({ code, jt: 0, jf: 0, k: offset })
+    // On mismatch skip the remaining checks (2 insns each) and the accept.
+    program.push({ code: BPF_JEQ_K, jt: 0, jf: remaining * 2 + 1, k: value >>> 0 })
+  })
+  program.push({ code: BPF_RET_K, jt: 0, jf: 0, k: BPF_ACCEPT_ALL })
+  program.push({ code: BPF_RET_K, jt: 0, jf: 0, k: 0 })
+  return program
+}

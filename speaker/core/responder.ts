@@ -1,0 +1,50 @@
+// The ARP responder's decision, pure: given one received frame, answer it or drop it with a reason the
+// shell counts. Rules from RFC 826 and ../shared/REFERENCE.md §4: answer only requests (op 1) whose target
+// IP this node announces, with Ethernet destination broadcast or our MAC; reply unicast to the sender.
+import { PacketError, isBroadcastAt, macEquals } from './ethernet.js'
+import { ARP_OP_REQUEST, OFF_SHA, OFF_SPA, OFF_TPA, arpReply, checkArpFrame, ipv4At } from './arp.js'
+
+export const DROP_REASONS = [
+  'malformed', // not a valid ARP-over-Ethernet/IPv4 frame (the PacketError says why)
+  'own-frame', // sent by this interface (Ethernet source or ARP sender is our MAC)
+  'wrong-destination', // Ethernet destination neither broadcast nor our MAC
+  'not-request', // a reply: we learn nothing from it and never answer it
+  'not-announced', // a request for an IP this node does not announce (on this interface)
+] as const
+export type DropReason = (typeof DROP_REASONS)[number]
+
+export type ArpDecision =
+  | { kind: 'reply'; ip: string; frame: Buffer }
+  | { kind: 'drop'; reason: DropReason; error?: PacketError }
+
+export interface ResponderContext {
+  /** Our interface's MAC (6 bytes). */
+  mac: Buffer
+  /** IPv4 addresses this node announces on the interface, canonical dotted quads. */
+  announced: ReadonlySet<string>
+}
+
+/**
+ * Decides what to do with one frame received on the ARP socket. Never throws for a bad frame: a frame
+ * that fails validation is dropped as 'malformed' with the PacketError attached. Allocates only the
+ * target IP string and, for an answer, the reply frame.
+ */
+export function decideArp(frame: Buffer, ctx: ResponderContext): ArpDecision {
+  let op: number
+  try {
+    op = checkArpFrame(frame)
+  } catch (err) {
+    if (err instanceof PacketError) return { kind: 'drop', reason: 'malformed', error: err }
+    throw err
+  }
+  if (macEquals(frame, 6, ctx.mac) || macEquals(frame, OFF_SHA, ctx.mac)) return { kind: 'drop', reason: 'own-frame' }
+  if (!isBroadcastAt(frame, 0) && !macEquals(frame, 0, ctx.mac)) return { kind: 'drop', reason: 'wrong-destination' }
+  if (op !== ARP_OP_REQUEST) return { kind: 'drop', reason: 'not-request' }
+  const ip = ipv4At(frame, OFF_TPA)
+  if (!ctx.announced.has(ip)) return { kind: 'drop', reason: 'not-announced' }
+  // RFC 826: swap sender and target, fill in our MAC. For an RFC 5227 probe the sender IP is 0.0.0.0 and
+  // the answer goes back to the prober's MAC with TPA 0.0.0.0, as Linux does: it tells the prober the
+  // address is taken.
+  const sha = Buffer.from(frame.subarray(OFF_SHA, OFF_SHA + 6))
+  return { kind: 'reply', ip, frame: arpReply(ctx.mac, ip, sha, ipv4At(frame, OFF_SPA)) }
+}

@@ -1,0 +1,173 @@
+import t from 'tap'
+import fc from 'fast-check'
+import { BROADCAST_MAC, ZERO_MAC, parseMac } from '../../speaker/core/ethernet.js'
+import {
+  ARP_OP_REPLY, ARP_OP_REQUEST, arpReply, arpRequest, checkArpFrame, decodeArpFrame, encodeArpFrame,
+  gratuitousReply, gratuitousRequest,
+} from '../../speaker/core/arp.js'
+import { DROP_REASONS, decideArp, type ResponderContext } from '../../speaker/core/responder.js'
+import {
+  BPF_INSN_SIZE, BPF_JEQ_K, BPF_LD_B_ABS, BPF_LD_H_ABS, BPF_LD_W_ABS, BPF_RET_K, arpRequestFilter, assembleBpf,
+  type BpfInsn,
+} from '../../speaker/core/bpf.js'
+
+const ours = parseMac('02:00:00:00:00:0b')
+const client = parseMac('02:00:00:00:00:64')
+const ctx: ResponderContext = { mac: ours, announced: new Set(['192.0.2.240', '192.0.2.241']) }
+
+t.test('a broadcast request for an announced IP is answered unicast to the asker', async t => {
+  const d = decideArp(arpRequest(client, '192.0.2.100', '192.0.2.240'), ctx)
+  if (d.kind !== 'reply') throw new Error(`expected a reply, got ${JSON.stringify(d)}`)
+  t.equal(d.ip, '192.0.2.240')
+  const r = decodeArpFrame(d.frame)
+  t.ok(r.ethDst.equals(client), 'Ethernet destination is the asker')
+  t.ok(r.ethSrc.equals(ours))
+  t.same(r.arp, { op: ARP_OP_REPLY, sha: ours, spa: '192.0.2.240', tha: client, tpa: '192.0.2.100' })
+  t.equal(d.frame.length, 60)
+})
+
+t.test('a request unicast to our MAC (a cache refresh) is answered too', async t => {
+  const f = encodeArpFrame({ ethDst: ours, ethSrc: client, arp: { op: 1, sha: client, spa: '192.0.2.100', tha: ours, tpa: '192.0.2.241' } })
+  const d = decideArp(f, ctx)
+  t.equal(d.kind, 'reply')
+})
+
+t.test('an RFC 5227 probe (SPA 0.0.0.0) for our IP is answered so the prober sees the address is taken', async t => {
+  const d = decideArp(arpRequest(client, '0.0.0.0', '192.0.2.240'), ctx)
+  if (d.kind !== 'reply') throw new Error('expected a reply')
+  const r = decodeArpFrame(d.frame)
+  t.ok(r.ethDst.equals(client))
+  t.equal(r.arp.tpa, '0.0.0.0')
+  t.equal(r.arp.spa, '192.0.2.240')
+})
+
+t.test('drops, each with its reason', async t => {
+  const other = parseMac('02:00:00:00:00:0c')
+  const cases: Array<[string, Buffer, string]> = [
+    ['not announced', arpRequest(client, '192.0.2.100', '192.0.2.242'), 'not-announced'],
+    ['a node address, the kernel answers that', arpRequest(client, '192.0.2.100', '192.0.2.11'), 'not-announced'],
+    ['a reply', arpReply(client, '192.0.2.100', ours, '192.0.2.240'), 'not-request'],
+    ['someone else\'s gratuitous reply', gratuitousReply(client, '192.0.2.100'), 'not-request'],
+    ['unicast to another host', encodeArpFrame({ ethDst: other, ethSrc: client, arp: { op: 1, sha: client, spa: '192.0.2.100', tha: ZERO_MAC, tpa: '192.0.2.240' } }), 'wrong-destination'],
+    ['our own announcement reflected back', gratuitousRequest(ours, '192.0.2.240'), 'own-frame'],
+    ['ARP sender is our MAC behind another source', encodeArpFrame({ ethDst: BROADCAST_MAC, ethSrc: client, arp: { op: 1, sha: ours, spa: '192.0.2.100', tha: ZERO_MAC, tpa: '192.0.2.240' } }), 'own-frame'],
+    ['truncated', arpRequest(client, '192.0.2.100', '192.0.2.240').subarray(0, 30), 'malformed'],
+    ['IPv4 not ARP', Buffer.concat([BROADCAST_MAC, client, Buffer.from([0x08, 0x00]), Buffer.alloc(46)]), 'malformed'],
+  ]
+  for (const [name, frame, reason] of cases) {
+    const d = decideArp(frame, ctx)
+    t.same(d.kind === 'drop' ? d.reason : d.kind, reason, name)
+  }
+  const m = decideArp(Buffer.alloc(5), ctx)
+  t.equal(m.kind === 'drop' ? m.error?.code : undefined, 'TRUNCATED', 'a malformed drop carries the PacketError')
+})
+
+t.test('announced set changes take effect on the next frame (no state in the decision)', async t => {
+  const req = arpRequest(client, '192.0.2.100', '192.0.2.240')
+  t.equal(decideArp(req, ctx).kind, 'reply')
+  t.same(decideArp(req, { mac: ours, announced: new Set() }), { kind: 'drop', reason: 'not-announced' })
+})
+
+const mac = fc.uint8Array({ minLength: 6, maxLength: 6 }).map(a => Buffer.from(a))
+const pool = fc.constantFrom('192.0.2.240', '192.0.2.241', '192.0.2.242', '192.0.2.11')
+
+t.test('fuzz: decideArp never throws, and replies exactly to valid requests for announced IPs', async t => {
+  const anyFrame = fc.oneof(
+    fc.uint8Array({ maxLength: 80, size: 'max' }).map(a => Buffer.from(a)),
+    fc.record({
+      ethDst: fc.oneof(fc.constant(BROADCAST_MAC), fc.constant(ours), mac),
+      ethSrc: fc.oneof(mac, fc.constant(ours)),
+      arp: fc.record({ op: fc.constantFrom(1 as const, 2 as const), sha: mac, spa: fc.constantFrom('192.0.2.100', '0.0.0.0'), tha: mac, tpa: pool }),
+    }).map(f => encodeArpFrame(f)),
+  )
+  fc.assert(fc.property(anyFrame, frame => {
+    const d = decideArp(frame, ctx)
+    let expectReply = false
+    try {
+      expectReply = checkArpFrame(frame) === ARP_OP_REQUEST &&
+        (frame.subarray(0, 6).equals(BROADCAST_MAC) || frame.subarray(0, 6).equals(ours)) &&
+        !frame.subarray(6, 12).equals(ours) && !frame.subarray(22, 28).equals(ours) &&
+        ctx.announced.has(decodeArpFrame(frame).arp.tpa)
+    } catch {
+      expectReply = false
+    }
+    if (d.kind === 'drop') return !expectReply && DROP_REASONS.includes(d.reason)
+    return expectReply && decodeArpFrame(d.frame).ethDst.equals(frame.subarray(22, 28))
+  }), { numRuns: 2000 })
+  t.pass('2000 random frames decided as the rules say')
+})
+
+// A classic BPF interpreter for the instructions the builder uses, to check the program's meaning
+// (the kernel runs it for real in test/integration/arp-responder.test.ts).
+function runBpf(program: readonly BpfInsn[], pkt: Buffer): number {
+  let a = 0
+  for (let pc = 0, steps = 0; pc < program.length && steps < 4096; pc++, steps++) {
+    const i = program[pc]
+    if (i === undefined) break
+    switch (i.code) {
+      case BPF_LD_W_ABS:
+        if (i.k + 4 > pkt.length) return 0 // the kernel drops on an out-of-bounds load
+        a = pkt.readUInt32BE(i.k)
+        break
+      case BPF_LD_H_ABS:
+        if (i.k + 2 > pkt.length) return 0
+        a = pkt.readUInt16BE(i.k)
+        break
+      case BPF_LD_B_ABS:
+        if (i.k + 1 > pkt.length) return 0
+        a = pkt.readUInt8(i.k)
+        break
+      case BPF_JEQ_K:
+        pc += a === i.k ? i.jt : i.jf
+        break
+      case BPF_RET_K:
+        return i.k
+      default:
+        throw new Error(`opcode 0x${i.code.toString(16)} not interpreted`)
+    }
+  }
+  throw new Error('program fell off its end')
+}
+
+t.test('BPF filter accepts exactly the frames checkArpFrame calls requests', async t => {
+  const program = arpRequestFilter()
+  t.ok(runBpf(program, arpRequest(client, '192.0.2.100', '192.0.2.240')) > 0, 'request accepted')
+  t.ok(runBpf(program, gratuitousRequest(client, '192.0.2.100')) > 0, 'announcement accepted')
+  t.equal(runBpf(program, arpReply(client, '192.0.2.100', ours, '192.0.2.240')), 0, 'reply dropped')
+  t.equal(runBpf(program, Buffer.alloc(60)), 0, 'zeros dropped')
+  const nearArp = fc.tuple(fc.uint8Array({ maxLength: 70, size: 'max' }), fc.nat(3), fc.nat(7)).map(([bytes, op, breakAt]) => {
+    const b = Buffer.from(bytes)
+    if (b.length >= 22) {
+      b.writeUInt16BE(0x0806, 12)
+      b.writeUInt32BE(0x00010800, 14)
+      b[18] = 6
+      b[19] = 4
+      b.writeUInt16BE(op, 20)
+      // Half the time, break one of the fields the filter checks.
+      if (breakAt < 4) b.writeUInt8(b.readUInt8(12 + breakAt * 2) ^ 0x40, 12 + breakAt * 2)
+    }
+    return b
+  })
+  fc.assert(fc.property(nearArp, b => {
+    let isRequest = false
+    try {
+      isRequest = checkArpFrame(b) === ARP_OP_REQUEST
+    } catch {
+      isRequest = false
+    }
+    // The filter reads only up to the op (22 bytes); a request cut between 22 and 42 bytes passes it and
+    // is dropped as malformed by decideArp.
+    const filterSays = runBpf(program, b) > 0
+    return b.length >= 42 ? filterSays === isRequest : (filterSays ? b.length >= 22 : true)
+  }), { numRuns: 3000 })
+  t.pass('3000 frames filtered as checkArpFrame decides')
+})
+
+t.test('assembleBpf writes struct sock_filter in host byte order', async t => {
+  const insn: BpfInsn = { code: BPF_LD_H_ABS, jt: 1, jf: 2, k: 0x01020304 }
+  const le = assembleBpf([insn], true)
+  t.same([...le], [0x28, 0x00, 1, 2, 0x04, 0x03, 0x02, 0x01])
+  const be = assembleBpf([insn], false)
+  t.same([...be], [0x00, 0x28, 1, 2, 0x01, 0x02, 0x03, 0x04])
+  t.equal(assembleBpf(arpRequestFilter()).length, arpRequestFilter().length * BPF_INSN_SIZE)
+})
