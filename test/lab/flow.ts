@@ -32,11 +32,17 @@ export async function walkService(lab: Lab, opts: WalkOptions): Promise<ServiceW
   say(`${opts.service}: EXTERNAL-IP ${ip}`)
 
   const announcingNode = await waitFor(`a nodeAssigned Event for ${opts.service}`,
-    async () => (await lab.announcingNode(opts.service, ns)) ?? undefined, { timeoutMs: 20_000, intervalMs: 300 })
+    async () => {
+      lab.checkAlive()
+      return (await lab.announcingNode(opts.service, ns)) ?? undefined
+    }, { timeoutMs: 20_000, intervalMs: 300 })
   say(`${opts.service}: nodeAssigned says ${announcingNode}`)
 
   // The first answer can lag the Event by a moment (the Event is written as the announcement starts).
-  await waitFor(`an ARP answer for ${ip}`, async () => ((await lab.arping(ip, { count: 1, deadlineS: 1 })).replies > 0 ? true : undefined),
+  await waitFor(`an ARP answer for ${ip}`, async () => {
+    lab.checkAlive()
+    return (await lab.arping(ip, { count: 1, deadlineS: 1 })).replies > 0 ? true : undefined
+  },
     { timeoutMs: 15_000, intervalMs: 100 })
   const arping = await lab.arping(ip, { count: 5, deadlineS: 3 })
   const only = arping.macs.length === 1 ? arping.macs[0] : undefined

@@ -68,7 +68,8 @@ export function desiredEndpointSlice(svc: V1Service, pods: readonly LabPod[]): V
 /** True when two slices say the same thing (what the controller writes; server-set fields are ignored). */
 export function sameSlice(a: V1EndpointSlice, b: V1EndpointSlice): boolean {
   const essence = (s: V1EndpointSlice): string => JSON.stringify({
-    labels: s.metadata?.labels ?? {},
+    // Sorted: servers may return map keys in another order than we sent them.
+    labels: Object.entries(s.metadata?.labels ?? {}).sort(([a], [b]) => a.localeCompare(b)),
     addressType: s.addressType,
     endpoints: (s.endpoints ?? []).map(e => ({ a: e.addresses, n: e.nodeName ?? null, r: e.conditions?.ready ?? null })),
     ports: (s.ports ?? []).map(p => ({ n: p.name ?? '', p: p.port ?? null, t: p.protocol ?? 'TCP' })),

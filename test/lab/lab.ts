@@ -167,6 +167,7 @@ export class Lab {
     await this.#start('apiserver', inNetns(APISERVER_HOST.netns, [
       ...this.#nodeProgram('test/apiserver/main.ts'),
       '--host', APISERVER_HOST.ipv4, '--port', String(API_PORT), '--token', token, '--kubeconfig', this.lanKubeconfig,
+      '--cert-dir', path.join(this.stateDir, 'apiserver-certs'),
     ]))
     await waitFor('the API server to print its URL', async () => {
       const text = await readFile(apiserverLog, 'utf8').catch(() => '')
@@ -191,10 +192,10 @@ export class Lab {
         ...lanEnv, NODE_NAME: node.name, L2LB_INTERFACES: 'eth0',
       })
     }
-    // A program that dies at start (bad import, missing env) should fail the lab here, not as a timeout later.
-    await new Promise(resolve => setTimeout(resolve, 1500))
-    const dead = this.#processes.filter(p => !isAlive(p.pid))
-    if (dead.length > 0) throw new Error(`exited right after start: ${dead.map(p => `${p.name} (log ${p.log})`).join(', ')}`)
+    // A program that dies at start (bad import, missing env) should fail the lab here, not as a timeout later;
+    // the walk's waits check again, for the ones slower to die.
+    await new Promise(resolve => setTimeout(resolve, 1000))
+    this.checkAlive()
     this.#say(`lab up in ${((Date.now() - t0) / 1000).toFixed(1)} s`)
   }
 
@@ -319,6 +320,15 @@ export class Lab {
     return best?.node ?? null
   }
 
+  /**
+   * Throws StopWaiting naming any lab program that has exited: called inside waits, so a program that dies
+   * (a bad import, a crash) fails the walk at once instead of as a timeout much later.
+   */
+  checkAlive(): void {
+    const dead = this.#processes.filter(p => !isAlive(p.pid))
+    if (dead.length > 0) throw new StopWaiting(`exited: ${dead.map(p => `${p.name} (log ${p.log})`).join(', ')}`)
+  }
+
   /** The last `lines` lines of every process log, for failure messages. */
   async logTails(lines: number): Promise<string> {
     const parts: string[] = []
@@ -396,6 +406,7 @@ export async function stopLabFromState(stateDir: string): Promise<{ stopped: str
 /** Wait until the Service has an EXTERNAL-IP; returns it (the first ingress IP). */
 export async function waitForExternalIP(lab: Lab, service: string, timeoutMs = 30_000, namespace = 'default'): Promise<string> {
   return waitFor(`an EXTERNAL-IP on Service ${namespace}/${service}`, async () => {
+    lab.checkAlive()
     const out = await lab.kubectl(['get', 'svc', service, '-n', namespace, '-o', 'jsonpath={.status.loadBalancer.ingress[*].ip}'])
     const ip = out.trim().split(/\s+/)[0]
     return ip === undefined || ip === '' ? undefined : ip

@@ -52,9 +52,13 @@ async function setUpNode(node: LabNode, all: readonly LabNode[]): Promise<void> 
     'net.ipv4.conf.default.proxy_arp': 0,
     'net.ipv4.conf.all.rp_filter': 0,
     'net.ipv4.conf.default.rp_filter': 0,
+    // Traffic DNATed to another node's pod leaves through the interface it came in on; without this the node
+    // would send the client ICMP redirects it cannot use.
+    'net.ipv4.conf.all.send_redirects': 0,
+    'net.ipv4.conf.default.send_redirects': 0,
   })
   await plugIntoLan(node)
-  await sysctl(node.netns, { 'net.ipv4.conf.eth0.proxy_arp': 0, 'net.ipv4.conf.eth0.rp_filter': 0 })
+  await sysctl(node.netns, { 'net.ipv4.conf.eth0.proxy_arp': 0, 'net.ipv4.conf.eth0.rp_filter': 0, 'net.ipv4.conf.eth0.send_redirects': 0 })
   await run(['ip', '-n', node.netns, 'link', 'add', POD_BRIDGE, 'type', 'bridge', 'stp_state', '0', 'forward_delay', '0'])
   await run(['ip', '-n', node.netns, 'addr', 'add', `${node.podGateway}/24`, 'dev', POD_BRIDGE])
   await run(['ip', '-n', node.netns, 'link', 'set', POD_BRIDGE, 'up'])
