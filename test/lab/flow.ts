@@ -44,7 +44,7 @@ export async function walkService(lab: Lab, opts: WalkOptions): Promise<ServiceW
     return (await lab.arping(ip, { count: 1, deadlineS: 1 })).replies > 0 ? true : undefined
   },
     { timeoutMs: 15_000, intervalMs: 100 })
-  const arping = await lab.arping(ip, { count: 5, deadlineS: 3 })
+  const arping = await lab.arping(ip, { count: 3, deadlineS: 3 })
   const only = arping.macs.length === 1 ? arping.macs[0] : undefined
   const macOwner = only === undefined ? null : (await lab.nodeWithMac(only))?.name ?? null
   say(`${opts.service}: arping ${ip} from l2lb-client: ${arping.replies} replies from ${arping.macs.join(', ') || 'nobody'}` +

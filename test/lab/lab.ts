@@ -24,6 +24,8 @@ export interface LabOptions {
   readonly nodeCount?: number
   /** Progress lines ("creating the LAN ..."); silent when absent. */
   readonly say?: (line: string) => void
+  /** Start a speaker per node (default true); false gives the bare LAN, e.g. to measure the kernel alone. */
+  readonly speakers?: boolean
 }
 
 export interface ArpingResult {
@@ -86,6 +88,7 @@ export class Lab {
   readonly lanKubeconfig: string
   readonly logDir: string
   readonly #say: (line: string) => void
+  readonly #speakers: boolean
   readonly #netns: string[] = []
   readonly #processes: ProcessRecord[] = []
   readonly #startedAt = new Date().toISOString()
@@ -100,6 +103,7 @@ export class Lab {
     this.lanKubeconfig = path.join(this.stateDir, 'kubeconfig-lan')
     this.logDir = path.join(this.stateDir, 'logs')
     this.#say = opts.say ?? (() => {})
+    this.#speakers = opts.speakers ?? true
   }
 
   get processes(): readonly ProcessRecord[] {
@@ -181,13 +185,13 @@ export class Lab {
     this.#say('registering Nodes (Ready, InternalIP)')
     await this.#registerNodes()
 
-    this.#say('starting the controller, the endpoints/kube-proxy roles and one speaker per node')
+    this.#say(`starting the controller, the endpoints/kube-proxy roles${this.#speakers ? ' and one speaker per node' : ' (no speakers)'}`)
     const lanEnv = { KUBECONFIG: this.lanKubeconfig }
     await this.#start('controller', inNetns(APISERVER_HOST.netns, this.#nodeProgram('controller/main.ts')), lanEnv)
     await this.#start('kube-roles', inNetns(APISERVER_HOST.netns, [
       ...this.#nodeProgram('test/lab/kube-roles-main.ts'), '--nodes', String(this.nodes.length),
     ]), lanEnv)
-    for (const node of this.nodes) {
+    for (const node of this.#speakers ? this.nodes : []) {
       await this.#start(`speaker-${node.name}`, inNetns(node.netns, this.#nodeProgram('speaker/main.ts')), {
         ...lanEnv, NODE_NAME: node.name, L2LB_INTERFACES: 'eth0',
       })
@@ -263,9 +267,10 @@ export class Lab {
    * first answer), so a second node answering would show up as a second MAC.
    */
   async arping(ip: string, opts: { count?: number; deadlineS?: number } = {}): Promise<ArpingResult> {
+    // iputils arping takes whole seconds only (interval 1 s): with -w it stops at `count` replies or the deadline.
     const count = opts.count ?? 3
-    const deadline = opts.deadlineS ?? Math.max(1, Math.ceil(count * 0.2) + 1)
-    const argv = inNetns(CLIENT_HOST.netns, ['arping', '-b', '-c', String(count), '-w', String(deadline), '-i', '0.2', '-I', 'eth0', ip])
+    const deadline = opts.deadlineS ?? count
+    const argv = inNetns(CLIENT_HOST.netns, ['arping', '-b', '-c', String(count), '-w', String(deadline), '-I', 'eth0', ip])
     const res = await runAllowingFailure(argv, { timeoutMs: (deadline + 3) * 1000 })
     if (res.code !== 0 && res.code !== 1) throw new Error(`arping failed (exit ${res.code}): ${res.stderr.trim()}`)
     const macs: string[] = []
