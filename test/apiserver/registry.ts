@@ -276,16 +276,20 @@ export class Registry {
     return body
   }
 
-  private decode (def: ResourceDef, ext: JsonObject, opts: WriteOptions): void {
+  /** `patched`: the object came out of a patch, whose strict-decoding errors the real server words without the kind prefix. */
+  private decode (def: ResourceDef, ext: JsonObject, opts: WriteOptions, patched: boolean): void {
     const unknown = this.opts.decode(def, ext)
     if (unknown.length === 0) return
-    if (opts.fieldValidation === 'Strict') throw badRequest(`strict decoding error: ${unknown.map(u => `unknown field "${u}"`).join(', ')}`)
+    if (opts.fieldValidation === 'Strict') {
+      const detail = `strict decoding error: ${unknown.map(u => `unknown field "${u}"`).join(', ')}`
+      throw badRequest(patched ? detail : `${def.kind} in version "${def.version}" cannot be handled as a ${def.kind}: ${detail}`)
+    }
     if (opts.fieldValidation === 'Warn') for (const u of unknown) opts.warnings.push(`unknown field "${u}"`)
   }
 
   create (def: ResourceDef, namespace: string, body: Json, opts: WriteOptions): JsonObject {
     const ext = clone(this.checkBody(def, body))
-    this.decode(def, ext, opts)
+    this.decode(def, ext, opts, false)
     const meta = metaOf(ext)
     const bodyNs = stringAt(meta, 'namespace') ?? ''
     if (def.namespaced) {
@@ -342,7 +346,7 @@ export class Registry {
     }
     const currentExt = this.present(def, old)
     const ext = clone(this.checkBody(def, mutate(clone(currentExt))))
-    this.decode(def, ext, opts)
+    this.decode(def, ext, opts, !opts.fromPut)
     const em = metaOf(ext)
     const bodyName = stringAt(em, 'name') ?? ''
     if (bodyName !== name) throw badRequest(`the name of the object (${bodyName}) does not match the name on the URL (${name})`)

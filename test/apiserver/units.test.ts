@@ -1,0 +1,111 @@
+// The pure parts of the stand-in: patch formats, selectors, AGE formatting, service defaulting order.
+import t from 'tap'
+import { goldenDir } from './golden.js'
+import { readFileSync } from 'node:fs'
+import { join } from 'node:path'
+import { isObject, type Json, type JsonObject, objectAt, parseJson } from './json.js'
+import { jsonPatch, mergePatch, strategicMergePatch } from './patch.js'
+import { SchemaIndex } from './schema.js'
+import { matchesFields, matchesLabels, parseFieldSelector, parseLabelSelector } from './selectors.js'
+import { humanDuration } from './tables.js'
+
+function at (o: Json, key: string): JsonObject {
+  const v = isObject(o) ? objectAt(o, key) : undefined
+  if (v === undefined) throw new Error(`no object at ${key}`)
+  return v
+}
+
+function schemas (): SchemaIndex {
+  const index = new SchemaIndex()
+  index.add(parseJson(readFileSync(join(goldenDir(), 'openapi-v3-api-v1.json'), 'utf8')))
+  return index
+}
+
+t.test('JSON merge patch (RFC 7386)', async t => {
+  t.same(mergePatch({ a: 1, b: { c: 2, d: 3 } }, { b: { c: null, e: 4 }, f: [1] }), { a: 1, b: { d: 3, e: 4 }, f: [1] })
+  t.same(mergePatch({ l: [1, 2, 3] }, { l: [4] }), { l: [4] }, 'lists are replaced')
+})
+
+t.test('JSON patch (RFC 6902)', async t => {
+  const doc = { metadata: { labels: { a: 'x' } }, spec: { ports: [{ port: 80 }] } }
+  t.same(jsonPatch(doc, [
+    { op: 'add', path: '/metadata/labels/b~1c', value: 'y' },
+    { op: 'add', path: '/spec/ports/-', value: { port: 443 } },
+    { op: 'replace', path: '/spec/ports/0/port', value: 81 },
+    { op: 'copy', from: '/metadata/labels/a', path: '/metadata/labels/d' },
+    { op: 'move', from: '/metadata/labels/d', path: '/metadata/labels/e' },
+    { op: 'remove', path: '/metadata/labels/a' },
+    { op: 'test', path: '/spec/ports/1/port', value: 443 }
+  ]), { metadata: { labels: { 'b/c': 'y', e: 'x' } }, spec: { ports: [{ port: 81 }, { port: 443 }] } })
+  t.same(doc.metadata.labels, { a: 'x' }, 'the input is not modified')
+  t.throws(() => jsonPatch(doc, [{ op: 'test', path: '/metadata/labels/a', value: 'nope' }]), { code: 422 })
+  t.throws(() => jsonPatch(doc, [{ op: 'remove', path: '/spec/missing' }]), { code: 422 })
+  t.throws(() => jsonPatch(doc, [{ op: 'replace', path: '/spec/ports/5', value: 1 }]), { code: 422 })
+})
+
+t.test('strategic merge patch follows the OpenAPI patch metadata', async t => {
+  const index = schemas()
+  const svcSchema = index.forKind('', 'v1', 'Service')
+  t.ok(svcSchema, 'the Service schema is in the golden OpenAPI document')
+  const svc: JsonObject = {
+    metadata: { name: 's', labels: { a: '1', b: '2' }, finalizers: ['x', 'y'] },
+    spec: { ports: [{ name: 'http', port: 80, protocol: 'TCP', nodePort: 30080 }, { name: 'dns', port: 53, protocol: 'UDP' }], externalIPs: ['192.0.2.1'], selector: { app: 'a' } }
+  }
+  // What kubectl apply sends when a port changes, one is added, one is dropped and a label goes away.
+  const patch: JsonObject = {
+    metadata: { labels: { b: null, c: '3' }, '$deleteFromPrimitiveList/finalizers': ['x'] },
+    spec: {
+      '$setElementOrder/ports': [{ port: 443 }, { port: 80 }],
+      ports: [{ port: 443, name: 'https', protocol: 'TCP' }, { port: 80, targetPort: 8080 }, { $patch: 'delete', port: 53 }],
+      externalIPs: ['192.0.2.2']
+    }
+  }
+  const out = strategicMergePatch(svc, patch, svcSchema, index)
+  t.same(out, {
+    metadata: { name: 's', labels: { a: '1', c: '3' }, finalizers: ['y'] },
+    spec: {
+      ports: [{ port: 443, name: 'https', protocol: 'TCP' }, { name: 'http', port: 80, protocol: 'TCP', nodePort: 30080, targetPort: 8080 }],
+      externalIPs: ['192.0.2.2'],
+      selector: { app: 'a' }
+    }
+  }, 'ports merge by port, $patch delete, $setElementOrder, primitive-list deletion, null deletes, atomic lists replace')
+  const replaced = strategicMergePatch(svc, { spec: { ports: [{ $patch: 'replace' }, { port: 1 }] } }, svcSchema, index)
+  t.same(at(replaced, 'spec').ports, [{ port: 1 }], '$patch: replace in a list replaces it')
+  const retained = strategicMergePatch({ spec: { a: 1, b: 2, c: 3 } }, { spec: { $retainKeys: ['a', 'c'], c: 4 } }, undefined, index)
+  t.same(retained, { spec: { a: 1, c: 4 } }, '$retainKeys drops the keys not listed')
+  const mapReplace = strategicMergePatch(svc, { spec: { selector: { $patch: 'replace', app: 'b' } } }, svcSchema, index)
+  t.same(at(mapReplace, 'spec').selector, { app: 'b' }, '$patch: replace in a map')
+  const finalizers = strategicMergePatch(svc, { metadata: { finalizers: ['z', 'x'] } }, svcSchema, index)
+  t.same(at(finalizers, 'metadata').finalizers, ['x', 'y', 'z'], 'a merge list of primitives is a union')
+  const nodeSchema = index.forKind('', 'v1', 'Node')
+  const node = strategicMergePatch({ status: { conditions: [{ type: 'Ready', status: 'True' }, { type: 'DiskPressure', status: 'False' }] } },
+    { status: { conditions: [{ type: 'Ready', status: 'False', reason: 'KubeletNotReady' }] } }, nodeSchema, index)
+  t.same(at(node, 'status').conditions, [{ type: 'Ready', status: 'False', reason: 'KubeletNotReady' }, { type: 'DiskPressure', status: 'False' }], 'node conditions merge by type')
+})
+
+t.test('label selectors', async t => {
+  const labels = { app: 'web', tier: 'fe', 'example.com/x': 'y' }
+  const cases: Array<[string, boolean]> = [
+    ['', true], ['app=web', true], ['app==web', true], ['app!=web', false], ['app!=db', true], ['missing!=x', true],
+    ['app in (web,db)', true], ['app notin (web)', false], ['tier', true], ['!tier', false], ['!missing', true],
+    ['app=web,tier=fe', true], ['app=web,tier=be', false], ['example.com/x=y', true], ['app in ( db , web )', true]
+  ]
+  for (const [sel, want] of cases) t.equal(matchesLabels(parseLabelSelector(sel), labels), want, `"${sel}"`)
+  t.throws(() => parseLabelSelector('app=we b'), { code: 400 })
+  t.throws(() => parseLabelSelector('=x'), { code: 400 })
+})
+
+t.test('field selectors', async t => {
+  const fields = { 'metadata.name': 'a', 'metadata.namespace': 'default' }
+  t.ok(matchesFields(parseFieldSelector('metadata.name=a,metadata.namespace==default', ['metadata.name', 'metadata.namespace']), fields))
+  t.notOk(matchesFields(parseFieldSelector('metadata.name!=a', ['metadata.name']), fields))
+  t.throws(() => parseFieldSelector('spec.x=1', ['metadata.name']), { code: 400, message: 'field label not supported: spec.x' })
+})
+
+t.test('AGE as apimachinery HumanDuration prints it', async t => {
+  const s = 1000
+  const cases: Array<[number, string]> = [[-5 * s, '<invalid>'], [-0.5 * s, '0s'], [0, '0s'], [59 * s, '59s'], [119 * s, '119s'], [120 * s, '2m'],
+    [125 * s, '2m5s'], [10 * 60 * s, '10m'], [179 * 60 * s, '179m'], [3 * 3600 * s, '3h'], [3 * 3600 * s + 60 * s, '3h1m'], [8 * 3600 * s, '8h'],
+    [47 * 3600 * s, '47h'], [48 * 3600 * s, '2d'], [50 * 3600 * s, '2d2h'], [8 * 86400 * s, '8d'], [800 * 86400 * s, '2y70d'], [9 * 365 * 86400 * s, '9y']]
+  for (const [ms, want] of cases) t.equal(humanDuration(ms), want, `${ms} ms`)
+})
