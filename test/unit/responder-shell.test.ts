@@ -1,0 +1,179 @@
+// The ArpResponder shell over a fake link: timing of gratuitous ARP, withdrawal, counting. The real
+// AF_PACKET path is tested in test/integration/arp-responder.test.ts.
+import t from 'tap'
+import { setTimeout as sleep } from 'node:timers/promises'
+import { pino } from 'pino'
+import { ArpResponder, GRATUITOUS_INTERVAL_MS, GRATUITOUS_ROUNDS } from '../../speaker/arp-responder.js'
+import type { FrameLink } from '../../speaker/link/arp-link.js'
+import { parseMac } from '../../speaker/core/ethernet.js'
+import { arpRequest, decodeArpFrame } from '../../speaker/core/arp.js'
+import { MetricsRegistry } from '../../controller/observe/metrics.js'
+
+const ours = parseMac('02:00:00:00:00:0b')
+const client = parseMac('02:00:00:00:00:64')
+const log = pino({ level: 'silent' })
+
+class FakeLink implements FrameLink {
+  readonly mac = ours
+  readonly ifindex = 7
+  readonly sent: Buffer[] = []
+  closed = false
+  failSends = false
+  #onFrame: ((f: Buffer) => void) | undefined
+  #onError: ((e: Error) => void) | undefined
+  send(frame: Buffer): void {
+    if (this.failSends) throw Object.assign(new Error('sendto ENETDOWN: network is down'), { code: 'ENETDOWN', errno: -100, syscall: 'sendto' })
+    this.sent.push(frame)
+  }
+  subscribe(onFrame: (f: Buffer) => void, onError: (e: Error) => void): void {
+    this.#onFrame = onFrame
+    this.#onError = onError
+  }
+  close(): void {
+    this.closed = true
+  }
+  receive(frame: Buffer): void {
+    this.#onFrame?.(frame)
+  }
+  fail(err: Error): void {
+    this.#onError?.(err)
+  }
+  gratuitousFor(ip: string): Array<{ op: number; tha: string }> {
+    return this.sent.map(f => decodeArpFrame(f)).filter(d => d.arp.spa === ip && d.arp.tpa === ip)
+      .map(d => ({ op: d.arp.op, tha: d.arp.tha.toString('hex') }))
+  }
+}
+
+// Waits for a condition with a deadline, so a loaded machine delays the test rather than failing it.
+async function until(cond: () => boolean, timeoutMs = 3000): Promise<boolean> {
+  const end = Date.now() + timeoutMs
+  while (!cond()) {
+    if (Date.now() > end) return false
+    await sleep(10)
+  }
+  return true
+}
+
+function responder(link: FakeLink, intervalMs = 40, rounds = 3, metrics?: MetricsRegistry): ArpResponder {
+  return new ArpResponder({
+    interface: 'eth0', log, openLink: () => link, gratuitous: { intervalMs, rounds }, ...(metrics ? { metrics } : {}),
+  })
+}
+
+t.test('defaults follow MetalLB: every 1.1 s for 5 s', async t => {
+  t.equal(GRATUITOUS_INTERVAL_MS, 1100)
+  t.equal(GRATUITOUS_ROUNDS, 5)
+  t.ok(GRATUITOUS_INTERVAL_MS * (GRATUITOUS_ROUNDS - 1) < 5000, 'last round within 5 s')
+})
+
+t.test('the constructor has no side effects; start opens the link once', async t => {
+  let opened = 0
+  const link = new FakeLink()
+  const r = new ArpResponder({ interface: 'eth0', log, openLink: () => { opened++; return link } })
+  t.equal(opened, 0)
+  t.equal(r.mac, undefined)
+  r.start()
+  r.start()
+  t.equal(opened, 1)
+  t.same(r.mac, ours)
+  r.close()
+  t.ok(link.closed)
+  t.throws(() => r.start(), { code: 'ERR_RESPONDER_CLOSED' })
+})
+
+t.test('a newly announced IP gets both gratuitous forms at once, then repeats, then stops', async t => {
+  const link = new FakeLink()
+  const r = responder(link, 40, 3)
+  r.start()
+  r.setAnnounced(['192.0.2.240'])
+  const ourHex = ours.toString('hex')
+  t.same(link.gratuitousFor('192.0.2.240'), [{ op: 1, tha: '000000000000' }, { op: 2, tha: ourHex }], 'request and reply sent synchronously')
+  t.ok(await until(() => link.gratuitousFor('192.0.2.240').length >= 6), 'three rounds of two')
+  await sleep(150)
+  t.equal(link.gratuitousFor('192.0.2.240').length, 6, 'no fourth round')
+  t.same(r.stats().gratuitousSent, { '192.0.2.240': 6 })
+  // Setting the same set again is not a new takeover.
+  r.setAnnounced(['192.0.2.240'])
+  t.equal(link.gratuitousFor('192.0.2.240').length, 6)
+  r.close()
+})
+
+t.test('withdrawing an IP cancels its repeats and stops answering it at once', async t => {
+  const link = new FakeLink()
+  const r = responder(link, 50, 5)
+  r.start()
+  r.setAnnounced(['192.0.2.240', '192.0.2.241'])
+  t.equal(link.sent.length, 4)
+  link.receive(arpRequest(client, '192.0.2.100', '192.0.2.240'))
+  t.equal(link.sent.length, 5, 'answered while announced')
+  r.setAnnounced(['192.0.2.241'])
+  link.receive(arpRequest(client, '192.0.2.100', '192.0.2.240'))
+  t.equal(link.sent.length, 5, 'not answered once withdrawn')
+  t.ok(await until(() => link.gratuitousFor('192.0.2.241').length >= 10), 'the kept IP got all five rounds')
+  t.equal(link.gratuitousFor('192.0.2.240').length, 2, 'the withdrawn IP got only its first round')
+  t.same(r.stats().drops['not-announced'], 1)
+  r.close()
+})
+
+t.test('requests are answered and counted; IPs set before start are announced at start', async t => {
+  const link = new FakeLink()
+  const metrics = new MetricsRegistry()
+  const r = responder(link, 1000, 1, metrics)
+  r.setAnnounced(['192.0.2.240', '2001:db8:0:1::f0', 'not-an-ip'])
+  t.same(r.stats().announced, ['192.0.2.240'], 'IPv6 and junk are not ARP business')
+  t.equal(link.sent.length, 0, 'nothing sent before start')
+  r.start()
+  t.equal(link.sent.length, 2, 'gratuitous at start')
+  for (let i = 0; i < 3; i++) link.receive(arpRequest(client, '192.0.2.100', '192.0.2.240'))
+  link.receive(arpRequest(client, '192.0.2.100', '192.0.2.249'))
+  link.receive(Buffer.from('garbage'))
+  const replies = link.sent.slice(2).map(f => decodeArpFrame(f))
+  t.equal(replies.length, 3)
+  for (const d of replies) {
+    t.ok(d.ethDst.equals(client))
+    t.equal(d.arp.op, 2)
+    t.equal(d.arp.spa, '192.0.2.240')
+  }
+  const s = r.stats()
+  t.same(s.requestsReceived, { '192.0.2.240': 3 })
+  t.same(s.responsesSent, { '192.0.2.240': 3 })
+  t.same(s.gratuitousSent, { '192.0.2.240': 2 })
+  t.same(s.drops, { malformed: 1, 'own-frame': 0, 'wrong-destination': 0, 'not-request': 0, 'not-announced': 1 })
+  t.equal(s.mac, '02:00:00:00:00:0b')
+  const text = metrics.render()
+  t.match(text, 'l2lb_layer2_requests_received{ip="192.0.2.240"} 3')
+  t.match(text, 'l2lb_layer2_responses_sent{ip="192.0.2.240"} 3')
+  t.match(text, 'l2lb_layer2_gratuitous_sent{ip="192.0.2.240"} 2')
+  t.match(text, 'l2lb_layer2_arp_dropped{reason="malformed"} 1')
+  r.close()
+})
+
+t.test('send and receive errors are counted, never thrown', async t => {
+  const link = new FakeLink()
+  const r = responder(link, 1000, 1)
+  r.start()
+  link.failSends = true
+  r.setAnnounced(['192.0.2.240'])
+  link.receive(arpRequest(client, '192.0.2.100', '192.0.2.240'))
+  link.fail(Object.assign(new Error('recvfrom ENETDOWN'), { code: 'ENETDOWN' }))
+  const s = r.stats()
+  t.equal(s.sendErrors, 3, 'two gratuitous frames and one reply failed')
+  t.equal(s.receiveErrors, 1)
+  t.same(s.requestsReceived, { '192.0.2.240': 1 })
+  t.same(s.responsesSent, {})
+  r.close()
+})
+
+t.test('close cancels pending repeats and ignores later calls', async t => {
+  const link = new FakeLink()
+  const r = responder(link, 30, 5)
+  r.start()
+  r.setAnnounced(['192.0.2.240'])
+  r.close()
+  r.close()
+  r.setAnnounced(['192.0.2.241'])
+  link.receive(arpRequest(client, '192.0.2.100', '192.0.2.240'))
+  await sleep(100)
+  t.equal(link.sent.length, 2, 'only the first round went out')
+  t.ok(link.closed)
+})
