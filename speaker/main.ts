@@ -1,0 +1,71 @@
+// The speaker program: one per node (a DaemonSet with host networking). Configuration comes from the
+// environment; see README "Operate".
+import { pino } from 'pino'
+import { loadKubeConfig } from '../controller/kube/kube-client.js'
+import { MetricsRegistry } from '../controller/observe/metrics.js'
+import { ObserveServer } from '../controller/observe/http-server.js'
+import { parseListenAddress } from '../controller/observe/listen-address.js'
+import { Speaker, type Announcer } from './speaker.js'
+import { eligibleInterfaces, readInterfaces } from './interfaces.js'
+import { ArpResponder } from './arp-responder.js'
+
+const log = pino({ name: 'l2lb-speaker', level: process.env.LOG_LEVEL ?? 'info' })
+
+async function main(): Promise<void> {
+  const env = process.env
+  const nodeName = env.NODE_NAME ?? ''
+  if (!nodeName) {
+    log.fatal('NODE_NAME is not set: set it to this node\'s Kubernetes Node name (the DaemonSet passes spec.nodeName through the downward API)')
+    process.exit(2)
+  }
+  const listen = parseListenAddress(env.L2LB_METRICS_ADDR ?? '0.0.0.0:7473')
+  if (!listen.ok) {
+    log.fatal(`L2LB_METRICS_ADDR: ${listen.error}`)
+    process.exit(2)
+  }
+  const wanted = (env.L2LB_INTERFACES ?? '').split(',').map(s => s.trim()).filter(Boolean)
+  const verdicts = eligibleInterfaces(readInterfaces(), wanted)
+  for (const v of verdicts) if (!v.eligible && wanted.length > 0) log.warn({ interface: v.name, reason: v.reason }, 'interface not used')
+  const names = verdicts.filter(v => v.eligible).map(v => v.name)
+  if (names.length === 0) {
+    log.fatal({ wanted }, 'no interface to announce on: check L2LB_INTERFACES and that the interface is up')
+    process.exit(2)
+  }
+  const metrics = new MetricsRegistry()
+  const announcers: Announcer[] = names.map(name => {
+    const r = new ArpResponder({ interface: name, log: log.child({ interface: name }), metrics })
+    return { interfaceName: name, start: () => r.start(), setAnnounced: ips => r.setAnnounced(ips), close: () => r.close() }
+  })
+  const speaker = new Speaker({
+    nodeName,
+    kubeConfig: loadKubeConfig(env),
+    log,
+    metrics,
+    announcers,
+    loadBalancerClass: env.L2LB_LOAD_BALANCER_CLASS || null,
+    configNamespace: env.L2LB_NAMESPACE || 'l2lb-system',
+    configName: env.L2LB_CONFIGMAP || 'config',
+  })
+  const observe = new ObserveServer({
+    host: listen.host, port: listen.port, metrics,
+    ready: () => (speaker.ready ? { ready: true, reason: 'ok' } : { ready: false, reason: 'caches not synced' }),
+  })
+  let stopping = false
+  const stop = async (signal: string): Promise<void> => {
+    if (stopping) return
+    stopping = true
+    log.info({ signal }, 'stopping')
+    await speaker.close()
+    await observe.close()
+    process.exit(0)
+  }
+  process.on('SIGTERM', () => void stop('SIGTERM'))
+  process.on('SIGINT', () => void stop('SIGINT'))
+  await observe.start()
+  await speaker.start()
+}
+
+main().catch(err => {
+  log.fatal({ err }, 'speaker failed to start')
+  process.exit(1)
+})
