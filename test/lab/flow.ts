@@ -21,6 +21,8 @@ export interface WalkOptions {
   readonly namespace?: string
   readonly paths?: readonly string[]
   readonly say?: (line: string) => void
+  /** Called once the EXTERNAL-IP is there (the lab prints `kubectl get svc` at that point). */
+  readonly onExternalIP?: (ip: string) => Promise<void>
 }
 
 export const INGRESS_PATHS = ['/api/v1/', '/api/v2/'] as const
@@ -30,6 +32,7 @@ export async function walkService(lab: Lab, opts: WalkOptions): Promise<ServiceW
   const ns = opts.namespace ?? 'default'
   const ip = await waitForExternalIP(lab, opts.service, 30_000, ns)
   say(`${opts.service}: EXTERNAL-IP ${ip}`)
+  await opts.onExternalIP?.(ip)
 
   const announcingNode = await waitFor(`a nodeAssigned Event for ${opts.service}`,
     async () => {

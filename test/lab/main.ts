@@ -37,15 +37,15 @@ async function walk(lab: Lab): Promise<{ walk: ServiceWalk | null; problems: str
   try {
     w = await walkService(lab, {
       service: SERVICE,
-      say: line => {
-        say(line)
+      say,
+      onExternalIP: async () => {
+        say('kubectl get svc')
+        process.stdout.write(await lab.kubectl(['get', 'svc']))
       },
     })
   } catch (err) {
     return { walk: null, problems: [err instanceof Error ? err.message : String(err)] }
   }
-  say('kubectl get svc')
-  process.stdout.write(await lab.kubectl(['get', 'svc']))
   const problems: string[] = []
   if (!POOL.some(e => ipInPoolEntry(w.ip, e))) problems.push(`EXTERNAL-IP ${w.ip} is not in the pool ${POOL.join(', ')}`)
   if (w.arping.macs.length !== 1) problems.push(`arping saw ${w.arping.macs.length} MACs (${w.arping.macs.join(', ')}), want exactly one`)
