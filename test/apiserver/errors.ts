@@ -63,9 +63,12 @@ export function unauthorized (): ApiError {
   return new ApiError(401, 'Unauthorized', 'Unauthorized')
 }
 
-export function forbidden (user: string, verb: string, resource: string, group: string, namespace: string): ApiError {
+export function forbidden (user: string, verb: string, resource: string, subresource: string, group: string, namespace: string, name: string): ApiError {
   const scope = namespace === '' ? 'at the cluster scope' : `in the namespace "${namespace}"`
-  return new ApiError(403, 'Forbidden', `${resource}${group === '' ? '' : '.' + group} is forbidden: User "${user}" cannot ${verb} resource "${resource}" in API group "${group}" ${scope}`, { kind: resource, ...(group === '' ? {} : { group }) })
+  const qualified = group === '' ? resource : `${resource}.${group}`
+  const what = name === '' ? qualified : `${qualified} "${name}"`
+  const full = subresource === '' ? resource : `${resource}/${subresource}`
+  return new ApiError(403, 'Forbidden', `${what} is forbidden: User "${user}" cannot ${verb} resource "${full}" in API group "${group}" ${scope}`, details(resource, group, name))
 }
 
 export function pathNotFound (): ApiError {

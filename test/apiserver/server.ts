@@ -8,6 +8,7 @@ import type { IncomingMessage, ServerResponse } from 'node:http'
 import type { AddressInfo, Socket } from 'node:net'
 import { tmpdir } from 'node:os'
 import { join } from 'node:path'
+import { ANONYMOUS, authenticate, authorize as allowAll, type Authorizer, type User } from './auth.js'
 import { ApiError, badRequest, methodNotAllowed, pathNotFound, unauthorized, forbidden, unsupportedMediaType } from './errors.js'
 import { goldenDir, readGoldenJson } from './golden.js'
 import { loadDiscovery, OPENAPI_FILES, type DiscoveryDocs } from './discovery.js'
@@ -20,24 +21,8 @@ import { parseFieldSelector, parseLabelSelector } from './selectors.js'
 import type { Column } from './tables.js'
 import { generateCerts } from './tls.js'
 
-export interface User { readonly name: string, readonly groups: readonly string[] }
-
-export interface RequestAttributes {
-  readonly verb: string
-  /** Empty for non-resource requests (discovery, /version, /openapi). */
-  readonly group: string
-  readonly resource: string
-  readonly subresource: string
-  readonly namespace: string
-  readonly name: string
-  readonly path: string
-}
-
-/** The authorization seam: RBAC will plug in here. Returns whether `user` may perform the request. */
-export type Authorizer = (user: User, attrs: RequestAttributes) => boolean
-
-/** Allows everything (what a cluster-admin token gets); the default until RBAC is enforced. */
-export const authorizeAll: Authorizer = () => true
+export type { Authorizer, ResourceAttributes, User } from './auth.js'
+export { authorize } from './auth.js'
 
 export interface RequestRecord { readonly method: string, readonly path: string, readonly query: string, readonly status: number, readonly contentType: string, readonly accept: string }
 
@@ -199,7 +184,7 @@ export async function startApiServer (options: ApiServerOptions = {}): Promise<A
     resolver: schemas,
     decode: (def, obj) => pruneUnknown(schemas, obj, schemaFor(def), { kind: def.kind, version: def.version })
   })
-  const authorize = options.authorize ?? authorizeAll
+  const authorize = options.authorize ?? allowAll
   const bookmarkMs = options.bookmarkIntervalMs ?? 60_000
   const users = new Map<string, User>(Object.entries(options.users ?? {}))
   users.set(token, { name: 'l2lb-admin', groups: ['system:masters', 'system:authenticated'] })
@@ -331,8 +316,8 @@ export async function startApiServer (options: ApiServerOptions = {}): Promise<A
     else if (method === 'PATCH') verb = 'patch'
     else if (method === 'DELETE') verb = collection ? 'deletecollection' : 'delete'
     else throw methodNotAllowed()
-    if (!authorize(user, { verb, group: def.group, resource: def.resource, subresource: r.subresource, namespace: r.namespace ?? '', name: r.name, path })) {
-      throw forbidden(user.name, verb, def.resource, def.group, r.namespace ?? '')
+    if (!authorize(user, verb, { group: def.group, resource: def.resource, subresource: r.subresource, namespace: r.namespace ?? '', name: r.name, path })) {
+      throw forbidden(user.name, verb, def.resource, r.subresource, def.group, r.namespace ?? '', r.name)
     }
     const ns = r.namespace ?? ''
     const subresource = r.subresource === 'status' ? 'status' : ''
@@ -468,20 +453,14 @@ export async function startApiServer (options: ApiServerOptions = {}): Promise<A
     return false
   }
 
-  const authenticate = (req: IncomingMessage): User | undefined => {
-    const h = req.headers.authorization ?? ''
-    const m = /^Bearer\s+(\S+)\s*$/i.exec(h)
-    return m === null ? undefined : users.get(m[1] ?? '')
-  }
-
   const handle = async (req: IncomingMessage, res: ServerResponse): Promise<void> => {
     const url = new URL(req.url ?? '/', 'https://apiserver')
     const path = url.pathname.length > 1 ? url.pathname.replace(/\/+$/, '') : url.pathname
     const q = url.searchParams
     try {
-      const user = authenticate(req)
+      const user = authenticate(req.headers.authorization, users)
       if (user === undefined && !PUBLIC_PATHS.has(path)) throw unauthorized()
-      const who = user ?? { name: 'system:anonymous', groups: ['system:unauthenticated'] }
+      const who = user ?? ANONYMOUS
       const segs = path.split('/').filter(s => s !== '').map(decodeURIComponent)
       if (segs[0] === 'api' && segs[1] === 'v1' && segs.length > 2) {
         await handleResource(req, res, who, resolveRoute(segs.slice(2), '', 'v1'), q, path)
@@ -491,7 +470,7 @@ export async function startApiServer (options: ApiServerOptions = {}): Promise<A
         await handleResource(req, res, who, resolveRoute(segs.slice(3), segs[1] ?? '', segs[2] ?? ''), q, path)
         return
       }
-      if (!authorize(who, { verb: (req.method ?? 'GET').toLowerCase(), group: '', resource: '', subresource: '', namespace: '', name: '', path })) {
+      if (!authorize(who, (req.method ?? 'GET').toLowerCase(), { group: '', resource: '', subresource: '', namespace: '', name: '', path })) {
         throw new ApiError(403, 'Forbidden', `forbidden: User "${who.name}" cannot get path "${path}"`, {})
       }
       if (!handleNonResource(req, res, path)) throw pathNotFound()
