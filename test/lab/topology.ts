@@ -127,7 +127,8 @@ export async function deleteNetns(names: readonly string[]): Promise<string[]> {
   const link = await runAllowingFailure(['ip', 'link', 'show', ROOT_LINK.rootIfname])
   if (link.code === 0) {
     const del = await runAllowingFailure(['ip', 'link', 'del', ROOT_LINK.rootIfname])
-    if (del.code !== 0) problems.push(`link ${ROOT_LINK.rootIfname}: ${del.stderr.trim()}`)
+    // It may vanish between the two calls: the kernel removes the pair asynchronously after the netns goes.
+    if (del.code !== 0 && !/Cannot find device/.test(del.stderr)) problems.push(`link ${ROOT_LINK.rootIfname}: ${del.stderr.trim()}`)
   }
   return problems
 }
