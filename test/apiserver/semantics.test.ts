@@ -1,0 +1,112 @@
+// Registry semantics beyond plain CRUD: dryRun, create-on-update, finalizers, namespace deletion,
+// field validation modes, type changes of a Service, an IPv6 listener.
+import t from 'tap'
+import { startApiServer } from './server.js'
+import { raw, watchStream } from './test-client.js'
+
+type Obj = Record<string, unknown>
+function obj (v: unknown): Obj {
+  if (typeof v !== 'object' || v === null || Array.isArray(v)) throw new Error(`expected an object, got ${JSON.stringify(v)}`)
+  return Object.fromEntries(Object.entries(v))
+}
+const meta = (v: unknown): Obj => obj(obj(v).metadata)
+const spec = (v: unknown): Obj => obj(obj(v).spec)
+function firstPort (s: Obj): Obj {
+  const ports = s.ports
+  if (!Array.isArray(ports)) throw new Error('no ports')
+  return obj(ports[0])
+}
+
+t.test('registry semantics', async t => {
+  const server = await startApiServer()
+  t.teardown(() => server.close())
+
+  t.test('dryRun=All validates and answers but stores nothing', async t => {
+    const rv = server.resourceVersion()
+    const r = await raw(server, 'POST', '/api/v1/namespaces/default/configmaps?dryRun=All', { body: { metadata: { name: 'dry' }, data: { a: 'b' } } })
+    t.equal(r.status, 201)
+    t.equal(meta(r.json).name, 'dry')
+    t.equal((await raw(server, 'GET', '/api/v1/namespaces/default/configmaps/dry')).status, 404)
+    t.equal(server.resourceVersion(), rv, 'no write happened')
+    const bad = await raw(server, 'POST', '/api/v1/namespaces/default/configmaps?dryRun=All', { body: { metadata: { name: 'Bad_Name' } } })
+    t.equal(bad.status, 422)
+  })
+
+  t.test('PUT creates a Lease (create-on-update) but not a Service', async t => {
+    const lease = await raw(server, 'PUT', '/apis/coordination.k8s.io/v1/namespaces/l2lb-system/leases/l1', { body: { metadata: { name: 'l1' }, spec: { holderIdentity: 'n1' } } })
+    t.equal(lease.status, 201)
+    const svc = await raw(server, 'PUT', '/api/v1/namespaces/default/services/s1', { body: { metadata: { name: 's1' }, spec: { ports: [{ port: 80 }] } } })
+    t.equal(svc.status, 404)
+    const mismatch = await raw(server, 'PUT', '/apis/coordination.k8s.io/v1/namespaces/l2lb-system/leases/l1', { body: { metadata: { name: 'other' } } })
+    t.equal(mismatch.status, 400)
+    t.match(mismatch.json, { reason: 'BadRequest', message: 'the name of the object (other) does not match the name on the URL (l1)' })
+  })
+
+  t.test('finalizers hold a deleted object until removed', async t => {
+    await raw(server, 'POST', '/api/v1/namespaces/default/configmaps', { body: { metadata: { name: 'held', finalizers: ['l2lb.dev/x'] } } })
+    const del = await raw(server, 'DELETE', '/api/v1/namespaces/default/configmaps/held')
+    t.equal(del.status, 202)
+    t.ok(meta(del.json).deletionTimestamp, 'marked for deletion')
+    t.equal((await raw(server, 'GET', '/api/v1/namespaces/default/configmaps/held')).status, 200, 'still there')
+    const released = await raw(server, 'PATCH', '/api/v1/namespaces/default/configmaps/held', { body: { metadata: { finalizers: null } }, contentType: 'application/merge-patch+json' })
+    t.equal(released.status, 200)
+    t.equal((await raw(server, 'GET', '/api/v1/namespaces/default/configmaps/held')).status, 404, 'gone once the last finalizer is removed')
+  })
+
+  t.test('deleting a namespace deletes its content, with watch events', async t => {
+    t.equal((await raw(server, 'POST', '/api/v1/namespaces', { body: { metadata: { name: 'tmp' } } })).status, 201)
+    await raw(server, 'POST', '/api/v1/namespaces/tmp/configmaps', { body: { metadata: { name: 'c' } } })
+    const w = watchStream(server, `/api/v1/configmaps?watch=1&resourceVersion=${server.resourceVersion()}`)
+    t.teardown(() => w.close())
+    const del = await raw(server, 'DELETE', '/api/v1/namespaces/tmp')
+    t.equal(del.status, 200)
+    t.equal(obj(obj(del.json).status).phase, 'Terminating')
+    const [ev] = await w.next(1)
+    t.equal(ev?.type, 'DELETED')
+    t.equal((await raw(server, 'GET', '/api/v1/namespaces/tmp')).status, 404)
+    t.equal((await raw(server, 'POST', '/api/v1/namespaces/tmp/configmaps', { body: { metadata: { name: 'c' } } })).status, 404)
+  })
+
+  t.test('fieldValidation: Strict refuses, Warn warns, Ignore drops; unknown fields are never stored', async t => {
+    const body = { metadata: { name: 'fv' }, data: { a: 'b' }, bogus: 1 }
+    const strict = await raw(server, 'POST', '/api/v1/namespaces/default/configmaps?fieldValidation=Strict', { body })
+    t.equal(strict.status, 400)
+    t.match(strict.json, { reason: 'BadRequest', message: 'ConfigMap in version "v1" cannot be handled as a ConfigMap: strict decoding error: unknown field "bogus"' })
+    const warn = await raw(server, 'POST', '/api/v1/namespaces/default/configmaps?fieldValidation=Warn', { body })
+    t.equal(warn.status, 201)
+    t.equal(warn.headers.warning, '299 - "unknown field \\"bogus\\""')
+    t.notOk('bogus' in obj(warn.json), 'dropped')
+    const typed = await raw(server, 'POST', '/api/v1/namespaces/default/services', { body: { metadata: { name: 'typed' }, spec: { ports: [{ port: '80' }] } } })
+    t.equal(typed.status, 400, 'a string where an int32 belongs is a decoding error')
+  })
+
+  t.test('a Service changing type', async t => {
+    const created = await raw(server, 'POST', '/api/v1/namespaces/default/services', { body: { metadata: { name: 'flip' }, spec: { type: 'LoadBalancer', ports: [{ port: 80 }] } } })
+    const ip = spec(created.json).clusterIP
+    const toCluster = await raw(server, 'PATCH', '/api/v1/namespaces/default/services/flip', { body: { spec: { type: 'ClusterIP' } }, contentType: 'application/merge-patch+json' })
+    t.equal(toCluster.status, 200)
+    const s = spec(toCluster.json)
+    t.equal(s.clusterIP, ip, 'cluster IP kept')
+    t.notOk('nodePort' in firstPort(s), 'node ports released')
+    t.notOk('allocateLoadBalancerNodePorts' in s)
+    t.notOk('externalTrafficPolicy' in s)
+    const back = await raw(server, 'PATCH', '/api/v1/namespaces/default/services/flip', { body: { spec: { type: 'LoadBalancer' } }, contentType: 'application/merge-patch+json' })
+    t.ok(Number(firstPort(spec(back.json)).nodePort) >= 30000, 'node port allocated again')
+    const changeIP = await raw(server, 'PATCH', '/api/v1/namespaces/default/services/flip', { body: { spec: { clusterIP: '198.18.9.9', clusterIPs: ['198.18.9.9'] } }, contentType: 'application/merge-patch+json' })
+    t.equal(changeIP.status, 422, 'clusterIP may not change')
+    const taken = await raw(server, 'POST', '/api/v1/namespaces/default/services', { body: { metadata: { name: 'taken' }, spec: { clusterIP: String(ip), ports: [{ port: 80 }] } } })
+    t.equal(taken.status, 422)
+    t.match(obj(taken.json).message, /provided IP is already allocated/)
+    const outside = await raw(server, 'POST', '/api/v1/namespaces/default/services', { body: { metadata: { name: 'outside' }, spec: { clusterIP: '203.0.113.1', ports: [{ port: 80 }] } } })
+    t.equal(outside.status, 422)
+    t.match(obj(outside.json).message, /not in the valid range/)
+  })
+})
+
+t.test('listening on IPv6 loopback', async t => {
+  const server = await startApiServer({ host: '::1' })
+  t.teardown(() => server.close())
+  t.match(server.url, /^https:\/\/\[::1\]:\d+$/)
+  const r = await raw(server, 'GET', '/api/v1/namespaces/default')
+  t.equal(r.status, 200, 'the certificate covers ::1')
+})
