@@ -145,6 +145,14 @@ export class Lab {
     try {
       await this.#up()
     } catch (err) {
+      // Another lab got there between our check and our first namespace: say so rather than "File exists".
+      if (this.#netns.length === 0) {
+        const busyNow = await runningLabNetns()
+        if (busyNow.length > 0) {
+          await this.stop()
+          throw new LabBusyError(busyNow)
+        }
+      }
       const tails = await this.logTails(15)
       await this.stop()
       const msg = err instanceof Error ? err.message : String(err)
@@ -373,7 +381,8 @@ function eventTime(ev: object): string {
  */
 async function teardown(processes: readonly ProcessRecord[], netns: readonly string[]): Promise<string[]> {
   const problems: string[] = []
-  const labNetns = new Set([...netns, ...(await runningLabNetns())])
+  // Only the namespaces given: a Lab instance tears down what it made and never a lab someone else runs.
+  const labNetns = new Set(netns)
   const stops = [...processes].reverse().map(async p => {
     // A PID from an old state file may since belong to someone else: only signal it if it is in a lab netns.
     if (!isAlive(p.pid)) return

@@ -124,8 +124,9 @@ export async function deleteNetns(names: readonly string[]): Promise<string[]> {
     if (res.code !== 0 && !/No such file|not found|Cannot remove/.test(res.stderr)) problems.push(`netns ${ns}: ${res.stderr.trim()}`)
   }
   // Normally gone with l2lb-apiserver (deleting one end of a veth deletes both); this catches a half-built lab.
+  // Only when that namespace was ours to delete: otherwise the link belongs to a lab someone else runs.
   const link = await runAllowingFailure(['ip', 'link', 'show', ROOT_LINK.rootIfname])
-  if (link.code === 0) {
+  if (link.code === 0 && names.includes(APISERVER_HOST.netns)) {
     const del = await runAllowingFailure(['ip', 'link', 'del', ROOT_LINK.rootIfname])
     // It may vanish between the two calls: the kernel removes the pair asynchronously after the netns goes.
     if (del.code !== 0 && !/Cannot find device/.test(del.stderr)) problems.push(`link ${ROOT_LINK.rootIfname}: ${del.stderr.trim()}`)
