@@ -1,0 +1,317 @@
+// The ARP responder on a real link: two network namespaces joined by a veth pair (192.0.2.201/24 and
+// 192.0.2.202/24), the responder in one (in a child under `ip netns exec`: a packet socket binds to an
+// interface of its own namespace), and from the other the real iputils `arping` plus a packet-socket
+// capture to see the gratuitous ARP. Needs root, `ip netns` and arping; skipped with the reason otherwise.
+//
+// This file is also the children: L2LB_TARP_ROLE=responder runs an ArpResponder, L2LB_TARP_ROLE=capture a
+// PacketSocket for ARP; both speak JSON lines (stdout: events; stdin: commands).
+import { spawn, execFile, type ChildProcessWithoutNullStreams } from 'node:child_process'
+import { createInterface } from 'node:readline'
+import { promisify } from 'node:util'
+import { existsSync } from 'node:fs'
+import path from 'node:path'
+import { fileURLToPath } from 'node:url'
+
+const run = promisify(execFile)
+const NS_A = 'l2lb-tarp-a'
+const NS_B = 'l2lb-tarp-b'
+const IF_A = 'tarp-a'
+const IF_B = 'tarp-b'
+const IP_A = '192.0.2.201'
+const IP_B = '192.0.2.202'
+const VIP = '192.0.2.240'
+const OTHER = '192.0.2.241'
+const LATER = '192.0.2.242'
+
+interface Event {
+  event: string
+  at: number
+  [k: string]: unknown
+}
+
+function print(e: Record<string, unknown>): void {
+  process.stdout.write(JSON.stringify({ at: performance.timeOrigin + performance.now(), ...e }) + '\n')
+}
+
+function commands(handle: (cmd: Record<string, unknown>) => void, onEnd: () => void): void {
+  const lines = createInterface({ input: process.stdin })
+  lines.on('line', line => {
+    const cmd: unknown = JSON.parse(line)
+    if (typeof cmd === 'object' && cmd !== null) handle({ ...cmd })
+  })
+  lines.on('close', onEnd)
+}
+
+async function responderMain(): Promise<void> {
+  const { pino } = await import('pino')
+  const { ArpResponder } = await import('../../speaker/arp-responder.js')
+  const r = new ArpResponder({ interface: process.env.L2LB_TARP_IF ?? '', log: pino({ level: 'warn' }, process.stderr) })
+  r.setAnnounced((process.env.L2LB_TARP_IPS ?? '').split(',').filter(Boolean))
+  r.start()
+  commands(cmd => {
+    if (cmd.cmd === 'announce' && Array.isArray(cmd.ips)) {
+      r.setAnnounced(cmd.ips.map(String))
+      print({ event: 'announced', id: cmd.id })
+    } else if (cmd.cmd === 'stats') {
+      print({ event: 'stats', id: cmd.id, stats: r.stats() })
+    }
+  }, () => r.close())
+  print({ event: 'ready', mac: r.mac?.toString('hex') })
+}
+
+async function captureMain(): Promise<void> {
+  const { PacketSocket, ETH_P_ARP } = await import('../../native/index.js')
+  const sock = PacketSocket.open({ interface: process.env.L2LB_TARP_IF ?? '', protocol: ETH_P_ARP })
+  sock.on('frame', f => print({ event: 'frame', hex: f.toString('hex') }))
+  commands(cmd => {
+    if (cmd.cmd === 'send') {
+      sock.send(Buffer.from(String(cmd.hex), 'hex'))
+      print({ event: 'sent', id: cmd.id })
+    }
+  }, () => sock.close())
+  print({ event: 'ready', mac: sock.mac.toString('hex') })
+}
+
+async function testMain(): Promise<void> {
+  const { default: t } = await import('tap')
+  const { ADDON_PATH } = await import('../../native/index.js')
+  const { decodeArpFrame, gratuitousReply, arpRequest } = await import('../../speaker/core/arp.js')
+  const here = fileURLToPath(import.meta.url)
+  const repoRoot = path.resolve(path.dirname(here), '..', '..')
+
+  const reason = await skipReason(ADDON_PATH)
+  if (reason !== null) {
+    t.comment(`skipping the ARP responder integration test: ${reason}`)
+    t.plan(0, reason)
+    return
+  }
+
+  const start = (ns: string, role: string, env: Record<string, string>): Agent => new Agent(spawn(
+    'ip', ['netns', 'exec', ns, process.execPath, '--import', 'tsx', here],
+    { cwd: repoRoot, env: { ...process.env, L2LB_TARP_ROLE: role, ...env } },
+  ))
+
+  /** Gratuitous frames for `ip` seen by the capture agent, decoded. */
+  const gratuitous = (cap: Agent, ip: string, mac: string): Array<{ at: number; op: number; bcast: boolean; thaIsSha: boolean; thaZero: boolean }> =>
+    cap.all('frame').flatMap(e => {
+      try {
+        const d = decodeArpFrame(Buffer.from(String(e.hex), 'hex'))
+        if (d.arp.spa !== ip || d.arp.tpa !== ip || d.arp.sha.toString('hex') !== mac) return []
+        return [{
+          at: e.at, op: d.arp.op, bcast: d.ethDst.toString('hex') === 'ffffffffffff',
+          thaIsSha: d.arp.tha.equals(d.arp.sha), thaZero: d.arp.tha.every(b => b === 0),
+        }]
+      } catch {
+        return []
+      }
+    })
+
+  t.test('arping is answered by the responder for announced IPs only', async t => {
+    await makePair()
+    t.teardown(dropPair)
+    const cap = start(NS_B, 'capture', { L2LB_TARP_IF: IF_B })
+    t.teardown(() => cap.kill())
+    await cap.next('ready')
+    const resp = start(NS_A, 'responder', { L2LB_TARP_IF: IF_A, L2LB_TARP_IPS: VIP })
+    t.teardown(() => resp.kill())
+    const mac = String((await resp.next('ready')).mac)
+    const ifMac = (await run('ip', ['netns', 'exec', NS_A, 'cat', `/sys/class/net/${IF_A}/address`])).stdout.trim()
+    t.equal(mac, ifMac.replace(/:/g, ''), 'the responder uses the interface MAC')
+
+    // Gratuitous ARP at takeover, both forms, repeated after ~1.1 s (Linux locktime is 1 s).
+    t.ok(await until(() => gratuitous(cap, VIP, mac).length >= 4, 5000), 'two rounds of gratuitous ARP seen from the other namespace')
+    const g = gratuitous(cap, VIP, mac)
+    const first = g.slice(0, 2)
+    t.same(first.map(x => x.op).sort(), [1, 2], 'first round: one request, one reply')
+    t.ok(g.every(x => x.bcast), 'all broadcast')
+    t.ok(g.filter(x => x.op === 1).every(x => x.thaZero), 'the request (RFC 5227 announcement) has THA zero')
+    t.ok(g.filter(x => x.op === 2).every(x => x.thaIsSha), 'the reply (RFC 5944 §4.6) has THA = SHA')
+    const gap = (g[2]?.at ?? 0) - (g[0]?.at ?? 0)
+    t.ok(gap >= 1000 && gap < 2500, `second round ${gap.toFixed(0)} ms after the first (want ~1100)`)
+
+    // The real arping: three requests (the first broadcast, then unicast to the learned MAC), three replies.
+    const yes = await arping(VIP, 3, 5)
+    t.equal(yes.replies.length, 3, `arping ${VIP}: 3 replies (${yes.out.trim().split('\n').pop() ?? ''})`)
+    t.ok(yes.replies.every(r => r.ip === VIP && r.mac === mac), `every reply carries the responder's MAC ${mac}`)
+    t.equal(yes.code, 0)
+
+    const no = await arping(OTHER, 2, 3)
+    t.equal(no.replies.length, 0, `arping ${OTHER} (not announced) gets no reply`)
+    t.not(no.code, 0)
+
+    // The kernel filter: a reply and a request for another IP sent from B; only the request reaches the
+    // responder (counted 'not-announced'), the reply never leaves the kernel (no 'not-request').
+    const macB = String((await cap.next('ready', 0)).mac)
+    cap.send({ cmd: 'send', hex: gratuitousReply(Buffer.from(macB, 'hex'), IP_B).toString('hex'), id: 1 })
+    cap.send({ cmd: 'send', hex: arpRequest(Buffer.from(macB, 'hex'), IP_B, '192.0.2.243').toString('hex'), id: 2 })
+    await cap.next('sent')
+    await cap.next('sent')
+    await new Promise(r => setTimeout(r, 300))
+    resp.send({ cmd: 'stats', id: 3 })
+    const stats = (await resp.next('stats')).stats
+    t.match(stats, {
+      announced: [VIP],
+      requestsReceived: { [VIP]: 3 },
+      responsesSent: { [VIP]: 3 },
+      drops: { 'not-request': 0, malformed: 0 },
+      sendErrors: 0,
+    }, 'counters match what went over the wire')
+    const notAnnounced = pick(stats, 'drops', 'not-announced')
+    t.ok(notAnnounced >= 3, `requests for other IPs counted as not-announced (${notAnnounced})`)
+    const gSent = pick(stats, 'gratuitousSent', VIP)
+    t.ok(gSent >= 4 && gSent <= 10, `gratuitous frames counted (${gSent}; 5 rounds of 2 at most)`)
+
+    // Withdrawal: unanswered at once.
+    resp.send({ cmd: 'announce', ips: [], id: 4 })
+    await resp.next('announced')
+    const gone = await arping(VIP, 2, 2)
+    t.equal(gone.replies.length, 0, `after withdrawal arping ${VIP} is unanswered`)
+
+    // A newly won IP is announced at once; withdrawing it cancels the pending repeats on the wire.
+    resp.send({ cmd: 'announce', ips: [LATER], id: 5 })
+    await resp.next('announced')
+    t.ok(await until(() => gratuitous(cap, LATER, mac).length >= 2, 2000), `gratuitous ARP for ${LATER} right away`)
+    resp.send({ cmd: 'announce', ips: [], id: 6 })
+    await resp.next('announced')
+    const before = gratuitous(cap, LATER, mac).length
+    await new Promise(r => setTimeout(r, 1600))
+    t.equal(gratuitous(cap, LATER, mac).length, before, 'no more gratuitous ARP once withdrawn')
+
+    resp.end()
+    t.equal(await resp.exited(), 0, 'the responder child exits cleanly after close()')
+  })
+}
+
+async function skipReason(addonPath: string): Promise<string | null> {
+  if (process.platform !== 'linux') return 'not Linux'
+  if (process.getuid?.() !== 0) return 'not root'
+  if (!existsSync(addonPath)) return `the addon is not built (${addonPath}); run npm run install`
+  try {
+    await run('ip', ['netns', 'list'])
+  } catch (err) {
+    return `ip netns does not work: ${err instanceof Error ? err.message : String(err)}`
+  }
+  try {
+    await run('arping', ['-V'])
+  } catch {
+    return 'iputils arping is not installed (apt-get install -y iputils-arping)'
+  }
+  return null
+}
+
+async function arping(ip: string, count: number, deadline: number): Promise<{ code: number; out: string; replies: Array<{ ip: string; mac: string }> }> {
+  let code = 0
+  let out = ''
+  try {
+    out = (await run('ip', ['netns', 'exec', NS_B, 'arping', '-c', String(count), '-w', String(deadline), '-I', IF_B, ip], { timeout: (deadline + 5) * 1000 })).stdout
+  } catch (err) {
+    code = Number(err instanceof Error ? Reflect.get(err, 'code') : 1) || 1
+    out = err instanceof Error ? String(Reflect.get(err, 'stdout') ?? '') : ''
+  }
+  const replies = [...out.matchAll(/reply from ([0-9.]+) \[([0-9A-Fa-f:]+)\]/g)].map(m => ({
+    ip: m[1] ?? '', mac: (m[2] ?? '').toLowerCase().replace(/:/g, ''),
+  }))
+  return { code, out, replies }
+}
+
+/** A number inside a JSON value, NaN when absent. */
+function pick(value: unknown, ...keys: string[]): number {
+  let v = value
+  for (const k of keys) v = typeof v === 'object' && v !== null ? Reflect.get(v, k) : undefined
+  return typeof v === 'number' ? v : NaN
+}
+
+async function until(cond: () => boolean, timeoutMs: number): Promise<boolean> {
+  const end = Date.now() + timeoutMs
+  while (!cond()) {
+    if (Date.now() > end) return false
+    await new Promise(r => setTimeout(r, 20))
+  }
+  return true
+}
+
+async function makePair(): Promise<void> {
+  await dropPair()
+  await run('ip', ['netns', 'add', NS_A])
+  await run('ip', ['netns', 'add', NS_B])
+  await run('ip', ['link', 'add', IF_A, 'netns', NS_A, 'type', 'veth', 'peer', 'name', IF_B, 'netns', NS_B])
+  await run('ip', ['-n', NS_A, 'addr', 'add', `${IP_A}/24`, 'dev', IF_A])
+  await run('ip', ['-n', NS_B, 'addr', 'add', `${IP_B}/24`, 'dev', IF_B])
+  for (const [ns, dev] of [[NS_A, IF_A], [NS_B, IF_B]] as const) {
+    await run('ip', ['-n', ns, 'link', 'set', dev, 'up'])
+    await run('ip', ['-n', ns, 'link', 'set', 'lo', 'up'])
+  }
+}
+
+async function dropPair(): Promise<void> {
+  for (const ns of [NS_A, NS_B]) await run('ip', ['netns', 'del', ns]).catch(() => undefined)
+}
+
+/** A child speaking JSON lines; `next(event)` returns that event's next occurrence (bounded wait). */
+class Agent {
+  readonly #child: ChildProcessWithoutNullStreams
+  readonly #events: Event[] = []
+  readonly #consumed = new Map<string, number>()
+  #stderr = ''
+  readonly #exit: Promise<number | null>
+
+  constructor(child: ChildProcessWithoutNullStreams) {
+    this.#child = child
+    createInterface({ input: child.stdout }).on('line', line => {
+      try {
+        const e: unknown = JSON.parse(line)
+        if (typeof e === 'object' && e !== null) {
+          this.#events.push({ ...e, event: String(Reflect.get(e, 'event')), at: Number(Reflect.get(e, 'at')) })
+        }
+      } catch {
+        this.#stderr += `(stdout) ${line}\n`
+      }
+    })
+    child.stderr.on('data', (d: Buffer) => { this.#stderr = (this.#stderr + d.toString()).slice(-4000) })
+    this.#exit = new Promise(resolve => child.on('exit', code => resolve(code)))
+  }
+
+  send(cmd: Record<string, unknown>): void {
+    this.#child.stdin.write(JSON.stringify(cmd) + '\n')
+  }
+
+  all(event: string): Event[] {
+    return this.#events.filter(e => e.event === event)
+  }
+
+  /** The next unconsumed `event`; with timeoutMs 0, the last one already seen (not consuming). */
+  async next(event: string, timeoutMs = 10_000): Promise<Event> {
+    if (timeoutMs === 0) {
+      const last = this.all(event).at(-1)
+      if (last === undefined) throw new Error(`no '${event}' seen`)
+      return last
+    }
+    const seen = this.#consumed.get(event) ?? 0
+    const ok = await until(() => this.all(event).length > seen || this.#child.exitCode !== null, timeoutMs)
+    const e = this.all(event)[seen]
+    if (!ok || e === undefined) throw new Error(`no '${event}' from the child (exit ${this.#child.exitCode}); stderr: ${this.#stderr}`)
+    this.#consumed.set(event, seen + 1)
+    return e
+  }
+
+  end(): void {
+    this.#child.stdin.end()
+  }
+
+  async exited(): Promise<number | null> {
+    const timer = setTimeout(() => this.kill(), 5000)
+    const code = await this.#exit
+    clearTimeout(timer)
+    return code
+  }
+
+  kill(): void {
+    if (this.#child.exitCode === null && this.#child.pid !== undefined) this.#child.kill('SIGKILL')
+  }
+}
+
+// Dispatch last, once every declaration above is initialised.
+const role = process.env.L2LB_TARP_ROLE
+if (role === 'responder') await responderMain()
+else if (role === 'capture') await captureMain()
+else await testMain()
