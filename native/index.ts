@@ -1,72 +1,72 @@
 // The typed API over the l2lb_packet addon (native/src/packet.c): an AF_PACKET socket bound to one
 // interface and one EtherType. Frames arrive as 'frame' events carrying fresh Buffers (never our own
 // sends); errors while receiving arrive as 'error' events. No protocol logic here either.
-import { EventEmitter } from 'node:events';
-import { createRequire } from 'node:module';
+import { EventEmitter } from 'node:events'
+import { createRequire } from 'node:module'
 
 /** Ethernet protocol numbers used with `PacketSocket.open` (include/uapi/linux/if_ether.h). */
-export const ETH_P_ALL = 0x0003;
-export const ETH_P_IP = 0x0800;
-export const ETH_P_ARP = 0x0806;
-export const ETH_P_IPV6 = 0x86dd;
+export const ETH_P_ALL = 0x0003
+export const ETH_P_IP = 0x0800
+export const ETH_P_ARP = 0x0806
+export const ETH_P_IPV6 = 0x86dd
 
 /** A Node-style system error, as thrown by `fs` or `net`: `code` 'EPERM', `errno` -1, `syscall` 'socket'. */
 export interface PacketSocketError extends Error {
-  code: string;
-  errno: number;
-  syscall: string;
+  code: string
+  errno: number
+  syscall: string
 }
 
 export interface OpenOptions {
   /** Interface name in the network namespace of this process, e.g. 'eth0'. */
-  interface: string;
+  interface: string
   /** EtherType to receive and send, host order, e.g. ETH_P_ARP. */
-  protocol: number;
+  protocol: number
 }
 
-declare const handleBrand: unique symbol;
-type Handle = { readonly [handleBrand]: true };
+declare const handleBrand: unique symbol
+type Handle = { readonly [handleBrand]: true }
 
 interface Binding {
   open(
     ifname: string,
     protocol: number,
     onFrame: (err: PacketSocketError | undefined, frame: Buffer | undefined) => void,
-  ): { handle: Handle; ifindex: number; mac: Buffer };
-  send(handle: Handle, frame: Buffer): number;
-  setFilter(handle: Handle, program: Buffer): void;
-  addMembership(handle: Handle, mac: Buffer): void;
-  dropMembership(handle: Handle, mac: Buffer): void;
-  close(handle: Handle): void;
+  ): { handle: Handle; ifindex: number; mac: Buffer }
+  send(handle: Handle, frame: Buffer): number
+  setFilter(handle: Handle, program: Buffer): void
+  addMembership(handle: Handle, mac: Buffer): void
+  dropMembership(handle: Handle, mac: Buffer): void
+  close(handle: Handle): void
 }
 
-export const ADDON_PATH = new URL('./build/Release/l2lb_packet.node', import.meta.url).pathname;
+export const ADDON_PATH = new URL('./build/Release/l2lb_packet.node', import.meta.url).pathname
 
 function isBinding(value: unknown): value is Binding {
-  if (typeof value !== 'object' || value === null) return false;
-  const names = ['open', 'send', 'setFilter', 'addMembership', 'dropMembership', 'close'];
-  return names.every((n) => typeof Reflect.get(value, n) === 'function');
+  if (typeof value !== 'object' || value === null) return false
+  const names = ['open', 'send', 'setFilter', 'addMembership', 'dropMembership', 'close']
+  return names.every((n) => typeof Reflect.get(value, n) === 'function')
 }
 
 export class AddonLoadError extends Error {
-  readonly code = 'ADDON_NOT_BUILT';
+  readonly code = 'ADDON_NOT_BUILT'
   constructor(cause: unknown) {
-    super(`cannot load the packet addon at ${ADDON_PATH}: run \`npm run install\` (node-gyp rebuild)`, { cause });
-    this.name = 'AddonLoadError';
+    super(`cannot load the packet addon at ${ADDON_PATH}: run \`npm run install\` (node-gyp rebuild)`, { cause })
+    this.name = 'AddonLoadError'
   }
 }
 
 // Loaded on first use rather than at import, so that importing this module (e.g. for its types or
 // constants) works on a machine where the addon has not been built. require() caches the module itself.
 function loadBinding(): Binding {
-  let loaded: unknown;
+  let loaded: unknown
   try {
-    loaded = createRequire(import.meta.url)(ADDON_PATH);
+    loaded = createRequire(import.meta.url)(ADDON_PATH)
   } catch (err) {
-    throw new AddonLoadError(err);
+    throw new AddonLoadError(err)
   }
-  if (!isBinding(loaded)) throw new AddonLoadError(new Error('unexpected exports'));
-  return loaded;
+  if (!isBinding(loaded)) throw new AddonLoadError(new Error('unexpected exports'))
+  return loaded
 }
 
 function closedError(syscall: string): PacketSocketError {
@@ -74,36 +74,36 @@ function closedError(syscall: string): PacketSocketError {
     code: 'EBADF',
     errno: -9,
     syscall,
-  });
+  })
 }
 
 export interface PacketSocketEvents {
-  frame: [frame: Buffer];
-  error: [err: PacketSocketError];
-  close: [];
+  frame: [frame: Buffer]
+  error: [err: PacketSocketError]
+  close: []
 }
 
 export class PacketSocket extends EventEmitter<PacketSocketEvents> {
-  readonly ifindex: number;
+  readonly ifindex: number
   /** The interface's hardware address (SIOCGIFHWADDR), 6 bytes. */
-  readonly mac: Buffer;
-  readonly interface: string;
-  readonly protocol: number;
-  #handle: Handle | undefined;
-  #binding: Binding;
+  readonly mac: Buffer
+  readonly interface: string
+  readonly protocol: number
+  #handle: Handle | undefined
+  #binding: Binding
 
   private constructor(
     b: Binding,
     opened: { handle: Handle; ifindex: number; mac: Buffer },
     opts: OpenOptions,
   ) {
-    super();
-    this.#binding = b;
-    this.#handle = opened.handle;
-    this.ifindex = opened.ifindex;
-    this.mac = opened.mac;
-    this.interface = opts.interface;
-    this.protocol = opts.protocol;
+    super()
+    this.#binding = b
+    this.#handle = opened.handle
+    this.ifindex = opened.ifindex
+    this.mac = opened.mac
+    this.interface = opts.interface
+    this.protocol = opts.protocol
   }
 
   /**
@@ -111,54 +111,54 @@ export class PacketSocket extends EventEmitter<PacketSocketEvents> {
    * Throws a PacketSocketError: ENODEV for a missing interface, EPERM without CAP_NET_RAW.
    */
   static open(opts: OpenOptions): PacketSocket {
-    const b = loadBinding();
+    const b = loadBinding()
     // The listener must exist before the socket does; it reaches the instance through this cell.
-    const cell: { sock?: PacketSocket } = {};
+    const cell: { sock?: PacketSocket } = {}
     const opened = b.open(opts.interface, opts.protocol, (err, frame) => {
-      const sock = cell.sock;
-      if (sock === undefined) return;
-      if (err !== undefined) sock.emit('error', err);
-      else if (frame !== undefined) sock.emit('frame', frame);
-    });
-    const sock = new PacketSocket(b, opened, opts);
-    cell.sock = sock;
-    return sock;
+      const sock = cell.sock
+      if (sock === undefined) return
+      if (err !== undefined) sock.emit('error', err)
+      else if (frame !== undefined) sock.emit('frame', frame)
+    })
+    const sock = new PacketSocket(b, opened, opts)
+    cell.sock = sock
+    return sock
   }
 
   get closed(): boolean {
-    return this.#handle === undefined;
+    return this.#handle === undefined
   }
 
   #live(syscall: string): Handle {
-    if (this.#handle === undefined) throw closedError(syscall);
-    return this.#handle;
+    if (this.#handle === undefined) throw closedError(syscall)
+    return this.#handle
   }
 
   /** Sends one complete Ethernet frame (header included). Throws on failure (e.g. ENETDOWN, EAGAIN). */
   send(frame: Buffer): void {
-    this.#binding.send(this.#live('sendto'), frame);
+    this.#binding.send(this.#live('sendto'), frame)
   }
 
   /** Attaches a classic BPF program: the bytes of `struct sock_filter[]` (8 bytes per instruction). */
   setFilter(program: Buffer): void {
-    this.#binding.setFilter(this.#live('setsockopt'), program);
+    this.#binding.setFilter(this.#live('setsockopt'), program)
   }
 
   /** Joins a link-layer multicast group (PACKET_ADD_MEMBERSHIP), e.g. 33:33:ff:xx:xx:xx for NDP. */
   addMembership(mac: Buffer): void {
-    this.#binding.addMembership(this.#live('setsockopt'), mac);
+    this.#binding.addMembership(this.#live('setsockopt'), mac)
   }
 
   dropMembership(mac: Buffer): void {
-    this.#binding.dropMembership(this.#live('setsockopt'), mac);
+    this.#binding.dropMembership(this.#live('setsockopt'), mac)
   }
 
   /** Stops delivery at once and releases the fd. Idempotent; safe inside a 'frame' listener. */
   close(): void {
-    const handle = this.#handle;
-    if (handle === undefined) return;
-    this.#handle = undefined;
-    this.#binding.close(handle);
-    this.emit('close');
+    const handle = this.#handle
+    if (handle === undefined) return
+    this.#handle = undefined
+    this.#binding.close(handle)
+    this.emit('close')
   }
 }
