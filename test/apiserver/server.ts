@@ -133,6 +133,18 @@ function readBody (req: IncomingMessage): Promise<string> {
   })
 }
 
+/**
+ * Bodies of create/update must be JSON. kubectl's typed clients (e.g. `kubectl create configmap`) send
+ * protobuf, which this stand-in cannot decode: it says so with the real server's 415 (listing only what
+ * it accepts) instead of failing to parse.
+ */
+function requireJsonBody (req: IncomingMessage): void {
+  const ct = (req.headers['content-type'] ?? 'application/json').split(';')[0]?.trim().toLowerCase() ?? ''
+  if (ct !== 'application/json' && ct !== '') {
+    throw new ApiError(415, 'UnsupportedMediaType', `the body of the request was in an unknown format - accepted media types include: application/json (this stand-in API server does not decode ${ct})`, {})
+  }
+}
+
 function bodyJson (text: string): Json {
   if (text.trim() === '') throw badRequest('the body of the request was empty')
   try {
@@ -362,12 +374,14 @@ export async function startApiServer (options: ApiServerOptions = {}): Promise<A
       }
       case 'create': {
         if (r.subresource !== '') throw methodNotAllowed()
+        requireJsonBody(req)
         const opts = writeOptions(q)
         const created = registry.create(def, ns, bodyJson(await readBody(req)), opts)
         send(res, 201, created, 'application/json', warningHeaders(opts))
         return
       }
       case 'update': {
+        requireJsonBody(req)
         const opts = writeOptions(q)
         const body = bodyJson(await readBody(req))
         const out = registry.update(def, ns, r.name, subresource, () => body, { ...opts, fromPut: true })
@@ -394,6 +408,7 @@ export async function startApiServer (options: ApiServerOptions = {}): Promise<A
         if (r.subresource !== '') throw methodNotAllowed()
         const opts = writeOptions(q)
         const text = await readBody(req)
+        if (text.trim() !== '') requireJsonBody(req)
         const options = text.trim() === '' ? null : bodyJson(text)
         const out = registry.delete(def, ns, r.name, options, opts)
         const pending = out.kind !== 'Status' && isObject(out.metadata) && out.metadata.deletionTimestamp !== undefined && !(def.group === '' && def.resource === 'namespaces')
