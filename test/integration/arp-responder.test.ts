@@ -13,8 +13,9 @@ import path from 'node:path'
 import { fileURLToPath } from 'node:url'
 
 const run = promisify(execFile)
-const NS_A = 'l2lb-tarp-a'
-const NS_B = 'l2lb-tarp-b'
+// The test's pid in the names: two runs at once (say, two people's test suites) never touch each other's.
+const NS_A = `l2lb-tarp-a-${process.pid}`
+const NS_B = `l2lb-tarp-b-${process.pid}`
 const IF_A = 'tarp-a'
 const IF_B = 'tarp-b'
 const IP_A = '192.0.2.201'
@@ -231,6 +232,7 @@ async function until(cond: () => boolean, timeoutMs: number): Promise<boolean> {
 }
 
 async function makePair(): Promise<void> {
+  await dropStale()
   await dropPair()
   await run('ip', ['netns', 'add', NS_A])
   await run('ip', ['netns', 'add', NS_B])
@@ -245,6 +247,25 @@ async function makePair(): Promise<void> {
 
 async function dropPair(): Promise<void> {
   for (const ns of [NS_A, NS_B]) await run('ip', ['netns', 'del', ns]).catch(() => undefined)
+}
+
+/** Deletes namespaces left by runs of this test that were killed before their teardown. */
+async function dropStale(): Promise<void> {
+  const { stdout } = await run('ip', ['netns', 'list'])
+  for (const m of stdout.matchAll(/^(l2lb-tarp-[ab]-(\d+))\b/gm)) {
+    const [, ns = '', pid = ''] = m
+    if (Number(pid) === process.pid || isAlive(Number(pid))) continue
+    await run('ip', ['netns', 'del', ns]).catch(() => undefined)
+  }
+}
+
+function isAlive(pid: number): boolean {
+  try {
+    process.kill(pid, 0)
+    return true
+  } catch {
+    return false
+  }
 }
 
 /** A child speaking JSON lines; `next(event)` returns that event's next occurrence (bounded wait). */
