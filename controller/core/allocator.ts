@@ -5,7 +5,7 @@
 // the cost of one allocation or release is O(log n) in the assigned IPs and independent of pool size
 // (FreeSpace keeps free gaps, never addresses); capacity and usage are exact bigints (MetalLB PR #3140).
 import type { AllocationFailure, AllocationRequest } from './allocation-request.js'
-import { FreeSpace, ALL_USABLE, NON_BUGGY_V4 } from './free-space.js'
+import { FreeSpace } from './free-space.js'
 import { formatIP, isBuggyIPv4, rangeContains, type IP, type IPFamily } from './ip.js'
 import { selectorMatches, type Pool, type PoolConfig } from './pool-config.js'
 import { sharingConflict, type SharingInfo } from './sharing.js'
@@ -49,7 +49,9 @@ interface Held {
 interface IPEntry {
   readonly ip: IP
   readonly pool: string
-  readonly holders: Map<string, SharingInfo>
+  readonly space: FreeSpace | null
+  /** Usually one; several only when they share the IP. An array: cheaper than a Map at these sizes. */
+  readonly holders: Held[]
 }
 
 interface PoolState {
@@ -58,22 +60,54 @@ interface PoolState {
   readonly spaces: ReadonlyMap<IPFamily, FreeSpace>
 }
 
-// IPv4 keys are numbers and IPv6 keys bigints: a Map keeps them apart (5 !== 5n) and numbers hash fastest.
-type IPKey = number | bigint
-const keyOf = (ip: IP): IPKey => (ip.family === 'IPv4' ? Number(ip.value) : ip.value)
+// Keyed by canonical text: V8 caches a string's hash in the string, while a bigint key is hashed again on
+// every lookup (slow in profiles), and the texts exist anyway (they are what reconcile writes).
+type IPKey = string
+const keyOf = formatIP
 
-function familyOrder(ips: readonly IP[], families: readonly IPFamily[]): IP[] {
-  const rank = (f: IPFamily): number => {
-    const i = families.indexOf(f)
-    return i < 0 ? (f === 'IPv4' ? 2 : 3) : i
-  }
-  return [...ips].sort((a, b) => rank(a.family) - rank(b.family))
+// The hot paths below use plain loops and no closures: besides the allocations, tsx (esbuild keepNames)
+// wraps every function created at run time in a __name() call, which showed up first in profiles.
+
+function familyRank(f: IPFamily, families: readonly IPFamily[]): number {
+  const i = families.indexOf(f)
+  return i < 0 ? (f === 'IPv4' ? 2 : 3) : i
+}
+
+/** The IPs in the Service's family order (at most two of them). */
+function familyOrder(ips: readonly IP[], families: readonly IPFamily[]): readonly IP[] {
+  const a = ips[0]
+  const b = ips[1]
+  if (a === undefined || b === undefined) return ips
+  return familyRank(b.family, families) < familyRank(a.family, families) ? [b, a] : [a, b]
 }
 
 function poolAllows(pool: Pool, namespace: string, labels: Readonly<Record<string, string>>): boolean {
   if (pool.namespaces !== null && !pool.namespaces.includes(namespace)) return false
-  if (pool.serviceSelectors !== null && !pool.serviceSelectors.some(s => selectorMatches(s, labels))) return false
+  if (pool.serviceSelectors === null) return true
+  for (const sel of pool.serviceSelectors) if (selectorMatches(sel, labels)) return true
+  return false
+}
+
+function sameSet(a: readonly IP[], b: readonly IP[]): boolean {
+  if (a.length !== b.length) return false
+  for (const x of a) {
+    let found = false
+    for (const y of b) if (y.family === x.family && y.value === x.value) found = true
+    if (!found) return false
+  }
   return true
+}
+
+/** Whether a pool has addresses of every family (of some family when none is asked for). */
+function serves(ps: PoolState, families: readonly IPFamily[]): boolean {
+  if (ps.spaces.size === 0) return false
+  for (const f of families) if (!ps.spaces.has(f)) return false
+  return true
+}
+
+function hasFamily(ips: readonly IP[], f: IPFamily): boolean {
+  for (const ip of ips) if (ip.family === f) return true
+  return false
 }
 
 function notAllowedMessage(pool: Pool, namespace: string): string {
@@ -86,6 +120,9 @@ function notAllowedMessage(pool: Pool, namespace: string): string {
 export class Allocator {
   private config: PoolConfig | null = null
   private pools = new Map<string, PoolState>()
+  private poolList: PoolState[] = []
+  /** auto-assign pools in the order they are tried: priority (lower first, unset last), then config order. */
+  private autoOrder: PoolState[] = []
   private readonly byIP = new Map<IPKey, IPEntry>()
   private readonly byKey = new Map<string, Held>()
   /** sharing key -> IPs held under it, to find a shareable IP without scanning. */
@@ -105,18 +142,17 @@ export class Allocator {
   }
 
   assignment(key: string): Assignment | null {
-    const h = this.byKey.get(key)
-    return h === undefined ? null : { key: h.key, pool: h.pool, ips: h.ips, texts: h.texts }
+    return this.byKey.get(key) ?? null
   }
 
-  *assignments(): IterableIterator<Assignment> {
-    for (const h of this.byKey.values()) yield { key: h.key, pool: h.pool, ips: h.ips, texts: h.texts }
+  assignments(): IterableIterator<Assignment> {
+    return this.byKey.values()
   }
 
   /** Service keys holding an IP (more than one only when they share it). */
   holders(ip: IP): readonly string[] {
     const e = this.byIP.get(keyOf(ip))
-    return e === undefined ? [] : [...e.holders.keys()]
+    return e === undefined ? [] : e.holders.map(h => h.key)
   }
 
   usage(): PoolUsage[] {
@@ -170,9 +206,9 @@ export class Allocator {
 
   /** The pool whose usable addresses include ip. */
   private poolOf(ip: IP): PoolState | null {
-    for (const ps of this.pools.values()) {
-      if (ps.pool.ranges.some(r => rangeContains(r, ip))) {
-        return ps.pool.avoidBuggyIPs && ip.family === 'IPv4' && isBuggyIPv4(ip.value) ? null : ps
+    for (const ps of this.poolList) {
+      for (const r of ps.pool.ranges) {
+        if (rangeContains(r, ip)) return ps.pool.avoidBuggyIPs && ip.family === 'IPv4' && isBuggyIPv4(ip.value) ? null : ps
       }
     }
     return null
@@ -200,12 +236,21 @@ export class Allocator {
       config.pools.map((pool, index) => {
         const spaces = new Map<IPFamily, FreeSpace>()
         for (const family of pool.families) {
-          const usable = family === 'IPv4' && pool.avoidBuggyIPs ? NON_BUGGY_V4 : ALL_USABLE
-          spaces.set(family, new FreeSpace(pool.ranges.filter(r => r.family === family), usable))
+          const ranges = pool.ranges.filter(r => r.family === family)
+          spaces.set(family, new FreeSpace(ranges, family === 'IPv4' && pool.avoidBuggyIPs))
         }
         return [pool.name, { pool, index, spaces }]
       }),
     )
+    this.poolList = [...this.pools.values()]
+    this.autoOrder = this.poolList
+      .filter(ps => ps.pool.autoAssign)
+      .sort((a, b) => {
+        const pa = a.pool.priority
+        const pb = b.pool.priority
+        if (pa !== pb) return pa === null ? 1 : pb === null ? -1 : pa - pb
+        return a.index - b.index
+      })
     this.byIP.clear()
     this.byKey.clear()
     this.shared.clear()
@@ -283,21 +328,17 @@ export class Allocator {
     if (e === undefined) return null
     const by: string[] = []
     let why: string | null = null
-    for (const [k, s] of e.holders) {
-      if (k === req.key) continue
-      const c = sharingConflict(req.sharing, s)
+    for (const h of e.holders) {
+      if (h.key === req.key) continue
+      const c = sharingConflict(req.sharing, h.sharing)
       if (c !== null) {
-        by.push(k)
+        by.push(h.key)
         why ??= c
       }
     }
     if (why === null) return null
     const text = formatIP(ip)
     return { kind: 'ipTaken', ip: text, by, message: `${text} is taken by Service ${by.join(', ')}: ${why}` }
-  }
-
-  private sameSet(a: readonly IP[], b: readonly IP[]): boolean {
-    return a.length === b.length && a.every(x => b.some(y => y.family === x.family && y.value === x.value))
   }
 
   /**
@@ -309,14 +350,14 @@ export class Allocator {
     if (this.config === null) return { ok: false, failure: { kind: 'noConfig', message: 'no valid pool configuration yet' } }
     const cur = this.byKey.get(req.key)
     if (cur !== undefined) {
-      const fits = req.requested.length === 0 || this.sameSet(cur.ips, req.requested)
+      const fits = req.requested.length === 0 || sameSet(cur.ips, req.requested)
       if (fits && this.holdProblem(cur.ips, req) === null) {
         return this.keep(cur, req)
       }
       this.release(req.key)
     }
     const previous = cur?.ips ?? req.statusIPs
-    if (previous.length > 0 && (req.requested.length === 0 || this.sameSet(previous, req.requested))) {
+    if (previous.length > 0 && (req.requested.length === 0 || sameSet(previous, req.requested))) {
       if (this.holdProblem(previous, req) === null) return this.commit(req, previous, cur === undefined)
     }
     if (req.requested.length > 0) {
@@ -328,10 +369,11 @@ export class Allocator {
   }
 
   private keep(cur: Held, req: AllocationRequest): AssignResult {
+    // Sharing info may change without a conflict (holdProblem checked it); the entries point at cur.
     cur.sharing = req.sharing
-    for (const ip of cur.ips) this.byIP.get(keyOf(ip))?.holders.set(req.key, req.sharing)
     // PreferDualStack: add the missing family when the pool can give it now; the held address stays.
-    const missing = req.families.find(f => !cur.ips.some(ip => ip.family === f))
+    let missing: IPFamily | undefined
+    for (const f of req.families) if (!hasFamily(cur.ips, f)) missing = f
     if (req.dualStack === 'prefer' && req.requested.length === 0 && missing !== undefined) {
       const ps = this.pools.get(cur.pool)
       const extra = ps === undefined ? null : this.pick(ps, missing, req, [])
@@ -340,7 +382,7 @@ export class Allocator {
         return this.commit(req, [...cur.ips, extra], true)
       }
     }
-    return { ok: true, assignment: { key: cur.key, pool: cur.pool, ips: cur.ips, texts: cur.texts }, changed: false }
+    return { ok: true, assignment: cur, changed: false }
   }
 
   /** A free or shareable address of a family in a pool, preferring `prefer`, then shared, then lowest. */
@@ -366,94 +408,107 @@ export class Allocator {
   }
 
   private allocateAuto(req: AllocationRequest, prefer: readonly IP[]): AssignResult {
-    let candidates: PoolState[]
+    let order: readonly PoolState[] = this.autoOrder
     if (req.pool !== null) {
       const ps = this.pools.get(req.pool)
       if (ps === undefined) return { ok: false, failure: { kind: 'unknownPool', pool: req.pool, message: `no pool is named ${req.pool}` } }
-      if (!poolAllows(ps.pool, req.namespace, req.labels)) {
-        return { ok: false, failure: { kind: 'poolNotAllowed', pool: ps.pool.name, message: notAllowedMessage(ps.pool, req.namespace) } }
-      }
-      candidates = [ps]
-    } else {
-      const auto = [...this.pools.values()].filter(ps => ps.pool.autoAssign)
-      if (auto.length === 0) {
-        return { ok: false, failure: { kind: 'poolNotAllowed', pool: null, message: 'no pool has auto-assign enabled: request an IP or a pool' } }
-      }
-      candidates = auto.filter(ps => poolAllows(ps.pool, req.namespace, req.labels))
-      if (candidates.length === 0) {
-        return { ok: false, failure: { kind: 'poolNotAllowed', pool: null, message: `no auto-assign pool admits namespace ${req.namespace} and the Service's labels` } }
-      }
-      // Priority first (lower first, unset last), then the order of the config.
-      candidates.sort((a, b) => {
-        const pa = a.pool.priority
-        const pb = b.pool.priority
-        if (pa !== pb) return pa === null ? 1 : pb === null ? -1 : pa - pb
-        return a.index - b.index
-      })
+      order = [ps]
     }
-    const required: IPFamily[] = req.families.length === 0 ? [] : req.dualStack === 'prefer' ? req.families.slice(0, 1) : [...req.families]
-    const optional: IPFamily[] = req.dualStack === 'prefer' ? req.families.slice(1) : []
-    const serving = candidates.filter(ps => required.every(f => ps.spaces.has(f)) && ps.spaces.size > 0)
+    // PreferDualStack: the first family is required, the second wanted; a pool that gives both wins over
+    // an earlier one that gives only the first.
+    const prefer2 = req.dualStack === 'prefer' && req.families.length > 1
+    const required = prefer2 ? req.families.slice(0, 1) : req.families
+    if (prefer2) {
+      for (const ps of order) {
+        if (!poolAllows(ps.pool, req.namespace, req.labels) || !serves(ps, req.families)) continue
+        const ips = this.attempt(ps, req.families, req, prefer)
+        if (ips !== null) return this.commit(req, ips, true, ps)
+      }
+    }
+    for (const ps of order) {
+      if (!poolAllows(ps.pool, req.namespace, req.labels) || !serves(ps, required)) continue
+      const ips = this.attempt(ps, required, req, prefer)
+      if (ips !== null) return this.commit(req, ips, true, ps)
+    }
+    return { ok: false, failure: this.whyNoPool(req, order, required) }
+  }
+
+  /** The most specific reason no pool of `order` gave the Service an address. */
+  private whyNoPool(req: AllocationRequest, order: readonly PoolState[], required: readonly IPFamily[]): AllocationFailure {
+    if (order.length === 0) {
+      return { kind: 'poolNotAllowed', pool: null, message: 'no pool has auto-assign enabled: request an IP or a pool' }
+    }
+    const allowed = order.filter(ps => poolAllows(ps.pool, req.namespace, req.labels))
+    if (allowed.length === 0) {
+      const only = order.length === 1 ? order[0] : undefined
+      if (req.pool !== null && only !== undefined) {
+        return { kind: 'poolNotAllowed', pool: only.pool.name, message: notAllowedMessage(only.pool, req.namespace) }
+      }
+      return { kind: 'poolNotAllowed', pool: null, message: `no auto-assign pool admits namespace ${req.namespace} and the Service's labels` }
+    }
+    const serving = allowed.filter(ps => serves(ps, required))
     if (serving.length === 0) {
       const want = required.length > 0 ? required.join(' and ') : 'any'
-      return { ok: false, failure: { kind: 'familyMismatch', message: `no pool the Service may use has ${want} addresses (pools: ${candidates.map(c => c.pool.name).join(', ')})` } }
+      return { kind: 'familyMismatch', message: `no pool the Service may use has ${want} addresses (pools: ${allowed.map(c => c.pool.name).join(', ')})` }
     }
-    const attempt = (ps: PoolState, families: readonly IPFamily[]): IP[] | null => {
-      const fams = families.length > 0 ? families : [...ps.spaces.keys()].slice(0, 1)
-      const out: IP[] = []
-      for (const f of fams) {
+    const names = serving.map(ps => ps.pool.name)
+    return { kind: 'poolExhausted', pools: names, message: `no free address in pool ${names.join(', ')}` }
+  }
+
+  /** One address per family from one pool, or null. Families unknown: the pool's first family. */
+  private attempt(ps: PoolState, families: readonly IPFamily[], req: AllocationRequest, prefer: readonly IP[]): IP[] | null {
+    const out: IP[] = []
+    if (families.length === 0) {
+      for (const f of ps.spaces.keys()) {
         const ip = this.pick(ps, f, req, prefer)
-        if (ip === null) return null
-        out.push(ip)
+        return ip === null ? null : [ip]
       }
-      return out
+      return null
     }
-    // PreferDualStack: a pool that gives both families wins over an earlier one that gives only the first.
-    if (optional.length > 0) {
-      for (const ps of serving) {
-        const ips = attempt(ps, [...required, ...optional])
-        if (ips !== null) return this.commit(req, ips, true)
-      }
+    for (const f of families) {
+      const ip = this.pick(ps, f, req, prefer)
+      if (ip === null) return null
+      out.push(ip)
     }
-    for (const ps of serving) {
-      const ips = attempt(ps, required)
-      if (ips !== null) return this.commit(req, ips, true)
-    }
-    const names = serving.map(s => s.pool.name)
-    return { ok: false, failure: { kind: 'poolExhausted', pools: names, message: `no free address in pool ${names.join(', ')}` } }
+    return out
   }
 
   /** Record ips (already checked) as the Service's assignment. */
-  private commit(req: AllocationRequest, ips: readonly IP[], changed: boolean): AssignResult {
+  private commit(req: AllocationRequest, ips: readonly IP[], changed: boolean, known?: PoolState): AssignResult {
     const ordered = familyOrder(ips, req.families)
     const first = ordered[0]
-    const ps = first === undefined ? null : this.poolOf(first)
+    const ps = known ?? (first === undefined ? null : this.poolOf(first))
     if (ps === null) return { ok: false, failure: { kind: 'invalidRequest', message: 'no address' } }
+    const texts: string[] = []
+    for (const ip of ordered) texts.push(formatIP(ip))
     const held: Held = {
       key: req.key,
       pool: ps.pool.name,
       ips: ordered,
-      texts: ordered.map(formatIP),
+      texts,
       namespace: req.namespace,
       labels: req.labels,
       sharing: req.sharing,
     }
     this.record(held, ps)
-    this.clearNotes.delete(req.key)
-    return { ok: true, assignment: { key: held.key, pool: held.pool, ips: held.ips, texts: held.texts }, changed }
+    if (this.clearNotes.size > 0) this.clearNotes.delete(req.key)
+    return { ok: true, assignment: held, changed }
   }
 
   private record(h: Held, ps: PoolState): void {
     this.byKey.set(h.key, h)
-    for (const ip of h.ips) {
-      const k = keyOf(ip)
+    for (let i = 0; i < h.ips.length; i++) {
+      const ip = h.ips[i]
+      const k = h.texts[i]
+      if (ip === undefined || k === undefined) continue
       let e = this.byIP.get(k)
       if (e === undefined) {
-        ps.spaces.get(ip.family)?.take(ip.value)
-        e = { ip, pool: ps.pool.name, holders: new Map() }
+        const space = ps.spaces.get(ip.family) ?? null
+        space?.take(ip.value)
+        e = { ip, pool: ps.pool.name, space, holders: [] }
         this.byIP.set(k, e)
       }
-      e.holders.set(h.key, h.sharing)
+      e.holders.push(h)
       const sk = h.sharing.sharingKey
       if (sk !== null) {
         let set = this.shared.get(sk)
@@ -465,21 +520,31 @@ export class Allocator {
 
   /** Release whatever the Service holds; returns the IPs it held (empty when none). */
   release(key: string): readonly string[] {
-    this.clearNotes.delete(key)
+    if (this.clearNotes.size > 0) this.clearNotes.delete(key)
     const h = this.byKey.get(key)
     if (h === undefined) return []
     this.byKey.delete(key)
-    for (const ip of h.ips) {
-      const k = keyOf(ip)
-      const e = this.byIP.get(k)
-      if (e === undefined) continue
-      e.holders.delete(key)
+    for (let j = 0; j < h.ips.length; j++) {
+      const ip = h.ips[j]
+      const k = h.texts[j]
+      const e = k === undefined ? undefined : this.byIP.get(k)
+      if (ip === undefined || k === undefined || e === undefined) continue
+      // Swap-remove: holder order carries no meaning, and splice allocates.
+      const i = e.holders.indexOf(h)
+      if (i >= 0) {
+        const last = e.holders.pop()
+        if (last !== undefined && i < e.holders.length) e.holders[i] = last
+      }
       const sk = h.sharing.sharingKey
-      if (sk !== null && ![...e.holders.values()].some(s => s.sharingKey === sk)) this.shared.get(sk)?.delete(k)
-      if (e.holders.size === 0) {
+      if (sk !== null) {
+        let still = false
+        for (const o of e.holders) if (o.sharing.sharingKey === sk) still = true
+        if (!still) this.shared.get(sk)?.delete(k)
+      }
+      if (e.holders.length === 0) {
         this.freed++
         this.byIP.delete(k)
-        this.pools.get(e.pool)?.spaces.get(ip.family)?.give(ip.value)
+        e.space?.give(ip.value)
       }
     }
     return h.texts

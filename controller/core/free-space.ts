@@ -1,23 +1,85 @@
-// The free addresses of one pool and family, kept as an ordered set of disjoint gaps [start, end] in an AVL
-// tree keyed by start. Taking the lowest free address, taking a given one and giving one back each cost
-// O(log g) for g gaps, and g <= assigned addresses + ranges in the pool: the pool's size never matters, so an
-// IPv6 /64 costs what a /28 costs. Nothing is ever materialised per address.
+// The free addresses of one pool and family. Each range of the pool is cut into chunks of 2^52 addresses
+// (an IPv4 range is always one chunk; an IPv6 /64 is 4096), and a chunk's free addresses are an ordered
+// set of disjoint gaps [start, end] of offsets, held in an AVL tree keyed by start. A chunk nobody has
+// touched is not materialised at all: it is wholly free.
 //
-// avoid-buggy-ips (IPv4 .0 and .255) is folded in through `usable`: gap ends are always usable addresses,
+// Cost: taking the lowest free address, taking a given one and giving one back are each O(log g) for g
+// gaps in the chunk, and g <= assigned addresses + 1, so the pool's size never matters: an IPv6 /64 costs
+// what a /28 costs. Nothing is ever materialised per address. Offsets are plain numbers (exact below 2^53),
+// because BigInt arithmetic allocates on every operation and cost more than the whole tree walk; bigint
+// appears only at the boundary (the address in, the address out) and in the exact capacity.
+//
+// avoid-buggy-ips (IPv4 .0 and .255) is folded in through `Usable`: gap ends are always usable addresses
 // and a gap holding no usable address is not stored, so the lowest gap start is always allocatable.
 
+const CHUNK_BITS = 52n
+const CHUNK = 1n << CHUNK_BITS
+
+/** Which offsets of a chunk may be handed out. A class (not closures) so calls stay monomorphic. */
+class Usable {
+  constructor(
+    /** Skip addresses whose last octet is 0 or 255. */
+    private readonly avoidBuggy: boolean,
+    /** The chunk base's last octet, so offsets map to absolute last octets. */
+    private readonly baseLow: number,
+  ) {}
+
+  private low(o: number): number {
+    return (this.baseLow + o) % 256
+  }
+
+  /** Smallest usable offset >= o. */
+  next(o: number): number {
+    if (!this.avoidBuggy) return o
+    const l = this.low(o)
+    return l === 0 ? o + 1 : l === 255 ? o + 2 : o
+  }
+
+  /** Largest usable offset <= o (may be negative). */
+  prev(o: number): number {
+    if (!this.avoidBuggy) return o
+    const l = this.low(o)
+    return l === 255 ? o - 1 : l === 0 ? o - 2 : o
+  }
+
+  usable(o: number): boolean {
+    if (!this.avoidBuggy) return true
+    const l = this.low(o)
+    return l !== 0 && l !== 255
+  }
+}
+
+/** Usable addresses in [a, b] (absolute), exact. */
+export function countUsable(a: bigint, b: bigint, avoidBuggy: boolean): bigint {
+  if (b < a) return 0n
+  if (!avoidBuggy) return b - a + 1n
+  return belowNonBuggy(b + 1n) - belowNonBuggy(a)
+}
+
+// Addresses below n whose last octet is 1..254.
+function belowNonBuggy(n: bigint): bigint {
+  if (n <= 0n) return 0n
+  const rest = n % 256n
+  const partial = rest <= 1n ? 0n : rest - 1n > 254n ? 254n : rest - 1n
+  return (n / 256n) * 254n + partial
+}
+
 interface Node {
-  start: bigint
-  end: bigint
+  start: number
+  end: number
   left: Node | null
   right: Node | null
   height: number
 }
 
-const h = (n: Node | null): number => (n === null ? 0 : n.height)
+function height(n: Node | null): number {
+  return n === null ? 0 : n.height
+}
 
 function fix(n: Node): Node {
-  n.height = Math.max(h(n.left), h(n.right)) + 1
+  const l = height(n.left)
+  const r = height(n.right)
+  n.height = (l > r ? l : r) + 1
   return n
 }
 
@@ -39,19 +101,19 @@ function rotateLeft(n: Node): Node {
 
 function balance(n: Node): Node {
   fix(n)
-  const bf = h(n.left) - h(n.right)
+  const bf = height(n.left) - height(n.right)
   if (bf > 1 && n.left !== null) {
-    if (h(n.left.left) < h(n.left.right)) n.left = rotateLeft(n.left)
+    if (height(n.left.left) < height(n.left.right)) n.left = rotateLeft(n.left)
     return rotateRight(n)
   }
   if (bf < -1 && n.right !== null) {
-    if (h(n.right.right) < h(n.right.left)) n.right = rotateRight(n.right)
+    if (height(n.right.right) < height(n.right.left)) n.right = rotateRight(n.right)
     return rotateLeft(n)
   }
   return n
 }
 
-function insert(n: Node | null, start: bigint, end: bigint): Node {
+function insert(n: Node | null, start: number, end: number): Node {
   if (n === null) return { start, end, left: null, right: null, height: 1 }
   if (start < n.start) n.left = insert(n.left, start, end)
   else n.right = insert(n.right, start, end)
@@ -65,7 +127,7 @@ function removeMin(n: Node): { root: Node | null; min: Node } {
   return { root: balance(n), min: r.min }
 }
 
-function remove(n: Node | null, start: bigint): Node | null {
+function remove(n: Node | null, start: number): Node | null {
   if (n === null) return null
   if (start < n.start) n.left = remove(n.left, start)
   else if (start > n.start) n.right = remove(n.right, start)
@@ -80,153 +142,80 @@ function remove(n: Node | null, start: bigint): Node | null {
   return balance(n)
 }
 
-/** Which addresses of the space may be handed out, and how to step over those that may not. */
-export interface Usable {
-  /** Smallest usable address >= v (may exceed the family's maximum). */
-  next(v: bigint): bigint
-  /** Largest usable address <= v (may be negative). */
-  prev(v: bigint): bigint
-  /** Number of usable addresses in [a, b]. */
-  count(a: bigint, b: bigint): bigint
+function count(n: Node | null): number {
+  return n === null ? 0 : 1 + count(n.left) + count(n.right)
 }
 
-export const ALL_USABLE: Usable = {
-  next: v => v,
-  prev: v => v,
-  count: (a, b) => (b >= a ? b - a + 1n : 0n),
-}
-
-// Usable addresses below n when the last octet must be 1..254.
-function belowNonBuggy(n: bigint): bigint {
-  if (n <= 0n) return 0n
-  const blocks = n / 256n
-  const rest = n % 256n
-  const partial = rest <= 1n ? 0n : rest - 1n > 254n ? 254n : rest - 1n
-  return blocks * 254n + partial
-}
-
-/** IPv4 with avoid-buggy-ips: addresses ending in .0 or .255 are never handed out. */
-export const NON_BUGGY_V4: Usable = {
-  next(v) {
-    const last = v & 255n
-    if (last === 0n) return v + 1n
-    if (last === 255n) return v + 2n
-    return v
-  },
-  prev(v) {
-    const last = v & 255n
-    if (last === 255n) return v - 1n
-    if (last === 0n) return v - 2n
-    return v
-  },
-  count: (a, b) => (b >= a ? belowNonBuggy(b + 1n) - belowNonBuggy(a) : 0n),
-}
-
-export class FreeSpace {
-  private root: Node | null = null
-  private free = 0n
-  readonly capacity: bigint
+/** The free offsets of one chunk. */
+class Gaps {
+  private root: Node | null
 
   constructor(
-    ranges: readonly { readonly start: bigint; readonly end: bigint }[],
     private readonly usable: Usable,
+    first: number,
+    last: number,
   ) {
-    let cap = 0n
-    for (const r of ranges) {
-      const s = usable.next(r.start)
-      const e = usable.prev(r.end)
-      if (s > e) continue
-      // Ranges of one pool never overlap (the parser refuses it), so each is one gap to begin with.
-      this.root = insert(this.root, s, e)
-      cap += usable.count(s, e)
-    }
-    this.capacity = cap
-    this.free = cap
+    const s = usable.next(first)
+    const e = usable.prev(last)
+    this.root = s <= e ? { start: s, end: e, left: null, right: null, height: 1 } : null
   }
 
-  get freeCount(): bigint {
-    return this.free
+  empty(): boolean {
+    return this.root === null
   }
 
-  get inUse(): bigint {
-    return this.capacity - this.free
+  size(): number {
+    return count(this.root)
   }
 
-  /** Number of gaps, for tests of the O(assigned) size bound. */
-  gapCount(): number {
-    const walk = (n: Node | null): number => (n === null ? 0 : 1 + walk(n.left) + walk(n.right))
-    return walk(this.root)
-  }
-
-  /** The gap containing v, or null. */
-  private gapOf(v: bigint): Node | null {
-    let n = this.root
-    let best: Node | null = null
-    while (n !== null) {
-      if (n.start <= v) {
-        best = n
-        n = n.right
-      } else n = n.left
-    }
-    return best !== null && v <= best.end ? best : null
-  }
-
-  isFree(v: bigint): boolean {
-    return this.usable.next(v) === v && this.gapOf(v) !== null
-  }
-
-  /** The lowest free address, without taking it. */
-  lowest(): bigint | null {
+  lowest(): number | null {
     let n = this.root
     if (n === null) return null
     while (n.left !== null) n = n.left
     return n.start
   }
 
-  /** Take the lowest free address; null when the space is exhausted. */
-  takeLowest(): bigint | null {
+  /** The gap containing o, or null. */
+  private gapOf(o: number): Node | null {
     let n = this.root
-    if (n === null) return null
-    while (n.left !== null) n = n.left
-    const v = n.start
-    const next = this.usable.next(v + 1n)
-    // Raising the smallest key keeps the order (it stays below its successor's start), so no rebalancing.
-    if (next > n.end) this.root = remove(this.root, v)
-    else n.start = next
-    this.free -= 1n
-    return v
+    let best: Node | null = null
+    while (n !== null) {
+      if (n.start <= o) {
+        best = n
+        n = n.right
+      } else n = n.left
+    }
+    return best !== null && o <= best.end ? best : null
   }
 
-  /** Take a given address; false when it is not free (taken, unusable or outside the space). */
-  take(v: bigint): boolean {
-    if (this.usable.next(v) !== v) return false
-    const g = this.gapOf(v)
+  isFree(o: number): boolean {
+    return this.usable.usable(o) && this.gapOf(o) !== null
+  }
+
+  take(o: number): boolean {
+    if (!this.usable.usable(o)) return false
+    const g = this.gapOf(o)
     if (g === null) return false
-    const leftEnd = this.usable.prev(v - 1n)
-    const rightStart = this.usable.next(v + 1n)
+    const leftEnd = this.usable.prev(o - 1)
+    const rightStart = this.usable.next(o + 1)
     const end = g.end
     if (leftEnd >= g.start) {
       g.end = leftEnd // shrinking a gap in place keeps the order
       if (rightStart <= end) this.root = insert(this.root, rightStart, end)
     } else if (rightStart <= end) {
-      g.start = rightStart // still above the previous gap, still below the next
+      g.start = rightStart // still above the previous gap and below the next: no rebalancing
     } else this.root = remove(this.root, g.start)
-    this.free -= 1n
     return true
   }
 
-  /**
-   * Give back an address taken before. The caller guarantees it belongs to the space's ranges and is
-   * usable; giving back a free address is a no-op (returns false).
-   */
-  give(v: bigint): boolean {
-    if (this.usable.next(v) !== v) return false
-    // Predecessor (largest start <= v) and successor (smallest start > v) in one descent.
+  give(o: number): boolean {
+    if (!this.usable.usable(o)) return false
+    // Predecessor (largest start <= o) and successor (smallest start > o) in one descent.
     let n = this.root
     let pred: Node | null = null
     let succ: Node | null = null
     while (n !== null) {
-      if (n.start <= v) {
+      if (n.start <= o) {
         pred = n
         n = n.right
       } else {
@@ -234,17 +223,181 @@ export class FreeSpace {
         n = n.left
       }
     }
-    if (pred !== null && v <= pred.end) return false
-    const joinsPred = pred !== null && pred.end === this.usable.prev(v - 1n)
-    const joinsSucc = succ !== null && succ.start === this.usable.next(v + 1n)
+    if (pred !== null && o <= pred.end) return false
+    const joinsPred = pred !== null && pred.end === this.usable.prev(o - 1)
+    const joinsSucc = succ !== null && succ.start === this.usable.next(o + 1)
     if (pred !== null && joinsPred && succ !== null && joinsSucc) {
       const end = succ.end
       this.root = remove(this.root, succ.start)
       pred.end = end
-    } else if (pred !== null && joinsPred) pred.end = v
-    else if (succ !== null && joinsSucc) succ.start = v
-    else this.root = insert(this.root, v, v)
-    this.free += 1n
+    } else if (pred !== null && joinsPred) pred.end = o
+    else if (succ !== null && joinsSucc) succ.start = o
+    else this.root = insert(this.root, o, o)
+    return true
+  }
+}
+
+interface Range {
+  readonly start: bigint
+  readonly end: bigint
+  /** Number of chunks, and the size of the last one as a number. */
+  readonly chunks: bigint
+  readonly lastSize: number
+  /** start as a number when the whole range fits below 2^53 (every IPv4 range): no bigint on the hot path. */
+  readonly startNum: number | null
+  /** Chunk 0, the only one of most ranges, kept out of the map; null until first taken from. */
+  first: Gaps | null
+  /** Other chunks taken from at least once; an absent chunk is wholly free. */
+  readonly touched: Map<bigint, Gaps>
+}
+
+export class FreeSpace {
+  readonly capacity: bigint
+  private readonly ranges: readonly Range[]
+  private used = 0
+  // Where the last locate()/findLowest() landed. Fields rather than a returned object: these run on every
+  // allocation and release, and a fresh object each time showed up as GC work.
+  private atRange: Range | null = null
+  private atChunk = 0n
+  private atOffset = 0
+
+  constructor(
+    ranges: readonly { readonly start: bigint; readonly end: bigint }[],
+    private readonly avoidBuggy: boolean,
+  ) {
+    const sorted = [...ranges].sort((a, b) => (a.start < b.start ? -1 : a.start > b.start ? 1 : 0))
+    let cap = 0n
+    this.ranges = sorted.map(r => {
+      cap += countUsable(r.start, r.end, avoidBuggy)
+      const size = r.end - r.start + 1n
+      const chunks = (size + CHUNK - 1n) / CHUNK
+      const lastSize = Number(size - (chunks - 1n) * CHUNK)
+      const startNum = r.end < 1n << 53n ? Number(r.start) : null
+      return { start: r.start, end: r.end, chunks, lastSize, startNum, first: null, touched: new Map() }
+    })
+    this.capacity = cap
+  }
+
+  get inUse(): bigint {
+    return BigInt(this.used)
+  }
+
+  get freeCount(): bigint {
+    return this.capacity - BigInt(this.used)
+  }
+
+  /** Gaps stored across all touched chunks (for tests of the O(assigned) size bound). */
+  gapCount(): number {
+    let n = 0
+    for (const r of this.ranges) {
+      if (r.first !== null) n += r.first.size()
+      for (const g of r.touched.values()) n += g.size()
+    }
+    return n
+  }
+
+  private newGaps(r: Range, chunk: bigint): Gaps {
+    const base = r.start + chunk * CHUNK
+    const size = chunk === r.chunks - 1n ? r.lastSize : Number(CHUNK)
+    return new Gaps(new Usable(this.avoidBuggy, Number(base % 256n)), 0, size - 1)
+  }
+
+  /** Point at[Range, Chunk, Offset] at v; false when v is outside every range. */
+  private locate(v: bigint): boolean {
+    for (const r of this.ranges) {
+      if (v < r.start || v > r.end) continue
+      this.atRange = r
+      if (r.startNum !== null) {
+        this.atChunk = 0n
+        this.atOffset = Number(v) - r.startNum
+      } else {
+        const d = v - r.start
+        this.atChunk = d >> CHUNK_BITS
+        this.atOffset = Number(d & (CHUNK - 1n))
+      }
+      return true
+    }
+    return false
+  }
+
+  private gapsFor(r: Range, chunk: bigint, create: boolean): Gaps | null {
+    if (chunk === 0n) {
+      if (r.first === null && create) r.first = this.newGaps(r, 0n)
+      return r.first
+    }
+    let g = r.touched.get(chunk) ?? null
+    if (g === null && create) {
+      g = this.newGaps(r, chunk)
+      r.touched.set(chunk, g)
+    }
+    return g
+  }
+
+  private value(r: Range, chunk: bigint, offset: number): bigint {
+    if (r.startNum !== null) return BigInt(r.startNum + offset)
+    return r.start + (chunk << CHUNK_BITS) + BigInt(offset)
+  }
+
+  /** The lowest free address, without taking it; null when the space is exhausted. */
+  lowest(): bigint | null {
+    return this.findLowest() && this.atRange !== null ? this.value(this.atRange, this.atChunk, this.atOffset) : null
+  }
+
+  /** Point at[Range, Chunk, Offset] at the lowest free address; false when there is none. */
+  private findLowest(): boolean {
+    for (const r of this.ranges) {
+      // A chunk is only ever full after 2^52 allocations or when the range is small, so this loop runs
+      // once per range in practice; its bound is the range's chunk count either way.
+      for (let c = 0n; c < r.chunks; c++) {
+        const g = this.gapsFor(r, c, false) ?? this.newGaps(r, c)
+        const o = g.lowest()
+        if (o !== null) {
+          this.atRange = r
+          this.atChunk = c
+          this.atOffset = o
+          return true
+        }
+      }
+    }
+    return false
+  }
+
+  /** Take the lowest free address; null when the space is exhausted. */
+  takeLowest(): bigint | null {
+    const r = this.findLowest() ? this.atRange : null
+    if (r === null) return null
+    const chunk = this.atChunk
+    const offset = this.atOffset
+    this.gapsFor(r, chunk, true)?.take(offset)
+    this.used++
+    return this.value(r, chunk, offset)
+  }
+
+  isFree(v: bigint): boolean {
+    const r = this.locate(v) ? this.atRange : null
+    if (r === null) return false
+    const g = this.gapsFor(r, this.atChunk, false) ?? this.newGaps(r, this.atChunk)
+    return g.isFree(this.atOffset)
+  }
+
+  /** Take a given address; false when it is not free (taken, unusable or outside the space). */
+  take(v: bigint): boolean {
+    const r = this.locate(v) ? this.atRange : null
+    if (r === null) return false
+    const offset = this.atOffset
+    const g = this.gapsFor(r, this.atChunk, true)
+    if (g === null || !g.take(offset)) return false
+    this.used++
+    return true
+  }
+
+  /** Give back an address taken before; false (and no change) when it was free or is not in the space. */
+  give(v: bigint): boolean {
+    const r = this.locate(v) ? this.atRange : null
+    if (r === null) return false
+    const g = this.gapsFor(r, this.atChunk, false)
+    if (g === null || !g.give(this.atOffset)) return false
+    this.used--
     return true
   }
 }

@@ -55,28 +55,36 @@ export function formatValue(family: IPFamily, v: bigint): string {
     const n = Number(v)
     return `${(n >>> 24) & 255}.${(n >>> 16) & 255}.${(n >>> 8) & 255}.${n & 255}`
   }
-  // One toString over the whole value is cheaper than eight bigint shifts.
-  const hex32 = v.toString(16).padStart(32, '0')
-  const groups: number[] = []
-  for (let i = 0; i < 32; i += 4) groups.push(parseInt(hex32.slice(i, i + 4), 16))
+  // One toString over the whole value is cheaper than eight bigint shifts; plain loops, no closures (tsx
+  // wraps every function created at run time in a __name() call, which showed up in profiles).
+  const hex = v.toString(16).padStart(32, '0')
+  const groups: string[] = []
+  for (let i = 0; i < 32; i += 4) {
+    let j = i
+    while (j < i + 3 && hex.charCodeAt(j) === 48) j++ // drop leading zeros, keep the last digit
+    groups.push(hex.slice(j, i + 4))
+  }
   let bestStart = -1
   let bestLen = 1 // RFC 5952 4.2.2: a single zero group is not compressed
   for (let i = 0; i < 8; ) {
-    if (groups[i] !== 0) {
+    if (groups[i] !== '0') {
       i++
       continue
     }
     let j = i
-    while (j < 8 && groups[j] === 0) j++
+    while (j < 8 && groups[j] === '0') j++
     if (j - i > bestLen) {
       bestStart = i
       bestLen = j - i
     }
     i = j
   }
-  const hex = (a: number[]): string => a.map(g => g.toString(16)).join(':')
-  if (bestStart < 0) return hex(groups)
-  return `${hex(groups.slice(0, bestStart))}::${hex(groups.slice(bestStart + bestLen))}`
+  if (bestStart < 0) return groups.join(':')
+  let out = ''
+  for (let i = 0; i < bestStart; i++) out += i === 0 ? groups[i] : `:${groups[i]}`
+  out += '::'
+  for (let i = bestStart + bestLen; i < 8; i++) out += i === bestStart + bestLen ? groups[i] : `:${groups[i]}`
+  return out
 }
 
 export function formatIP(ip: IP): string {
