@@ -94,9 +94,14 @@ t.test('client-node against the stand-in', async t => {
     t.same(v6.spec?.ipFamilies, ['IPv6'])
     t.equal(v6.spec?.type, 'ClusterIP')
     t.equal(v6.spec?.ports?.[0]?.nodePort, undefined, 'no node port for ClusterIP')
-    const bad = await apiError(core.createNamespacedService({ namespace: 'default', body: { metadata: { name: 'bad' }, spec: { type: 'LoadBalancer', loadBalancerIP: 'not-an-ip', ports: [{ port: 80 }] } } }))
+    const bad = await apiError(core.createNamespacedService({ namespace: 'default', body: { metadata: { name: 'bad' }, spec: { type: 'LoadBalancer', externalIPs: ['not-an-ip'], ports: [{ port: 80 }] } } }))
     t.equal(bad.code, 422)
-    t.match(bad.body, { reason: 'Invalid', details: { causes: [{ field: 'spec.loadBalancerIP', reason: 'FieldValueInvalid' }] } })
+    t.match(bad.body, { reason: 'Invalid', details: { causes: [{ field: 'spec.externalIPs[0]', reason: 'FieldValueInvalid' }] } })
+    // As on a real server, a loadBalancerIP that is not an IP is accepted (with a warning): the load
+    // balancer implementation must refuse it itself.
+    const odd = await core.createNamespacedService({ namespace: 'default', body: { metadata: { name: 'odd' }, spec: { type: 'LoadBalancer', loadBalancerIP: 'not-an-ip', ports: [{ port: 80 }] } } })
+    t.equal(odd.spec?.loadBalancerIP, 'not-an-ip')
+    await core.deleteNamespacedService({ name: 'odd', namespace: 'default' })
     const noName = await apiError(core.createNamespacedService({ namespace: 'default', body: { spec: { ports: [{ port: 80 }] } } }))
     t.equal(noName.code, 422)
     t.match(noName.body, { details: { causes: [{ field: 'metadata.name', reason: 'FieldValueRequired' }] } })

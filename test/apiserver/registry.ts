@@ -315,6 +315,7 @@ export class Registry {
     if (this.store(def).has(key)) throw alreadyExists(def.resource, def.group, name)
     const allocCauses = def.allocate(obj, { others: this.others(def, key), random: this.opts.random, serviceCidrs: this.opts.serviceCidrs })
     if (allocCauses.length > 0) throw invalid(def.kind, name, def.group, allocCauses)
+    opts.warnings.push(...def.warnings(obj))
     m.uid = randomUUID()
     m.creationTimestamp = rfc3339(this.opts.now())
     if (def.tracksGeneration) m.generation = 1
@@ -376,6 +377,7 @@ export class Registry {
     if (subresource === '') {
       const allocCauses = def.allocate(next, { others: this.others(def, key), random: this.opts.random, serviceCidrs: this.opts.serviceCidrs })
       if (allocCauses.length > 0) throw invalid(def.kind, name, def.group, allocCauses)
+      opts.warnings.push(...def.warnings(next))
     }
     if (def.tracksGeneration) {
       const strip = (o: JsonObject): JsonObject => { const { metadata: _m, status: _s, ...rest } = o; return rest }

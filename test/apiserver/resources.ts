@@ -5,7 +5,7 @@ import { isIP, isIPv4, isIPv6, type ServiceCidr } from './ip.js'
 import { arrayAt, clone, isObject, type Json, type JsonObject, objectAt, orderKeys, stringAt } from './json.js'
 import {
   allocateService, defaultService, orderService, prepareServiceStatusUpdate, prepareServiceUpdate,
-  resetServiceStatusOnCreate, serviceClusterIPs, serviceNodePorts, validateServiceName, validateServiceSpec,
+  resetServiceStatusOnCreate, serviceClusterIPs, serviceNodePorts, serviceWarnings, validateServiceName, validateServiceSpec,
   validateServiceStatus, validateServiceUpdate
 } from './service.js'
 import {
@@ -48,6 +48,8 @@ export interface ResourceDef {
   readonly validateName: (name: string) => StatusCause[]
   readonly validate: (obj: JsonObject, old: JsonObject | undefined, subresource: '' | 'status') => StatusCause[]
   readonly allocate: (obj: JsonObject, ctx: AllocationContext) => StatusCause[]
+  /** Warnings (not errors) the real server returns for an accepted write of the main resource. */
+  readonly warnings: (obj: JsonObject) => string[]
   readonly order: (obj: JsonObject) => JsonObject
 }
 
@@ -113,6 +115,7 @@ function def (base: Base, rest: Partial<ResourceDef>): ResourceDef {
     validateName: validateSubdomainName,
     validate: noCauses,
     allocate: noCauses,
+    warnings: () => [],
     order: o => orderTop(o, ['spec', 'status']),
     ...rest
   }
@@ -178,6 +181,7 @@ function serviceDef (goldenColumns: readonly Column[] | undefined): ResourceDef 
       usedNodePorts: new Set(ctx.others.flatMap(serviceNodePorts)),
       random: ctx.random
     }),
+    warnings: serviceWarnings,
     order: o => { orderService(o); return orderTop(o, ['spec', 'status']) }
   })
 }

@@ -80,6 +80,20 @@ t.test('registry semantics', async t => {
     t.equal(typed.status, 400, 'a string where an int32 belongs is a decoding error')
   })
 
+  t.test('loadBalancerIP is only warned about, as by the real server; status ingress needs a LoadBalancer', async t => {
+    const r = await raw(server, 'POST', '/api/v1/namespaces/default/services', { body: { metadata: { name: 'lbip' }, spec: { type: 'LoadBalancer', loadBalancerIP: 'not-an-ip', ports: [{ port: 80 }] } } })
+    t.equal(r.status, 201)
+    t.equal(r.headers.warning, '299 - "spec.loadBalancerIP: IP address was accepted, but will be invalid in a future Kubernetes release: ParseAddr(\\"not-an-ip\\"): unable to parse IP"')
+    const ok = await raw(server, 'PATCH', '/api/v1/namespaces/default/services/lbip', { body: { spec: { loadBalancerIP: '192.0.2.240' } }, contentType: 'application/merge-patch+json' })
+    t.equal(ok.status, 200)
+    t.equal(ok.headers.warning, undefined, 'no warning for a valid address')
+    const cip = await raw(server, 'POST', '/api/v1/namespaces/default/services', { body: { metadata: { name: 'cip' }, spec: { ports: [{ port: 80 }] } } })
+    t.equal(cip.status, 201)
+    const st = await raw(server, 'PATCH', '/api/v1/namespaces/default/services/cip/status', { body: { status: { loadBalancer: { ingress: [{ ip: '192.0.2.241' }] } } }, contentType: 'application/merge-patch+json' })
+    t.equal(st.status, 422)
+    t.match(st.json, { message: 'Service "cip" is invalid: status.loadBalancer.ingress: Forbidden: may only be used when `spec.type` is \'LoadBalancer\'' })
+  })
+
   t.test('a Service changing type', async t => {
     const created = await raw(server, 'POST', '/api/v1/namespaces/default/services', { body: { metadata: { name: 'flip' }, spec: { type: 'LoadBalancer', ports: [{ port: 80 }] } } })
     const ip = spec(created.json).clusterIP

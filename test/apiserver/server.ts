@@ -203,7 +203,7 @@ export async function startApiServer (options: ApiServerOptions = {}): Promise<A
   const watches = new Set<() => void>()
   let port = 0
 
-  const send = (res: ServerResponse, code: number, body: Json | string, contentType = 'application/json', headers: Record<string, string> = {}): void => {
+  const send = (res: ServerResponse, code: number, body: Json | string, contentType = 'application/json', headers: Record<string, string | string[]> = {}): void => {
     const text = typeof body === 'string' ? body : JSON.stringify(body)
     res.writeHead(code, { 'content-type': contentType, 'cache-control': 'no-cache, private', 'content-length': Buffer.byteLength(text), ...headers })
     res.end(text)
@@ -257,8 +257,9 @@ export async function startApiServer (options: ApiServerOptions = {}): Promise<A
     return { dryRun: dryRun.length > 0, fieldValidation, warnings: [] }
   }
 
-  const warningHeaders = (opts: WriteOptions): Record<string, string> =>
-    opts.warnings.length === 0 ? {} : { warning: opts.warnings.map(w => `299 - ${JSON.stringify(w)}`).join(', ') }
+  // One Warning header per warning, as the real server writes them (kubectl prints each as "Warning: ...").
+  const warningHeaders = (opts: WriteOptions): Record<string, string[]> =>
+    opts.warnings.length === 0 ? {} : { warning: opts.warnings.map(w => `299 - ${JSON.stringify(w)}`) }
 
   const startWatch = (req: IncomingMessage, res: ServerResponse, r: Route, q: URLSearchParams, rep: Representation): void => {
     const sel = selectors(r.def, q)

@@ -124,18 +124,24 @@ export function validateServiceSpec (svc: JsonObject): StatusCause[] {
     if (seen.includes(key)) causes.push(fieldDuplicate(at, JSON.parse(key)))
     seen.push(key)
   })
-  const lbIP = spec.loadBalancerIP
-  if (lbIP !== undefined && lbIP !== '' && (typeof lbIP !== 'string' || isIP(lbIP) === 0)) {
-    causes.push(fieldInvalid('spec.loadBalancerIP', lbIP, 'must be a valid IP address'))
-  }
+  // spec.loadBalancerIP is deliberately not validated: the real server accepts any string there and only
+  // warns (pkg/api/service/warnings.go); the load-balancer implementation has to cope. See serviceWarnings.
   ;(arrayAt(spec, 'externalIPs') ?? []).forEach((ip, i) => {
-    if (typeof ip !== 'string' || isIP(ip) === 0) causes.push(fieldInvalid(`spec.externalIPs[${i}]`, ip, 'must be a valid IP address'))
+    if (typeof ip !== 'string' || isIP(ip) === 0) causes.push(fieldInvalid(`spec.externalIPs[${i}]`, ip, 'must be a valid IP address, (e.g. 10.9.8.7 or 2001:db8::ffff)'))
   })
+  const first = (arrayAt(spec, 'clusterIPs') ?? [spec.clusterIP ?? ''])[0]
+  if (first === 'None' && (type === 'LoadBalancer' || type === 'NodePort')) {
+    causes.push(fieldInvalid('spec.clusterIPs[0]', 'None', `may not be set to 'None' for ${type} services`))
+  }
+  if (spec.sessionAffinity === 'None' && spec.sessionAffinityConfig !== undefined && spec.sessionAffinityConfig !== null) {
+    causes.push(fieldForbidden('spec.sessionAffinityConfig', 'must not be set when session affinity is None'))
+  }
   const affinities = ['ClientIP', 'None']
   if (typeof spec.sessionAffinity !== 'string' || !affinities.includes(spec.sessionAffinity)) causes.push(fieldUnsupported('spec.sessionAffinity', spec.sessionAffinity, affinities))
   const etp = spec.externalTrafficPolicy
   if (etp !== undefined && etp !== '') {
-    if (type !== 'NodePort' && type !== 'LoadBalancer') causes.push(fieldInvalid('spec.externalTrafficPolicy', etp, "may only be set when `type` is 'NodePort' or 'LoadBalancer'"))
+    const externallyAccessible = type === 'NodePort' || type === 'LoadBalancer' || (type === 'ClusterIP' && (arrayAt(spec, 'externalIPs') ?? []).length > 0)
+    if (!externallyAccessible) causes.push(fieldInvalid('spec.externalTrafficPolicy', etp, 'may only be set for externally-accessible services'))
     else if (etp !== 'Cluster' && etp !== 'Local') causes.push(fieldUnsupported('spec.externalTrafficPolicy', etp, ['Cluster', 'Local']))
   }
   const itp = spec.internalTrafficPolicy
@@ -159,13 +165,25 @@ export function validateServiceSpec (svc: JsonObject): StatusCause[] {
     const en = spec.externalName
     if (typeof en !== 'string' || en === '') causes.push(fieldRequired('spec.externalName'))
   }
-  causes.push(...validateServiceStatus(svc))
   return causes
 }
 
+/** GetWarningsForIP for the fields the real server only warns about (the response's Warning headers). */
+export function serviceWarnings (svc: JsonObject): string[] {
+  const lbIP = objectAt(svc, 'spec')?.loadBalancerIP
+  if (typeof lbIP !== 'string' || lbIP === '') return []
+  if (isIP(lbIP) === 0) return [`spec.loadBalancerIP: IP address was accepted, but will be invalid in a future Kubernetes release: ParseAddr(${JSON.stringify(lbIP)}): unable to parse IP`]
+  if (isIPv6(lbIP) && canonicalIPv6(lbIP) !== lbIP) return [`spec.loadBalancerIP: IPv6 address ${JSON.stringify(lbIP)} is not in RFC 5952 canonical format (${JSON.stringify(canonicalIPv6(lbIP))}), which may cause controller apply-loops`]
+  return []
+}
+
+/** ValidateServiceStatusUpdate: only writes to /status are checked against these rules. */
 export function validateServiceStatus (svc: JsonObject): StatusCause[] {
   const causes: StatusCause[] = []
   const ingress = arrayAt(objectAt(objectAt(svc, 'status'), 'loadBalancer'), 'ingress') ?? []
+  if (objectAt(svc, 'spec')?.type !== 'LoadBalancer' && ingress.length > 0) {
+    return [fieldForbidden('status.loadBalancer.ingress', "may only be used when `spec.type` is 'LoadBalancer'")]
+  }
   ingress.forEach((ing, i) => {
     const at = `status.loadBalancer.ingress[${i}]`
     if (!isObject(ing)) { causes.push(fieldInvalid(at, ing, 'must be an object')); return }
@@ -173,7 +191,7 @@ export function validateServiceStatus (svc: JsonObject): StatusCause[] {
     if (ip !== '' && isIP(ip) === 0) causes.push(fieldInvalid(`${at}.ip`, ip, 'must be a valid IP address'))
     const mode = ing.ipMode
     if (mode !== undefined && mode !== null) {
-      if (ip === '') causes.push(fieldForbidden(`${at}.ipMode`, 'may not be specified when `ip` is not'))
+      if (ip === '') causes.push(fieldForbidden(`${at}.ipMode`, 'may not be specified when `ip` is not set'))
       else if (mode !== 'VIP' && mode !== 'Proxy') causes.push(fieldUnsupported(`${at}.ipMode`, mode, ['Proxy', 'VIP']))
     } else if (ip !== '' && objectAt(svc, 'spec')?.type === 'LoadBalancer') {
       causes.push(fieldRequired(`${at}.ipMode`, 'must be specified when `ip` is set'))
