@@ -200,7 +200,21 @@ static void on_poll(uv_poll_t *h, int status, int events) {
   napi_get_undefined(env, &undef);
 
   if (status < 0) {
-    deliver(s, make_errno_value(env, -status, "uv_poll"), undef);
+    // libuv reports POLLERR as UV_EBADF and stops the handle. On a packet socket POLLERR means a pending
+    // socket error, e.g. ENETDOWN when the interface goes down (net/packet/af_packet.c, packet_notifier);
+    // the kernel re-hooks the socket when the interface comes back up. So fetch (and clear) that error,
+    // report it, and keep polling. Only an error we cannot explain stops delivery for good.
+    int soerr = 0;
+    socklen_t len = sizeof soerr;
+    int rc = -1;
+    if (status == UV_EBADF && getsockopt(s->fd, SOL_SOCKET, SO_ERROR, &soerr, &len) == 0 && soerr != 0) {
+      rc = uv_poll_start(&s->poll, UV_READABLE, on_poll);
+    }
+    if (rc == 0) {
+      deliver(s, make_errno_value(env, soerr, "recvfrom"), undef);
+    } else {
+      deliver(s, make_errno_value(env, -status, "uv_poll"), undef);
+    }
     napi_close_handle_scope(env, scope);
     return;
   }

@@ -178,6 +178,19 @@ async function testMain(): Promise<void> {
     await new Promise(r => setTimeout(r, 1600))
     t.equal(gratuitous(cap, LATER, mac).length, before, 'no more gratuitous ARP once withdrawn')
 
+    // A link flap: the kernel reports ENETDOWN on the socket (counted, not fatal) and re-hooks it when the
+    // interface comes back up, so the responder answers again without a restart.
+    resp.send({ cmd: 'announce', ips: [VIP], id: 7 })
+    await resp.next('announced')
+    await run('ip', ['-n', NS_A, 'link', 'set', IF_A, 'down'])
+    await new Promise(r => setTimeout(r, 200))
+    await run('ip', ['-n', NS_A, 'link', 'set', IF_A, 'up'])
+    const back = await arping(VIP, 2, 4)
+    t.ok(back.replies.length >= 1 && back.replies.every(r => r.mac === mac), `answered again after the link flap (${back.replies.length} replies; arping said: ${back.out.trim().split('\n').pop() ?? ''})`)
+    resp.send({ cmd: 'stats', id: 8 })
+    const after = (await resp.next('stats')).stats
+    t.ok(pick(after, 'receiveErrors') >= 1, `the receive error (ENETDOWN) was counted, not fatal (${pick(after, 'receiveErrors')})`)
+
     resp.end()
     t.equal(await resp.exited(), 0, 'the responder child exits cleanly after close()')
   })

@@ -192,8 +192,23 @@ async function testMain(): Promise<void> {
     a.send({ cmd: 'membership', mac: '3333ff', id: 7 })
     t.match(await a.next('cmd-error'), { code: 'EINVAL' })
 
+    // Interface down: the kernel unhooks the socket and reports ENETDOWN as an 'error' event; the socket
+    // stays usable and receives again once the interface is back up.
+    await run('ip', ['-n', NS_B, 'link', 'set', IF_B, 'down'])
+    t.match(await b.next('error'), { code: 'ENETDOWN' }, 'ENETDOWN reported on link down')
+    await run('ip', ['-n', NS_B, 'link', 'set', IF_B, 'up'])
+    b.send({ cmd: 'filter', hex: Buffer.from([0x06, 0, 0, 0, 0, 0, 4, 0]).toString('hex'), id: 8 }) // ret #0x40000
+    t.equal((await b.next('ok')).id, 8)
+    const seen = b.count('frame')
+    for (let i = 0; i < 30 && b.count('frame') === seen; i++) {
+      a.send({ cmd: 'send', hex: frame.toString('hex'), id: 100 + i })
+      await a.next('sent')
+      await new Promise(r => setTimeout(r, 100))
+    }
+    t.ok(b.count('frame') > seen, 'frames arrive again after the link came back up')
+
     // close() inside a 'frame' listener: no further frames, and a later send fails with EBADF.
-    a.send({ cmd: 'close-after', n: 1, id: 8 })
+    a.send({ cmd: 'close-after', n: 1, id: 9 })
     await a.next('ok')
     const back = Buffer.from(frame)
     Buffer.from(macA, 'hex').copy(back, 0)
