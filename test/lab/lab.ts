@@ -66,7 +66,7 @@ export async function labPrerequisites(): Promise<string[]> {
 
 /** The lab's namespaces that exist right now: non-empty means a lab is up (or was left half-built). */
 export async function runningLabNetns(): Promise<string[]> {
-  return (await listNetns()).filter(isLabNetns)
+  return (await listNetns()).filter(isLabNetns).sort()
 }
 
 export class LabBusyError extends Error {
@@ -92,7 +92,7 @@ export class Lab {
   readonly #netns: string[] = []
   readonly #processes: ProcessRecord[] = []
   readonly #startedAt = new Date().toISOString()
-  #stopped = false
+  #stopping: Promise<string[]> | null = null
 
   constructor(opts: LabOptions) {
     this.stateDir = path.resolve(opts.stateDir)
@@ -354,12 +354,14 @@ export class Lab {
   }
 
   /** Stops every process by PID, deletes the namespaces and the root veth, removes the state dir. */
-  async stop(opts: { keepStateDir?: boolean } = {}): Promise<string[]> {
-    if (this.#stopped) return []
-    this.#stopped = true
-    const problems = await teardown(this.#processes, this.#netns)
-    if (!opts.keepStateDir) await rm(this.stateDir, { recursive: true, force: true })
-    return problems
+  stop(opts: { keepStateDir?: boolean } = {}): Promise<string[]> {
+    // One teardown however many callers (a signal handler and the normal path may both ask); all wait for it.
+    this.#stopping ??= (async () => {
+      const problems = await teardown(this.#processes, this.#netns)
+      if (!opts.keepStateDir) await rm(this.stateDir, { recursive: true, force: true })
+      return problems
+    })()
+    return this.#stopping
   }
 }
 

@@ -3,7 +3,7 @@
 // `npm run lab -- down`    stop every process the lab started and delete its namespaces and .lab/
 import path from 'node:path'
 import { fileURLToPath } from 'node:url'
-import { labPrerequisites, runningLabNetns, startLab, stopLabFromState, LabBusyError, type Lab } from './lab.js'
+import { Lab, labPrerequisites, runningLabNetns, stopLabFromState, LabBusyError } from './lab.js'
 import { walkService, ipInPoolEntry, type ServiceWalk } from './flow.js'
 
 const repoRoot = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '..', '..')
@@ -76,13 +76,8 @@ function summary(w: ServiceWalk | null, problems: readonly string[], seconds: nu
 async function runOnce(keep: boolean): Promise<number> {
   await prerequisitesOrExit()
   const t0 = Date.now()
-  let lab: Lab
-  try {
-    lab = await startLab({ stateDir, repoRoot, say })
-  } catch (err) {
-    process.stderr.write(`lab: ${err instanceof Error ? err.message : String(err)}\n`)
-    return 1
-  }
+  const lab = new Lab({ stateDir, repoRoot, say })
+  // Ctrl-C tears down whatever exists so far (state.json lets `npm run lab -- down` finish the job if needed).
   let interrupted = false
   const onSignal = (): void => {
     if (interrupted) return
@@ -90,15 +85,27 @@ async function runOnce(keep: boolean): Promise<number> {
     say('interrupted: tearing down')
     void lab.stop().then(() => process.exit(130))
   }
-  if (!keep) {
-    process.on('SIGINT', onSignal)
-    process.on('SIGTERM', onSignal)
+  process.on('SIGINT', onSignal)
+  process.on('SIGTERM', onSignal)
+  try {
+    await lab.up()
+  } catch (err) {
+    if (interrupted) {
+      await lab.stop()
+      return 130
+    }
+    process.stderr.write(`lab: ${err instanceof Error ? err.message : String(err)}\n`)
+    return 1
   }
   let result: { walk: ServiceWalk | null; problems: string[] }
   try {
     result = await walk(lab)
   } catch (err) {
     result = { walk: null, problems: [err instanceof Error ? err.message : String(err)] }
+  }
+  if (interrupted) {
+    await lab.stop()
+    return 130
   }
   if (result.problems.length > 0) process.stdout.write(`\n--- last lines of the lab's logs ---\n${await lab.logTails(12)}\n`)
   process.stdout.write(summary(result.walk, result.problems, (Date.now() - t0) / 1000))
@@ -116,7 +123,6 @@ async function runOnce(keep: boolean): Promise<number> {
     ].join('\n'))
     return result.problems.length === 0 ? 0 : 1
   }
-  if (interrupted) return 130
   const problems = await lab.stop()
   for (const p of problems) say(`teardown: ${p}`)
   say(`torn down (${((Date.now() - t0) / 1000).toFixed(1)} s in all)`)
