@@ -187,7 +187,7 @@ export class Lab {
       const rec = this.#processes.find(p => p.name === 'apiserver')
       if (rec !== undefined && !isAlive(rec.pid)) throw new StopWaiting(`the API server exited (log ${apiserverLog})`)
       return undefined
-    }, { timeoutMs: 20_000, intervalMs: 100 })
+    }, { timeoutMs: 45_000, intervalMs: 100 })
     await this.#writeMachineKubeconfig()
 
     this.#say('registering Nodes (Ready, InternalIP)')

@@ -69,8 +69,8 @@ async function setUpNode(node: LabNode, all: readonly LabNode[]): Promise<void> 
 }
 
 /**
- * Builds the LAN. On failure the namespaces created so far are listed in the error's `created` so the
- * caller can remove them; `created` is also filled in as it goes.
+ * Builds the LAN. Every namespace is appended to `created` as soon as it exists, so on failure the caller
+ * knows exactly what to remove.
  */
 export async function createTopology(nodes: readonly LabNode[], created: string[]): Promise<void> {
   await addNetns(LAN_NETNS, created)
