@@ -167,6 +167,24 @@ export function arpReply(mac: Buffer, ip: string, toMac: Buffer, toIp: string): 
   })
 }
 
+/**
+ * The reply to a request already validated by checkArpFrame, built by copying bytes (no address parsing:
+ * this is the responder's hot path). Same frame as arpReply(mac, tpa, sha, spa) of the request.
+ */
+export function arpReplyTo(request: Buffer, mac: Buffer): Buffer {
+  checkMac(mac, 'our')
+  const out = Buffer.alloc(ETH_ZLEN)
+  request.copy(out, 0, OFF_SHA, OFF_SHA + 6) // Ethernet destination: the asker's hardware address
+  mac.copy(out, 6)
+  request.copy(out, 12, 12, OFF_OP) // EtherType, htype, ptype, hlen, plen: identical by validation
+  out.writeUInt16BE(ARP_OP_REPLY, OFF_OP)
+  mac.copy(out, OFF_SHA)
+  request.copy(out, OFF_SPA, OFF_TPA, OFF_TPA + 4) // our address is the one asked for
+  request.copy(out, OFF_THA, OFF_SHA, OFF_SHA + 6)
+  request.copy(out, OFF_TPA, OFF_SPA, OFF_SPA + 4)
+  return out
+}
+
 /** RFC 5227 §3 ARP Announcement: a broadcast request with SPA = TPA = ip and THA zero. */
 export function gratuitousRequest(mac: Buffer, ip: string): Buffer {
   return arpRequest(mac, ip, ip)

@@ -2,7 +2,7 @@
 // shell counts. Rules from RFC 826 and ../shared/REFERENCE.md §4: answer only requests (op 1) whose target
 // IP this node announces, with Ethernet destination broadcast or our MAC; reply unicast to the sender.
 import { PacketError, isBroadcastAt, macEquals } from './ethernet.js'
-import { ARP_OP_REQUEST, OFF_SHA, OFF_SPA, OFF_TPA, arpReply, checkArpFrame, ipv4At } from './arp.js'
+import { ARP_OP_REQUEST, OFF_SHA, OFF_TPA, arpReplyTo, checkArpFrame, ipv4At } from './arp.js'
 
 export const DROP_REASONS = [
   'malformed', // not a valid ARP-over-Ethernet/IPv4 frame (the PacketError says why)
@@ -45,6 +45,5 @@ export function decideArp(frame: Buffer, ctx: ResponderContext): ArpDecision {
   // RFC 826: swap sender and target, fill in our MAC. For an RFC 5227 probe the sender IP is 0.0.0.0 and
   // the answer goes back to the prober's MAC with TPA 0.0.0.0, as Linux does: it tells the prober the
   // address is taken.
-  const sha = Buffer.from(frame.subarray(OFF_SHA, OFF_SHA + 6))
-  return { kind: 'reply', ip, frame: arpReply(ctx.mac, ip, sha, ipv4At(frame, OFF_SPA)) }
+  return { kind: 'reply', ip, frame: arpReplyTo(frame, ctx.mac) }
 }

@@ -3,7 +3,7 @@ import fc from 'fast-check'
 import { PacketError, parseMac, BROADCAST_MAC, ZERO_MAC } from '../../speaker/core/ethernet.js'
 import {
   ARP_OP_REPLY, ARP_OP_REQUEST, arpReply, arpRequest, canonicalIpv4, checkArpFrame, decodeArpFrame,
-  encodeArpFrame, gratuitousReply, gratuitousRequest, type ArpFrame,
+  encodeArpFrame, gratuitousReply, gratuitousRequest, arpReplyTo, type ArpFrame,
 } from '../../speaker/core/arp.js'
 
 const ours = parseMac('02:00:00:00:00:0b')
@@ -150,4 +150,12 @@ t.test('fuzz: random bytes never throw anything but PacketError', async t => {
     }
   }), { numRuns: 2000 })
   t.ok(accepted > 0, `the generator reaches valid frames too (accepted ${accepted} of 2000)`)
+})
+
+t.test('fuzz: arpReplyTo(request) is arpReply with sender and target swapped', async t => {
+  fc.assert(fc.property(arpFrame, mac, (f, me) => {
+    const req = encodeArpFrame({ ...f, arp: { ...f.arp, op: ARP_OP_REQUEST } })
+    return arpReplyTo(req, me).equals(arpReply(me, f.arp.tpa, f.arp.sha, f.arp.spa))
+  }), { numRuns: 500 })
+  t.pass('500 requests answered identically by both builders')
 })
