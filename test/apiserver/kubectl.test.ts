@@ -189,6 +189,19 @@ if (!existsSync(KUBECTL)) {
       t.match(await kubectl('get', 'configmaps', '-n', 'l2lb-system'), /^$/)
     })
 
+    t.test('create generators send protobuf, decoded for namespaces, configmaps, services', async t => {
+      t.match(await kubectl('create', 'namespace', 'gen'), /namespace\/gen created/)
+      t.match(await kubectl('create', 'configmap', 'gen', '-n', 'gen', '--from-literal=a=b'), /configmap\/gen created/)
+      t.same(JSON.parse(await kubectl('get', 'configmap', 'gen', '-n', 'gen', '-o', 'json')).data, { a: 'b' })
+      t.ok(requests.some(r => r.method === 'POST' && r.path === '/api/v1/namespaces/gen/configmaps' && r.contentType === 'application/vnd.kubernetes.protobuf'), 'kubectl sent protobuf')
+      t.match(await kubectl('create', 'service', 'loadbalancer', 'gen', '-n', 'gen', '--tcp=80:8080'), /service\/gen created/)
+      const svc = JSON.parse(await kubectl('get', 'svc', 'gen', '-n', 'gen', '-o', 'json'))
+      t.equal(svc.spec.type, 'LoadBalancer')
+      t.same(svc.spec.ports.map((p: { name: string, port: number, targetPort: number, protocol: string }) => [p.name, p.port, p.targetPort, p.protocol]), [['80-8080', 80, 8080, 'TCP']])
+      t.same(svc.spec.selector, { app: 'gen' })
+      t.match(await kubectl('delete', 'namespace', 'gen'), /namespace "gen" deleted/)
+    })
+
     t.test('other kinds print', async t => {
       t.match(await kubectl('get', 'ns'), /l2lb-system\s+Active/)
       t.match(await kubectl('get', 'events'), /IPAllocated/)

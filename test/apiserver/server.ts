@@ -16,6 +16,7 @@ import { serviceCidrV4, serviceCidrV6 } from './ip.js'
 import { isObject, type Json, type JsonObject, parseJson } from './json.js'
 import { type FieldValidation, PATCH_TYPES, type PatchType, Registry, type Selectors, type WriteOptions } from './registry.js'
 import { buildResources, type ResourceDef } from './resources.js'
+import { decodeProtobufObject, PROTOBUF } from './protobuf.js'
 import { pruneUnknown, SchemaIndex } from './schema.js'
 import { parseFieldSelector, parseLabelSelector } from './selectors.js'
 import type { Column } from './tables.js'
@@ -119,7 +120,7 @@ interface Route {
   readonly watchPath: boolean
 }
 
-function readBody (req: IncomingMessage): Promise<string> {
+function readBody (req: IncomingMessage): Promise<Buffer> {
   return new Promise((resolve, reject) => {
     const chunks: Buffer[] = []
     let size = 0
@@ -128,21 +129,26 @@ function readBody (req: IncomingMessage): Promise<string> {
       if (size > MAX_BODY) { reject(new ApiError(413, 'RequestEntityTooLarge', 'Request entity too large: limit is 3145728', {})); req.destroy(); return }
       chunks.push(c)
     })
-    req.on('end', () => resolve(Buffer.concat(chunks).toString('utf8')))
+    req.on('end', () => resolve(Buffer.concat(chunks)))
     req.on('error', reject)
   })
 }
 
+function contentTypeOf (req: IncomingMessage): string {
+  return (req.headers['content-type'] ?? 'application/json').split(';')[0]?.trim().toLowerCase() ?? ''
+}
+
 /**
- * Bodies of create/update must be JSON. kubectl's typed clients (e.g. `kubectl create configmap`) send
- * protobuf, which this stand-in cannot decode: it says so with the real server's 415 (listing only what
- * it accepts) instead of failing to parse.
+ * The object in a create/update body: JSON, or the protobuf kubectl's typed clients send (e.g. `kubectl
+ * create configmap`) for the kinds protobuf.ts decodes. Anything else is the real server's 415.
  */
-function requireJsonBody (req: IncomingMessage): void {
-  const ct = (req.headers['content-type'] ?? 'application/json').split(';')[0]?.trim().toLowerCase() ?? ''
+function objectBody (req: IncomingMessage, body: Buffer): Json {
+  const ct = contentTypeOf(req)
+  if (ct === PROTOBUF) return decodeProtobufObject(body)
   if (ct !== 'application/json' && ct !== '') {
-    throw new ApiError(415, 'UnsupportedMediaType', `the body of the request was in an unknown format - accepted media types include: application/json (this stand-in API server does not decode ${ct})`, {})
+    throw new ApiError(415, 'UnsupportedMediaType', `the body of the request was in an unknown format - accepted media types include: application/json, ${PROTOBUF}`, {})
   }
+  return bodyJson(body.toString('utf8'))
 }
 
 function bodyJson (text: string): Json {
@@ -375,16 +381,14 @@ export async function startApiServer (options: ApiServerOptions = {}): Promise<A
       }
       case 'create': {
         if (r.subresource !== '') throw methodNotAllowed()
-        requireJsonBody(req)
         const opts = writeOptions(q)
-        const created = registry.create(def, ns, bodyJson(await readBody(req)), opts)
+        const created = registry.create(def, ns, objectBody(req, await readBody(req)), opts)
         send(res, 201, created, 'application/json', warningHeaders(opts))
         return
       }
       case 'update': {
-        requireJsonBody(req)
         const opts = writeOptions(q)
-        const body = bodyJson(await readBody(req))
+        const body = objectBody(req, await readBody(req))
         const out = registry.update(def, ns, r.name, subresource, () => body, { ...opts, fromPut: true })
         send(res, out.created ? 201 : 200, out.object, 'application/json', warningHeaders(opts))
         return
@@ -394,7 +398,7 @@ export async function startApiServer (options: ApiServerOptions = {}): Promise<A
         const patchType = PATCH_TYPES.find(t => t === ct)
         if (patchType === undefined) throw unsupportedMediaType()
         const opts = writeOptions(q)
-        const text = await readBody(req)
+        const text = (await readBody(req)).toString('utf8')
         const patch = patchType === 'application/apply-patch+yaml' ? applyBody(text) : bodyJson(text)
         if (patchType === 'application/apply-patch+yaml' && (q.get('fieldManager') ?? '') === '') {
           throw new ApiError(422, 'Invalid', 'PatchOptions.meta.k8s.io "" is invalid: fieldManager: Required value: is required for apply patch', { group: 'meta.k8s.io', kind: 'PatchOptions', causes: [{ reason: 'FieldValueRequired', message: 'Required value: is required for apply patch', field: 'fieldManager' }] })
@@ -408,9 +412,8 @@ export async function startApiServer (options: ApiServerOptions = {}): Promise<A
       case 'delete': {
         if (r.subresource !== '') throw methodNotAllowed()
         const opts = writeOptions(q)
-        const text = await readBody(req)
-        if (text.trim() !== '') requireJsonBody(req)
-        const options = text.trim() === '' ? null : bodyJson(text)
+        const raw = await readBody(req)
+        const options = raw.toString('utf8').trim() === '' ? null : objectBody(req, raw)
         const out = registry.delete(def, ns, r.name, options, opts)
         const pending = out.kind !== 'Status' && isObject(out.metadata) && out.metadata.deletionTimestamp !== undefined && !(def.group === '' && def.resource === 'namespaces')
         send(res, pending ? 202 : 200, out)
