@@ -148,6 +148,8 @@ static void begin_close(packet_sock_t *s) {
     napi_delete_reference(s->env, s->on_frame);
     s->on_frame = NULL;
   }
+  // Safe even from inside onFrame: napi_make_callback has already taken what it needs from the context
+  // (ids by value, the resource as a Local) before calling into JS, and the env is certainly alive here.
   if (s->async_ctx != NULL) {
     napi_async_destroy(s->env, s->async_ctx);
     s->async_ctx = NULL;
