@@ -74,7 +74,7 @@ t.test('golden comparisons', async t => {
     const v1 = await raw(server, 'GET', '/api/v1')
     const goldenV1 = arr(obj(readGoldenJson(dir, 'api-v1-resources.txt')).resources).map(obj)
     const names = arr(obj(v1.json).resources).map(obj).map(r => String(r.name))
-    t.same(names, ['configmaps', 'events', 'namespaces', 'namespaces/status', 'nodes', 'nodes/status', 'services', 'services/status'])
+    t.same(names, ['configmaps', 'events', 'namespaces', 'namespaces/status', 'nodes', 'nodes/status', 'pods', 'pods/status', 'services', 'services/status'])
     for (const r of arr(obj(v1.json).resources).map(obj)) t.same(r, goldenV1.find(x => x.name === r.name), `${String(r.name)} as in the real APIResourceList`)
     for (const [path, file] of [['/apis/coordination.k8s.io/v1', 'coordination-v1-resources.txt'], ['/apis/discovery.k8s.io/v1', 'discovery-v1-resources.txt'], ['/apis/events.k8s.io/v1', 'events-v1-resources.txt']] as const) {
       const r = await raw(server, 'GET', path)
@@ -109,7 +109,7 @@ t.test('golden comparisons', async t => {
       }
     }
     const coreNames = arr(obj(arr(obj((await raw(server, 'GET', '/api', { accept })).json).items)[0]).versions).flatMap(v => arr(obj(v).resources).map(r => obj(r).resource))
-    t.same(coreNames, ['configmaps', 'events', 'namespaces', 'nodes', 'services'])
+    t.same(coreNames, ['configmaps', 'events', 'namespaces', 'nodes', 'pods', 'services'])
   })
 
   t.test('OpenAPI v3 is served from the golden documents', async t => {

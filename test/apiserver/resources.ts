@@ -9,7 +9,7 @@ import {
   validateServiceStatus, validateServiceUpdate
 } from './service.js'
 import {
-  type Column, configMapPrinter, endpointSlicePrinter, eventPrinter, leasePrinter, namespacePrinter, nodePrinter,
+  type Column, configMapPrinter, endpointSlicePrinter, eventPrinter, leasePrinter, namespacePrinter, nodePrinter, podPrinter,
   servicePrinter, type TablePrinter
 } from './tables.js'
 
@@ -438,8 +438,104 @@ function eventsV1Def (): ResourceDef {
   })
 }
 
+const CONTAINER_ORDER = ['name', 'image', 'command', 'args', 'workingDir', 'ports', 'envFrom', 'env', 'resources', 'resizePolicy', 'restartPolicy',
+  'volumeMounts', 'volumeDevices', 'livenessProbe', 'readinessProbe', 'startupProbe', 'lifecycle', 'terminationMessagePath',
+  'terminationMessagePolicy', 'imagePullPolicy', 'securityContext', 'stdin', 'stdinOnce', 'tty']
+const POD_SPEC_ORDER = ['volumes', 'initContainers', 'containers', 'ephemeralContainers', 'restartPolicy', 'terminationGracePeriodSeconds',
+  'activeDeadlineSeconds', 'dnsPolicy', 'nodeSelector', 'serviceAccountName', 'serviceAccount', 'automountServiceAccountToken', 'nodeName',
+  'hostNetwork', 'hostPID', 'hostIPC', 'shareProcessNamespace', 'securityContext', 'imagePullSecrets', 'hostname', 'subdomain', 'affinity',
+  'schedulerName', 'tolerations', 'hostAliases', 'priorityClassName', 'priority', 'dnsConfig', 'readinessGates', 'runtimeClassName',
+  'enableServiceLinks', 'preemptionPolicy', 'overhead', 'topologySpreadConstraints', 'setHostnameAsFQDN', 'os', 'hostUsers',
+  'schedulingGates', 'resourceClaims', 'resources']
+
+function defaultContainer (c: Json): void {
+  if (!isObject(c)) return
+  c.resources ??= {}
+  c.terminationMessagePath ??= '/dev/termination-log'
+  c.terminationMessagePolicy ??= 'File'
+  if (c.imagePullPolicy === undefined) {
+    // SetDefaults_Container: Always for :latest or an untagged image, IfNotPresent otherwise.
+    const image = typeof c.image === 'string' ? c.image : ''
+    const last = image.split('/').pop() ?? ''
+    const tagged = last.includes(':') && !last.endsWith(':latest')
+    c.imagePullPolicy = image.includes('@') || tagged ? 'IfNotPresent' : 'Always'
+  }
+  for (const p of (arrayAt(c, 'ports') ?? []).filter(isObject)) p.protocol ??= 'TCP'
+}
+
+/**
+ * Pods, for what clients look at (`kubectl describe node` lists them, `kubectl get pods`): the main
+ * defaults of SetDefaults_Pod; no scheduler, kubelet, service-account admission or graceful deletion.
+ */
+function podDef (): ResourceDef {
+  return def({ group: '', version: 'v1', resource: 'pods', singular: 'pod', kind: 'Pod', namespaced: true }, {
+    shortNames: ['po'],
+    hasStatus: true,
+    returnDeletedObject: true,
+    fieldLabels: ['metadata.name', 'metadata.namespace', 'spec.nodeName', 'spec.restartPolicy', 'spec.schedulerName', 'spec.serviceAccountName',
+      'spec.hostNetwork', 'status.phase', 'status.podIP', 'status.nominatedNodeName'],
+    fields: o => {
+      const spec = objectAt(o, 'spec')
+      const status = objectAt(o, 'status')
+      return {
+        ...metaFields(o),
+        'spec.nodeName': stringAt(spec, 'nodeName') ?? '',
+        'spec.restartPolicy': stringAt(spec, 'restartPolicy') ?? '',
+        'spec.schedulerName': stringAt(spec, 'schedulerName') ?? '',
+        'spec.serviceAccountName': stringAt(spec, 'serviceAccountName') ?? '',
+        'spec.hostNetwork': String(spec?.hostNetwork === true),
+        'status.phase': stringAt(status, 'phase') ?? '',
+        'status.podIP': stringAt(status, 'podIP') ?? '',
+        'status.nominatedNodeName': stringAt(status, 'nominatedNodeName') ?? ''
+      }
+    },
+    printer: podPrinter,
+    defaults: o => {
+      const spec = objectAt(o, 'spec') ?? {}
+      spec.restartPolicy ??= 'Always'
+      spec.terminationGracePeriodSeconds ??= 30
+      spec.dnsPolicy ??= 'ClusterFirst'
+      spec.securityContext ??= {}
+      spec.schedulerName ??= 'default-scheduler'
+      spec.enableServiceLinks ??= true
+      spec.preemptionPolicy ??= 'PreemptLowerPriority'
+      spec.priority ??= 0
+      for (const c of [...(arrayAt(spec, 'containers') ?? []), ...(arrayAt(spec, 'initContainers') ?? [])]) defaultContainer(c)
+      o.spec = spec
+    },
+    prepareForCreate: o => { o.status = { phase: 'Pending', qosClass: 'BestEffort' } },
+    prepareForUpdate: keepOtherHalf,
+    validate: (o, _old, sub) => {
+      if (sub === 'status') return []
+      const causes: StatusCause[] = []
+      const containers = arrayAt(objectAt(o, 'spec'), 'containers') ?? []
+      if (containers.length === 0) causes.push(fieldRequired('spec.containers'))
+      containers.forEach((c, i) => {
+        if (!isObject(c)) return
+        if ((stringAt(c, 'name') ?? '') === '') causes.push(fieldRequired(`spec.containers[${i}].name`))
+        if ((stringAt(c, 'image') ?? '') === '') causes.push(fieldRequired(`spec.containers[${i}].image`))
+      })
+      const rp = objectAt(o, 'spec')?.restartPolicy
+      if (typeof rp !== 'string' || !['Always', 'Never', 'OnFailure'].includes(rp)) causes.push(fieldUnsupported('spec.restartPolicy', rp, ['Always', 'Never', 'OnFailure']))
+      return causes
+    },
+    order: o => {
+      const spec = objectAt(o, 'spec')
+      if (spec !== undefined) {
+        const ordered = orderKeys(spec, POD_SPEC_ORDER)
+        for (const k of ['containers', 'initContainers']) {
+          const list = arrayAt(ordered, k)
+          if (list !== undefined) ordered[k] = list.map(c => isObject(c) ? orderKeys(c, CONTAINER_ORDER) : c)
+        }
+        o.spec = ordered
+      }
+      return orderTop(o, ['spec', 'status'])
+    }
+  })
+}
+
 export function buildResources (serviceColumns: readonly Column[] | undefined): ResourceDef[] {
-  return [namespaceDef(), serviceDef(serviceColumns), configMapDef(), nodeDef(), coreEventDef(), endpointSliceDef(), eventsV1Def(), leaseDef()]
+  return [namespaceDef(), serviceDef(serviceColumns), configMapDef(), nodeDef(), podDef(), coreEventDef(), endpointSliceDef(), eventsV1Def(), leaseDef()]
 }
 
 export function isValidIP (v: Json | undefined): boolean {

@@ -196,3 +196,27 @@ export const defaultPrinter: TablePrinter = {
   columns: [NAME, AGE],
   cells: (obj, now) => [nameOf(obj), age(obj, now)]
 }
+
+/** Pods: READY counts ready containers, STATUS is the reason or phase (the printer's simple cases). */
+export const podPrinter: TablePrinter = {
+  columns: [NAME, col('Ready', 'The aggregate readiness state of this pod for accepting traffic.'),
+    col('Status', 'The aggregate status of the containers in this pod.'),
+    col('Restarts', 'The number of times the containers in this pod have been restarted and when the last container in this pod has restarted.'), AGE,
+    col('IP', 'IP address allocated to the pod. Routable at least within the cluster. Empty if not yet allocated.', 1),
+    col('Node', 'NodeName is a request to schedule this pod onto a specific node. If it is non-empty, the scheduler simply schedules this pod onto that node, assuming that it fits resource requirements.', 1),
+    col('Nominated Node', 'nominatedNodeName is set only when this pod preempts other pods on the node, but it cannot be scheduled right away as preemption victims receive their graceful termination periods. This field does not guarantee that the pod will be scheduled on this node. Scheduler may decide to place the pod elsewhere if other nodes become available sooner. Scheduler may also decide to give the resources on this node to a higher priority pod that is created after preemption. As a result, this field may be different than PodSpec.nodeName when the pod is scheduled.', 1),
+    col('Readiness Gates', 'If specified, all readiness gates will be evaluated for pod readiness. A pod is ready when all its containers are ready AND all conditions specified in the readiness gates have status equal to "True" More info: https://git.k8s.io/enhancements/keps/sig-network/580-pod-readiness-gates', 1)],
+  cells: (obj, now) => {
+    const spec = objectAt(obj, 'spec')
+    const status = objectAt(obj, 'status')
+    const containers = arrayAt(spec, 'containers') ?? []
+    const statuses = (arrayAt(status, 'containerStatuses') ?? []).filter(isObject)
+    const ready = statuses.filter(c => c.ready === true).length
+    const restarts = statuses.reduce((n, c) => n + (numberAt(c, 'restartCount') ?? 0), 0)
+    const reason = stringAt(status, 'reason') || stringAt(status, 'phase') || ''
+    const gates = arrayAt(spec, 'readinessGates') ?? []
+    return [nameOf(obj), `${ready}/${containers.length}`, objectAt(obj, 'metadata')?.deletionTimestamp !== undefined ? 'Terminating' : reason, restarts, age(obj, now),
+      stringAt(status, 'podIP') || '<none>', stringAt(spec, 'nodeName') || '<none>', stringAt(status, 'nominatedNodeName') || '<none>',
+      gates.length === 0 ? '<none>' : `0/${gates.length}`]
+  }
+}
