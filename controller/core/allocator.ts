@@ -375,8 +375,10 @@ export class Allocator {
     let missing: IPFamily | undefined
     for (const f of req.families) if (!hasFamily(cur.ips, f)) missing = f
     if (req.dualStack === 'prefer' && req.requested.length === 0 && missing !== undefined) {
+      // Only from a pool the Service may draw from automatically: auto-assign, or the pool it names.
       const ps = this.pools.get(cur.pool)
-      const extra = ps === undefined ? null : this.pick(ps, missing, req, [])
+      const may = ps !== undefined && (ps.pool.autoAssign || req.pool === ps.pool.name)
+      const extra = ps === undefined || !may ? null : this.pick(ps, missing, req, [])
       if (extra !== null) {
         this.release(req.key)
         return this.commit(req, [...cur.ips, extra], true)
