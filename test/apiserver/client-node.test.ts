@@ -208,6 +208,36 @@ t.test('client-node against the stand-in', async t => {
     t.equal(listErr.body.reason, 'Expired')
   })
 
+  t.test('an informer survives its watch ending after a compaction (410, relist)', async t => {
+    // A server of its own: bookmarks every minute (the default), so the informer's resourceVersion is
+    // that of its last event, and a request log to see the 410 and the relist.
+    const log: Array<{ method: string, path: string, query: string }> = []
+    const own = await startApiServer({ onRequest: r => log.push(r) })
+    t.teardown(() => own.close())
+    const ownConfig = join(dir, 'kubeconfig-own')
+    await own.writeKubeconfig(ownConfig)
+    const okc = new KubeConfig()
+    okc.loadFromFile(ownConfig)
+    const ocore = okc.makeApiClient(CoreV1Api)
+    const informer = makeInformer(okc, '/api/v1/namespaces/kube-public/configmaps', () => ocore.listNamespacedConfigMap({ namespace: 'kube-public' }))
+    const added: string[] = []
+    informer.on('add', c => { added.push(c.metadata?.name ?? '') })
+    informer.on('error', () => undefined)
+    await informer.start()
+    t.teardown(() => informer.stop())
+    await ocore.createNamespacedConfigMap({ namespace: 'kube-public', body: { metadata: { name: 'before' } } })
+    await waitFor('before', () => added.includes('before'))
+    // Writes elsewhere move the revision on; the compaction makes the informer's resourceVersion too old.
+    for (let i = 0; i < 3; i++) await ocore.createNamespacedConfigMap({ namespace: 'default', body: { metadata: { generateName: 'filler-' } } })
+    const listsBefore = log.filter(r => r.method === 'GET' && r.path === '/api/v1/namespaces/kube-public/configmaps' && !r.query.includes('watch')).length
+    own.compact()
+    own.dropWatches()
+    await ocore.createNamespacedConfigMap({ namespace: 'kube-public', body: { metadata: { name: 'after' } } })
+    await waitFor('the informer to relist and see the new object', () => informer.list('kube-public').some(c => c.metadata?.name === 'after'), 10_000)
+    const lists = log.filter(r => r.method === 'GET' && r.path === '/api/v1/namespaces/kube-public/configmaps' && !r.query.includes('watch')).length
+    t.ok(lists > listsBefore, 'the informer listed again after the 410')
+  })
+
   t.test('list at an exact resourceVersion inside the window shows that state', async t => {
     await core.createNamespacedConfigMap({ namespace: 'default', body: { metadata: { name: 'ephemeral' } } })
     const at = (await core.listNamespacedConfigMap({ namespace: 'default' })).metadata?.resourceVersion ?? ''

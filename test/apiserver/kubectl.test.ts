@@ -180,6 +180,9 @@ if (!existsSync(KUBECTL)) {
       t.same(columns(lines[1]).slice(0, 3), ['l2lb-node1', 'Ready', '<none>'])
       t.same(columns(lines[2]).slice(0, 3), ['l2lb-node2', 'NotReady', 'control-plane'])
       t.match(await kubectl('get', 'nodes', '-o', 'wide'), /192\.0\.2\.11/)
+      const described = await kubectl('describe', 'node', 'l2lb-node1')
+      t.match(described, /Taints:\s+node\.kubernetes\.io\/not-ready:NoSchedule/, 'the taint the real admission adds')
+      t.match(described, /Non-terminated Pods:\s+\(0 in total\)/, 'describe lists the node\'s pods (none)')
     })
 
     t.test('delete', async t => {

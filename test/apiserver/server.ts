@@ -56,6 +56,8 @@ export interface ApiServer {
   readonly resourceVersion: () => number
   /** Forgets the watch history, as an etcd compaction would: older resourceVersions get 410. */
   readonly compact: () => void
+  /** Ends every open watch stream, as a watch timeout or an API server restart does; clients re-watch. */
+  readonly dropWatches: () => void
   readonly writeKubeconfig: (path: string, opts?: { readonly server?: string }) => Promise<void>
   readonly close: () => Promise<void>
 }
@@ -533,6 +535,7 @@ export async function startApiServer (options: ApiServerOptions = {}): Promise<A
     caFile: certs.caFile,
     resourceVersion: () => registry.resourceVersion,
     compact: () => registry.compact(),
+    dropWatches: () => { for (const stop of [...watches]) stop() },
     writeKubeconfig: async (path, opts) => { await writeFile(path, kubeconfig(opts?.server ?? url, certs.caPem, token), { mode: 0o600 }) },
     close: async () => {
       if (closed) return
