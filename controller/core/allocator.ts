@@ -127,7 +127,6 @@ export class Allocator {
   private readonly byKey = new Map<string, Held>()
   /** sharing key -> IPs held under it, to find a shareable IP without scanning. */
   private readonly shared = new Map<string, Set<IPKey>>()
-  private readonly clearNotes = new Map<string, string>()
   /** Services that got no IP, with the last failure reported for them (see markWaiting). */
   private readonly waiting = new Map<string, string>()
   private freed = 0
@@ -196,14 +195,6 @@ export class Allocator {
     return this.waiting.size > (except !== undefined && this.waiting.has(except) ? 1 : 0)
   }
 
-  /** The note left when an assignment was cleared by a config change or a restore conflict; consumed. */
-  takeClearNote(key: string): string | null {
-    const n = this.clearNotes.get(key)
-    if (n === undefined) return null
-    this.clearNotes.delete(key)
-    return n
-  }
-
   /** The pool whose usable addresses include ip. */
   private poolOf(ip: IP): PoolState | null {
     for (const ps of this.poolList) {
@@ -265,7 +256,6 @@ export class Allocator {
         }
       }
       const message = `IP ${h.texts.join(', ')} is no longer usable: ${why ?? 'outside every pool'}`
-      this.clearNotes.set(h.key, message)
       cleared.push({ key: h.key, ips: h.texts, message })
     }
     return cleared
@@ -493,7 +483,6 @@ export class Allocator {
       sharing: req.sharing,
     }
     this.record(held, ps)
-    if (this.clearNotes.size > 0) this.clearNotes.delete(req.key)
     return { ok: true, assignment: held, changed }
   }
 
@@ -522,7 +511,6 @@ export class Allocator {
 
   /** Release whatever the Service holds; returns the IPs it held (empty when none). */
   release(key: string): readonly string[] {
-    if (this.clearNotes.size > 0) this.clearNotes.delete(key)
     const h = this.byKey.get(key)
     if (h === undefined) return []
     this.byKey.delete(key)
@@ -570,7 +558,6 @@ export class Allocator {
       }
       const texts = req.statusIPs.map(formatIP)
       const message = `IP ${texts.join(', ')} could not be kept: ${why.message}`
-      this.clearNotes.set(req.key, message)
       losers.push({ key: req.key, ips: texts, message })
     }
     return losers

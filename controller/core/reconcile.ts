@@ -43,6 +43,7 @@ export interface ReconcileContext {
 
 export const EVENT_IP_ALLOCATED = 'IPAllocated'
 export const EVENT_ALLOCATION_FAILED = 'AllocationFailed'
+/** Emitted by the shell for each entry of ConfigOutcome.cleared / RestoreOutcome.cleared. */
 export const EVENT_CLEAR_ASSIGNMENT = 'ClearAssignment'
 
 /** Whether this controller handles the Service: type LoadBalancer and no class, or our class. */
@@ -89,9 +90,6 @@ export async function reconcileService(key: string, svc: ServiceView | null, ctx
   // No valid config, or existing assignments not yet claimed back: do nothing now (never clear a status on
   // a guess). applyConfig/restore answer reprocessAll once they have run.
   if (!allocator.hasConfig() || !allocator.isRestored()) return 'ok'
-
-  const note = allocator.takeClearNote(key)
-  if (note !== null) await writer.recordEvent(svc, 'Warning', EVENT_CLEAR_ASSIGNMENT, note)
 
   const rr = requestFromService(svc)
   const res: AssignResult = rr.ok ? allocator.assign(rr.request) : { ok: false, failure: rr.failure }

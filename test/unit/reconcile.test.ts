@@ -170,7 +170,7 @@ t.test('an invalid config keeps the last good one (stale)', async t => {
   t.same(applyConfig(ctx.allocator, null, [], null).accepted, false, 'a deleted ConfigMap is refused too')
 })
 
-t.test('restart: restore before reconcile, older keeps a contested IP, ClearAssignment for the loser', async t => {
+t.test('restart: restore before reconcile, older keeps a contested IP, the loser is reported for ClearAssignment', async t => {
   const older = svc('older', { ingressIPs: ['192.0.2.241'], annotations: { 'l2lb.dev/ip-allocated-from-pool': 'default' }, creationTimestamp: '2026-01-01T00:00:00.000Z' })
   const newer = svc('newer', { ingressIPs: ['192.0.2.241'], annotations: { 'l2lb.dev/ip-allocated-from-pool': 'default' }, creationTimestamp: '2026-02-01T00:00:00.000Z' })
   const allocator = new Allocator()
@@ -181,18 +181,19 @@ t.test('restart: restore before reconcile, older keeps a contested IP, ClearAssi
   t.same(restore(allocator, [newer, older], null), { restored: false }, 'no config yet: restore waits for it')
   const out = applyConfig(allocator, POOL, [newer, older], null)
   t.ok(out.accepted)
-  if (out.accepted) t.same(out.cleared.map(c => c.key), ['default/newer'], 'the first config claims status back')
+  if (out.accepted) {
+    t.same(out.cleared.map(c => c.key), ['default/newer'], 'the first config claims status back')
+    t.match(out.cleared[0]?.message ?? '', /^IP 192\.0\.2\.241 could not be kept: .*taken by Service default\/older/)
+  }
   const again = restore(allocator, [newer, older], null)
   t.ok(again.restored && again.cleared.length === 0, 'restore runs once')
   await reconcileService(older.key, older, ctx)
   t.same(w.take(), [], 'the older one keeps its IP, untouched')
   await reconcileService(newer.key, newer, ctx)
-  const calls = w.take()
-  t.match(calls[0] ?? '', /^event default\/newer Warning ClearAssignment: IP 192\.0\.2\.241 could not be kept: .*taken by Service default\/older/)
-  t.equal(calls[1], 'ingress default/newer [192.0.2.240]')
+  t.equal(w.take()[0], 'ingress default/newer [192.0.2.240]', 'the loser is re-assigned')
 })
 
-t.test('config edit: ClearAssignment then a new IP; kept IPs are not rewritten', async t => {
+t.test('config edit: the dropped assignment is reported, then re-assigned; kept IPs are not rewritten', async t => {
   const { ctx, w } = setup()
   const a = svc('a')
   const b = svc('b')
@@ -201,11 +202,13 @@ t.test('config edit: ClearAssignment then a new IP; kept IPs are not rewritten',
   w.take()
   const out = applyConfig(ctx.allocator, 'address-pools: [{name: default, protocol: layer2, addresses: [192.0.2.240/32, 192.0.2.250/32]}]', [], null)
   t.ok(out.accepted)
-  if (out.accepted) t.same(out.cleared.map(c => c.key), ['default/b'])
+  if (out.accepted) {
+    t.same(out.cleared.map(c => c.key), ['default/b'])
+    t.match(out.cleared[0]?.message ?? '', /IP 192\.0\.2\.241 is no longer usable/)
+    t.same(out.cleared[0]?.ips, ['192.0.2.241'])
+  }
   await reconcileService(a.key, written(a, ['192.0.2.240'], 'default'), ctx)
   t.same(w.take(), [])
   await reconcileService(b.key, written(b, ['192.0.2.241'], 'default'), ctx)
-  const calls = w.take()
-  t.match(calls[0] ?? '', /ClearAssignment: IP 192\.0\.2\.241 is no longer usable/)
-  t.equal(calls[1], 'ingress default/b [192.0.2.250]')
+  t.equal(w.take()[0], 'ingress default/b [192.0.2.250]')
 })
