@@ -66,7 +66,14 @@ export function pruneUnknown (index: SchemaIndex, root: JsonObject, schema: Json
   const fail = (path: string, v: Json, s: JsonObject): never => {
     throw badRequest(`${ctx.kind} in version "${ctx.version}" cannot be handled as a ${ctx.kind}: json: cannot unmarshal ${jsonTypeName(v)} into Go struct field ${ctx.kind}.${path} of type ${goType(s)}`)
   }
-  const walk = (v: Json, sch: JsonObject | undefined, path: string): void => {
+  const walk = (v: Json, sch: JsonObject | undefined, path: string, setValue: (x: Json) => void): void => {
+    const time = timeKind(sch)
+    if (time !== undefined && typeof v === 'string') {
+      const normal = normalizeTime(v, time)
+      if (normal === undefined) throw badRequest(`${ctx.kind} in version "${ctx.version}" cannot be handled as a ${ctx.kind}: parsing time ${JSON.stringify(v)} as "2006-01-02T15:04:05Z07:00": cannot parse ${JSON.stringify(v)} as "2006"`)
+      setValue(normal)
+      return
+    }
     const s = index.resolve(sch)
     if (s === undefined || v === null) return
     if (s['x-kubernetes-preserve-unknown-fields'] === true || s['x-kubernetes-embedded-resource'] === true) return
@@ -82,8 +89,8 @@ export function pruneUnknown (index: SchemaIndex, root: JsonObject, schema: Json
         const extra = isObject(s.additionalProperties) ? s.additionalProperties : undefined
         for (const k of Object.keys(v)) {
           const p = props?.[k]
-          if (isObject(p)) walk(v[k] ?? null, p, join(k))
-          else if (extra !== undefined) walk(v[k] ?? null, extra, join(k))
+          if (isObject(p)) walk(v[k] ?? null, p, join(k), x => { v[k] = x })
+          else if (extra !== undefined) walk(v[k] ?? null, extra, join(k), x => { v[k] = x })
           else if (props !== undefined || s.additionalProperties === false) { unknown.push(join(k)); delete v[k] }
         }
         if (props === undefined && extra !== undefined) {
@@ -97,7 +104,7 @@ export function pruneUnknown (index: SchemaIndex, root: JsonObject, schema: Json
       case 'array': {
         if (!Array.isArray(v)) { fail(path, v, s); return }
         const items = isObject(s.items) ? s.items : undefined
-        v.forEach((x, i) => walk(x, items, `${path}[${i}]`))
+        v.forEach((x, i) => walk(x, items, `${path}[${i}]`, y => { v[i] = y }))
         return
       }
       case 'string': if (typeof v !== 'string') fail(path, v, s); return
@@ -106,6 +113,31 @@ export function pruneUnknown (index: SchemaIndex, root: JsonObject, schema: Json
       case 'number': if (typeof v !== 'number') fail(path, v, s)
     }
   }
-  walk(root, schema, '')
+  walk(root, schema, '', () => undefined)
   return unknown
+}
+
+/** metav1.Time (RFC 3339, whole seconds) or metav1.MicroTime (six fractional digits), from the $ref. */
+function timeKind (schema: JsonObject | undefined): 'time' | 'micro' | undefined {
+  const allOf = Array.isArray(schema?.allOf) ? schema?.allOf[0] : undefined
+  const ref = typeof schema?.$ref === 'string' ? schema.$ref : isObject(allOf) && typeof allOf.$ref === 'string' ? allOf.$ref : ''
+  if (ref.endsWith('.meta.v1.Time')) return 'time'
+  if (ref.endsWith('.meta.v1.MicroTime')) return 'micro'
+  return undefined
+}
+
+/**
+ * The server's canonical form of a timestamp, as Go re-marshals it: UTC, `Z`, and either whole seconds
+ * (Time) or exactly six fractional digits (MicroTime). Undefined when the text is not RFC 3339.
+ */
+export function normalizeTime (text: string, kind: 'time' | 'micro'): string | undefined {
+  const m = /^(\d{4}-\d{2}-\d{2})[Tt](\d{2}:\d{2}:\d{2})(\.\d+)?([Zz]|[+-]\d{2}:\d{2})$/.exec(text)
+  if (m === null) return undefined
+  const zone = (m[4] ?? 'Z').toUpperCase()
+  const ms = Date.parse(`${m[1] ?? ''}T${m[2] ?? ''}${zone}`)
+  if (Number.isNaN(ms)) return undefined
+  const whole = new Date(ms).toISOString().slice(0, 19)
+  if (kind === 'time') return `${whole}Z`
+  const fraction = ((m[3] ?? '.').slice(1) + '000000').slice(0, 6)
+  return `${whole}.${fraction}Z`
 }

@@ -94,6 +94,17 @@ t.test('registry semantics', async t => {
     t.match(st.json, { message: 'Service "cip" is invalid: status.loadBalancer.ingress: Forbidden: may only be used when `spec.type` is \'LoadBalancer\'' })
   })
 
+  t.test('timestamps come back in the server\'s canonical form; a bad one is a 400', async t => {
+    const node = await raw(server, 'POST', '/api/v1/nodes', { body: { metadata: { name: 'ts' }, status: { conditions: [{ type: 'Ready', status: 'True', lastHeartbeatTime: '2026-11-22T01:02:03.456Z' }] } } })
+    t.equal(node.status, 201)
+    const conditions = obj(obj(node.json).status).conditions
+    t.equal(Array.isArray(conditions) ? obj(conditions[0]).lastHeartbeatTime : undefined, '2026-11-22T01:02:03Z', 'Time in whole seconds')
+    const lease = await raw(server, 'POST', '/apis/coordination.k8s.io/v1/namespaces/l2lb-system/leases', { body: { metadata: { name: 'ts' }, spec: { holderIdentity: 'x', renewTime: '2026-11-22T01:02:03.456Z' } } })
+    t.equal(spec(lease.json).renewTime, '2026-11-22T01:02:03.456000Z', 'MicroTime with six digits')
+    const bad = await raw(server, 'POST', '/apis/coordination.k8s.io/v1/namespaces/l2lb-system/leases', { body: { metadata: { name: 'ts2' }, spec: { renewTime: 'soon' } } })
+    t.equal(bad.status, 400)
+  })
+
   t.test('a Service changing type', async t => {
     const created = await raw(server, 'POST', '/api/v1/namespaces/default/services', { body: { metadata: { name: 'flip' }, spec: { type: 'LoadBalancer', ports: [{ port: 80 }] } } })
     const ip = spec(created.json).clusterIP

@@ -5,7 +5,7 @@ import { readFileSync } from 'node:fs'
 import { join } from 'node:path'
 import { isObject, type Json, type JsonObject, objectAt, parseJson } from './json.js'
 import { jsonPatch, mergePatch, strategicMergePatch } from './patch.js'
-import { SchemaIndex } from './schema.js'
+import { normalizeTime, SchemaIndex } from './schema.js'
 import { matchesFields, matchesLabels, parseFieldSelector, parseLabelSelector } from './selectors.js'
 import { humanDuration } from './tables.js'
 
@@ -108,4 +108,12 @@ t.test('AGE as apimachinery HumanDuration prints it', async t => {
     [125 * s, '2m5s'], [10 * 60 * s, '10m'], [179 * 60 * s, '179m'], [3 * 3600 * s, '3h'], [3 * 3600 * s + 60 * s, '3h1m'], [8 * 3600 * s, '8h'],
     [47 * 3600 * s, '47h'], [48 * 3600 * s, '2d'], [50 * 3600 * s, '2d2h'], [8 * 86400 * s, '8d'], [800 * 86400 * s, '2y70d'], [9 * 365 * 86400 * s, '9y']]
   for (const [ms, want] of cases) t.equal(humanDuration(ms), want, `${ms} ms`)
+})
+
+t.test('timestamps are normalised as Go re-marshals metav1.Time and MicroTime', async t => {
+  t.equal(normalizeTime('2026-11-22T01:02:03.456Z', 'time'), '2026-11-22T01:02:03Z', 'Time keeps whole seconds')
+  t.equal(normalizeTime('2026-11-22T01:02:03.456Z', 'micro'), '2026-11-22T01:02:03.456000Z', 'MicroTime has six digits')
+  t.equal(normalizeTime('2026-11-22T01:02:03Z', 'micro'), '2026-11-22T01:02:03.000000Z')
+  t.equal(normalizeTime('2026-11-22T03:02:03.1234567+02:00', 'micro'), '2026-11-22T01:02:03.123456Z', 'converted to UTC')
+  t.equal(normalizeTime('yesterday', 'time'), undefined)
 })
