@@ -172,7 +172,8 @@ function mergeMap (original: JsonObject, patch: JsonObject, schema: JsonObject |
   }
   for (const [field, order] of Object.entries(orders)) {
     const cur = out[field]
-    if (Array.isArray(cur)) out[field] = applyOrder(cur, order, fieldMeta(resolver, schema, field).mergeKey)
+    const server = original[field]
+    if (Array.isArray(cur)) out[field] = applyOrder(cur, order, Array.isArray(server) ? server : [], fieldMeta(resolver, schema, field).mergeKey)
   }
   const retain = patch.$retainKeys
   if (Array.isArray(retain)) {
@@ -217,16 +218,30 @@ function mergeList (original: Json[], patch: Json[], mergeKey: string | undefine
 }
 
 /**
- * `$setElementOrder/<list>`: the patch's order for the elements it knows; elements only the server has
- * keep their place relative to the others (apimachinery's normalizeElementOrder, simplified: they follow).
+ * `$setElementOrder/<list>` (apimachinery's normalizeElementOrder): the elements the patch names come in
+ * the patch's order; elements only the server has keep their server order and are interleaved by their
+ * position in the server's list (mergeSortedSlice).
  */
-function applyOrder (list: Json[], order: Json[], mergeKey: string | undefined): Json[] {
+function applyOrder (list: Json[], order: Json[], serverList: Json[], mergeKey: string | undefined): Json[] {
   const wanted = order.map(o => keyOf(o, mergeKey))
-  const ordered: Json[] = []
+  const indexIn = (xs: Json[], item: Json): number => xs.findIndex(x => deepEqual(keyOf(x, mergeKey), keyOf(item, mergeKey)))
+  const named: Json[] = []
   for (const w of wanted) {
     const item = list.find(x => deepEqual(keyOf(x, mergeKey), w))
-    if (item !== undefined && !ordered.includes(item)) ordered.push(item)
+    if (item !== undefined && !named.includes(item)) named.push(item)
   }
-  for (const x of list) if (!ordered.includes(x)) ordered.push(x)
-  return ordered
+  const serverOnly = list.filter(x => !named.includes(x)).sort((a, b) => indexIn(serverList, a) - indexIn(serverList, b))
+  const out: Json[] = []
+  let i = 0
+  let j = 0
+  while (i < serverOnly.length || j < named.length) {
+    const left = serverOnly[i]
+    const right = named[j]
+    if (left === undefined) { if (right !== undefined) out.push(right); j++; continue }
+    if (right === undefined) { out.push(left); i++; continue }
+    const li = indexIn(serverList, left)
+    const ri = indexIn(serverList, right)
+    if (li >= 0 && ri >= 0 && li < ri) { out.push(left); i++ } else { out.push(right); j++ }
+  }
+  return out
 }

@@ -69,6 +69,11 @@ t.test('strategic merge patch follows the OpenAPI patch metadata', async t => {
       selector: { app: 'a' }
     }
   }, 'ports merge by port, $patch delete, $setElementOrder, primitive-list deletion, null deletes, atomic lists replace')
+  // A port only the server has (added by someone else) keeps its place relative to the others.
+  const withExtra: JsonObject = { spec: { ports: [{ port: 80 }, { port: 8080, name: 'extra' }, { port: 53 }] } }
+  const reordered = strategicMergePatch(withExtra, { spec: { '$setElementOrder/ports': [{ port: 53 }, { port: 80 }, { port: 443 }], ports: [{ port: 443 }] } }, svcSchema, index)
+  // mergeSortedSlice: 8080 sat before 53 on the server, so it stays in front of it.
+  t.same(at(reordered, 'spec').ports, [{ port: 8080, name: 'extra' }, { port: 53 }, { port: 80 }, { port: 443 }], 'server-only elements interleaved by server position')
   const replaced = strategicMergePatch(svc, { spec: { ports: [{ $patch: 'replace' }, { port: 1 }] } }, svcSchema, index)
   t.same(at(replaced, 'spec').ports, [{ port: 1 }], '$patch: replace in a list replaces it')
   const retained = strategicMergePatch({ spec: { a: 1, b: 2, c: 3 } }, { spec: { $retainKeys: ['a', 'c'], c: 4 } }, undefined, index)
