@@ -506,8 +506,8 @@ export class Registry {
       for (const o of this.list(def, namespace, { ...sel, resourceVersion: undefined, resourceVersionMatch: undefined, limit: undefined, continueToken: undefined }).items) sink('ADDED', o)
     } else {
       if (n < this.compactedRv) {
-        const oldest = this.history[0]?.rv ?? this.rv
-        sink('ERROR', expired(`too old resource version: ${n} (${oldest})`).status)
+        // The watch cache's wording: the number is the oldest resourceVersion it can still start from.
+        sink('ERROR', expired(`too old resource version: ${n} (${this.compactedRv})`).status)
         return { stop: () => undefined }
       }
       for (const ev of this.history) if (ev.rv > n) deliver(ev)

@@ -105,6 +105,22 @@ t.test('registry semantics', async t => {
     t.equal(bad.status, 400)
   })
 
+  t.test('watch options: timeoutSeconds ends the stream, sendInitialEvents ends with the marked bookmark', async t => {
+    const started = Date.now()
+    const w = watchStream(server, '/api/v1/namespaces?watch=true&timeoutSeconds=1')
+    t.teardown(() => w.close())
+    const initial = await w.next(5)
+    t.same(initial.map(e => e.type), ['ADDED', 'ADDED', 'ADDED', 'ADDED', 'ADDED'], 'no resourceVersion: the current state first')
+    await w.ended
+    const took = Date.now() - started
+    t.ok(took >= 900 && took < 5000, `ended after ${took} ms`)
+    const list = watchStream(server, '/api/v1/namespaces?watch=true&sendInitialEvents=true&resourceVersionMatch=NotOlderThan&allowWatchBookmarks=true')
+    t.teardown(() => list.close())
+    const evs = await list.next(6)
+    t.same(evs.map(e => e.type), ['ADDED', 'ADDED', 'ADDED', 'ADDED', 'ADDED', 'BOOKMARK'])
+    t.match(evs[5]?.object, { kind: 'Namespace', metadata: { annotations: { 'k8s.io/initial-events-end': 'true' } } })
+  })
+
   t.test('a Service changing type', async t => {
     const created = await raw(server, 'POST', '/api/v1/namespaces/default/services', { body: { metadata: { name: 'flip' }, spec: { type: 'LoadBalancer', ports: [{ port: 80 }] } } })
     const ip = spec(created.json).clusterIP
