@@ -151,3 +151,12 @@ t.test('listening on IPv6 loopback', async t => {
   const r = await raw(server, 'GET', '/api/v1/namespaces/default')
   t.equal(r.status, 200, 'the certificate covers ::1')
 })
+
+t.test('an oversized body gets 413 and the server keeps serving', async t => {
+  const server = await startApiServer()
+  t.teardown(() => server.close())
+  const big = { metadata: { name: 'big' }, data: { a: 'x'.repeat(3.5 * 1024 * 1024) } }
+  const r = await raw(server, 'POST', '/api/v1/namespaces/default/configmaps', { body: big })
+  t.equal(r.status, 413)
+  t.equal((await raw(server, 'GET', '/api/v1/namespaces/default')).status, 200)
+})

@@ -126,12 +126,15 @@ function readBody (req: IncomingMessage): Promise<Buffer> {
   return new Promise((resolve, reject) => {
     const chunks: Buffer[] = []
     let size = 0
+    // An oversized body is read to its end but not kept, so the 413 can still be written on the connection.
     req.on('data', (c: Buffer) => {
       size += c.length
-      if (size > MAX_BODY) { reject(new ApiError(413, 'RequestEntityTooLarge', 'Request entity too large: limit is 3145728', {})); req.destroy(); return }
-      chunks.push(c)
+      if (size <= MAX_BODY) chunks.push(c)
     })
-    req.on('end', () => resolve(Buffer.concat(chunks)))
+    req.on('end', () => {
+      if (size > MAX_BODY) reject(new ApiError(413, 'RequestEntityTooLarge', 'Request entity too large: limit is 3145728', {}))
+      else resolve(Buffer.concat(chunks))
+    })
     req.on('error', reject)
   })
 }
