@@ -2,19 +2,23 @@
 // wins, and hands that set to the ARP responders. It records `nodeAssigned` only when this node takes a
 // Service over (MetalLB emits it on every reconcile, and users complain: MetalLB #978, #2387).
 import {
-  CoreV1Api, DiscoveryV1Api, type KubeConfig, type V1Service, type V1Node, type V1EndpointSlice, type V1ConfigMap,
+  CoordinationV1Api, CoreV1Api, DiscoveryV1Api,
+  type KubeConfig, type V1Service, type V1Node, type V1EndpointSlice, type V1ConfigMap, type V1Lease,
 } from '@kubernetes/client-node'
+import { performance } from 'node:perf_hooks'
 import type { Logger } from 'pino'
 import { isIPv4 } from 'node:net'
 import { Informer } from '../controller/kube/informer.js'
 import { EventRecorder } from '../controller/kube/event-recorder.js'
 import type { MetricsRegistry, MetricFamily } from '../controller/observe/metrics.js'
 import {
-  toServiceView, toNodeView, toEndpointSliceView, toConfigMapView,
-  type ServiceView, type NodeView, type EndpointSliceView, type ConfigMapView,
+  toServiceView, toNodeView, toEndpointSliceView, toConfigMapView, toLeaseView,
+  type ServiceView, type NodeView, type EndpointSliceView, type ConfigMapView, type LeaseView,
 } from '../controller/core/views.js'
 import { formatConfigError, parsePoolConfig, type PoolConfig } from '../controller/core/pool-config.js'
-import { electService, liveNodes } from './core/election.js'
+import { electService } from './core/election.js'
+import { liveMembers, observeLease, type LeaseObservation } from './core/membership.js'
+import { LeaseHeartbeat, SPEAKER_LEASE_LABELS } from './lease-heartbeat.js'
 import { advertisementOf, interfacesFor, nodeMayAnnounce, type IPAdvertisement } from './core/advertisement.js'
 
 /** What the speaker needs of a responder: the set of IPs to answer for on one interface. */
@@ -36,6 +40,14 @@ export interface SpeakerOptions {
   /** The pool ConfigMap (REFERENCE.md §2): only IPs inside a pool are announced, as its advertisements say. */
   readonly configNamespace: string
   readonly configName: string
+  /**
+   * Per-node Lease (in configNamespace) that says this speaker is alive. A node counts as a candidate only
+   * while it is Ready and its speaker's Lease is fresh; a speaker that cannot renew its own Lease stops
+   * announcing (it fences itself before peers take over). Default 3 s, renewed every 0.75 s.
+   */
+  readonly leaseDurationSeconds?: number
+  /** Monotonic clock in ms; performance.now by default. */
+  readonly now?: () => number
 }
 
 export class Speaker {
@@ -44,6 +56,13 @@ export class Speaker {
   #nodes: Informer<V1Node, NodeView> | null = null
   #slices: Informer<V1EndpointSlice, EndpointSliceView> | null = null
   #configMaps: Informer<V1ConfigMap, ConfigMapView> | null = null
+  #leases: Informer<V1Lease, LeaseView> | null = null
+  #heartbeat: LeaseHeartbeat | null = null
+  /** When our own last successful renewal was sent (monotonic ms); null until the first one. */
+  #ownRenewSentMs: number | null = null
+  #observations = new Map<string, LeaseObservation>()
+  #live: ReadonlySet<string> = new Set()
+  #expiryTimer: NodeJS.Timeout | null = null
   /** The last valid pool config; an invalid edit keeps it (nothing announced is lost). */
   #config: PoolConfig | null = null
   #configText: string | null = null
@@ -86,7 +105,24 @@ export class Speaker {
       list: () => core.listNamespacedConfigMap({ namespace: ns, fieldSelector: `metadata.name=${name}` }),
       toView: toConfigMapView, onChange,
     })
-    await Promise.all([this.#services.start(), this.#nodes.start(), this.#slices.start(), this.#configMaps.start()])
+    this.#leases = new Informer({
+      kubeConfig, log, path: `/apis/coordination.k8s.io/v1/namespaces/${ns}/leases`,
+      labelSelector: `app.kubernetes.io/component=${SPEAKER_LEASE_LABELS['app.kubernetes.io/component']}`,
+      list: () => kubeConfig.makeApiClient(CoordinationV1Api).listNamespacedLease({
+        namespace: ns, labelSelector: `app.kubernetes.io/component=${SPEAKER_LEASE_LABELS['app.kubernetes.io/component']}`,
+      }),
+      toView: toLeaseView,
+      onChange: () => this.#checkMembership(),
+    })
+    const durationSeconds = this.#o.leaseDurationSeconds ?? 3
+    this.#heartbeat = new LeaseHeartbeat({
+      api: kubeConfig.makeApiClient(CoordinationV1Api), namespace: ns, node: this.#o.nodeName, durationSeconds, log,
+      now: this.#now, onRenewed: sentAt => { this.#ownRenewSentMs = sentAt; this.#checkMembership() },
+    })
+    await Promise.all([
+      this.#services.start(), this.#nodes.start(), this.#slices.start(), this.#configMaps.start(), this.#leases.start(),
+    ])
+    await this.#heartbeat.start()
     for (const a of this.#o.announcers) await a.start()
     this.#synced = true
     log.info({ node: this.#o.nodeName, interfaces: this.#o.announcers.map(a => a.interfaceName) }, 'speaker synced')
@@ -98,6 +134,41 @@ export class Speaker {
     this.#scheduled = true
     // Coalesce a burst of watch events (a relist delivers hundreds at once) into one recompute.
     setImmediate(() => { this.#scheduled = false; this.#recompute() })
+  }
+
+  readonly #now = (): number => (this.#o.now ? this.#o.now() : performance.now())
+
+  /**
+   * Updates what we have seen of every speaker's Lease and recomputes the live set; a full recompute runs only
+   * when the live set changed, so routine renewals (every node, several times a second) cost next to nothing.
+   */
+  #checkMembership(): void {
+    if (this.#closed || !this.#nodes || !this.#leases) return
+    const now = this.#now()
+    const seen = new Map<string, LeaseObservation>()
+    for (const l of this.#leases.list()) {
+      const node = l.holderIdentity ?? l.labels['l2lb.dev/node'] ?? null
+      if (!node || node === this.#o.nodeName || l.leaseDurationSeconds === null) continue
+      seen.set(node, observeLease(this.#observations.get(node), l.renewTime, l.leaseDurationSeconds * 1000, now))
+    }
+    // Our own liveness is what *we* know we renewed: if we cannot reach the API server we stop announcing
+    // one lease duration after the last renewal we sent, before any peer (which saw it later) takes over.
+    if (this.#ownRenewSentMs !== null) {
+      seen.set(this.#o.nodeName, {
+        renewTime: 'self', observedAtMs: this.#ownRenewSentMs, durationMs: (this.#o.leaseDurationSeconds ?? 3) * 1000,
+      })
+    }
+    this.#observations = seen
+    const m = liveMembers(this.#nodes.list(), seen, now)
+    if (this.#expiryTimer) clearTimeout(this.#expiryTimer)
+    this.#expiryTimer = m.nextExpiryMs === null ? null
+      : setTimeout(() => this.#checkMembership(), Math.max(1, m.nextExpiryMs - now + 1))
+    const changed = m.live.size !== this.#live.size || [...m.live].some(n => !this.#live.has(n))
+    if (changed) {
+      this.#o.log.info({ live: [...m.live].sort() }, 'membership changed')
+      this.#live = m.live
+      this.#schedule()
+    }
   }
 
   #serves(svc: ServiceView): boolean {
@@ -124,7 +195,9 @@ export class Speaker {
     const config = this.#config
     const me = this.#o.nodeName
     const nodes = new Map(this.#nodes.list().map(n => [n.name, n]))
-    const live = liveNodes(nodes.values())
+    // Node readiness may have changed too: refresh the membership without re-entering #schedule.
+    const live = liveMembers(nodes.values(), this.#observations, this.#now()).live
+    this.#live = live
     const adverts = new Map<string, IPAdvertisement | null>()
     const advertOf = (ip: string): IPAdvertisement | null => {
       if (!config) return null
@@ -203,9 +276,14 @@ export class Speaker {
   async close(): Promise<void> {
     if (this.#closed) return
     this.#closed = true
-    // Stop answering first: a quiet node lets the next winner's gratuitous ARP take the IP over.
+    if (this.#expiryTimer) clearTimeout(this.#expiryTimer)
+    // Stop answering first, then give the Lease up: peers see the deletion and the next winner's gratuitous
+    // ARP takes each IP over without waiting for the Lease to expire (SIGTERM handover, ROADMAP 1).
     for (const a of this.#o.announcers) a.setAnnounced([])
-    await Promise.all([this.#services?.close(), this.#nodes?.close(), this.#slices?.close(), this.#configMaps?.close()])
+    await this.#heartbeat?.close()
+    await Promise.all([
+      this.#services?.close(), this.#nodes?.close(), this.#slices?.close(), this.#configMaps?.close(), this.#leases?.close(),
+    ])
     for (const a of this.#o.announcers) await a.close()
   }
 }

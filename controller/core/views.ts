@@ -1,6 +1,6 @@
 // Views: Kubernetes objects converted once, at the boundary, into plain records with every field the
 // logic needs present and typed. Nothing past this file sees a V1Service or has to guess at `undefined`.
-import type { V1Service, V1Node, V1EndpointSlice, V1ConfigMap } from '@kubernetes/client-node'
+import type { V1Service, V1Node, V1EndpointSlice, V1ConfigMap, V1Lease } from '@kubernetes/client-node'
 
 export type IPFamily = 'IPv4' | 'IPv6'
 export type IPFamilyPolicy = 'SingleStack' | 'PreferDualStack' | 'RequireDualStack'
@@ -148,4 +148,30 @@ export function toConfigMapView(cm: V1ConfigMap): ConfigMapView {
   const namespace = cm.metadata?.namespace ?? 'default'
   const name = cm.metadata?.name ?? ''
   return { key: `${namespace}/${name}`, namespace, name, uid: cm.metadata?.uid ?? '', data: { ...(cm.data ?? {}) } }
+}
+
+export interface LeaseView {
+  readonly key: string
+  readonly namespace: string
+  readonly name: string
+  readonly labels: Readonly<Record<string, string>>
+  readonly holderIdentity: string | null
+  readonly leaseDurationSeconds: number | null
+  /** spec.renewTime as the server sent it ('' when unset); compared for change, never against our clock. */
+  readonly renewTime: string
+}
+
+export function toLeaseView(lease: V1Lease): LeaseView {
+  const namespace = lease.metadata?.namespace ?? 'default'
+  const name = lease.metadata?.name ?? ''
+  const renew: unknown = lease.spec?.renewTime
+  return {
+    key: `${namespace}/${name}`,
+    namespace,
+    name,
+    labels: { ...(lease.metadata?.labels ?? {}) },
+    holderIdentity: lease.spec?.holderIdentity ?? null,
+    leaseDurationSeconds: lease.spec?.leaseDurationSeconds ?? null,
+    renewTime: renew instanceof Date ? (Number.isNaN(renew.getTime()) ? '' : renew.toISOString()) : typeof renew === 'string' ? renew : '',
+  }
 }

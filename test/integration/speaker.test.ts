@@ -7,7 +7,7 @@ import { mkdtempSync, rmSync } from 'node:fs'
 import { tmpdir } from 'node:os'
 import { join } from 'node:path'
 import { pino } from 'pino'
-import { CoreV1Api, DiscoveryV1Api, KubeConfig } from '@kubernetes/client-node'
+import { CoordinationV1Api, CoreV1Api, DiscoveryV1Api, KubeConfig } from '@kubernetes/client-node'
 import { startApiServer } from '../apiserver/server.js'
 import { Speaker, type Announcer } from '../../speaker/speaker.js'
 import { announcingNode } from '../../speaker/core/election.js'
@@ -131,4 +131,87 @@ t.test('speakers elect one announcer per IP and hand over', async t => {
   await svcWith('edge', '192.0.2.250')
   await waitFor('edge announce', () => who('192.0.2.250').length === 1)
   t.same(who('192.0.2.250'), [edge], 'only the node the advertisement selects announces')
+})
+
+t.test('per-node Leases: a node without a live speaker is passed over; a stopping speaker hands over', async t => {
+  const dir = mkdtempSync(join(tmpdir(), 'l2lb-spk-'))
+  const server = await startApiServer({ host: '127.0.0.1', port: 0 })
+  const kubeconfig = join(dir, 'kubeconfig')
+  await server.writeKubeconfig(kubeconfig)
+  const kc = new KubeConfig()
+  kc.loadFromFile(kubeconfig)
+  const core = kc.makeApiClient(CoreV1Api)
+  const discovery = kc.makeApiClient(DiscoveryV1Api)
+  const coordination = kc.makeApiClient(CoordinationV1Api)
+  const all = [...NODES, 'l2lb-node4']
+  for (const name of all) {
+    await core.createNode({ body: { metadata: { name } } })
+    await core.patchNodeStatus({ name, body: { status: { conditions: [{ type: 'Ready', status: 'True', reason: 'KubeletReady', message: '' }] } } }, mergePatch())
+  }
+  await core.createNamespacedConfigMap({ namespace: 'l2lb-system', body: { metadata: { name: 'config' }, data: { config: POOLS } } })
+  const announcers = new Map<string, RecordingAnnouncer>()
+  const speakers = new Map(NODES.map(node => {
+    const a = new RecordingAnnouncer()
+    announcers.set(node, a)
+    return [node, new Speaker({
+      nodeName: node, kubeConfig: kc, log: pino({ level: 'silent' }), metrics: new MetricsRegistry(), announcers: [a],
+      loadBalancerClass: null, configNamespace: 'l2lb-system', configName: 'config', leaseDurationSeconds: 1,
+    })]
+  }))
+  t.teardown(async () => {
+    for (const s of speakers.values()) await s.close()
+    await server.close()
+    rmSync(dir, { recursive: true, force: true })
+  })
+  await Promise.all([...speakers.values()].map(s => s.start()))
+  const who = (ip: string): string[] => NODES.filter(n => announcers.get(n)?.current.has(ip))
+  const leases = await coordination.listNamespacedLease({ namespace: 'l2lb-system' })
+  t.same(leases.items.map(l => l.spec?.holderIdentity).sort(), NODES, 'one Lease per running speaker, none per Service')
+
+  // l2lb-node4 is Ready but runs no speaker: it is never elected, even for an IP whose hash it would win.
+  const ips = ['192.0.2.241', '192.0.2.242', '192.0.2.243', '192.0.2.244', '192.0.2.245', '192.0.2.246', '192.0.2.247']
+  const node4IP = ips.find(ip => announcingNode(ip, all) === 'l2lb-node4') ?? ''
+  t.not(node4IP, '', 'some IP hashes to node4')
+  const expose = async (name: string, ip: string): Promise<void> => {
+    await core.createNamespacedService({ namespace: 'default', body: { metadata: { name }, spec: { type: 'LoadBalancer', selector: { app: 'web' }, ports: [{ port: 80 }] } } })
+    await core.patchNamespacedServiceStatus({ name, namespace: 'default', body: { status: { loadBalancer: { ingress: [{ ip }] } } } }, mergePatch())
+    await discovery.createNamespacedEndpointSlice({ namespace: 'default', body: {
+      metadata: { name: `${name}-1`, labels: { 'kubernetes.io/service-name': name } }, addressType: 'IPv4',
+      endpoints: [{ addresses: ['198.19.1.2'], conditions: { ready: true }, nodeName: 'l2lb-node1' }], ports: [{ port: 80 }],
+    } })
+  }
+  await expose('orphan', node4IP)
+  await waitFor('node4 IP announced by a live speaker', () => who(node4IP).length === 1)
+  t.same(who(node4IP), [announcingNode(node4IP, NODES)], 'the winner among nodes with a live speaker')
+
+  // A speaker SIGKILLed right after a renewal: its Lease stays fresh for one duration, then runs out. Its IPs
+  // move then, and not before (the frozen Lease below is node4's last renewal).
+  const lateIP = ips.find(ip => ip !== node4IP && announcingNode(ip, all) === 'l2lb-node4') ?? ''
+  t.not(lateIP, '', 'a second IP hashes to node4')
+  await coordination.createNamespacedLease({ namespace: 'l2lb-system', body: {
+    metadata: { name: 'l2lb-speaker-l2lb-node4', labels: { 'app.kubernetes.io/name': 'l2lb', 'app.kubernetes.io/component': 'speaker' } },
+    spec: { holderIdentity: 'l2lb-node4', leaseDurationSeconds: 1, renewTime: new Date() },
+  } })
+  const frozenAt = Date.now()
+  await expose('killed', lateIP)
+  await waitFor('a live speaker takes over once the Lease runs out', () => who(lateIP).length === 1, 8000)
+  t.same(who(lateIP), [announcingNode(lateIP, NODES)])
+  t.ok(Date.now() - frozenAt >= 900, `not before the 1 s Lease ran out (${Date.now() - frozenAt} ms)`)
+
+  const victimIP = '192.0.2.240'
+  await expose('web', victimIP)
+  const victim = announcingNode(victimIP, NODES) ?? ''
+  await waitFor('victim announces', () => who(victimIP).length === 1)
+  t.same(who(victimIP), [victim])
+  // A graceful stop (SIGTERM) withdraws and deletes the Lease: the next node takes over without waiting for
+  // the Lease to run out.
+  const heir = announcingNode(victimIP, NODES.filter(n => n !== victim)) ?? ''
+  const victimSpeaker = speakers.get(victim)
+  speakers.delete(victim)
+  await victimSpeaker?.close()
+  t.same(announcers.get(victim)?.current, new Set(), 'the stopping speaker withdrew everything')
+  await waitFor('heir takes over', () => who(victimIP).length === 1)
+  t.same(who(victimIP), [heir], `${heir} announces ${victimIP} after ${victim} stopped`)
+  const gone = await coordination.listNamespacedLease({ namespace: 'l2lb-system' })
+  t.notOk(gone.items.some(l => l.spec?.holderIdentity === victim), 'the stopped speaker gave its Lease up')
 })

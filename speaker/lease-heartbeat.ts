@@ -1,0 +1,101 @@
+// Keeps this speaker's per-node Lease fresh (ROADMAP 1: one Lease per node, so API writes do not grow with
+// the number of Services). Renews every quarter of the lease duration; deletes the Lease on close so that peers
+// take the node's IPs over as soon as the deletion reaches them instead of after a lease duration.
+import type { CoordinationV1Api, V1Lease } from '@kubernetes/client-node'
+import type { Logger } from 'pino'
+import { classifyApiError, mergePatch } from '../controller/kube/kube-client.js'
+import { speakerLeaseName } from './core/membership.js'
+
+export const SPEAKER_LEASE_LABELS = { 'app.kubernetes.io/name': 'l2lb', 'app.kubernetes.io/component': 'speaker' } as const
+
+export interface LeaseHeartbeatOptions {
+  readonly api: CoordinationV1Api
+  readonly namespace: string
+  readonly node: string
+  readonly durationSeconds: number
+  readonly log: Logger
+  /** Monotonic milliseconds (performance.now in production). */
+  readonly now: () => number
+  /** Called after each successful renewal with the time the request was sent (conservative for fencing). */
+  readonly onRenewed: (sentAtMs: number) => void
+}
+
+/** MicroTime as the API server writes it: RFC 3339 with microseconds. */
+function microTime(d: Date): string {
+  return d.toISOString().replace(/\.(\d{3})Z$/, '.$1000Z')
+}
+
+export class LeaseHeartbeat {
+  readonly #o: LeaseHeartbeatOptions
+  #timer: NodeJS.Timeout | null = null
+  #closed = false
+  #failingSince: number | null = null
+
+  constructor(opts: LeaseHeartbeatOptions) {
+    this.#o = opts
+  }
+
+  get name(): string {
+    return speakerLeaseName(this.#o.node)
+  }
+
+  get renewIntervalMs(): number {
+    return Math.max(100, (this.#o.durationSeconds * 1000) / 4)
+  }
+
+  /** Takes the Lease (creating it if needed) and starts renewing. A failure here is retried on the next tick. */
+  async start(): Promise<void> {
+    await this.#renew()
+    this.#schedule()
+  }
+
+  #schedule(): void {
+    if (this.#closed) return
+    this.#timer = setTimeout(() => { void this.#renew().finally(() => this.#schedule()) }, this.renewIntervalMs)
+  }
+
+  #body(at: Date): V1Lease {
+    return {
+      metadata: { name: this.name, namespace: this.#o.namespace, labels: { ...SPEAKER_LEASE_LABELS, 'l2lb.dev/node': this.#o.node } },
+      spec: { holderIdentity: this.#o.node, leaseDurationSeconds: this.#o.durationSeconds, renewTime: at },
+    }
+  }
+
+  async #renew(): Promise<void> {
+    if (this.#closed) return
+    const { api, namespace, log } = this.#o
+    const sentAt = this.#o.now()
+    const at = new Date()
+    try {
+      try {
+        await api.patchNamespacedLease({
+          name: this.name, namespace,
+          body: { spec: { holderIdentity: this.#o.node, leaseDurationSeconds: this.#o.durationSeconds, renewTime: microTime(at) } },
+        }, mergePatch())
+      } catch (err) {
+        if (classifyApiError(err).outcome !== 'notFound') throw err
+        await api.createNamespacedLease({ namespace, body: this.#body(at) })
+      }
+      if (this.#closed) return
+      if (this.#failingSince !== null) log.info({ lease: this.name }, 'lease renewed again')
+      this.#failingSince = null
+      this.#o.onRenewed(sentAt)
+    } catch (err) {
+      if (this.#failingSince === null) this.#failingSince = sentAt
+      log.warn({ lease: this.name, err: classifyApiError(err).message }, 'lease renewal failed')
+    }
+  }
+
+  /** Stops renewing and deletes the Lease (best effort), so peers take over at once. */
+  async close(): Promise<void> {
+    if (this.#closed) return
+    this.#closed = true
+    if (this.#timer) clearTimeout(this.#timer)
+    try {
+      await this.#o.api.deleteNamespacedLease({ name: this.name, namespace: this.#o.namespace })
+    } catch (err) {
+      const e = classifyApiError(err)
+      if (e.outcome !== 'notFound') this.#o.log.warn({ lease: this.name, err: e.message }, 'could not delete lease on stop; peers take over when it expires')
+    }
+  }
+}
