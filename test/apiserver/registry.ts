@@ -333,10 +333,11 @@ export class Registry {
   update (def: ResourceDef, namespace: string, name: string, subresource: '' | 'status',
     mutate: (current: JsonObject | undefined) => Json, opts: WriteOptions & { readonly fromPut: boolean }): { object: JsonObject, created: boolean } {
     const ns = def.namespaced ? namespace : ''
-    if (def.namespaced) this.checkNamespace(def, ns)
     const old = this.stored(def, ns, name)
     if (old === undefined) {
       if (opts.fromPut && def.allowCreateOnUpdate && subresource === '') {
+        // Only a create checks the namespace; an update of a missing object is that object's 404.
+        this.checkNamespace(def, ns)
         const body = this.checkBody(def, mutate(undefined))
         const bm = objectAt(body, 'metadata')
         if ((stringAt(bm, 'name') ?? '') !== name) throw badRequest(`the name of the object (${stringAt(bm, 'name') ?? ''}) does not match the name on the URL (${name})`)
