@@ -31,6 +31,11 @@ async function main(): Promise<void> {
     log.fatal({ wanted }, 'no interface to announce on: check L2LB_INTERFACES and that the interface is up')
     process.exit(2)
   }
+  const leaseSeconds = Number(env.L2LB_LEASE_SECONDS ?? '3')
+  if (!Number.isInteger(leaseSeconds) || leaseSeconds < 1 || leaseSeconds > 60) {
+    log.fatal(`L2LB_LEASE_SECONDS="${env.L2LB_LEASE_SECONDS}": write a whole number of seconds from 1 to 60 (default 3)`)
+    process.exit(2)
+  }
   const metrics = new MetricsRegistry()
   const announcers: Announcer[] = names.map(name => {
     const r = new ArpResponder({ interface: name, log: log.child({ interface: name }), metrics })
@@ -45,6 +50,7 @@ async function main(): Promise<void> {
     loadBalancerClass: env.L2LB_LOAD_BALANCER_CLASS || null,
     configNamespace: env.L2LB_NAMESPACE || 'l2lb-system',
     configName: env.L2LB_CONFIGMAP || 'config',
+    leaseDurationSeconds: leaseSeconds,
   })
   const observe = new ObserveServer({
     host: listen.host, port: listen.port, metrics,

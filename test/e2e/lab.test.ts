@@ -77,5 +77,25 @@ if (reason !== null) {
     t.equal(again.replies, 0, `and stays unanswered (${again.replies} replies)`)
     const other = await lab.arping(w2.ip, { count: 2, deadlineS: 2 })
     t.same(other.macs, w2.arping.macs, 'the other Service is still announced by the same node')
+
+    // Failover: SIGKILL the speaker that announces the second Service's IP. Its per-node Lease stops being
+    // renewed; once it runs out (3 s) the next node in the hash order takes the IP over with gratuitous ARP.
+    const owner = w2.macOwner ?? ''
+    const oldMac = w2.arping.macs[0] ?? ''
+    const rec = lab.processes.find(p => p.name === `speaker-${owner}`)
+    t.ok(rec, `the lab runs a speaker on ${owner}`)
+    if (rec) process.kill(rec.pid, 'SIGKILL')
+    const killedAt = Date.now()
+    let takeover: string[] = []
+    for (let i = 0; i < 15 && Date.now() - killedAt < 20_000; i++) {
+      const r = await lab.arping(w2.ip, { count: 1, deadlineS: 1 })
+      if (r.macs.length > 0 && !r.macs.includes(oldMac)) { takeover = r.macs; break }
+    }
+    t.comment(`after SIGKILL of speaker-${owner}, another node answered within ${Date.now() - killedAt} ms (1 s arping granularity)`)
+    t.equal(takeover.length, 1, `exactly one other node answers for ${w2.ip} (saw ${takeover.join(', ') || 'none'})`)
+    const heir = await lab.nodeWithMac(takeover[0] ?? '')
+    t.ok(heir && heir.name !== owner, `the IP moved from ${owner} to ${heir?.name ?? 'nobody'}`)
+    const reached = await lab.curl(w2.ip, '/api/v1/')
+    t.equal(reached.body.trim(), 'api v1', 'the Service is reachable through the new node')
   })
 }
