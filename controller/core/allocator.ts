@@ -36,23 +36,52 @@ export interface ClearedAssignment {
   readonly message: string
 }
 
-interface Held {
-  readonly key: string
-  readonly pool: string
-  readonly ips: readonly IP[]
-  readonly texts: readonly string[]
-  readonly namespace: string
-  readonly labels: Readonly<Record<string, string>>
-  sharing: SharingInfo
+// Layout matters at a million assignments: every pointer followed is a likely cache miss and every object
+// is work for the collector. A Held points straight at its IP entries (release needs no map lookup to find
+// them), an entry is itself the IP value, and arrays are created at their final size.
+// Text is made on first use: the allocator itself works on values and keys, and formatting an IPv6 address
+// cost more than the rest of an allocation.
+class Held implements Assignment {
+  /** The entries themselves, in family order. */
+  ips: readonly IPEntry[] = NO_ENTRIES
+  private textCache: readonly string[] | null = null
+  constructor(
+    readonly key: string,
+    readonly pool: string,
+    readonly namespace: string,
+    readonly labels: Readonly<Record<string, string>>,
+    public sharing: SharingInfo,
+  ) {}
+
+  get texts(): readonly string[] {
+    if (this.textCache === null) {
+      const a = this.ips[0]
+      const b = this.ips[1]
+      this.textCache = a === undefined ? [] : b === undefined ? [a.text] : [a.text, b.text]
+    }
+    return this.textCache
+  }
 }
 
-interface IPEntry {
-  readonly ip: IP
-  readonly pool: string
-  readonly space: FreeSpace | null
-  /** Usually one; several only when they share the IP. An array: cheaper than a Map at these sizes. */
-  readonly holders: Held[]
+class IPEntry implements IP {
+  private textCache: string | null = null
+  constructor(
+    readonly family: IPFamily,
+    readonly value: bigint,
+    readonly key: IPKey,
+    readonly pool: string,
+    readonly space: FreeSpace | null,
+    /** Usually one; several only when they share the IP. An array: cheaper than a Map at these sizes. */
+    readonly holders: Held[],
+  ) {}
+
+  get text(): string {
+    this.textCache ??= formatIP(this)
+    return this.textCache
+  }
 }
+
+const NO_ENTRIES: readonly IPEntry[] = []
 
 interface PoolState {
   readonly pool: Pool
@@ -60,10 +89,13 @@ interface PoolState {
   readonly spaces: ReadonlyMap<IPFamily, FreeSpace>
 }
 
-// Keyed by canonical text: V8 caches a string's hash in the string, while a bigint key is hashed again on
-// every lookup (slow in profiles), and the texts exist anyway (they are what reconcile writes).
-type IPKey = string
-const keyOf = formatIP
+// IPv4: the number itself; IPv6: hex digits. A bigint key would be hashed again on every lookup (slow in
+// profiles), while a string caches its hash; and a number or a toString(16) costs less than the canonical
+// text, which is made only when someone asks for it.
+type IPKey = number | string
+function keyOf(ip: IP): IPKey {
+  return ip.family === 'IPv4' ? Number(ip.value) : ip.value.toString(16)
+}
 
 // The hot paths below use plain loops and no closures: besides the allocations, tsx (esbuild keepNames)
 // wraps every function created at run time in a __name() call, which showed up first in profiles.
@@ -251,7 +283,7 @@ export class Allocator {
       if (why === null) {
         const ps = this.poolOf(h.ips[0] ?? { family: 'IPv4', value: -1n })
         if (ps !== null) {
-          this.record({ ...h, pool: ps.pool.name }, ps)
+          this.place(h.key, ps, h.ips, h.namespace, h.labels, h.sharing)
           continue
         }
       }
@@ -389,9 +421,9 @@ export class Allocator {
       let best: IP | null = null
       for (const k of this.shared.get(sk) ?? []) {
         const e = this.byIP.get(k)
-        if (e === undefined || e.pool !== ps.pool.name || e.ip.family !== family) continue
-        if (this.takenProblem(e.ip, req) !== null) continue
-        if (best === null || e.ip.value < best.value) best = e.ip
+        if (e === undefined || e.pool !== ps.pool.name || e.family !== family) continue
+        if (this.takenProblem(e, req) !== null) continue
+        if (best === null || e.value < best.value) best = e
       }
       if (best !== null) return best
     }
@@ -471,54 +503,54 @@ export class Allocator {
     const first = ordered[0]
     const ps = known ?? (first === undefined ? null : this.poolOf(first))
     if (ps === null) return { ok: false, failure: { kind: 'invalidRequest', message: 'no address' } }
-    const texts: string[] = []
-    for (const ip of ordered) texts.push(formatIP(ip))
-    const held: Held = {
-      key: req.key,
-      pool: ps.pool.name,
-      ips: ordered,
-      texts,
-      namespace: req.namespace,
-      labels: req.labels,
-      sharing: req.sharing,
-    }
-    this.record(held, ps)
-    return { ok: true, assignment: held, changed }
+    return { ok: true, assignment: this.place(req.key, ps, ordered, req.namespace, req.labels, req.sharing), changed }
   }
 
-  private record(h: Held, ps: PoolState): void {
-    this.byKey.set(h.key, h)
-    for (let i = 0; i < h.ips.length; i++) {
-      const ip = h.ips[i]
-      const k = h.texts[i]
-      if (ip === undefined || k === undefined) continue
-      let e = this.byIP.get(k)
-      if (e === undefined) {
-        const space = ps.spaces.get(ip.family) ?? null
-        space?.take(ip.value)
-        e = { ip, pool: ps.pool.name, space, holders: [] }
-        this.byIP.set(k, e)
-      }
-      e.holders.push(h)
-      const sk = h.sharing.sharingKey
-      if (sk !== null) {
-        let set = this.shared.get(sk)
-        if (set === undefined) this.shared.set(sk, (set = new Set()))
-        set.add(k)
-      }
-    }
+  private place(
+    key: string,
+    ps: PoolState,
+    ips: readonly IP[],
+    namespace: string,
+    labels: Readonly<Record<string, string>>,
+    sharing: SharingInfo,
+  ): Held {
+    const held = new Held(key, ps.pool.name, namespace, labels, sharing)
+    const a = ips[0]
+    const b = ips[1]
+    const ea = a === undefined ? null : this.hold(a, ps, held)
+    const eb = b === undefined ? null : this.hold(b, ps, held)
+    if (ea !== null && eb !== null) held.ips = [ea, eb]
+    else if (ea !== null) held.ips = [ea]
+    this.byKey.set(key, held)
+    return held
   }
 
-  /** Release whatever the Service holds; returns the IPs it held (empty when none). */
-  release(key: string): readonly string[] {
+  /** Add `held` as a holder of ip, taking the address from the free space when it is the first. */
+  private hold(ip: IP, ps: PoolState, held: Held): IPEntry {
+    const k = keyOf(ip)
+    let e = this.byIP.get(k)
+    if (e === undefined) {
+      const space = ps.spaces.get(ip.family) ?? null
+      space?.take(ip.value)
+      e = new IPEntry(ip.family, ip.value, k, ps.pool.name, space, [held])
+      this.byIP.set(k, e)
+    } else e.holders.push(held)
+    const sk = held.sharing.sharingKey
+    if (sk !== null) {
+      let set = this.shared.get(sk)
+      if (set === undefined) this.shared.set(sk, (set = new Set()))
+      set.add(k)
+    }
+    return e
+  }
+
+  /** Release whatever the Service holds; returns what it held (null when nothing). */
+  release(key: string): Assignment | null {
     const h = this.byKey.get(key)
-    if (h === undefined) return []
+    if (h === undefined) return null
     this.byKey.delete(key)
-    for (let j = 0; j < h.ips.length; j++) {
-      const ip = h.ips[j]
-      const k = h.texts[j]
-      const e = k === undefined ? undefined : this.byIP.get(k)
-      if (ip === undefined || k === undefined || e === undefined) continue
+    for (const e of h.ips) {
+      const k = e.key
       // Swap-remove: holder order carries no meaning, and splice allocates.
       const i = e.holders.indexOf(h)
       if (i >= 0) {
@@ -534,10 +566,10 @@ export class Allocator {
       if (e.holders.length === 0) {
         this.freed++
         this.byIP.delete(k)
-        e.space?.give(ip.value)
+        e.space?.give(e.value)
       }
     }
-    return h.texts
+    return h
   }
 
   /**

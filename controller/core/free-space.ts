@@ -312,8 +312,13 @@ export class FreeSpace {
         this.atOffset = Number(v) - r.startNum
       } else {
         const d = v - r.start
-        this.atChunk = d >> CHUNK_BITS
-        this.atOffset = Number(d & (CHUNK - 1n))
+        if (d < CHUNK) {
+          this.atChunk = 0n // nearly every address lives here: lowest-first allocation
+          this.atOffset = Number(d)
+        } else {
+          this.atChunk = d >> CHUNK_BITS
+          this.atOffset = Number(d & (CHUNK - 1n))
+        }
       }
       return true
     }
@@ -335,7 +340,7 @@ export class FreeSpace {
 
   private value(r: Range, chunk: bigint, offset: number): bigint {
     if (r.startNum !== null) return BigInt(r.startNum + offset)
-    return r.start + (chunk << CHUNK_BITS) + BigInt(offset)
+    return chunk === 0n ? r.start + BigInt(offset) : r.start + (chunk << CHUNK_BITS) + BigInt(offset)
   }
 
   /** The lowest free address, without taking it; null when the space is exhausted. */

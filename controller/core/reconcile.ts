@@ -74,8 +74,8 @@ export async function reconcileService(key: string, svc: ServiceView | null, ctx
     const held = allocator.release(key)
     allocator.unmarkWaiting(key)
     const annotated = svc.annotations[ALLOCATED_FROM_POOL] !== undefined
-    if (held.length > 0 || annotated) {
-      const ours = !svc.isLoadBalancer || sameIPs(svc.ingressIPs, held)
+    if (held !== null || annotated) {
+      const ours = !svc.isLoadBalancer || (held !== null && sameIPs(svc.ingressIPs, held.texts))
       if (svc.ingressIPs.length > 0 && ours) {
         const r = writeResult(await writer.updateIngress(svc, []))
         if (r !== null) return r
