@@ -2,8 +2,10 @@
 // drops what the speaker would drop anyway before it is copied to user space. The C addon only passes the
 // bytes through. Opcodes from include/uapi/linux/bpf_common.h.
 import { endianness } from 'node:os'
-import { ETHERTYPE_ARP, ETHERTYPE_IPV4 } from './ethernet.js'
+import { ETHERTYPE_ARP, ETHERTYPE_IPV4, ETHERTYPE_IPV6 } from './ethernet.js'
 import { ARP_HTYPE_ETHERNET, ARP_OP_REQUEST, OFF_OP } from './arp.js'
+import { ICMPV6_NEIGHBOR_SOLICITATION, NDP_HOP_LIMIT, OFF_ICMP_TYPE, OFF_NEXT_HEADER } from './ndp.js'
+import { IPPROTO_ICMPV6 } from './ipv6.js'
 
 export const BPF_LD_W_ABS = 0x20 // A <- u32 at k
 export const BPF_LD_H_ABS = 0x28 // A <- u16 at k
@@ -54,6 +56,28 @@ export function arpRequestFilter(): BpfInsn[] {
     const remaining = checks.length - 1 - i
     program.push({ code, jt: 0, jf: 0, k: offset })
     // On mismatch skip the remaining checks (2 insns each) and the accept.
+    program.push({ code: BPF_JEQ_K, jt: 0, jf: remaining * 2 + 1, k: value >>> 0 })
+  })
+  program.push({ code: BPF_RET_K, jt: 0, jf: 0, k: BPF_ACCEPT_ALL })
+  program.push({ code: BPF_RET_K, jt: 0, jf: 0, k: 0 })
+  return program
+}
+
+/**
+ * Accepts only what can be a valid IPv6 Neighbor Solicitation on Ethernet: EtherType 0x86DD, next header
+ * 58 (ICMPv6) with hop limit 255 (RFC 4861 §7.1.1: anything lower crossed a router and is discarded
+ * anyway), ICMPv6 type 135 code 0. The responder still validates the rest (checksum, options).
+ */
+export function ndpSolicitationFilter(): BpfInsn[] {
+  const checks: Array<[code: number, offset: number, value: number]> = [
+    [BPF_LD_H_ABS, 12, ETHERTYPE_IPV6],
+    [BPF_LD_H_ABS, OFF_NEXT_HEADER, (IPPROTO_ICMPV6 << 8) | NDP_HOP_LIMIT], // next header, hop limit
+    [BPF_LD_H_ABS, OFF_ICMP_TYPE, ICMPV6_NEIGHBOR_SOLICITATION << 8], // type, code 0
+  ]
+  const program: BpfInsn[] = []
+  checks.forEach(([code, offset, value], i) => {
+    const remaining = checks.length - 1 - i
+    program.push({ code, jt: 0, jf: 0, k: offset })
     program.push({ code: BPF_JEQ_K, jt: 0, jf: remaining * 2 + 1, k: value >>> 0 })
   })
   program.push({ code: BPF_RET_K, jt: 0, jf: 0, k: BPF_ACCEPT_ALL })

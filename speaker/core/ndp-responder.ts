@@ -1,0 +1,65 @@
+// The NDP responder's decision, pure: given one received frame, answer it with a Neighbor Advertisement or
+// drop it with a reason the shell counts. Rules from RFC 4861 §7.1.1 (validity), §7.2.3 (answer only
+// solicitations for our addresses) and §7.2.4 (how to answer), and ../shared/REFERENCE.md §4.
+import { macEquals } from './ethernet.js'
+import { ICMPV6_NEIGHBOR_SOLICITATION, NdpError, OFF_DST, OFF_TARGET, advertisementFor, checkNdpFrame } from './ndp.js'
+import { IPV6_ALEN, ipv6At, isSolicitedNodeFor } from './ipv6.js'
+
+export const NDP_DROP_REASONS = [
+  'malformed', // not a valid NS/NA over Ethernet (the NdpError says why)
+  'own-frame', // sent by this interface (Ethernet source or source link-layer address is our MAC)
+  'not-solicitation', // an advertisement: we never answer one
+  'wrong-destination', // neither to the target's solicited-node group nor unicast to the target at our MAC
+  'not-announced', // a solicitation for an address this node does not announce (on this interface)
+] as const
+export type NdpDropReason = (typeof NDP_DROP_REASONS)[number]
+
+export type NdpDecision =
+  | { kind: 'reply'; ip: string; frame: Buffer }
+  | { kind: 'drop'; reason: NdpDropReason; error?: NdpError }
+
+export interface NdpResponderContext {
+  /** Our interface's MAC (6 bytes). */
+  mac: Buffer
+  /** IPv6 addresses this node announces on the interface, canonical (RFC 5952) text. */
+  announced: ReadonlySet<string>
+}
+
+function bytesEqual(buf: Buffer, a: number, b: number, n: number): boolean {
+  for (let i = 0; i < n; i++) if (buf[a + i] !== buf[b + i]) return false
+  return true
+}
+
+/** Whether the Ethernet destination is 33:33 and the low 32 bits of the IPv6 destination (RFC 2464 §7). */
+function ethDstMatchesIpGroup(frame: Buffer): boolean {
+  return frame[0] === 0x33 && frame[1] === 0x33 && bytesEqual(frame, 2, OFF_DST + 12, 4)
+}
+
+/**
+ * Decides what to do with one frame received on the NDP socket. Never throws for a bad frame: one that
+ * fails validation is dropped as 'malformed' with the NdpError attached. Allocates only the target's text
+ * and, for an answer, the advertisement.
+ */
+export function decideNdp(frame: Buffer, ctx: NdpResponderContext): NdpDecision {
+  let type: number
+  let linkAddressAt: number
+  try {
+    ;({ type, linkAddressAt } = checkNdpFrame(frame))
+  } catch (err) {
+    if (err instanceof NdpError) return { kind: 'drop', reason: 'malformed', error: err }
+    throw err
+  }
+  if (macEquals(frame, 6, ctx.mac) || (linkAddressAt >= 0 && macEquals(frame, linkAddressAt, ctx.mac))) {
+    return { kind: 'drop', reason: 'own-frame' }
+  }
+  if (type !== ICMPV6_NEIGHBOR_SOLICITATION) return { kind: 'drop', reason: 'not-solicitation' }
+  // RFC 4861 §7.2.2 sends a solicitation to the target's solicited-node address (address resolution,
+  // duplicate address detection) or unicast to the target itself (neighbour unreachability detection),
+  // which reaches us at our MAC. Anything else was not meant for the owner of the target.
+  const toGroup = isSolicitedNodeFor(frame, OFF_DST, OFF_TARGET) && ethDstMatchesIpGroup(frame)
+  const toUs = bytesEqual(frame, OFF_DST, OFF_TARGET, IPV6_ALEN) && macEquals(frame, 0, ctx.mac)
+  if (!toGroup && !toUs) return { kind: 'drop', reason: 'wrong-destination' }
+  const ip = ipv6At(frame, OFF_TARGET)
+  if (!ctx.announced.has(ip)) return { kind: 'drop', reason: 'not-announced' }
+  return { kind: 'reply', ip, frame: advertisementFor(frame, linkAddressAt, ctx.mac) }
+}

@@ -1,0 +1,213 @@
+// The pure NDP decision (decideNdp) and the kernel filter for Neighbor Solicitations.
+import t from 'tap'
+import fc from 'fast-check'
+import { parseMac } from '../../speaker/core/ethernet.js'
+import { ALL_NODES_MAC, icmpv6Sum, solicitedNodeAddress, solicitedNodeMac } from '../../speaker/core/ipv6.js'
+import {
+  OFF_CHECKSUM, OFF_DST, OFF_ICMP, OFF_SRC, checkNdpFrame, decodeNdpFrame, encodeNdpFrame, neighborSolicitation,
+  solicitedAdvertisement, unsolicitedAdvertisement,
+} from '../../speaker/core/ndp.js'
+import { NDP_DROP_REASONS, decideNdp, type NdpResponderContext } from '../../speaker/core/ndp-responder.js'
+import {
+  BPF_JEQ_K, BPF_LD_B_ABS, BPF_LD_H_ABS, BPF_LD_W_ABS, BPF_RET_K, assembleBpf, ndpSolicitationFilter, BPF_INSN_SIZE,
+  type BpfInsn,
+} from '../../speaker/core/bpf.js'
+
+const ours = parseMac('02:00:00:00:09:01')
+const client = parseMac('02:00:00:00:09:64')
+const other = parseMac('02:00:00:00:09:0c')
+const VIP = '2001:db8:0:9::f0'
+const VIP2 = '2001:db8:0:9::1:f0' // same solicited-node group as VIP (low 24 bits 00:00:f0)
+const ctx: NdpResponderContext = { mac: ours, announced: new Set([VIP, VIP2]) }
+const CLIENT_IP = '2001:db8:0:9::64'
+
+t.test('an NS to the solicited-node group for an announced IP is answered unicast: S=1, O=1, R=0, TLLA', async t => {
+  const d = decideNdp(neighborSolicitation(client, CLIENT_IP, VIP), ctx)
+  if (d.kind !== 'reply') throw new Error(`expected a reply, got ${JSON.stringify(d)}`)
+  t.equal(d.ip, VIP)
+  t.same(decodeNdpFrame(d.frame), {
+    ethDst: client, ethSrc: ours, src: VIP, dst: CLIENT_IP,
+    message: { type: 136, target: VIP, router: false, solicited: true, override: true, targetLinkAddress: ours },
+  })
+  t.equal(d.frame[21], 255, 'hop limit 255')
+  t.ok(d.frame.equals(solicitedAdvertisement(ours, VIP, client, CLIENT_IP)))
+})
+
+t.test('the answer goes to the SLLA when it differs from the Ethernet source (RFC 4861 §7.2.4)', async t => {
+  const f = encodeNdpFrame({
+    ethDst: solicitedNodeMac(VIP), ethSrc: other, src: CLIENT_IP, dst: solicitedNodeAddress(VIP),
+    message: { type: 135, target: VIP, sourceLinkAddress: client },
+  })
+  const d = decideNdp(f, ctx)
+  t.same(d.kind === 'reply' ? decodeNdpFrame(d.frame).ethDst : d, client)
+})
+
+t.test('a unicast NS (neighbour unreachability detection) to our MAC is answered to its Ethernet source', async t => {
+  const nud = encodeNdpFrame({
+    ethDst: ours, ethSrc: client, src: CLIENT_IP, dst: VIP2, message: { type: 135, target: VIP2, sourceLinkAddress: null },
+  })
+  const d = decideNdp(nud, ctx)
+  if (d.kind !== 'reply') throw new Error(`expected a reply, got ${JSON.stringify(d)}`)
+  t.match(decodeNdpFrame(d.frame), { ethDst: client, dst: CLIENT_IP, message: { target: VIP2, solicited: true } })
+})
+
+t.test('duplicate address detection for our IP is answered to all-nodes with S=0, so the prober backs off', async t => {
+  const d = decideNdp(neighborSolicitation(client, '::', VIP), ctx)
+  if (d.kind !== 'reply') throw new Error(`expected a reply, got ${JSON.stringify(d)}`)
+  t.match(decodeNdpFrame(d.frame), { ethDst: ALL_NODES_MAC, dst: 'ff02::1', src: VIP, message: { solicited: false, override: true } })
+})
+
+t.test('drops, each with its reason', async t => {
+  const ns = (ethDst: Buffer, dst: string, target = VIP, ethSrc = client, slla: Buffer | null = client): Buffer => encodeNdpFrame({
+    ethDst, ethSrc, src: CLIENT_IP, dst, message: { type: 135, target, sourceLinkAddress: slla },
+  })
+  const cases: Array<[string, Buffer, string]> = [
+    ['not announced', neighborSolicitation(client, CLIENT_IP, '2001:db8:0:9::f1'), 'not-announced'],
+    ['a node address: the kernel answers that', neighborSolicitation(client, CLIENT_IP, '2001:db8:0:9::1'), 'not-announced'],
+    ['an IPv4-looking target is not an IPv4 address', neighborSolicitation(client, CLIENT_IP, '::ffff:192.0.2.240'), 'not-announced'],
+    ['a solicited NA', solicitedAdvertisement(client, CLIENT_IP, ours, VIP), 'not-solicitation'],
+    ['someone else\'s unsolicited NA for our IP', unsolicitedAdvertisement(client, VIP), 'not-solicitation'],
+    ['our own unsolicited NA reflected back', unsolicitedAdvertisement(ours, VIP), 'own-frame'],
+    ['SLLA is our MAC behind another source', ns(solicitedNodeMac(VIP), solicitedNodeAddress(VIP), VIP, client, ours), 'own-frame'],
+    ['to all-nodes rather than the solicited-node group', ns(ALL_NODES_MAC, 'ff02::1'), 'wrong-destination'],
+    ['to the solicited-node group of another address', ns(solicitedNodeMac('2001:db8::ab'), solicitedNodeAddress('2001:db8::ab')), 'wrong-destination'],
+    ['right IP group, wrong Ethernet group', ns(parseMac('33:33:ff:00:00:f1'), solicitedNodeAddress(VIP)), 'wrong-destination'],
+    ['unicast to the target at another MAC', ns(other, VIP), 'wrong-destination'],
+    ['unicast at our MAC to another address', ns(ours, '2001:db8:0:9::1'), 'wrong-destination'],
+    ['hop limit 64', (() => { const b = neighborSolicitation(client, CLIENT_IP, VIP); b[21] = 64; return b })(), 'malformed'],
+    ['truncated', neighborSolicitation(client, CLIENT_IP, VIP).subarray(0, 70), 'malformed'],
+    ['an ARP frame', Buffer.concat([Buffer.alloc(12, 0xff), Buffer.from([0x08, 0x06]), Buffer.alloc(46)]), 'malformed'],
+  ]
+  for (const [name, frame, reason] of cases) {
+    const d = decideNdp(frame, ctx)
+    t.same(d.kind === 'drop' ? d.reason : d.kind, reason, name)
+  }
+  const m = decideNdp(Buffer.alloc(5), ctx)
+  t.equal(m.kind === 'drop' ? m.error?.code : undefined, 'TRUNCATED', 'a malformed drop carries the NdpError')
+})
+
+t.test('announced set changes take effect on the next frame (no state in the decision)', async t => {
+  const req = neighborSolicitation(client, CLIENT_IP, VIP)
+  t.equal(decideNdp(req, ctx).kind, 'reply')
+  t.same(decideNdp(req, { mac: ours, announced: new Set() }), { kind: 'drop', reason: 'not-announced' })
+})
+
+const arbMac = fc.uint8Array({ minLength: 6, maxLength: 6 }).map(a => Buffer.from(a))
+const pool = fc.constantFrom(VIP, VIP2, '2001:db8:0:9::f1', '2001:db8:0:9::1')
+
+t.test('fuzz: decideNdp never throws, and replies exactly to valid solicitations for announced IPs', async t => {
+  const anyFrame = fc.oneof(
+    fc.uint8Array({ maxLength: 100, size: 'max' }).map(a => Buffer.from(a)),
+    fc.record({
+      ethDst: fc.oneof(fc.constant('group' as const), fc.constant(ours), arbMac),
+      ethSrc: fc.oneof(arbMac, fc.constant(ours)),
+      src: fc.constantFrom(CLIENT_IP, '::', 'fe80::64'),
+      dst: fc.constantFrom('group' as const, 'target' as const, 'ff02::1'),
+      type: fc.constantFrom(135 as const, 136 as const),
+      target: pool,
+      lla: fc.option(fc.oneof(arbMac, fc.constant(ours)), { nil: null }),
+      flags: fc.boolean(),
+    }).map(r => {
+      const dst = r.dst === 'group' ? solicitedNodeAddress(r.target) : r.dst === 'target' ? r.target : r.dst
+      const ethDst = r.ethDst === 'group' ? solicitedNodeMac(r.target) : r.ethDst
+      try {
+        return encodeNdpFrame({
+          ethDst, ethSrc: r.ethSrc, src: r.src, dst,
+          message: r.type === 135
+            ? { type: 135, target: r.target, sourceLinkAddress: r.lla }
+            : { type: 136, target: r.target, router: false, solicited: r.flags, override: true, targetLinkAddress: r.lla },
+        })
+      } catch {
+        return Buffer.alloc(0)
+      }
+    }),
+  )
+  const seen = new Map<string, number>()
+  fc.assert(fc.property(anyFrame, frame => {
+    const d = decideNdp(frame, ctx)
+    const key = d.kind === 'drop' ? d.reason : 'reply'
+    seen.set(key, (seen.get(key) ?? 0) + 1)
+    let expectReply = false
+    try {
+      const c = checkNdpFrame(frame)
+      const f = decodeNdpFrame(frame)
+      const lla = c.linkAddressAt < 0 ? null : frame.subarray(c.linkAddressAt, c.linkAddressAt + 6)
+      const ethDst = frame.subarray(0, 6)
+      expectReply = f.message.type === 135 && !f.ethSrc.equals(ours) && !(lla?.equals(ours) ?? false) &&
+        ((f.dst === solicitedNodeAddress(f.message.target) && ethDst.equals(solicitedNodeMac(f.message.target))) ||
+          (f.dst === f.message.target && ethDst.equals(ours))) &&
+        ctx.announced.has(f.message.target)
+    } catch {
+      expectReply = false
+    }
+    if (d.kind === 'drop') return !expectReply && NDP_DROP_REASONS.includes(d.reason)
+    const r = decodeNdpFrame(d.frame)
+    return expectReply && r.src === d.ip && r.message.type === 136 && r.message.override
+  }), { numRuns: 3000 })
+  t.pass(`3000 random frames decided as the rules say: ${JSON.stringify(Object.fromEntries(seen))}`)
+  t.ok((seen.get('reply') ?? 0) > 0 && (seen.get('not-announced') ?? 0) > 0, 'the fuzz reached both answers and drops')
+})
+
+// A classic BPF interpreter for the instructions the builders use, to check the program's meaning
+// (the kernel runs it for real in test/integration/ndp-responder.test.ts).
+function runBpf(program: readonly BpfInsn[], pkt: Buffer): number {
+  let a = 0
+  for (let pc = 0, steps = 0; pc < program.length && steps < 4096; pc++, steps++) {
+    const i = program[pc]
+    if (i === undefined) break
+    switch (i.code) {
+      case BPF_LD_W_ABS:
+        if (i.k + 4 > pkt.length) return 0 // the kernel drops on an out-of-bounds load
+        a = pkt.readUInt32BE(i.k)
+        break
+      case BPF_LD_H_ABS:
+        if (i.k + 2 > pkt.length) return 0
+        a = pkt.readUInt16BE(i.k)
+        break
+      case BPF_LD_B_ABS:
+        if (i.k + 1 > pkt.length) return 0
+        a = pkt.readUInt8(i.k)
+        break
+      case BPF_JEQ_K:
+        pc += a === i.k ? i.jt : i.jf
+        break
+      case BPF_RET_K:
+        return i.k
+      default:
+        throw new Error(`opcode 0x${i.code.toString(16)} not interpreted`)
+    }
+  }
+  throw new Error('program fell off its end')
+}
+
+t.test('BPF filter passes NS frames only, and every frame checkNdpFrame calls a solicitation', async t => {
+  const program = ndpSolicitationFilter()
+  t.equal(assembleBpf(program).length, program.length * BPF_INSN_SIZE)
+  t.ok(runBpf(program, neighborSolicitation(client, CLIENT_IP, VIP)) > 0, 'NS accepted')
+  t.ok(runBpf(program, neighborSolicitation(client, '::', VIP)) > 0, 'DAD NS accepted')
+  t.equal(runBpf(program, unsolicitedAdvertisement(client, VIP)), 0, 'NA dropped')
+  t.equal(runBpf(program, Buffer.alloc(90)), 0, 'zeros dropped')
+  const hop64 = neighborSolicitation(client, CLIENT_IP, VIP)
+  hop64[21] = 64
+  t.equal(runBpf(program, hop64), 0, 'hop limit below 255 dropped in the kernel (RFC 4861 §7.1.1)')
+  const nearNs = fc.tuple(fc.constantFrom(VIP, VIP2, '2001:db8::1'), fc.nat(5), fc.nat(255)).map(([target, breakAt, v]) => {
+    const b = neighborSolicitation(client, CLIENT_IP, target)
+    // Half the time, change one of the bytes the filter checks (EtherType, next header, hop limit, type, code).
+    const at = [12, 13, 20, 21, 54, 55][breakAt]
+    if (at !== undefined && breakAt < 6 && v % 2 === 0) b[at] = v
+    // Keep the checksum right so that only the changed field can make checkNdpFrame refuse it.
+    b.writeUInt16BE(0, OFF_CHECKSUM)
+    b.writeUInt16BE(~icmpv6Sum(b, OFF_SRC, OFF_DST, OFF_ICMP, 32) & 0xffff, OFF_CHECKSUM)
+    return b
+  })
+  fc.assert(fc.property(nearNs, b => {
+    let isNs = false
+    try {
+      isNs = checkNdpFrame(b).type === 135
+    } catch {
+      isNs = false
+    }
+    return (runBpf(program, b) > 0) === isNs
+  }), { numRuns: 2000 })
+  t.pass('2000 near-NS frames filtered as checkNdpFrame decides')
+})
