@@ -8,6 +8,7 @@ import { parseListenAddress } from '../controller/observe/listen-address.js'
 import { Speaker, type Announcer } from './speaker.js'
 import { eligibleInterfaces, readInterfaces } from './interfaces.js'
 import { ArpResponder } from './arp-responder.js'
+import { judgeIpvs, readIpvsFacts } from './ipvs-check.js'
 
 const log = pino({ name: 'l2lb-speaker', level: process.env.LOG_LEVEL ?? 'info' })
 
@@ -37,6 +38,10 @@ async function main(): Promise<void> {
     process.exit(2)
   }
   const metrics = new MetricsRegistry()
+  const ipvs = judgeIpvs(readIpvsFacts())
+  metrics.gauge('l2lb_speaker_ipvs_without_strict_arp_bool', '1 when kube-proxy IPVS mode lacks strictARP on this node (several nodes answer ARP)')
+    .set({}, ipvs.ok ? 0 : 1)
+  if (!ipvs.ok) log.warn({ fix: ipvs.fix }, ipvs.reason)
   const announcers: Announcer[] = names.map(name => {
     const r = new ArpResponder({ interface: name, log: log.child({ interface: name }), metrics })
     return { interfaceName: name, start: () => r.start(), setAnnounced: ips => r.setAnnounced(ips), close: () => r.close() }
