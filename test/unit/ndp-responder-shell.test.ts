@@ -1,0 +1,242 @@
+// The NdpResponder shell over a fake link: solicited-node group membership (shared groups counted),
+// unsolicited advertisements and their cancellation, answering and counting. The real AF_PACKET path is
+// tested in test/integration/ndp-responder.test.ts.
+import t from 'tap'
+import { setTimeout as sleep } from 'node:timers/promises'
+import { pino } from 'pino'
+import { NdpResponder, UNSOLICITED_NA_INTERVAL_MS, UNSOLICITED_NA_ROUNDS } from '../../speaker/ndp-responder.js'
+import type { NdpLink } from '../../speaker/link/ndp-link.js'
+import { formatMac, parseMac } from '../../speaker/core/ethernet.js'
+import { decodeNdpFrame, neighborSolicitation } from '../../speaker/core/ndp.js'
+import { MetricsRegistry } from '../../controller/observe/metrics.js'
+
+const ours = parseMac('02:00:00:00:09:01')
+const client = parseMac('02:00:00:00:09:64')
+const CLIENT_IP = '2001:db8:0:9::64'
+const VIP = '2001:db8:0:9::f0'
+const VIP_SAME_GROUP = '2001:db8:0:a::f0'
+const VIP_B = '2001:db8:0:9::f1'
+const log = pino({ level: 'silent' })
+
+class FakeLink implements NdpLink {
+  readonly mac = ours
+  readonly ifindex = 7
+  readonly sent: Buffer[] = []
+  /** Every membership call, in order: '+33:33:ff:00:00:f0' or '-...'. */
+  readonly membership: string[] = []
+  closed = false
+  failSends = false
+  failJoins = false
+  #onFrame: ((f: Buffer) => void) | undefined
+  #onError: ((e: Error) => void) | undefined
+  send(frame: Buffer): void {
+    if (this.failSends) throw Object.assign(new Error('sendto ENETDOWN: network is down'), { code: 'ENETDOWN', errno: -100, syscall: 'sendto' })
+    this.sent.push(frame)
+  }
+  subscribe(onFrame: (f: Buffer) => void, onError: (e: Error) => void): void {
+    this.#onFrame = onFrame
+    this.#onError = onError
+  }
+  addMembership(mac: Buffer): void {
+    if (this.failJoins) throw Object.assign(new Error('setsockopt ENOBUFS'), { code: 'ENOBUFS', errno: -105, syscall: 'setsockopt' })
+    this.membership.push(`+${formatMac(mac)}`)
+  }
+  dropMembership(mac: Buffer): void {
+    this.membership.push(`-${formatMac(mac)}`)
+  }
+  close(): void {
+    this.closed = true
+  }
+  receive(frame: Buffer): void {
+    this.#onFrame?.(frame)
+  }
+  fail(err: Error): void {
+    this.#onError?.(err)
+  }
+  /** Unsolicited advertisements sent for `ip`. */
+  unsolicitedFor(ip: string): Array<{ dst: string; solicited: boolean; override: boolean }> {
+    return this.sent.map(f => decodeNdpFrame(f)).flatMap(d =>
+      d.message.type === 136 && d.message.target === ip && d.dst === 'ff02::1'
+        ? [{ dst: d.dst, solicited: d.message.solicited, override: d.message.override }]
+        : [])
+  }
+}
+
+async function until(cond: () => boolean, timeoutMs = 3000): Promise<boolean> {
+  const end = Date.now() + timeoutMs
+  while (!cond()) {
+    if (Date.now() > end) return false
+    await sleep(10)
+  }
+  return true
+}
+
+function responder(link: FakeLink, intervalMs = 40, rounds = 3, metrics?: MetricsRegistry): NdpResponder {
+  return new NdpResponder({
+    interface: 'eth0', log, openLink: () => link, unsolicited: { intervalMs, rounds }, ...(metrics ? { metrics } : {}),
+  })
+}
+
+t.test('defaults follow RFC 4861 §7.2.6 and §10: MAX_NEIGHBOR_ADVERTISEMENT 3, RetransTimer 1 s apart', async t => {
+  t.equal(UNSOLICITED_NA_ROUNDS, 3)
+  t.equal(UNSOLICITED_NA_INTERVAL_MS, 1000)
+})
+
+t.test('the constructor has no side effects; start opens the link once', async t => {
+  let opened = 0
+  const link = new FakeLink()
+  const r = new NdpResponder({ interface: 'eth0', log, openLink: () => { opened++; return link } })
+  t.equal(opened, 0)
+  t.equal(r.mac, undefined)
+  t.equal(r.interfaceName, 'eth0')
+  r.start()
+  r.start()
+  t.equal(opened, 1)
+  t.same(r.mac, ours)
+  r.close()
+  t.ok(link.closed)
+  t.throws(() => r.start(), { code: 'ERR_RESPONDER_CLOSED' })
+})
+
+t.test('a newly announced IP: group joined, unsolicited NA at once, repeated, then stopped', async t => {
+  const link = new FakeLink()
+  const r = responder(link, 40, 3)
+  r.start()
+  r.setAnnounced([VIP])
+  t.same(link.membership, ['+33:33:ff:00:00:f0'])
+  t.same(link.unsolicitedFor(VIP), [{ dst: 'ff02::1', solicited: false, override: true }], 'first NA sent synchronously')
+  t.ok(await until(() => link.unsolicitedFor(VIP).length >= 3), 'three rounds')
+  await sleep(150)
+  t.equal(link.unsolicitedFor(VIP).length, 3, 'no fourth round')
+  t.same(r.stats().gratuitousSent, { [VIP]: 3 })
+  r.setAnnounced(['2001:DB8:0:9:0::F0'])
+  t.equal(link.unsolicitedFor(VIP).length, 3, 'the same address in another spelling is not a new takeover')
+  t.same(link.membership, ['+33:33:ff:00:00:f0'])
+  r.close()
+})
+
+t.test('addresses sharing a solicited-node group: joined once, left after the last one goes', async t => {
+  const link = new FakeLink()
+  const r = responder(link, 1000, 1)
+  r.start()
+  r.setAnnounced([VIP, VIP_SAME_GROUP, VIP_B])
+  t.same(link.membership, ['+33:33:ff:00:00:f0', '+33:33:ff:00:00:f1'])
+  t.same(r.stats().groups, { '33:33:ff:00:00:f0': 2, '33:33:ff:00:00:f1': 1 })
+  r.setAnnounced([VIP_SAME_GROUP, VIP_B])
+  t.same(link.membership.length, 2, 'still needed by the other address')
+  r.setAnnounced([VIP_B])
+  t.same(link.membership.slice(2), ['-33:33:ff:00:00:f0'])
+  r.setAnnounced([])
+  t.same(link.membership.slice(3), ['-33:33:ff:00:00:f1'])
+  t.same(r.stats().groups, {})
+  r.close()
+})
+
+t.test('withdrawing an IP cancels its repeats and stops answering it at once', async t => {
+  const link = new FakeLink()
+  const r = responder(link, 50, 3)
+  r.start()
+  r.setAnnounced([VIP, VIP_B])
+  t.equal(link.sent.length, 2)
+  link.receive(neighborSolicitation(client, CLIENT_IP, VIP))
+  t.equal(link.sent.length, 3, 'answered while announced')
+  r.setAnnounced([VIP_B])
+  link.receive(neighborSolicitation(client, CLIENT_IP, VIP))
+  t.equal(link.sent.length, 3, 'not answered once withdrawn')
+  t.ok(await until(() => link.unsolicitedFor(VIP_B).length >= 3), 'the kept IP got all three rounds')
+  t.equal(link.unsolicitedFor(VIP).length, 1, 'the withdrawn IP got only its first')
+  t.same(r.stats().drops['not-announced'], 1)
+  r.close()
+})
+
+t.test('solicitations are answered and counted; IPs set before start are joined and announced at start', async t => {
+  const link = new FakeLink()
+  const metrics = new MetricsRegistry()
+  const r = responder(link, 1000, 1, metrics)
+  r.setAnnounced([VIP, '192.0.2.240', 'not-an-ip', '2001:db8:0:9::f0'])
+  t.same(r.stats().announced, [VIP], 'IPv4 (ARP\'s business), junk and a duplicate dropped')
+  t.equal(link.sent.length + link.membership.length, 0, 'nothing done before start')
+  r.start()
+  t.same(link.membership, ['+33:33:ff:00:00:f0'])
+  t.equal(link.sent.length, 1, 'unsolicited NA at start')
+  for (let i = 0; i < 3; i++) link.receive(neighborSolicitation(client, CLIENT_IP, VIP))
+  link.receive(neighborSolicitation(client, CLIENT_IP, VIP_B))
+  link.receive(Buffer.from('garbage'))
+  const replies = link.sent.slice(1).map(f => decodeNdpFrame(f))
+  t.equal(replies.length, 3)
+  for (const d of replies) {
+    t.ok(d.ethDst.equals(client))
+    t.equal(d.dst, CLIENT_IP)
+    t.match(d.message, { type: 136, target: VIP, solicited: true, override: true, router: false, targetLinkAddress: ours })
+  }
+  const s = r.stats()
+  t.same(s.requestsReceived, { [VIP]: 3 })
+  t.same(s.responsesSent, { [VIP]: 3 })
+  t.same(s.gratuitousSent, { [VIP]: 1 })
+  t.same(s.drops, { malformed: 1, 'own-frame': 0, 'not-solicitation': 0, 'wrong-destination': 0, 'not-announced': 1 })
+  t.equal(s.mac, '02:00:00:00:09:01')
+  const text = metrics.render()
+  t.match(text, `l2lb_layer2_requests_received{ip="${VIP}"} 3`)
+  t.match(text, `l2lb_layer2_responses_sent{ip="${VIP}"} 3`)
+  t.match(text, `l2lb_layer2_gratuitous_sent{ip="${VIP}"} 1`)
+  t.match(text, 'l2lb_layer2_ndp_dropped{reason="malformed"} 1')
+  r.close()
+})
+
+t.test('the ARP and NDP responders share the l2lb_layer2_* families in one registry', async t => {
+  const { ArpResponder } = await import('../../speaker/arp-responder.js')
+  const metrics = new MetricsRegistry()
+  const arp = new ArpResponder({
+    interface: 'eth0', log, metrics, gratuitous: { rounds: 1 },
+    openLink: () => ({ mac: ours, ifindex: 7, send: () => undefined, subscribe: () => undefined, close: () => undefined }),
+  })
+  const link = new FakeLink()
+  const ndp = responder(link, 1000, 1, metrics)
+  arp.start()
+  ndp.start()
+  arp.setAnnounced(['192.0.2.240', VIP])
+  ndp.setAnnounced(['192.0.2.240', VIP])
+  const text = metrics.render()
+  t.equal(text.match(/^# TYPE l2lb_layer2_gratuitous_sent counter$/gm)?.length, 1, 'one family')
+  t.match(text, 'l2lb_layer2_gratuitous_sent{ip="192.0.2.240"} 2')
+  t.match(text, `l2lb_layer2_gratuitous_sent{ip="${VIP}"} 1`)
+  arp.close()
+  ndp.close()
+})
+
+t.test('send, receive and membership errors are counted, never thrown', async t => {
+  const link = new FakeLink()
+  const r = responder(link, 1000, 1)
+  r.start()
+  link.failSends = true
+  link.failJoins = true
+  r.setAnnounced([VIP])
+  link.receive(neighborSolicitation(client, CLIENT_IP, VIP))
+  link.fail(Object.assign(new Error('recvfrom ENETDOWN'), { code: 'ENETDOWN' }))
+  const s = r.stats()
+  t.equal(s.sendErrors, 2, 'the unsolicited NA and the answer failed')
+  t.equal(s.receiveErrors, 1)
+  t.equal(s.membershipErrors, 1)
+  t.same(s.requestsReceived, { [VIP]: 1 })
+  t.same(s.responsesSent, {})
+  t.same(s.groups, { '33:33:ff:00:00:f0': 1 }, 'the address still counts in its group')
+  r.setAnnounced([])
+  t.same(link.membership, [], 'a group never joined is not left')
+  t.equal(r.stats().membershipErrors, 1)
+  r.close()
+})
+
+t.test('close cancels pending repeats and ignores later calls', async t => {
+  const link = new FakeLink()
+  const r = responder(link, 30, 3)
+  r.start()
+  r.setAnnounced([VIP])
+  r.close()
+  r.close()
+  r.setAnnounced([VIP_B])
+  link.receive(neighborSolicitation(client, CLIENT_IP, VIP))
+  await sleep(100)
+  t.equal(link.sent.length, 1, 'only the first NA went out')
+  t.same(link.membership, ['+33:33:ff:00:00:f0'], 'closing the socket leaves the groups; no explicit leave')
+  t.ok(link.closed)
+})
