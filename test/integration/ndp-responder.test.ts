@@ -1,0 +1,362 @@
+// The NDP responder on a real link: two network namespaces joined by a veth pair (2001:db8:0:9::1/64 and
+// ::2/64, without duplicate address detection so both are usable at once), the responder in one (a child
+// under `ip netns exec`: a packet socket binds to an interface of its own namespace), and from the other
+// the real `ndisc6` tool, the Linux kernel's own neighbour resolution, and a packet-socket capture to see
+// the unsolicited advertisements. Needs root, `ip netns` and ndisc6 (Debian package ndisc6); skipped with
+// the reason otherwise.
+//
+// This file is also the children: L2LB_TNDP_ROLE=responder runs an NdpResponder, L2LB_TNDP_ROLE=capture a
+// PacketSocket for IPv6; both speak JSON lines (stdout: events; stdin: commands).
+import { spawn, execFile, type ChildProcessWithoutNullStreams } from 'node:child_process'
+import { createInterface } from 'node:readline'
+import { promisify } from 'node:util'
+import { existsSync } from 'node:fs'
+import path from 'node:path'
+import { fileURLToPath } from 'node:url'
+
+const run = promisify(execFile)
+// The test's pid in the names: two runs at once never touch each other's namespaces.
+const NS_A = `l2lb-tndp-a-${process.pid}`
+const NS_B = `l2lb-tndp-b-${process.pid}`
+const IF_A = 'tndp-a'
+const IF_B = 'tndp-b'
+const IP_A = '2001:db8:0:9::1'
+const IP_B = '2001:db8:0:9::2'
+const VIP = '2001:db8:0:9::f0'
+const OTHER = '2001:db8:0:9::f1'
+const STALE_MAC = '02:00:00:00:09:99'
+
+interface Event {
+  event: string
+  at: number
+  [k: string]: unknown
+}
+
+function print(e: Record<string, unknown>): void {
+  process.stdout.write(JSON.stringify({ at: performance.timeOrigin + performance.now(), ...e }) + '\n')
+}
+
+function commands(handle: (cmd: Record<string, unknown>) => void, onEnd: () => void): void {
+  const lines = createInterface({ input: process.stdin })
+  lines.on('line', line => {
+    const cmd: unknown = JSON.parse(line)
+    if (typeof cmd === 'object' && cmd !== null) handle({ ...cmd })
+  })
+  lines.on('close', onEnd)
+}
+
+async function responderMain(): Promise<void> {
+  const { pino } = await import('pino')
+  const { NdpResponder } = await import('../../speaker/ndp-responder.js')
+  const r = new NdpResponder({ interface: process.env.L2LB_TNDP_IF ?? '', log: pino({ level: 'warn' }, process.stderr) })
+  r.setAnnounced((process.env.L2LB_TNDP_IPS ?? '').split(',').filter(Boolean))
+  r.start()
+  commands(cmd => {
+    if (cmd.cmd === 'announce' && Array.isArray(cmd.ips)) {
+      r.setAnnounced(cmd.ips.map(String))
+      print({ event: 'announced', id: cmd.id })
+    } else if (cmd.cmd === 'stats') {
+      print({ event: 'stats', id: cmd.id, stats: r.stats() })
+    }
+  }, () => r.close())
+  print({ event: 'ready', mac: r.mac?.toString('hex') })
+}
+
+async function captureMain(): Promise<void> {
+  const { PacketSocket, ETH_P_IPV6 } = await import('../../native/index.js')
+  const sock = PacketSocket.open({ interface: process.env.L2LB_TNDP_IF ?? '', protocol: ETH_P_IPV6 })
+  sock.on('frame', f => print({ event: 'frame', hex: f.toString('hex') }))
+  commands(cmd => {
+    if (cmd.cmd === 'send') {
+      sock.send(Buffer.from(String(cmd.hex), 'hex'))
+      print({ event: 'sent', id: cmd.id })
+    }
+  }, () => sock.close())
+  print({ event: 'ready', mac: sock.mac.toString('hex') })
+}
+
+async function testMain(): Promise<void> {
+  const { default: t } = await import('tap')
+  const { ADDON_PATH } = await import('../../native/index.js')
+  const { decodeNdpFrame, neighborSolicitation, unsolicitedAdvertisement } = await import('../../speaker/core/ndp.js')
+  const here = fileURLToPath(import.meta.url)
+  const repoRoot = path.resolve(path.dirname(here), '..', '..')
+
+  const reason = await skipReason(ADDON_PATH)
+  if (reason !== null) {
+    t.comment(`skipping the NDP responder integration test: ${reason}`)
+    t.plan(0, reason)
+    return
+  }
+
+  const start = (ns: string, role: string, env: Record<string, string>): Agent => new Agent(spawn(
+    'ip', ['netns', 'exec', ns, process.execPath, '--import', 'tsx', here],
+    { cwd: repoRoot, env: { ...process.env, L2LB_TNDP_ROLE: role, ...env } },
+  ))
+
+  /** Unsolicited advertisements for `ip` from `mac` seen by the capture agent, decoded. */
+  const unsolicited = (cap: Agent, ip: string, mac: string): Array<{
+    at: number; hopLimit: number; ethDst: string; dst: string; src: string; solicited: boolean; override: boolean; router: boolean; tlla: string
+  }> =>
+    cap.all('frame').flatMap(e => {
+      const raw = Buffer.from(String(e.hex), 'hex')
+      try {
+        const d = decodeNdpFrame(raw)
+        if (d.message.type !== 136 || d.message.target !== ip || d.ethSrc.toString('hex') !== mac) return []
+        if (d.dst !== 'ff02::1') return []
+        return [{
+          at: e.at, hopLimit: raw[21] ?? -1, ethDst: d.ethDst.toString('hex'), dst: d.dst, src: d.src,
+          solicited: d.message.solicited, override: d.message.override, router: d.message.router,
+          tlla: d.message.targetLinkAddress?.toString('hex') ?? '',
+        }]
+      } catch {
+        return []
+      }
+    })
+
+  t.test('ndisc6 and the kernel get the responder\'s MAC for announced IPv6 addresses only', async t => {
+    await makePair()
+    t.teardown(dropPair)
+    const cap = start(NS_B, 'capture', { L2LB_TNDP_IF: IF_B })
+    t.teardown(() => cap.kill())
+    const macB = String((await cap.next('ready')).mac)
+    const resp = start(NS_A, 'responder', { L2LB_TNDP_IF: IF_A, L2LB_TNDP_IPS: VIP })
+    t.teardown(() => resp.kill())
+    const mac = String((await resp.next('ready')).mac)
+    const macColons = mac.replace(/(..)(?!$)/g, '$1:')
+    const ifMac = (await run('ip', ['netns', 'exec', NS_A, 'cat', `/sys/class/net/${IF_A}/address`])).stdout.trim()
+    t.equal(macColons, ifMac, 'the responder uses the interface MAC')
+
+    // Unsolicited NA at takeover (RFC 4861 §7.2.6), three of them about 1 s apart.
+    t.ok(await until(() => unsolicited(cap, VIP, mac).length >= 2, 4000), 'two unsolicited advertisements seen from the other namespace')
+    const u = unsolicited(cap, VIP, mac)
+    t.ok(u.every(x => x.hopLimit === 255), 'hop limit 255')
+    t.ok(u.every(x => x.ethDst === '333300000001' && x.dst === 'ff02::1'), 'to ff02::1 at 33:33:00:00:00:01')
+    t.ok(u.every(x => x.override && !x.solicited && !x.router), 'Override=1, Solicited=0, Router=0')
+    t.ok(u.every(x => x.tlla === mac && x.src === VIP), 'TLLA is the responder MAC, source the announced address')
+    const gap = (u[1]?.at ?? 0) - (u[0]?.at ?? 0)
+    t.ok(gap >= 950 && gap < 2500, `second advertisement ${gap.toFixed(0)} ms after the first (want ~1000)`)
+
+    // The solicited-node group is joined on the interface (a real NIC filters multicast in hardware).
+    t.match(await maddr(NS_A, IF_A), /33:33:ff:00:00:f0/, 'solicited-node group 33:33:ff:00:00:f0 joined')
+
+    // The real ndisc6: a multicast NS to ff02::1:ff00:f0, answered with our MAC.
+    const yes = await ndisc6(VIP, 2)
+    t.equal(yes.mac, macColons, `ndisc6 ${VIP}: ${yes.out.trim().replace(/\n/g, ' | ')}`)
+    t.equal(yes.code, 0)
+    const no = await ndisc6(OTHER, 2)
+    t.equal(no.mac, null, `ndisc6 ${OTHER} (not announced) gets no answer: ${no.out.trim().replace(/\n/g, ' | ')}`)
+    t.not(no.code, 0)
+
+    // The Linux kernel resolving the address for real traffic (a UDP datagram) learns our MAC.
+    await run('ip', ['netns', 'exec', NS_B, 'bash', '-c', `echo x > /dev/udp/${VIP}/9`]).catch(() => undefined)
+    t.ok(await until(async () => (await neigh(VIP)).includes(`lladdr ${macColons}`), 3000), `the kernel in the other namespace resolved ${VIP}: ${await neigh(VIP)}`)
+
+    // The kernel filter: an NA and an NS for another address sent from B. Only the NS reaches the
+    // responder (counted not-announced); the NA and the kernels' other IPv6 traffic (MLD reports, router
+    // solicitations) never leave the kernel, so no not-solicitation and no malformed drops.
+    cap.send({ cmd: 'send', hex: unsolicitedAdvertisement(Buffer.from(macB, 'hex'), IP_B).toString('hex'), id: 1 })
+    cap.send({ cmd: 'send', hex: neighborSolicitation(Buffer.from(macB, 'hex'), IP_B, '2001:db8:0:9::f2').toString('hex'), id: 2 })
+    await cap.next('sent')
+    await cap.next('sent')
+    await new Promise(r => setTimeout(r, 300))
+    resp.send({ cmd: 'stats', id: 3 })
+    const stats = (await resp.next('stats')).stats
+    t.match(stats, {
+      announced: [VIP],
+      groups: { '33:33:ff:00:00:f0': 1 },
+      drops: { 'not-solicitation': 0, malformed: 0 },
+      sendErrors: 0,
+      membershipErrors: 0,
+    }, 'counters match what went over the wire')
+    const asked = pick(stats, 'requestsReceived', VIP)
+    t.ok(asked >= 2 && pick(stats, 'responsesSent', VIP) === asked, `every solicitation for ${VIP} answered (${asked}: ndisc6 and the kernel)`)
+    t.ok(pick(stats, 'drops', 'not-announced') >= 3, `solicitations for other addresses counted as not-announced (${pick(stats, 'drops', 'not-announced')})`)
+    const uSent = pick(stats, 'gratuitousSent', VIP)
+    t.ok(uSent >= 2 && uSent <= 3, `unsolicited advertisements counted (${uSent}; 3 at most)`)
+
+    // Withdrawal: unanswered at once, the group left.
+    resp.send({ cmd: 'announce', ips: [], id: 4 })
+    await resp.next('announced')
+    const gone = await ndisc6(VIP, 1)
+    t.equal(gone.mac, null, `after withdrawal ndisc6 ${VIP} is unanswered`)
+    t.notMatch(await maddr(NS_A, IF_A), /33:33:ff:00:00:f0/, 'solicited-node group left')
+
+    // Takeover: B holds a stale entry pointing at another MAC (the previous owner); the unsolicited NA
+    // with Override=1 makes the kernel replace it without waiting for its own probes.
+    await run('ip', ['-n', NS_B, '-6', 'neigh', 'replace', VIP, 'lladdr', STALE_MAC, 'dev', IF_B, 'nud', 'stale'])
+    t.match(await neigh(VIP), `lladdr ${STALE_MAC}`, 'B believes the old owner')
+    const before = unsolicited(cap, VIP, mac).length
+    resp.send({ cmd: 'announce', ips: [VIP], id: 5 })
+    await resp.next('announced')
+    t.ok(await until(() => unsolicited(cap, VIP, mac).length > before, 2000), 'a new unsolicited advertisement at once')
+    t.ok(await until(async () => (await neigh(VIP)).includes(`lladdr ${macColons}`), 2000), `the kernel's entry was overridden: ${await neigh(VIP)}`)
+
+    // Withdrawing cancels the pending repeats on the wire.
+    resp.send({ cmd: 'announce', ips: [], id: 6 })
+    await resp.next('announced')
+    const after = unsolicited(cap, VIP, mac).length
+    await new Promise(r => setTimeout(r, 1500))
+    t.equal(unsolicited(cap, VIP, mac).length, after, 'no more unsolicited advertisements once withdrawn')
+
+    resp.end()
+    t.equal(await resp.exited(), 0, 'the responder child exits cleanly after close()')
+  })
+}
+
+async function skipReason(addonPath: string): Promise<string | null> {
+  if (process.platform !== 'linux') return 'not Linux'
+  if (process.getuid?.() !== 0) return 'not root'
+  if (!existsSync(addonPath)) return `the addon is not built (${addonPath}); run npm run install`
+  try {
+    await run('ip', ['netns', 'list'])
+  } catch (err) {
+    return `ip netns does not work: ${err instanceof Error ? err.message : String(err)}`
+  }
+  try {
+    await run('ndisc6', ['-V'])
+  } catch {
+    return 'ndisc6 is not installed (apt-get install -y ndisc6)'
+  }
+  return null
+}
+
+/** One ndisc6 lookup from B: `tries` solicitations 500 ms apart; the MAC it printed, or null. */
+async function ndisc6(ip: string, tries: number): Promise<{ code: number; out: string; mac: string | null }> {
+  let code = 0
+  let out = ''
+  try {
+    out = (await run('ip', ['netns', 'exec', NS_B, 'ndisc6', '-1', '-n', '-r', String(tries), '-w', '500', ip, IF_B], { timeout: 10_000 })).stdout
+  } catch (err) {
+    code = Number(err instanceof Error ? Reflect.get(err, 'code') : 1) || 1
+    out = err instanceof Error ? String(Reflect.get(err, 'stdout') ?? '') : ''
+  }
+  const m = /Target link-layer address: ([0-9A-Fa-f:]+)/.exec(out)
+  return { code, out, mac: m?.[1]?.toLowerCase() ?? null }
+}
+
+async function neigh(ip: string): Promise<string> {
+  return (await run('ip', ['-n', NS_B, '-6', 'neigh', 'show', ip, 'dev', IF_B])).stdout.trim()
+}
+
+async function maddr(ns: string, dev: string): Promise<string> {
+  return (await run('ip', ['-n', ns, 'maddr', 'show', 'dev', dev])).stdout
+}
+
+/** A number inside a JSON value, NaN when absent. */
+function pick(value: unknown, ...keys: string[]): number {
+  let v = value
+  for (const k of keys) v = typeof v === 'object' && v !== null ? Reflect.get(v, k) : undefined
+  return typeof v === 'number' ? v : NaN
+}
+
+async function until(cond: () => boolean | Promise<boolean>, timeoutMs: number): Promise<boolean> {
+  const end = Date.now() + timeoutMs
+  while (!(await cond())) {
+    if (Date.now() > end) return false
+    await new Promise(r => setTimeout(r, 50))
+  }
+  return true
+}
+
+async function makePair(): Promise<void> {
+  await dropStale()
+  await dropPair()
+  await run('ip', ['netns', 'add', NS_A])
+  await run('ip', ['netns', 'add', NS_B])
+  await run('ip', ['link', 'add', IF_A, 'netns', NS_A, 'type', 'veth', 'peer', 'name', IF_B, 'netns', NS_B])
+  // nodad: usable at once, no tentative period (RFC 4862 §5.4) to wait out.
+  await run('ip', ['-n', NS_A, 'addr', 'add', `${IP_A}/64`, 'dev', IF_A, 'nodad'])
+  await run('ip', ['-n', NS_B, 'addr', 'add', `${IP_B}/64`, 'dev', IF_B, 'nodad'])
+  for (const [ns, dev] of [[NS_A, IF_A], [NS_B, IF_B]] as const) {
+    await run('ip', ['-n', ns, 'link', 'set', dev, 'up'])
+    await run('ip', ['-n', ns, 'link', 'set', 'lo', 'up'])
+  }
+}
+
+async function dropPair(): Promise<void> {
+  for (const ns of [NS_A, NS_B]) await run('ip', ['netns', 'del', ns]).catch(() => undefined)
+}
+
+/** Deletes namespaces left by runs of this test that were killed before their teardown. */
+async function dropStale(): Promise<void> {
+  const { stdout } = await run('ip', ['netns', 'list'])
+  for (const m of stdout.matchAll(/^(l2lb-tndp-[ab]-(\d+))\b/gm)) {
+    const [, ns = '', pid = ''] = m
+    if (Number(pid) === process.pid || isAlive(Number(pid))) continue
+    await run('ip', ['netns', 'del', ns]).catch(() => undefined)
+  }
+}
+
+function isAlive(pid: number): boolean {
+  try {
+    process.kill(pid, 0)
+    return true
+  } catch {
+    return false
+  }
+}
+
+/** A child speaking JSON lines; `next(event)` returns that event's next occurrence (bounded wait). */
+class Agent {
+  readonly #child: ChildProcessWithoutNullStreams
+  readonly #events: Event[] = []
+  readonly #consumed = new Map<string, number>()
+  #stderr = ''
+  readonly #exit: Promise<number | null>
+
+  constructor(child: ChildProcessWithoutNullStreams) {
+    this.#child = child
+    createInterface({ input: child.stdout }).on('line', line => {
+      try {
+        const e: unknown = JSON.parse(line)
+        if (typeof e === 'object' && e !== null) {
+          this.#events.push({ ...e, event: String(Reflect.get(e, 'event')), at: Number(Reflect.get(e, 'at')) })
+        }
+      } catch {
+        this.#stderr += `(stdout) ${line}\n`
+      }
+    })
+    child.stderr.on('data', (d: Buffer) => { this.#stderr = (this.#stderr + d.toString()).slice(-4000) })
+    this.#exit = new Promise(resolve => child.on('exit', code => resolve(code)))
+  }
+
+  send(cmd: Record<string, unknown>): void {
+    this.#child.stdin.write(JSON.stringify(cmd) + '\n')
+  }
+
+  all(event: string): Event[] {
+    return this.#events.filter(e => e.event === event)
+  }
+
+  /** The next unconsumed `event`. */
+  async next(event: string, timeoutMs = 10_000): Promise<Event> {
+    const seen = this.#consumed.get(event) ?? 0
+    const ok = await until(() => this.all(event).length > seen || this.#child.exitCode !== null, timeoutMs)
+    const e = this.all(event)[seen]
+    if (!ok || e === undefined) throw new Error(`no '${event}' from the child (exit ${this.#child.exitCode}); stderr: ${this.#stderr}`)
+    this.#consumed.set(event, seen + 1)
+    return e
+  }
+
+  end(): void {
+    this.#child.stdin.end()
+  }
+
+  async exited(): Promise<number | null> {
+    const timer = setTimeout(() => this.kill(), 5000)
+    const code = await this.#exit
+    clearTimeout(timer)
+    return code
+  }
+
+  kill(): void {
+    if (this.#child.exitCode === null && this.#child.pid !== undefined) this.#child.kill('SIGKILL')
+  }
+}
+
+// Dispatch last, once every declaration above is initialised.
+const role = process.env.L2LB_TNDP_ROLE
+if (role === 'responder') await responderMain()
+else if (role === 'capture') await captureMain()
+else await testMain()
