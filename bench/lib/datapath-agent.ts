@@ -1,0 +1,92 @@
+// The child processes of the datapath bench (bench/datapath.ts). A packet socket binds to an interface of
+// its own network namespace, so each role runs under `ip netns exec`: `responder` runs the speaker's real
+// ArpResponder in the node namespace, `flood` sends bounded bursts of ARP frames from the client namespace.
+// Both speak JSON lines: commands on stdin, events on stdout. Closing stdin ends the child.
+//
+//   node --import tsx bench/lib/datapath-agent.ts responder   (env L2LB_TBENCH_IF, L2LB_TBENCH_IPS)
+//   node --import tsx bench/lib/datapath-agent.ts flood       (env L2LB_TBENCH_IF)
+import { createInterface } from 'node:readline'
+import { setTimeout as sleep } from 'node:timers/promises'
+
+/** Hard ceilings whatever a command asks for: every burst is bounded in count and in time. */
+const MAX_FRAMES = 50_000
+const MAX_BURST_MS = 5_000
+
+function print(e: Record<string, unknown>): void {
+  process.stdout.write(`${JSON.stringify(e)}\n`)
+}
+
+function commands(handle: (cmd: Record<string, unknown>) => Promise<void> | void, onEnd: () => void): void {
+  const lines = createInterface({ input: process.stdin })
+  // One command at a time, in order: a burst must finish before the next command is looked at.
+  let chain: Promise<void> = Promise.resolve()
+  lines.on('line', line => {
+    let cmd: unknown
+    try {
+      cmd = JSON.parse(line)
+    } catch {
+      return
+    }
+    if (typeof cmd !== 'object' || cmd === null) return
+    const c: Record<string, unknown> = { ...cmd }
+    chain = chain.then(() => handle(c)).catch(err => print({ event: 'error', message: String(err) }))
+  })
+  lines.on('close', () => void chain.then(onEnd))
+}
+
+async function responderMain(): Promise<void> {
+  const { pino } = await import('pino')
+  const { ArpResponder } = await import('../../speaker/arp-responder.js')
+  const r = new ArpResponder({ interface: process.env.L2LB_TBENCH_IF ?? '', log: pino({ level: 'warn' }, process.stderr) })
+  r.setAnnounced((process.env.L2LB_TBENCH_IPS ?? '').split(',').filter(Boolean))
+  r.start()
+  commands(cmd => {
+    if (cmd.cmd === 'stats') print({ event: 'stats', id: cmd.id, stats: r.stats() })
+  }, () => r.close())
+  print({ event: 'ready', pid: process.pid, mac: r.mac?.toString('hex') })
+}
+
+async function floodMain(): Promise<void> {
+  const { PacketSocket, ETH_P_ARP } = await import('../../native/index.js')
+  const { arpRequest, gratuitousReply } = await import('../../speaker/core/arp.js')
+  const sock = PacketSocket.open({ interface: process.env.L2LB_TBENCH_IF ?? '', protocol: ETH_P_ARP })
+  // The flooder reads nothing; frames queued to its socket are simply discarded on close.
+  commands(async cmd => {
+    if (cmd.cmd !== 'flood') return
+    const count = Math.min(Number(cmd.count) || 0, MAX_FRAMES)
+    const maxMs = Math.min(Number(cmd.maxMs) || 0, MAX_BURST_MS)
+    const batch = Math.max(1, Math.min(Number(cmd.batch) || 1, 1000))
+    const gapMs = Math.max(0, Math.min(Number(cmd.gapMs) || 0, 100))
+    const spa = String(cmd.spa)
+    const frame = cmd.kind === 'reply'
+      ? gratuitousReply(sock.mac, spa)
+      : arpRequest(sock.mac, spa, String(cmd.tpa))
+    let sent = 0
+    let errors = 0
+    const start = performance.now()
+    // Paced in batches so the receiving socket's queue (rmem_default, a few hundred small frames) is not
+    // what limits the burst: the point is the responder's cost per frame that reaches it.
+    while (sent + errors < count && performance.now() - start < maxMs) {
+      const n = Math.min(batch, count - sent - errors)
+      for (let i = 0; i < n; i++) {
+        try {
+          sock.send(frame)
+          sent++
+        } catch {
+          errors++ // ENOBUFS under pressure: counted, the burst goes on
+        }
+      }
+      await sleep(gapMs)
+    }
+    print({ event: 'flooded', id: cmd.id, sent, errors, ms: performance.now() - start })
+  }, () => sock.close())
+  print({ event: 'ready', pid: process.pid, mac: sock.mac.toString('hex') })
+}
+
+const role = process.argv[2]
+if (role === 'responder') await responderMain()
+else if (role === 'flood') await floodMain()
+else {
+  process.stderr.write(`usage: datapath-agent.ts responder|flood\n`)
+  process.exitCode = 2
+}
