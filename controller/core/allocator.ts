@@ -83,6 +83,14 @@ class IPEntry implements IP {
 
 const NO_ENTRIES: readonly IPEntry[] = []
 
+/** An address FreeSpace.lowest() just returned: known to be free until it is taken. */
+class FreeIP implements IP {
+  constructor(
+    readonly family: IPFamily,
+    readonly value: bigint,
+  ) {}
+}
+
 interface PoolState {
   readonly pool: Pool
   readonly index: number
@@ -428,7 +436,7 @@ export class Allocator {
       if (best !== null) return best
     }
     const v = space.lowest()
-    return v === null ? null : { family, value: v }
+    return v === null ? null : new FreeIP(family, v)
   }
 
   private allocateAuto(req: AllocationRequest, prefer: readonly IP[]): AssignResult {
@@ -528,7 +536,8 @@ export class Allocator {
   /** Add `held` as a holder of ip, taking the address from the free space when it is the first. */
   private hold(ip: IP, ps: PoolState, held: Held): IPEntry {
     const k = keyOf(ip)
-    let e = this.byIP.get(k)
+    // An address just found free has no entry: skip the lookup (a likely cache miss at scale).
+    let e = ip instanceof FreeIP ? undefined : this.byIP.get(k)
     if (e === undefined) {
       const space = ps.spaces.get(ip.family) ?? null
       space?.take(ip.value)
