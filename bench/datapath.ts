@@ -126,12 +126,11 @@ interface CpuSample {
   runMs: number | null
 }
 
-function cpuOf(pid: number): CpuSample {
+function cpuOf(pid: number, hz: number): CpuSample {
   const stat = readFileSync(`/proc/${pid}/stat`, 'utf8')
   // Fields after the command name, which is in parentheses and may itself contain spaces: state is field 3.
   const fields = stat.slice(stat.lastIndexOf(')') + 2).split(' ')
   const ticks = Number(fields[14 - 3]) + Number(fields[15 - 3])
-  const hz = clockTicksPerSecond()
   let runNs: number | null = 0
   try {
     for (const tid of readdirSync(`/proc/${pid}/task`)) {
@@ -355,13 +354,13 @@ async function statsOf(resp: JsonLinesChild, id: number): Promise<ChildEvent['st
  * Responder CPU time across `act` plus SETTLE_MS. The stats round trip (itself a little responder CPU) is
  * outside the window: counters are read before the first CPU sample and after the second.
  */
-async function cpuWindow(resp: JsonLinesChild, pid: number, id: number, act: () => Promise<{ sent: number; errors: number }>): Promise<Window> {
+async function cpuWindow(resp: JsonLinesChild, pid: number, hz: number, id: number, act: () => Promise<{ sent: number; errors: number }>): Promise<Window> {
   const before = await statsOf(resp, id)
   const t0 = performance.now()
-  const c0 = cpuOf(pid)
+  const c0 = cpuOf(pid, hz)
   const { sent, errors } = await act()
   await sleep(SETTLE_MS)
-  const c1 = cpuOf(pid)
+  const c1 = cpuOf(pid, hz)
   const ms = performance.now() - t0
   const after = await statsOf(resp, id + 1)
   return {
@@ -445,12 +444,13 @@ async function measure(lab: Lab, children: JsonLinesChild[], track: (c: ChildPro
   )
 
   // 2. Flood cost. The idle window first, as long as a burst window will roughly be.
-  const idle = await cpuWindow(resp, pid, 100, async () => {
+  const hz = clockTicksPerSecond()
+  const idle = await cpuWindow(resp, pid, hz, 100, async () => {
     await sleep(600)
     return { sent: 0, errors: 0 }
   })
-  const replies = await cpuWindow(resp, pid, 200, () => flood(flooder, 201, 'reply'))
-  const requests = await cpuWindow(resp, pid, 300, () => flood(flooder, 301, 'request'))
+  const replies = await cpuWindow(resp, pid, hz, 200, () => flood(flooder, 201, 'reply'))
+  const requests = await cpuWindow(resp, pid, hz, 300, () => flood(flooder, 301, 'request'))
   const fmt = (w: Window): string =>
     `${w.sent} sent (${w.sendErrors} send errors), ${w.seen} reached user space, window ${w.ms.toFixed(0)} ms, ` +
     `responder CPU ${w.cpu.statMs} ms by /proc stat, ${w.cpu.runMs === null ? '?' : w.cpu.runMs.toFixed(2)} ms on CPU by schedstat`

@@ -14,6 +14,7 @@ export class JsonLinesChild {
   readonly #events: ChildEvent[] = []
   readonly #consumed = new Map<string, number>()
   #stderr = ''
+  #spawnFailed = false
   readonly #exit: Promise<number | null>
 
   constructor(child: ChildProcessWithoutNullStreams) {
@@ -31,9 +32,14 @@ export class JsonLinesChild {
     })
     // Without a listener a failed spawn (ENOENT) would be an uncaught 'error' event.
     child.on('error', err => {
+      this.#spawnFailed = true
       this.#stderr += `spawn error: ${err.message}\n`
     })
-    this.#exit = new Promise(resolve => child.on('exit', code => resolve(code)))
+    // A child that never started emits 'error' and no 'exit': end() must not wait for it forever.
+    this.#exit = new Promise(resolve => {
+      child.on('exit', code => resolve(code))
+      child.on('error', () => resolve(child.exitCode))
+    })
   }
 
   get pid(): number | undefined {
@@ -54,7 +60,7 @@ export class JsonLinesChild {
         return e
       }
       const failure = this.#events.find(x => x.event === 'error')
-      if (failure !== undefined || this.#child.exitCode !== null || performance.now() > end) {
+      if (failure !== undefined || this.#spawnFailed || this.#child.exitCode !== null || performance.now() > end) {
         const why = failure !== undefined ? String(failure.message) : this.#child.exitCode !== null ? `exit ${this.#child.exitCode}` : 'timeout'
         throw new Error(`no '${event}' from the child (${why}); stderr: ${this.#stderr.trim()}`)
       }
