@@ -2,7 +2,9 @@
 // drop it with a reason the shell counts. Rules from RFC 4861 §7.1.1 (validity), §7.2.3 (answer only
 // solicitations for our addresses) and §7.2.4 (how to answer), and ../shared/REFERENCE.md §4.
 import { macEquals } from './ethernet.js'
-import { ICMPV6_NEIGHBOR_SOLICITATION, NdpError, OFF_DST, OFF_TARGET, advertisementFor, checkNdpFrame } from './ndp.js'
+import {
+  ICMPV6_NEIGHBOR_SOLICITATION, NdpError, OFF_DST, OFF_TARGET, advertisementFor, checkNdpFrame, type NdpCheck,
+} from './ndp.js'
 import { IPV6_ALEN, ipv6At, isSolicitedNodeFor } from './ipv6.js'
 
 export const NDP_DROP_REASONS = [
@@ -41,14 +43,14 @@ function ethDstMatchesIpGroup(frame: Buffer): boolean {
  * and, for an answer, the advertisement.
  */
 export function decideNdp(frame: Buffer, ctx: NdpResponderContext): NdpDecision {
-  let type: number
-  let linkAddressAt: number
+  let check: NdpCheck
   try {
-    ;({ type, linkAddressAt } = checkNdpFrame(frame))
+    check = checkNdpFrame(frame)
   } catch (err) {
     if (err instanceof NdpError) return { kind: 'drop', reason: 'malformed', error: err }
     throw err
   }
+  const { type, linkAddressAt } = check
   if (macEquals(frame, 6, ctx.mac) || (linkAddressAt >= 0 && macEquals(frame, linkAddressAt, ctx.mac))) {
     return { kind: 'drop', reason: 'own-frame' }
   }
