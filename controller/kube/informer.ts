@@ -1,6 +1,11 @@
 // A list+watch cache that survives: client-node's ListWatch stops for good on any watch error other than
 // 410, so this wrapper restarts it with capped exponential backoff (410 already re-lists inside ListWatch).
 // Objects are converted to views once, here, at the boundary.
+//
+// ListWatch.start() resolves even when its list fails (it reports the failure through its 'error'
+// callbacks instead), so success is judged by whether an error arrived during the attempt: start() resolves
+// only after a list really succeeded. The controller relies on that: it claims existing assignments back from
+// the synced cache, and an empty cache mistaken for a synced one would hand out IPs that are already taken.
 import { ListWatch, Watch, type KubeConfig, type KubernetesObject, type KubernetesListObject } from '@kubernetes/client-node'
 import type { Logger } from 'pino'
 
@@ -31,6 +36,11 @@ export class Informer<T extends KubernetesObject, V> {
   #listWatch: ListWatch<T> | null = null
   #retryTimer: NodeJS.Timeout | null = null
   #failures = 0
+  /** Errors reported by the ListWatch so far: an attempt succeeded if none arrived while it ran. */
+  #errors = 0
+  #lastError: unknown = null
+  /** True while start() drives attempts itself; errors then must not schedule a second restart. */
+  #starting = false
   #closed = false
 
   constructor(opts: InformerOptions<T, V>) {
@@ -60,25 +70,45 @@ export class Informer<T extends KubernetesObject, V> {
     lw.on('connect', () => {
       if (this.#failures > 0) o.log.info({ path: o.path }, 'watch reconnected')
     })
-    lw.on('error', err => this.#scheduleRestart(err))
+    lw.on('error', err => {
+      this.#errors++
+      this.#lastError = err
+      if (!this.#starting) this.#scheduleRestart(err)
+    })
     await this.#startWithRetry()
+  }
+
+  /** One list+watch attempt; true when no error was reported while it ran. */
+  async #attempt(lw: ListWatch<T>): Promise<boolean> {
+    const before = this.#errors
+    try {
+      await lw.start()
+    } catch (err) {
+      this.#errors++
+      this.#lastError = err
+    }
+    return this.#errors === before
   }
 
   async #startWithRetry(): Promise<void> {
     // The first list must succeed before start() resolves: nothing may be decided on an empty cache.
-    for (;;) {
-      if (this.#closed || !this.#listWatch) return
-      try {
-        await this.#listWatch.start()
-        this.#failures = 0
-        this.#opts.onHealth?.(true)
-        return
-      } catch (err) {
+    this.#starting = true
+    try {
+      for (;;) {
+        const lw = this.#listWatch
+        if (this.#closed || !lw) return
+        if (await this.#attempt(lw)) {
+          this.#failures = 0
+          this.#opts.onHealth?.(true)
+          return
+        }
         this.#failures++
         this.#opts.onHealth?.(false)
-        this.#opts.log.warn({ path: this.#opts.path, err: errorText(err) }, 'initial list failed; retrying')
-        await new Promise(resolve => setTimeout(resolve, this.#backoffMs()))
+        this.#opts.log.warn({ path: this.#opts.path, err: errorText(this.#lastError) }, 'initial list failed; retrying')
+        await new Promise<void>(resolve => { this.#retryTimer = setTimeout(() => { this.#retryTimer = null; resolve() }, this.#backoffMs()) })
       }
+    } finally {
+      this.#starting = false
     }
   }
 
@@ -94,10 +124,12 @@ export class Informer<T extends KubernetesObject, V> {
     this.#opts.log.warn({ path: this.#opts.path, err: errorText(err), retryInMs: delay }, 'watch failed; restarting')
     this.#retryTimer = setTimeout(() => {
       this.#retryTimer = null
-      void this.#listWatch?.start().then(
-        () => { this.#failures = 0; this.#opts.onHealth?.(true) },
-        e => this.#scheduleRestart(e),
-      )
+      const lw = this.#listWatch
+      if (this.#closed || !lw) return
+      // A failed attempt reports through 'error', which schedules the next one with a longer delay.
+      void this.#attempt(lw).then(ok => {
+        if (ok) { this.#failures = 0; this.#opts.onHealth?.(true) }
+      })
     }, delay)
   }
 

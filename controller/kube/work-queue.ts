@@ -98,5 +98,8 @@ export class WorkQueue {
     this.#closed = true
     for (const t of this.#timers.values()) clearTimeout(t)
     this.#timers.clear()
+    const waiters = this.#idleWaiters
+    this.#idleWaiters = []
+    for (const w of waiters) w()
   }
 }
