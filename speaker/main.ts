@@ -1,5 +1,5 @@
 // The speaker program: one per node (a DaemonSet with host networking). Configuration comes from the
-// environment; see README "Operate".
+// environment; see README "Programs and their settings".
 import { pino } from 'pino'
 import { loadKubeConfig } from '../controller/kube/kube-client.js'
 import { MetricsRegistry } from '../controller/observe/metrics.js'
@@ -8,6 +8,7 @@ import { parseListenAddress } from '../controller/observe/listen-address.js'
 import { Speaker, type Announcer } from './speaker.js'
 import { eligibleInterfaces, readInterfaces } from './interfaces.js'
 import { ArpResponder } from './arp-responder.js'
+import { NdpResponder } from './ndp-responder.js'
 import { judgeIpvs, readIpvsFacts } from './ipvs-check.js'
 
 const log = pino({ name: 'l2lb-speaker', level: process.env.LOG_LEVEL ?? 'info' })
@@ -43,8 +44,15 @@ async function main(): Promise<void> {
     .set({}, ipvs.ok ? 0 : 1)
   if (!ipvs.ok) log.warn({ fix: ipvs.fix }, ipvs.reason)
   const announcers: Announcer[] = names.map(name => {
-    const r = new ArpResponder({ interface: name, log: log.child({ interface: name }), metrics })
-    return { interfaceName: name, start: () => r.start(), setAnnounced: ips => r.setAnnounced(ips), close: () => r.close() }
+    const arp = new ArpResponder({ interface: name, log: log.child({ interface: name, proto: 'arp' }), metrics })
+    const ndp = new NdpResponder({ interface: name, log: log.child({ interface: name, proto: 'ndp' }), metrics })
+    return {
+      interfaceName: name,
+      start: () => { arp.start(); ndp.start() },
+      // Each responder keeps the addresses of its own family (ARP: IPv4, NDP: IPv6) and ignores the rest.
+      setAnnounced: ips => { const all = [...ips]; arp.setAnnounced(all); ndp.setAnnounced(all) },
+      close: () => { arp.close(); ndp.close() },
+    }
   })
   const speaker = new Speaker({
     nodeName,

@@ -7,7 +7,6 @@ import {
 } from '@kubernetes/client-node'
 import { performance } from 'node:perf_hooks'
 import type { Logger } from 'pino'
-import { isIPv4 } from 'node:net'
 import { Informer } from '../controller/kube/informer.js'
 import { EventRecorder } from '../controller/kube/event-recorder.js'
 import type { MetricsRegistry, MetricFamily } from '../controller/observe/metrics.js'
@@ -16,12 +15,16 @@ import {
   type ServiceView, type NodeView, type EndpointSliceView, type ConfigMapView, type LeaseView,
 } from '../controller/core/views.js'
 import { formatConfigError, parsePoolConfig, type PoolConfig } from '../controller/core/pool-config.js'
-import { electService } from './core/election.js'
+import { electService, shouldAnnounce } from './core/election.js'
+import { isOurs } from '../controller/core/reconcile.js'
 import { liveMembers, observeLease, type LeaseObservation } from './core/membership.js'
 import { LeaseHeartbeat, SPEAKER_LEASE_LABELS } from './lease-heartbeat.js'
 import { advertisementOf, interfacesFor, nodeMayAnnounce, type IPAdvertisement } from './core/advertisement.js'
 
-/** What the speaker needs of a responder: the set of IPs to answer for on one interface. */
+/**
+ * What the speaker needs of a responder: the set of IPs (both families) to answer for on one interface.
+ * main.ts puts an ARP and an NDP responder behind each; each takes the addresses of its own family.
+ */
 export interface Announcer {
   readonly interfaceName: string
   start(): void | Promise<void>
@@ -61,6 +64,8 @@ export class Speaker {
   /** When our own last successful renewal was sent (monotonic ms); null until the first one. */
   #ownRenewSentMs: number | null = null
   #observations = new Map<string, LeaseObservation>()
+  /** Our own Lease as the watch shows it: proof that our view of the cluster is current (see #checkMembership). */
+  #selfSeen: LeaseObservation | undefined = undefined
   #live: ReadonlySet<string> = new Set()
   #expiryTimer: NodeJS.Timeout | null = null
   /** The last valid pool config; an invalid edit keeps it (nothing announced is lost). */
@@ -73,7 +78,6 @@ export class Speaker {
   #closed = false
   /** Service key -> IPs this node announces for it, as of the last recompute. */
   #mine = new Map<string, Set<string>>()
-  #warnedV6 = new Set<string>()
 
   constructor(opts: SpeakerOptions) {
     this.#o = opts
@@ -122,8 +126,9 @@ export class Speaker {
     await Promise.all([
       this.#services.start(), this.#nodes.start(), this.#slices.start(), this.#configMaps.start(), this.#leases.start(),
     ])
-    await this.#heartbeat.start()
+    // Sockets first: a speaker that cannot answer (EPERM, ENODEV) must never take a Lease and be elected.
     for (const a of this.#o.announcers) await a.start()
+    await this.#heartbeat.start()
     this.#synced = true
     log.info({ node: this.#o.nodeName, interfaces: this.#o.announcers.map(a => a.interfaceName) }, 'speaker synced')
     this.#recompute()
@@ -146,16 +151,25 @@ export class Speaker {
     if (this.#closed || !this.#nodes || !this.#leases) return
     const now = this.#now()
     const seen = new Map<string, LeaseObservation>()
+    let selfSeen: LeaseObservation | undefined
     for (const l of this.#leases.list()) {
       const node = l.holderIdentity ?? l.labels['l2lb.dev/node'] ?? null
-      if (!node || node === this.#o.nodeName || l.leaseDurationSeconds === null) continue
+      if (!node || l.leaseDurationSeconds === null) continue
+      if (node === this.#o.nodeName) {
+        selfSeen = observeLease(this.#selfSeen, l.renewTime, l.leaseDurationSeconds * 1000, now)
+        continue
+      }
       seen.set(node, observeLease(this.#observations.get(node), l.renewTime, l.leaseDurationSeconds * 1000, now))
     }
-    // Our own liveness is what *we* know we renewed: if we cannot reach the API server we stop announcing
-    // one lease duration after the last renewal we sent, before any peer (which saw it later) takes over.
-    if (this.#ownRenewSentMs !== null) {
+    this.#selfSeen = selfSeen
+    // We count ourselves live only while both hold: our last renewal was sent less than a lease duration ago
+    // (else peers are about to pass us over: fence first), and our watch has shown it (else our view of the
+    // peers' Leases may be stale and we would take over IPs that live peers still announce).
+    if (this.#ownRenewSentMs !== null && selfSeen !== undefined) {
       seen.set(this.#o.nodeName, {
-        renewTime: 'self', observedAtMs: this.#ownRenewSentMs, durationMs: (this.#o.leaseDurationSeconds ?? 3) * 1000,
+        renewTime: selfSeen.renewTime,
+        observedAtMs: Math.min(this.#ownRenewSentMs, selfSeen.observedAtMs),
+        durationMs: (this.#o.leaseDurationSeconds ?? 3) * 1000,
       })
     }
     this.#observations = seen
@@ -172,7 +186,7 @@ export class Speaker {
   }
 
   #serves(svc: ServiceView): boolean {
-    return svc.isLoadBalancer && svc.loadBalancerClass === this.#o.loadBalancerClass
+    return isOurs(svc, this.#o.loadBalancerClass)
   }
 
   #refreshConfig(): void {
@@ -223,20 +237,13 @@ export class Speaker {
       if (!this.#serves(svc)) continue
       const a = electService(svc, slicesByService.get(svc.key) ?? [], live, mayAnnounce)
       const won = new Set<string>()
-      for (const [ip, node] of a.winners) if (node === me) won.add(ip)
+      for (const ip of a.winners.keys()) if (shouldAnnounce(me, ip, a)) won.add(ip)
       if (won.size > 0) next.set(svc.key, won)
     }
     const myLabels = nodes.get(me)?.labels ?? {}
     const perInterface = new Map(this.#o.announcers.map(a => [a.interfaceName, new Set<string>()]))
-    for (const [key, ips] of next) {
+    for (const ips of next.values()) {
       for (const ip of ips) {
-        if (!isIPv4(ip)) {
-          if (!this.#warnedV6.has(ip)) {
-            this.#warnedV6.add(ip)
-            this.#o.log.warn({ service: key, ip }, 'IPv6 announcement (NDP) is not supported yet; not announcing this IP')
-          }
-          continue
-        }
         const adv = advertOf(ip)
         const only = adv ? interfacesFor(adv, myLabels) : null
         for (const [name, set] of perInterface) if (only === null || only.has(name)) set.add(ip)

@@ -1,16 +1,10 @@
 // Who announces which IP. A pure function of two inputs kept apart on purpose (ROADMAP 1): the membership
-// view (which nodes are alive and eligible: today the Node Ready condition, later per-node Leases) and the
+// view (which nodes are alive and eligible: membership.ts, from Node readiness and per-node Leases) and the
 // Services with their endpoints. Every speaker computes the same answer from the same view, so exactly one
 // node claims each IP without any coordination traffic.
 import { createHash } from 'node:crypto'
-import type { ServiceView, EndpointSliceView, NodeView } from '../../controller/core/views.js'
-
-/** The nodes that may announce at all: alive and not excluded from load balancers. */
-export function liveNodes(nodes: Iterable<NodeView>): Set<string> {
-  const live = new Set<string>()
-  for (const n of nodes) if (n.ready && !n.excludedFromLoadBalancers) live.add(n.name)
-  return live
-}
+import { canonicalIP } from '../../controller/core/ip.js'
+import type { ServiceView, EndpointSliceView } from '../../controller/core/views.js'
 
 function rank(node: string, ip: string): string {
   return createHash('sha256').update(`${node}#${ip}`).digest('hex')
@@ -37,7 +31,7 @@ export type NoAnnounceReason = 'noIngressIP' | 'noReadyEndpoints' | 'noLiveCandi
 
 export interface ServiceAnnouncement {
   readonly key: string
-  /** Winner per ingress IP, in the Service's status order. Empty when `reason` is set. */
+  /** Winner per ingress IP (canonical text), in the Service's status order. Empty when `reason` is set. */
   readonly winners: ReadonlyMap<string, string>
   readonly reason: NoAnnounceReason | null
 }
@@ -81,7 +75,9 @@ export function electService(
   const { candidates, reason } = candidateNodes(svc, slices, live)
   if (reason) return { key: svc.key, winners: new Map(), reason }
   const winners = new Map<string, string>()
-  for (const ip of svc.ingressIPs) {
+  for (const written of svc.ingressIPs) {
+    // Hash the canonical form: two Services sharing an IPv6 address written differently must agree.
+    const ip = canonicalIP(written) ?? written
     const w = announcingNode(ip, candidates.filter(n => mayAnnounce(ip, n)))
     if (w !== null) winners.set(ip, w)
   }

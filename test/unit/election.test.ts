@@ -1,7 +1,8 @@
 import t from 'tap'
 import { createHash } from 'node:crypto'
-import { announcingNode, electService, liveNodes, shouldAnnounce } from '../../speaker/core/election.js'
-import type { ServiceView, EndpointSliceView, NodeView } from '../../controller/core/views.js'
+import fc from 'fast-check'
+import { announcingNode, electService, shouldAnnounce } from '../../speaker/core/election.js'
+import type { ServiceView, EndpointSliceView } from '../../controller/core/views.js'
 
 function svc(over: Partial<ServiceView> = {}): ServiceView {
   return {
@@ -52,13 +53,33 @@ t.test('losing a node moves only the IPs it held', async t => {
   for (const n of nodes) t.ok((counts.get(n) ?? 0) > 30, `${n} announces a fair share (${counts.get(n)})`)
 })
 
-t.test('live nodes: Ready and not excluded', async t => {
-  const views: NodeView[] = [
-    { name: 'a', ready: true, labels: {}, excludedFromLoadBalancers: false },
-    { name: 'b', ready: false, labels: {}, excludedFromLoadBalancers: false },
-    { name: 'c', ready: true, labels: {}, excludedFromLoadBalancers: true },
-  ]
-  t.same([...liveNodes(views)], ['a'])
+t.test('every speaker, seeing the same cluster in any order, elects the same single winner', async t => {
+  fc.assert(fc.property(
+    fc.uniqueArray(fc.stringMatching(/^[a-z][a-z0-9-]{0,12}$/), { minLength: 1, maxLength: 6 }),
+    fc.integer({ min: 0, max: 255 }),
+    fc.boolean(),
+    (names, last, local) => {
+      const ip = `192.0.2.${last}`
+      const slices = [slice(names.map(n => ({ node: n, ready: true })))]
+      const service = svc({ ingressIPs: [ip], externalTrafficPolicy: local ? 'Local' : 'Cluster' })
+      // Each node elects from its own view: the same facts, listed in its own (here: rotated) order.
+      const claims = names.filter((me, i) => {
+        const rotated = [...names.slice(i), ...names.slice(0, i)]
+        const view = electService(service, [{ ...slices[0]!, endpoints: [...(slices[0]?.endpoints ?? [])].reverse() }], new Set(rotated))
+        return shouldAnnounce(me, ip, view)
+      })
+      return claims.length === 1
+    },
+  ))
+  t.pass('exactly one claimant for every random cluster')
+})
+
+t.test('IPv6 addresses written differently elect the same node', async t => {
+  const live = new Set(nodes)
+  const ready = [slice([{ node: 'l2lb-node1', ready: true }])]
+  const a = electService(svc({ ingressIPs: ['2001:db8:0:1::f0'] }), ready, live)
+  const b = electService(svc({ ingressIPs: ['2001:0DB8:0000:0001:0000:0000:0000:00F0'] }), ready, live)
+  t.same([...a.winners], [...b.winners], 'winners keyed and hashed by the canonical address')
 })
 
 t.test('a Service is announced only with a ready endpoint', async t => {
@@ -70,7 +91,7 @@ t.test('a Service is announced only with a ready endpoint', async t => {
   t.equal(a.reason, null)
   const winner = announcingNode('192.0.2.240', nodes)
   t.equal(a.winners.get('192.0.2.240'), winner, 'Cluster policy: any live node may win')
-  t.equal(nodes.filter(n => shouldAnnounce(n, '192.0.2.240', a)).length, 1, 'exactly one node announces')
+  t.equal(nodes.filter(n => shouldAnnounce(n, '192.0.2.240', a)).length, 1, 'shouldAnnounce is true for the winner only')
 })
 
 t.test('externalTrafficPolicy Local: only nodes with a ready local endpoint', async t => {
