@@ -26,6 +26,7 @@ import { promisify } from 'node:util'
 import { setTimeout as sleep } from 'node:timers/promises'
 import { ADDON_PATH } from '../native/index.js'
 import { compared, round, type Figure, type RunGroup } from './lib/figures.js'
+import { parseArpingRuns, percentile, statCpuTicks, wireTimes } from './lib/datapath-parse.js'
 import { JsonLinesChild, type ChildEvent } from './lib/json-lines-child.js'
 
 const NODE_IP = '192.0.2.211'
@@ -127,10 +128,7 @@ interface CpuSample {
 }
 
 function cpuOf(pid: number, hz: number): CpuSample {
-  const stat = readFileSync(`/proc/${pid}/stat`, 'utf8')
-  // Fields after the command name, which is in parentheses and may itself contain spaces: state is field 3.
-  const fields = stat.slice(stat.lastIndexOf(')') + 2).split(' ')
-  const ticks = Number(fields[14 - 3]) + Number(fields[15 - 3])
+  const ticks = statCpuTicks(readFileSync(`/proc/${pid}/stat`, 'utf8'))
   let runNs: number | null = 0
   try {
     for (const tid of readdirSync(`/proc/${pid}/task`)) {
@@ -155,13 +153,6 @@ function clockTicksPerSecond(): number {
 
 function cpuDelta(a: CpuSample, b: CpuSample): CpuSample {
   return { statMs: b.statMs - a.statMs, runMs: a.runMs === null || b.runMs === null ? null : b.runMs - a.runMs }
-}
-
-/** Nearest-rank percentile of sorted values. */
-function percentile(sorted: readonly number[], p: number): number {
-  if (sorted.length === 0) return NaN
-  const rank = Math.ceil((p / 100) * sorted.length)
-  return sorted[Math.min(sorted.length, Math.max(1, rank)) - 1] ?? NaN
 }
 
 interface ProbeResults {
@@ -208,20 +199,7 @@ async function probe(lab: Lab, targets: readonly [string, string], track: (c: Ch
     sh.on('close', code => { clearTimeout(timer); resolve(code) })
   })
   if (status !== 0 && status !== 1) throw new Error(`the probe loop failed (exit ${status}): ${err.trim()}`)
-  // Each arping prints "ARPING <ip> from ..." then zero or one "Unicast reply from <ip> [<mac>]  <t>ms".
-  const runs: Array<{ target: string; replies: Array<{ mac: string; ms: number }> }> = []
-  for (const line of out.split('\n')) {
-    const start = /^ARPING ([0-9.]+) /.exec(line)
-    if (start !== null) {
-      runs.push({ target: start[1] ?? '', replies: [] })
-      continue
-    }
-    const reply = /^(?:Unicast|Broadcast) reply from ([0-9.]+) \[([0-9A-Fa-f:]+)\]\s+([0-9.]+)ms/.exec(line)
-    const current = runs.at(-1)
-    if (reply !== null && current !== undefined && reply[1] === current.target) {
-      current.replies.push({ mac: (reply[2] ?? '').toLowerCase(), ms: Number(reply[3]) })
-    }
-  }
+  const runs = parseArpingRuns(out)
   const result: ProbeResults = { times: new Map(), unanswered: new Map(), macs: new Map() }
   for (const t of targets) {
     result.times.set(t, [])
@@ -285,38 +263,6 @@ async function startCapture(lab: Lab, track: (c: ChildProcess) => void, log: (li
       return out
     },
   }
-}
-
-/**
- * Request-to-reply times on the node's wire, in microseconds, per target asked for: each request from the
- * client paired with the next reply for the same address. Gratuitous frames (sender = target) are not
- * requests from the client and are skipped; the first `skip` requests per target are the warm-up.
- */
-function wireTimes(capture: string, targets: readonly string[], skip: number): Map<string, number[]> {
-  const times = new Map<string, number[]>(targets.map(t => [t, []]))
-  const pending = new Map<string, number>()
-  const seen = new Map<string, number>()
-  for (const line of capture.split('\n')) {
-    const req = /^(\d+)\.(\d{9}) ARP, Request who-has ([0-9.]+) (?:\([0-9a-f:]+\) )?tell ([0-9.]+)/.exec(line)
-    if (req !== null) {
-      const [, sec = '', ns = '', target = '', sender = ''] = req
-      if (sender !== CLIENT_IP || !times.has(target)) continue
-      const n = (seen.get(target) ?? 0) + 1
-      seen.set(target, n)
-      // Microseconds since the epoch still fit a double exactly; nanoseconds would not.
-      if (n > skip) pending.set(target, Number(sec) * 1e6 + Number(ns) / 1e3)
-      continue
-    }
-    const rep = /^(\d+)\.(\d{9}) ARP, Reply ([0-9.]+) is-at/.exec(line)
-    if (rep !== null) {
-      const [, sec = '', ns = '', target = ''] = rep
-      const asked = pending.get(target)
-      if (asked === undefined) continue
-      pending.delete(target)
-      times.get(target)?.push(Number(sec) * 1e6 + Number(ns) / 1e3 - asked)
-    }
-  }
-  return times
 }
 
 /** Every frame the responder's user space saw: answered requests plus every drop reason. */
@@ -424,7 +370,7 @@ async function measure(lab: Lab, children: JsonLinesChild[], track: (c: ChildPro
     log('no replies from one of the targets: no latency figures')
   }
   if (captured !== null) {
-    const wire = wireTimes(captured, [NODE_IP, VIP], WARMUP_ROUNDS)
+    const wire = wireTimes(captured, CLIENT_IP, [NODE_IP, VIP], WARMUP_ROUNDS)
     const kw = [...(wire.get(NODE_IP) ?? [])].sort((a, b) => a - b)
     const sw = [...(wire.get(VIP) ?? [])].sort((a, b) => a - b)
     const us = (v: number): string => v.toFixed(1)
