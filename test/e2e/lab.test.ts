@@ -9,6 +9,12 @@ import { tmpdir } from 'node:os'
 import { fileURLToPath } from 'node:url'
 import { Lab, LabBusyError, labPrerequisites, runningLabNetns } from '../lab/lab.js'
 import { walkService, msUntilArpUnanswered, ipInPoolEntry, type ServiceWalk } from '../lab/flow.js'
+import { inNetns, runAllowingFailure } from '../lab/run.js'
+import { CLIENT_HOST } from '../lab/names.js'
+
+function isRecord(v: unknown): v is Record<string, unknown> {
+  return typeof v === 'object' && v !== null && !Array.isArray(v)
+}
 
 const repoRoot = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '..', '..')
 const sample = (f: string): string => path.join(repoRoot, 'config', 'samples', f)
@@ -77,6 +83,26 @@ if (reason !== null) {
     t.equal(again.replies, 0, `and stays unanswered (${again.replies} replies)`)
     const other = await lab.arping(w2.ip, { count: 2, deadlineS: 2 })
     t.same(other.macs, w2.arping.macs, 'the other Service is still announced by the same node')
+
+    // Dual stack: one IPv4 and one IPv6 address from the pool; exactly one node answers NDP for the IPv6 one.
+    await lab.kubectl(['apply', '-f', sample('dual-stack-service.yaml')])
+    let dual: string[] = []
+    for (let i = 0; i < 100 && dual.length < 2; i++) {
+      const out: unknown = JSON.parse(await lab.kubectl(['get', 'svc', 'ingress-dual', '-o', 'json']))
+      dual = isRecord(out) && isRecord(out.status) && isRecord(out.status.loadBalancer) && Array.isArray(out.status.loadBalancer.ingress)
+        ? out.status.loadBalancer.ingress.filter(isRecord).map(i => String(i.ip)) : []
+      if (dual.length < 2) await new Promise(r => setTimeout(r, 200))
+    }
+    const v6 = dual.find(ip => ip.includes(':')) ?? ''
+    t.ok(dual.some(ip => !ip.includes(':')) && DEFAULT_POOL.some(e => ipInPoolEntry(v6, e)), `dual-stack Service got ${dual.join(' and ')} from the pool`)
+    let ndpMacs: string[] = []
+    for (let i = 0; i < 10 && ndpMacs.length === 0; i++) {
+      const r = await runAllowingFailure(inNetns(CLIENT_HOST.netns, ['ndisc6', '-r', '2', '-w', '500', v6, 'eth0']), { timeoutMs: 5000 })
+      ndpMacs = [...new Set([...r.stdout.matchAll(/Target link-layer address: ([0-9A-Fa-f:]{17})/g)].map(m => (m[1] ?? '').toLowerCase()))]
+    }
+    t.equal(ndpMacs.length, 1, `ndisc6 ${v6} from the client is answered by exactly one MAC (${ndpMacs.join(', ') || 'none'})`)
+    const ndpOwner = await lab.nodeWithMac(ndpMacs[0] ?? '')
+    t.ok(ndpOwner, `the NDP answer carries the eth0 MAC of ${ndpOwner?.name ?? 'no lab node'}`)
 
     // Failover: SIGKILL the speaker that announces the second Service's IP. Its per-node Lease stops being
     // renewed; once it runs out (3 s) the next node in the hash order takes the IP over with gratuitous ARP.

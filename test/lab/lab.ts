@@ -208,6 +208,18 @@ export class Lab {
     // the walk's waits check again, for the ones slower to die.
     await new Promise(resolve => setTimeout(resolve, 1000))
     this.checkAlive()
+    if (this.#speakers) {
+      // Every speaker holds its liveness Lease once it has synced and opened its sockets: wait for all of them,
+      // so the walk sees the steady state and not IPs moving while speakers are still coming up.
+      const want = this.nodes.map(n => `l2lb-speaker-${n.name}`).sort()
+      await waitFor('every speaker to take its Lease', async () => {
+        this.checkAlive()
+        const out: unknown = JSON.parse(await this.kubectl(['get', 'leases', '-n', 'l2lb-system', '-o', 'json']))
+        const items = typeof out === 'object' && out !== null && 'items' in out && Array.isArray(out.items) ? out.items : []
+        const names = items.map((l: unknown) => stringField(typeof l === 'object' && l !== null && 'metadata' in l ? l.metadata : undefined, 'name')).sort()
+        return want.every(n => names.includes(n)) ? true : undefined
+      }, { timeoutMs: 45_000, intervalMs: 250 })
+    }
     this.#say(`lab up in ${((Date.now() - t0) / 1000).toFixed(1)} s`)
   }
 
@@ -317,7 +329,8 @@ export class Lab {
     const out = await this.kubectl(['get', 'events', '-n', namespace, '-o', 'json'])
     const list: unknown = JSON.parse(out)
     if (typeof list !== 'object' || list === null || !('items' in list) || !Array.isArray(list.items)) return null
-    let best: { node: string; at: string } | null = null
+    // Events carry whole-second timestamps: break ties by resourceVersion (the server's write order).
+    let best: { node: string; at: string; rv: number } | null = null
     for (const ev of list.items) {
       if (typeof ev !== 'object' || ev === null) continue
       const reason = 'reason' in ev ? ev.reason : undefined
@@ -328,7 +341,9 @@ export class Lab {
       const node = /announcing from node (\S+)/.exec(message)?.[1]
       if (node === undefined) continue
       const at = eventTime(ev)
-      if (best === null || at >= best.at) best = { node, at }
+      const meta: unknown = 'metadata' in ev ? ev.metadata : undefined
+      const rv = Number(stringField(meta, 'resourceVersion')) || 0
+      if (best === null || at > best.at || (at === best.at && rv > best.rv)) best = { node, at, rv }
     }
     return best?.node ?? null
   }
