@@ -75,6 +75,23 @@ t.test('speakers elect one announcer per IP and hand over', async t => {
   await Promise.all(speakers.map(s => s.start()))
 
   const announcing = (): string[] => NODES.filter(n => announcers.get(n)?.current.has(IP))
+  const svcWith = async (name: string, ip: string): Promise<void> => {
+    await core.createNamespacedService({ namespace: 'default', body: { metadata: { name }, spec: { type: 'LoadBalancer', selector: { app: 'web' }, ports: [{ port: 80 }] } } })
+    await core.patchNamespacedServiceStatus({ name, namespace: 'default', body: { status: { loadBalancer: { ingress: [{ ip }] } } } }, mergePatch())
+    await discovery.createNamespacedEndpointSlice({ namespace: 'default', body: {
+      metadata: { name: `${name}-1`, labels: { 'kubernetes.io/service-name': name } }, addressType: 'IPv4',
+      endpoints: [{ addresses: ['198.19.1.2'], conditions: { ready: true }, nodeName: 'l2lb-node1' }], ports: [{ port: 80 }],
+    } })
+  }
+  const who = (ip: string): string[] => NODES.filter(n => announcers.get(n)?.current.has(ip))
+  // A negative ("nobody announces X") means something only once the speakers have processed the change:
+  // expose a control Service after it and wait until that one is announced, then look.
+  let controls = 0
+  const settled = async (): Promise<void> => {
+    const ip = `192.0.2.${241 + controls}`
+    await svcWith(`control-${controls++}`, ip)
+    await waitFor(`control ${ip} announced`, () => who(ip).length === 1)
+  }
   const assignedEvents = async (): Promise<string[]> => {
     const l = await core.listNamespacedEvent({ namespace: 'default', fieldSelector: 'involvedObject.name=web' })
     return l.items.filter(e => e.reason === 'nodeAssigned').map(e => e.message ?? '')
@@ -82,7 +99,7 @@ t.test('speakers elect one announcer per IP and hand over', async t => {
 
   await core.createNamespacedService({ namespace: 'default', body: { metadata: { name: 'web' }, spec: { type: 'LoadBalancer', selector: { app: 'web' }, ports: [{ port: 80 }] } } })
   await core.patchNamespacedServiceStatus({ name: 'web', namespace: 'default', body: { status: { loadBalancer: { ingress: [{ ip: IP }] } } } }, mergePatch())
-  await new Promise(r => setTimeout(r, 200))
+  await settled()
   t.same(announcing(), [], 'no ready endpoint: nobody announces')
 
   await discovery.createNamespacedEndpointSlice({ namespace: 'default', body: {
@@ -97,7 +114,10 @@ t.test('speakers elect one announcer per IP and hand over', async t => {
 
   // Unrelated churn does not re-announce or re-record.
   await core.patchNamespacedService({ name: 'web', namespace: 'default', body: { metadata: { labels: { touched: 'yes' } } } }, mergePatch())
-  await new Promise(r => setTimeout(r, 200))
+  await settled()
+  // A spurious Event would be written in the same recompute as the control's own nodeAssigned: wait for that.
+  const controlName = `control-${controls - 1}`
+  await waitFor('control nodeAssigned', async () => (await core.listNamespacedEvent({ namespace: 'default', fieldSelector: `involvedObject.name=${controlName}` })).items.some(e => e.reason === 'nodeAssigned'))
   t.equal((await assignedEvents()).length, 1, 'no nodeAssigned spam on unrelated updates')
 
   // The announcing node goes NotReady: the IP moves to the next in the hash order, exactly one again.
@@ -113,17 +133,8 @@ t.test('speakers elect one announcer per IP and hand over', async t => {
 
   // Advertisement rules: an IP in no pool is never announced; a pool limited by node selector is announced
   // only from a matching node, even when the hash would pick another.
-  const svcWith = async (name: string, ip: string): Promise<void> => {
-    await core.createNamespacedService({ namespace: 'default', body: { metadata: { name }, spec: { type: 'LoadBalancer', selector: { app: 'web' }, ports: [{ port: 80 }] } } })
-    await core.patchNamespacedServiceStatus({ name, namespace: 'default', body: { status: { loadBalancer: { ingress: [{ ip }] } } } }, mergePatch())
-    await discovery.createNamespacedEndpointSlice({ namespace: 'default', body: {
-      metadata: { name: `${name}-1`, labels: { 'kubernetes.io/service-name': name } }, addressType: 'IPv4',
-      endpoints: [{ addresses: ['198.19.1.2'], conditions: { ready: true }, nodeName: 'l2lb-node1' }], ports: [{ port: 80 }],
-    } })
-  }
-  const who = (ip: string): string[] => NODES.filter(n => announcers.get(n)?.current.has(ip))
   await svcWith('stray', '192.0.2.77')
-  await new Promise(r => setTimeout(r, 300))
+  await settled()
   t.same(who('192.0.2.77'), [], 'an IP outside every pool is not announced')
   const liveNow = NODES.filter(x => x !== first)
   const edge = liveNow.find(n => n !== announcingNode('192.0.2.250', liveNow)) ?? ''
