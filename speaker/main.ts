@@ -9,7 +9,8 @@ import { Speaker, type Announcer } from './speaker.js'
 import { eligibleInterfaces, readInterfaces } from './interfaces.js'
 import { ArpResponder } from './arp-responder.js'
 import { NdpResponder } from './ndp-responder.js'
-import { judgeIpvs, readIpvsFacts } from './ipvs-check.js'
+import { judgeIpvs } from './core/ipvs.js'
+import { readIpvsFacts } from './ipvs-facts.js'
 
 const log = pino({ name: 'l2lb-speaker', level: process.env.LOG_LEVEL ?? 'info' })
 

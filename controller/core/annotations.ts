@@ -22,5 +22,3 @@ export function readAnnotation(annotations: Readonly<Record<string, string>>, na
   return null
 }
 
-/** Same as ALLOCATED_FROM_POOL (the name the kube writer uses). */
-export const POOL_ANNOTATION = ALLOCATED_FROM_POOL

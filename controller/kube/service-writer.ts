@@ -6,7 +6,7 @@ import type { CoreV1Api } from '@kubernetes/client-node'
 import type { Logger } from 'pino'
 import type { ServiceView } from '../core/views.js'
 import type { ServiceWriter, WriteOutcome } from '../core/reconcile.js'
-import { POOL_ANNOTATION } from '../core/annotations.js'
+import { ALLOCATED_FROM_POOL } from '../core/annotations.js'
 import { classifyApiError, mergePatch } from './kube-client.js'
 import type { EventRecorder } from './event-recorder.js'
 
@@ -42,7 +42,7 @@ export class KubeServiceWriter implements ServiceWriter {
   }
 
   setAllocatedPool(svc: ServiceView, pool: string | null): Promise<WriteOutcome> {
-    const body = { metadata: { uid: svc.uid, annotations: { [POOL_ANNOTATION]: pool } } }
+    const body = { metadata: { uid: svc.uid, annotations: { [ALLOCATED_FROM_POOL]: pool } } }
     return this.#patch(svc, 'pool annotation', () =>
       this.#api.patchNamespacedService({ name: svc.name, namespace: svc.namespace, body, fieldManager: 'l2lb-controller' }, mergePatch()))
   }

@@ -67,7 +67,7 @@ function columns (line: string | undefined): string[] {
 
 if (!existsSync(KUBECTL)) {
   t.comment(`skipping: no kubectl at ${KUBECTL} on this machine`)
-  t.pass('skipped: kubectl is not installed')
+  t.plan(0, `kubectl is not installed at ${KUBECTL}`)
 } else {
   t.test('kubectl against the stand-in', async t => {
     const requests: RequestRecord[] = []

@@ -1,8 +1,8 @@
 // kube-proxy in IPVS mode binds every LoadBalancer IP to the dummy interface kube-ipvs0 on every node, so
 // unless it runs with `strictARP: true` every node's kernel answers ARP for them and two nodes answer at once
 // (REFERENCE.md §4; the split brain MetalLB users hit). strictARP is visible on the node itself: kube-proxy then
-// sets net.ipv4.conf.all.arp_ignore=1 and arp_announce=2. The decision is pure; reading /sys and /proc is the shell.
-import { existsSync, readFileSync } from 'node:fs'
+// sets net.ipv4.conf.all.arp_ignore=1 and arp_announce=2. The decision is pure; reading /sys and /proc is the
+// shell (speaker/ipvs-facts.ts).
 
 export interface IpvsFacts {
   readonly hasKubeIpvs0: boolean
@@ -23,16 +23,4 @@ export function judgeIpvs(f: IpvsFacts): IpvsVerdict {
       'the kernel of every node answers ARP for LoadBalancer IPs, so several nodes answer for one IP',
     fix: 'set `ipvs: {strictARP: true}` in the kube-proxy ConfigMap (kube-system/kube-proxy) and restart kube-proxy',
   }
-}
-
-export function readIpvsFacts(sysNet = '/sys/class/net', procNet = '/proc/sys/net/ipv4/conf/all'): IpvsFacts {
-  const num = (file: string): number | null => {
-    try {
-      const n = Number.parseInt(readFileSync(`${procNet}/${file}`, 'utf8').trim(), 10)
-      return Number.isNaN(n) ? null : n
-    } catch {
-      return null
-    }
-  }
-  return { hasKubeIpvs0: existsSync(`${sysNet}/kube-ipvs0`), arpIgnore: num('arp_ignore'), arpAnnounce: num('arp_announce') }
 }

@@ -2,7 +2,8 @@ import t from 'tap'
 import { mkdtempSync, mkdirSync, writeFileSync, rmSync } from 'node:fs'
 import { tmpdir } from 'node:os'
 import { join } from 'node:path'
-import { judgeIpvs, readIpvsFacts } from '../../speaker/ipvs-check.js'
+import { judgeIpvs } from '../../speaker/core/ipvs.js'
+import { readIpvsFacts } from '../../speaker/ipvs-facts.js'
 
 t.test('IPVS without strictARP is flagged with the fix', async t => {
   t.equal(judgeIpvs({ hasKubeIpvs0: false, arpIgnore: 0, arpAnnounce: 0 }).ok, true, 'iptables mode: nothing to say')
