@@ -2,12 +2,9 @@
 // annotations, Events, invalid config, restart. Real HTTPS and watches; no Kubernetes piece is faked here
 // except the API server itself (test/apiserver).
 import t from 'tap'
-import { mkdtempSync, rmSync } from 'node:fs'
-import { tmpdir } from 'node:os'
-import { join } from 'node:path'
 import { pino } from 'pino'
-import { CoreV1Api, KubeConfig, type V1Service } from '@kubernetes/client-node'
-import { startApiServer, type ApiServer } from '../apiserver/server.js'
+import { CoreV1Api, type V1Service } from '@kubernetes/client-node'
+import { startTestCluster, waitFor } from '../lib/cluster.js'
 import { Controller } from '../../controller/controller.js'
 import { MetricsRegistry } from '../../controller/observe/metrics.js'
 import { mergePatch } from '../../controller/kube/kube-client.js'
@@ -19,16 +16,6 @@ const POOL = `address-pools:
   - 192.0.2.240-192.0.2.243
 `
 
-async function waitFor<T>(what: string, fn: () => Promise<T | null | undefined>, ms = 5000): Promise<T> {
-  const deadline = Date.now() + ms
-  for (;;) {
-    const v = await fn()
-    if (v !== null && v !== undefined) return v
-    if (Date.now() > deadline) throw new Error(`timed out waiting for ${what}`)
-    await new Promise(r => setTimeout(r, 25))
-  }
-}
-
 function lbService(name: string, extra: Partial<NonNullable<V1Service['spec']>> = {}): V1Service {
   return {
     metadata: { name, namespace: 'default' },
@@ -37,12 +24,8 @@ function lbService(name: string, extra: Partial<NonNullable<V1Service['spec']>> 
 }
 
 t.test('controller against the API server', async t => {
-  const dir = mkdtempSync(join(tmpdir(), 'l2lb-ctl-'))
-  const server: ApiServer = await startApiServer({ host: '127.0.0.1', port: 0 })
-  const kubeconfig = join(dir, 'kubeconfig')
-  await server.writeKubeconfig(kubeconfig)
-  const kc = new KubeConfig()
-  kc.loadFromFile(kubeconfig)
+  const cluster = await startTestCluster()
+  const kc = cluster.kubeConfig
   const api = kc.makeApiClient(CoreV1Api)
   const log = pino({ level: 'silent' })
   let metrics = new MetricsRegistry()
@@ -52,8 +35,7 @@ t.test('controller against the API server', async t => {
   let controller = newController()
   t.teardown(async () => {
     await controller.close()
-    await server.close()
-    rmSync(dir, { recursive: true, force: true })
+    await cluster.close()
   })
 
   const ingress = async (name: string): Promise<string[]> => {

@@ -1,22 +1,15 @@
 // The informer must not report "synced" before a list has really succeeded: the controller claims existing
 // assignments back from the synced cache, and an empty cache taken for a synced one would hand out taken IPs.
 import t from 'tap'
-import { mkdtempSync, rmSync } from 'node:fs'
-import { tmpdir } from 'node:os'
-import { join } from 'node:path'
 import { pino } from 'pino'
-import { CoreV1Api, KubeConfig } from '@kubernetes/client-node'
-import { startApiServer } from '../apiserver/server.js'
+import { CoreV1Api } from '@kubernetes/client-node'
+import { startTestCluster, waitFor } from '../lib/cluster.js'
 import { Informer } from '../../controller/kube/informer.js'
 import { toServiceView } from '../../controller/core/views.js'
 
 t.test('start() resolves only after a successful list, and the cache then holds every object', async t => {
-  const dir = mkdtempSync(join(tmpdir(), 'l2lb-inf-'))
-  const server = await startApiServer({ host: '127.0.0.1', port: 0 })
-  const kubeconfig = join(dir, 'kubeconfig')
-  await server.writeKubeconfig(kubeconfig)
-  const kc = new KubeConfig()
-  kc.loadFromFile(kubeconfig)
+  const cluster = await startTestCluster()
+  const kc = cluster.kubeConfig
   const api = kc.makeApiClient(CoreV1Api)
   for (const name of ['a', 'b', 'c']) {
     await api.createNamespacedService({ namespace: 'default', body: { metadata: { name }, spec: { ports: [{ port: 80 }] } } })
@@ -28,7 +21,7 @@ t.test('start() resolves only after a successful list, and the cache then holds 
     list: () => { calls++; return calls <= 2 ? Promise.reject(new Error('connection refused (simulated)')) : api.listServiceForAllNamespaces() },
     onChange: () => {}, onHealth: h => health.push(h),
   })
-  t.teardown(async () => { await informer.close(); await server.close(); rmSync(dir, { recursive: true, force: true }) })
+  t.teardown(async () => { await informer.close(); await cluster.close() })
   await informer.start()
   t.equal(calls, 3, 'two failed lists were retried')
   t.same(informer.keys().filter(k => k.startsWith('default/') && k !== 'default/kubernetes').sort(), ['default/a', 'default/b', 'default/c'], 'synced cache holds every Service')
@@ -36,7 +29,5 @@ t.test('start() resolves only after a successful list, and the cache then holds 
 
   // Still watching after the retries: a new object arrives.
   await api.createNamespacedService({ namespace: 'default', body: { metadata: { name: 'd' }, spec: { ports: [{ port: 80 }] } } })
-  const deadline = Date.now() + 5000
-  while (informer.get('default/d') === null && Date.now() < deadline) await new Promise(r => setTimeout(r, 20))
-  t.ok(informer.get('default/d'), 'the watch delivers new objects')
+  t.ok(await waitFor('default/d in the cache', () => informer.get('default/d')), 'the watch delivers new objects')
 })

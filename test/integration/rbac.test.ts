@@ -11,7 +11,8 @@ import { pino } from 'pino'
 import { CoreV1Api, DiscoveryV1Api, KubeConfig } from '@kubernetes/client-node'
 import { startApiServer, type RequestRecord, type ResourceAttributes, type User } from '../apiserver/server.js'
 import { Controller } from '../../controller/controller.js'
-import { Speaker, type Announcer } from '../../speaker/speaker.js'
+import { Speaker } from '../../speaker/speaker.js'
+import { RecordingAnnouncer, waitFor } from '../lib/cluster.js'
 import { MetricsRegistry } from '../../controller/observe/metrics.js'
 import { mergePatch, classifyApiError } from '../../controller/kube/kube-client.js'
 
@@ -57,22 +58,6 @@ function allowedBy(grants: readonly Grant[], user: User, verb: string, r: Resour
   const resource = r.subresource ? `${r.resource}/${r.subresource}` : r.resource
   return grants.some(g => g.user === user.name && (g.namespace === null || g.namespace === r.namespace) &&
     g.rules.some(rule => rule.apiGroups.includes(r.group) && rule.resources.includes(resource) && rule.verbs.includes(verb)))
-}
-
-class RecordingAnnouncer implements Announcer {
-  readonly interfaceName = 'eth0'
-  current = new Set<string>()
-  start(): void {}
-  setAnnounced(ips: Iterable<string>): void { this.current = new Set(ips) }
-  close(): void {}
-}
-
-async function waitFor(what: string, fn: () => boolean | Promise<boolean>, ms = 8000): Promise<void> {
-  const deadline = Date.now() + ms
-  while (!(await fn())) {
-    if (Date.now() > deadline) throw new Error(`timed out waiting for ${what}`)
-    await new Promise(r => setTimeout(r, 25))
-  }
 }
 
 t.test('controller and speaker work with exactly the shipped RBAC', async t => {

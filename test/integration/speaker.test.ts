@@ -3,32 +3,13 @@
 // when the announcing node changes. The announcers here record the set they are given; the packet path
 // under them is tested with real sockets in test/integration/arp-responder.test.ts and the lab e2e test.
 import t from 'tap'
-import { mkdtempSync, rmSync } from 'node:fs'
-import { tmpdir } from 'node:os'
-import { join } from 'node:path'
 import { pino } from 'pino'
-import { CoordinationV1Api, CoreV1Api, DiscoveryV1Api, KubeConfig } from '@kubernetes/client-node'
-import { startApiServer } from '../apiserver/server.js'
-import { Speaker, type Announcer } from '../../speaker/speaker.js'
+import { CoordinationV1Api, CoreV1Api, DiscoveryV1Api } from '@kubernetes/client-node'
+import { Speaker } from '../../speaker/speaker.js'
+import { RecordingAnnouncer, startTestCluster, waitFor } from '../lib/cluster.js'
 import { announcingNode } from '../../speaker/core/election.js'
 import { MetricsRegistry } from '../../controller/observe/metrics.js'
 import { mergePatch } from '../../controller/kube/kube-client.js'
-
-class RecordingAnnouncer implements Announcer {
-  readonly interfaceName = 'eth0'
-  current = new Set<string>()
-  start(): void {}
-  setAnnounced(ips: Iterable<string>): void { this.current = new Set(ips) }
-  close(): void {}
-}
-
-async function waitFor(what: string, fn: () => boolean | Promise<boolean>, ms = 5000): Promise<void> {
-  const deadline = Date.now() + ms
-  while (!(await fn())) {
-    if (Date.now() > deadline) throw new Error(`timed out waiting for ${what}`)
-    await new Promise(r => setTimeout(r, 25))
-  }
-}
 
 const NODES = ['l2lb-node1', 'l2lb-node2', 'l2lb-node3']
 const IP = '192.0.2.240'
@@ -47,12 +28,8 @@ l2-advertisements:
 `
 
 t.test('speakers elect one announcer per IP and hand over', async t => {
-  const dir = mkdtempSync(join(tmpdir(), 'l2lb-spk-'))
-  const server = await startApiServer({ host: '127.0.0.1', port: 0 })
-  const kubeconfig = join(dir, 'kubeconfig')
-  await server.writeKubeconfig(kubeconfig)
-  const kc = new KubeConfig()
-  kc.loadFromFile(kubeconfig)
+  const cluster = await startTestCluster()
+  const kc = cluster.kubeConfig
   const core = kc.makeApiClient(CoreV1Api)
   const discovery = kc.makeApiClient(DiscoveryV1Api)
   const ready = (status: 'True' | 'False') => ({ conditions: [{ type: 'Ready', status, reason: 'KubeletReady', message: '' }] })
@@ -68,8 +45,7 @@ t.test('speakers elect one announcer per IP and hand over', async t => {
   })
   t.teardown(async () => {
     for (const s of speakers) await s.close()
-    await server.close()
-    rmSync(dir, { recursive: true, force: true })
+    await cluster.close()
   })
   await core.createNamespacedConfigMap({ namespace: 'l2lb-system', body: { metadata: { name: 'config' }, data: { config: POOLS } } })
   await Promise.all(speakers.map(s => s.start()))
@@ -145,12 +121,8 @@ t.test('speakers elect one announcer per IP and hand over', async t => {
 })
 
 t.test('per-node Leases: a node without a live speaker is passed over; a stopping speaker hands over', async t => {
-  const dir = mkdtempSync(join(tmpdir(), 'l2lb-spk-'))
-  const server = await startApiServer({ host: '127.0.0.1', port: 0 })
-  const kubeconfig = join(dir, 'kubeconfig')
-  await server.writeKubeconfig(kubeconfig)
-  const kc = new KubeConfig()
-  kc.loadFromFile(kubeconfig)
+  const cluster = await startTestCluster()
+  const kc = cluster.kubeConfig
   const core = kc.makeApiClient(CoreV1Api)
   const discovery = kc.makeApiClient(DiscoveryV1Api)
   const coordination = kc.makeApiClient(CoordinationV1Api)
@@ -171,8 +143,7 @@ t.test('per-node Leases: a node without a live speaker is passed over; a stoppin
   }))
   t.teardown(async () => {
     for (const s of speakers.values()) await s.close()
-    await server.close()
-    rmSync(dir, { recursive: true, force: true })
+    await cluster.close()
   })
   await Promise.all([...speakers.values()].map(s => s.start()))
   const who = (ip: string): string[] => NODES.filter(n => announcers.get(n)?.current.has(ip))
