@@ -15,6 +15,7 @@ import {
   ZERO_MAC,
   checkMac,
 } from './ethernet.js'
+import { canonicalIP } from '../../controller/core/ip.js'
 
 export const ARP_HTYPE_ETHERNET = 1
 export const ARP_OP_REQUEST = 1
@@ -93,15 +94,9 @@ export function writeIpv4(ip: string, out: Buffer, offset: number): void {
   }
 }
 
-/** The canonical dotted quad for `ip`, or undefined when it is not an IPv4 address. */
+/** The canonical dotted quad for `ip`, or undefined when it is not an IPv4 address (IPv6 included). */
 export function canonicalIpv4(ip: string): string | undefined {
-  const b = Buffer.alloc(4)
-  try {
-    writeIpv4(ip, b, 0)
-  } catch {
-    return undefined
-  }
-  return ipv4At(b, 0)
+  return ip.includes(':') ? undefined : (canonicalIP(ip) ?? undefined)
 }
 
 /** Decodes a whole ARP frame into fresh values (the MACs are copies, not views). Throws PacketError. */

@@ -39,18 +39,14 @@ export function assembleBpf(program: readonly BpfInsn[], littleEndian: boolean =
   return out
 }
 
+/** One test of a filter: load `size` bytes at `offset` and compare them with `value`. */
+export type BpfCheck = readonly [code: typeof BPF_LD_W_ABS | typeof BPF_LD_H_ABS | typeof BPF_LD_B_ABS, offset: number, value: number]
+
 /**
- * Accepts only ARP requests for Ethernet/IPv4: EtherType 0x0806, htype 1, ptype 0x0800, hlen 6, plen 4,
- * op 1. Replies, other protocols and malformed ARP never reach the responder.
+ * The program shape both responder filters use: accept the whole packet when every check holds, drop it
+ * at the first that does not. Each check is a load and a compare whose mismatch jumps to the final `ret 0`.
  */
-export function arpRequestFilter(): BpfInsn[] {
-  // Each check jumps to the final `ret 0` on mismatch; jf counts the instructions to skip.
-  const checks: Array<[code: number, offset: number, value: number]> = [
-    [BPF_LD_H_ABS, 12, ETHERTYPE_ARP],
-    [BPF_LD_W_ABS, 14, (ARP_HTYPE_ETHERNET << 16) | ETHERTYPE_IPV4],
-    [BPF_LD_H_ABS, 18, (6 << 8) | 4],
-    [BPF_LD_H_ABS, OFF_OP, ARP_OP_REQUEST],
-  ]
+export function allOf(checks: readonly BpfCheck[]): BpfInsn[] {
   const program: BpfInsn[] = []
   checks.forEach(([code, offset, value], i) => {
     const remaining = checks.length - 1 - i
@@ -64,23 +60,27 @@ export function arpRequestFilter(): BpfInsn[] {
 }
 
 /**
+ * Accepts only ARP requests for Ethernet/IPv4: EtherType 0x0806, htype 1, ptype 0x0800, hlen 6, plen 4,
+ * op 1. Replies, other protocols and malformed ARP never reach the responder.
+ */
+export function arpRequestFilter(): BpfInsn[] {
+  return allOf([
+    [BPF_LD_H_ABS, 12, ETHERTYPE_ARP],
+    [BPF_LD_W_ABS, 14, (ARP_HTYPE_ETHERNET << 16) | ETHERTYPE_IPV4],
+    [BPF_LD_H_ABS, 18, (6 << 8) | 4],
+    [BPF_LD_H_ABS, OFF_OP, ARP_OP_REQUEST],
+  ])
+}
+
+/**
  * Accepts only what can be a valid IPv6 Neighbor Solicitation on Ethernet: EtherType 0x86DD, next header
  * 58 (ICMPv6) with hop limit 255 (RFC 4861 §7.1.1: anything lower crossed a router and is discarded
  * anyway), ICMPv6 type 135 code 0. The responder still validates the rest (checksum, options).
  */
 export function ndpSolicitationFilter(): BpfInsn[] {
-  const checks: Array<[code: number, offset: number, value: number]> = [
+  return allOf([
     [BPF_LD_H_ABS, 12, ETHERTYPE_IPV6],
     [BPF_LD_H_ABS, OFF_NEXT_HEADER, (IPPROTO_ICMPV6 << 8) | NDP_HOP_LIMIT], // next header, hop limit
     [BPF_LD_H_ABS, OFF_ICMP_TYPE, ICMPV6_NEIGHBOR_SOLICITATION << 8], // type, code 0
-  ]
-  const program: BpfInsn[] = []
-  checks.forEach(([code, offset, value], i) => {
-    const remaining = checks.length - 1 - i
-    program.push({ code, jt: 0, jf: 0, k: offset })
-    program.push({ code: BPF_JEQ_K, jt: 0, jf: remaining * 2 + 1, k: value >>> 0 })
-  })
-  program.push({ code: BPF_RET_K, jt: 0, jf: 0, k: BPF_ACCEPT_ALL })
-  program.push({ code: BPF_RET_K, jt: 0, jf: 0, k: 0 })
-  return program
+  ])
 }

@@ -15,16 +15,27 @@ export const BROADCAST_MAC: Readonly<Buffer> = Buffer.from([0xff, 0xff, 0xff, 0x
 export const ZERO_MAC: Readonly<Buffer> = Buffer.alloc(ETH_ALEN)
 
 export type PacketErrorCode =
-  | 'TRUNCATED'
+  | 'TRUNCATED' // shorter than its headers (or than the IPv6 payload length says)
   | 'BAD_ETHERTYPE'
-  | 'BAD_HTYPE'
-  | 'BAD_PTYPE'
+  | 'BAD_HTYPE' // ARP hardware type not Ethernet
+  | 'BAD_PTYPE' // ARP protocol type not IPv4
   | 'BAD_HLEN'
   | 'BAD_PLEN'
-  | 'BAD_OP'
-  | 'BAD_ADDRESS'
+  | 'BAD_OP' // ARP op neither request nor reply
+  | 'BAD_ADDRESS' // an encoder was given a bad MAC or IP address
+  | 'BAD_VERSION' // IPv6 version field is not 6
+  | 'BAD_NEXT_HEADER' // not ICMPv6 directly (extension headers are not accepted for NDP)
+  | 'BAD_LENGTH' // ICMPv6 message shorter than 24 bytes (RFC 4861 §7.1.1, §7.1.2)
+  | 'BAD_HOP_LIMIT' // not 255: the message may come from off-link (RFC 4861 §7.1.1)
+  | 'BAD_TYPE' // ICMPv6 type neither 135 (NS) nor 136 (NA)
+  | 'BAD_CODE' // ICMPv6 code not 0
+  | 'BAD_CHECKSUM' // RFC 4443 §2.3 over the RFC 8200 §8.1 pseudo-header
+  | 'BAD_TARGET' // NDP target address is multicast
+  | 'BAD_OPTION' // zero-length or overrunning option, a link-layer option that is not 6 bytes, SLLA from ::
+  | 'BAD_DESTINATION' // NS from :: not sent to the target's solicited-node address (RFC 4861 §7.1.1)
+  | 'BAD_FLAGS' // NA to a multicast address with Solicited set (RFC 4861 §7.1.2)
 
-/** The one error every decoder and encoder of speaker/core throws for bad input. */
+/** The one error every decoder and encoder of speaker/core (Ethernet, ARP, IPv6, NDP) throws for bad input. */
 export class PacketError extends Error {
   readonly code: PacketErrorCode
   constructor(code: PacketErrorCode, message: string) {

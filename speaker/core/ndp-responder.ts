@@ -1,14 +1,14 @@
 // The NDP responder's decision, pure: given one received frame, answer it with a Neighbor Advertisement or
 // drop it with a reason the shell counts. Rules from RFC 4861 §7.1.1 (validity), §7.2.3 (answer only
 // solicitations for our addresses) and §7.2.4 (how to answer), and ../shared/REFERENCE.md §4.
-import { macEquals } from './ethernet.js'
+import { PacketError, macEquals } from './ethernet.js'
 import {
-  ICMPV6_NEIGHBOR_SOLICITATION, NdpError, OFF_DST, OFF_TARGET, advertisementFor, checkNdpFrame, type NdpCheck,
+  ICMPV6_NEIGHBOR_SOLICITATION, OFF_DST, OFF_TARGET, advertisementFor, checkNdpFrame, type NdpCheck,
 } from './ndp.js'
 import { IPV6_ALEN, ipv6At, isSolicitedNodeFor } from './ipv6.js'
 
 export const NDP_DROP_REASONS = [
-  'malformed', // not a valid NS/NA over Ethernet (the NdpError says why)
+  'malformed', // not a valid NS/NA over Ethernet (the PacketError says why)
   'own-frame', // sent by this interface (Ethernet source or source link-layer address is our MAC)
   'not-solicitation', // an advertisement: we never answer one
   'wrong-destination', // neither to the target's solicited-node group nor unicast to the target at our MAC
@@ -18,7 +18,7 @@ export type NdpDropReason = (typeof NDP_DROP_REASONS)[number]
 
 export type NdpDecision =
   | { kind: 'reply'; ip: string; frame: Buffer }
-  | { kind: 'drop'; reason: NdpDropReason; error?: NdpError }
+  | { kind: 'drop'; reason: NdpDropReason; error?: PacketError }
 
 export interface NdpResponderContext {
   /** Our interface's MAC (6 bytes). */
@@ -39,7 +39,7 @@ function ethDstMatchesIpGroup(frame: Buffer): boolean {
 
 /**
  * Decides what to do with one frame received on the NDP socket. Never throws for a bad frame: one that
- * fails validation is dropped as 'malformed' with the NdpError attached. Allocates only the target's text
+ * fails validation is dropped as 'malformed' with the PacketError attached. Allocates only the target's text
  * and, for an answer, the advertisement.
  */
 export function decideNdp(frame: Buffer, ctx: NdpResponderContext): NdpDecision {
@@ -47,7 +47,7 @@ export function decideNdp(frame: Buffer, ctx: NdpResponderContext): NdpDecision 
   try {
     check = checkNdpFrame(frame)
   } catch (err) {
-    if (err instanceof NdpError) return { kind: 'drop', reason: 'malformed', error: err }
+    if (err instanceof PacketError) return { kind: 'drop', reason: 'malformed', error: err }
     throw err
   }
   const { type, linkAddressAt } = check

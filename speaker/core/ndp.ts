@@ -9,15 +9,13 @@
 //   54 ICMPv6: type(1) code(1)=0 checksum(2)  58 NA flags R|S|O (NS: reserved)(4)  62 target(16)
 //   78 options: type(1) length(1, units of 8 bytes) value; link-layer address options are 8 bytes on
 //      Ethernet (RFC 2464 §8): type 1 source, type 2 target, then the 6-byte MAC.
-import { ETH_ALEN, ETH_HLEN, ETH_ZLEN, ETHERTYPE_IPV6 } from './ethernet.js'
+import { ETH_ALEN, ETH_HLEN, ETH_ZLEN, ETHERTYPE_IPV6, PacketError, checkMac } from './ethernet.js'
 import {
   ALL_NODES,
   ALL_NODES_MAC,
   IPPROTO_ICMPV6,
   IPV6_ALEN,
   IPV6_HLEN,
-  NdpError,
-  checkMac6,
   icmpv6Sum,
   ipv6At,
   ipv6Bytes,
@@ -28,8 +26,6 @@ import {
   solicitedNodeAddress,
   writeIpv6,
 } from './ipv6.js'
-
-export { NdpError, type NdpErrorCode } from './ipv6.js'
 
 export const ICMPV6_NEIGHBOR_SOLICITATION = 135
 export const ICMPV6_NEIGHBOR_ADVERTISEMENT = 136
@@ -100,57 +96,57 @@ export interface NdpCheck {
 /**
  * Validates an Ethernet frame carrying an NS or NA as RFC 4861 §7.1.1 / §7.1.2 require of a receiver,
  * allocating only the result. Bytes after the IPv6 payload (Ethernet padding) are ignored. Unknown
- * options are skipped (RFC 4861 §4.6) but must have a non-zero length. Throws NdpError.
+ * options are skipped (RFC 4861 §4.6) but must have a non-zero length. Throws PacketError.
  */
 export function checkNdpFrame(frame: Buffer): NdpCheck {
   if (frame.length < ETH_HLEN) {
-    throw new NdpError('TRUNCATED', `frame of ${frame.length} bytes is shorter than an Ethernet header`)
+    throw new PacketError('TRUNCATED', `frame of ${frame.length} bytes is shorter than an Ethernet header`)
   }
   const etherType = frame.readUInt16BE(12)
   if (etherType !== ETHERTYPE_IPV6) {
-    throw new NdpError('BAD_ETHERTYPE', `EtherType 0x${etherType.toString(16)} is not IPv6 (0x86dd)`)
+    throw new PacketError('BAD_ETHERTYPE', `EtherType 0x${etherType.toString(16)} is not IPv6 (0x86dd)`)
   }
   if (frame.length < OFF_ICMP) {
-    throw new NdpError('TRUNCATED', `IPv6 frame of ${frame.length} bytes is shorter than ${OFF_ICMP}`)
+    throw new PacketError('TRUNCATED', `IPv6 frame of ${frame.length} bytes is shorter than ${OFF_ICMP}`)
   }
   const version = (frame[ETH_HLEN] ?? 0) >> 4
-  if (version !== 6) throw new NdpError('BAD_VERSION', `IP version ${version} is not 6`)
+  if (version !== 6) throw new PacketError('BAD_VERSION', `IP version ${version} is not 6`)
   const nextHeader = frame[OFF_NEXT_HEADER]
   if (nextHeader !== IPPROTO_ICMPV6) {
-    throw new NdpError('BAD_NEXT_HEADER', `next header ${String(nextHeader)} is not ICMPv6 (58)`)
+    throw new PacketError('BAD_NEXT_HEADER', `next header ${String(nextHeader)} is not ICMPv6 (58)`)
   }
   const len = frame.readUInt16BE(OFF_PAYLOAD_LEN)
   if (OFF_ICMP + len > frame.length) {
-    throw new NdpError('TRUNCATED', `IPv6 payload length ${len} overruns the ${frame.length - OFF_ICMP} bytes received`)
+    throw new PacketError('TRUNCATED', `IPv6 payload length ${len} overruns the ${frame.length - OFF_ICMP} bytes received`)
   }
-  if (len < NDP_FIXED_LEN) throw new NdpError('BAD_LENGTH', `ICMPv6 length ${len} is shorter than ${NDP_FIXED_LEN}`)
+  if (len < NDP_FIXED_LEN) throw new PacketError('BAD_LENGTH', `ICMPv6 length ${len} is shorter than ${NDP_FIXED_LEN}`)
   const hopLimit = frame[OFF_HOP_LIMIT]
-  if (hopLimit !== NDP_HOP_LIMIT) throw new NdpError('BAD_HOP_LIMIT', `hop limit ${String(hopLimit)} is not 255`)
+  if (hopLimit !== NDP_HOP_LIMIT) throw new PacketError('BAD_HOP_LIMIT', `hop limit ${String(hopLimit)} is not 255`)
   const type = frame[OFF_ICMP_TYPE]
   if (type !== ICMPV6_NEIGHBOR_SOLICITATION && type !== ICMPV6_NEIGHBOR_ADVERTISEMENT) {
-    throw new NdpError('BAD_TYPE', `ICMPv6 type ${String(type)} is neither NS (135) nor NA (136)`)
+    throw new PacketError('BAD_TYPE', `ICMPv6 type ${String(type)} is neither NS (135) nor NA (136)`)
   }
   const code = frame[OFF_ICMP_CODE]
-  if (code !== 0) throw new NdpError('BAD_CODE', `ICMPv6 code ${String(code)} is not 0`)
+  if (code !== 0) throw new PacketError('BAD_CODE', `ICMPv6 code ${String(code)} is not 0`)
   if (icmpv6Sum(frame, OFF_SRC, OFF_DST, OFF_ICMP, len) !== 0xffff) {
-    throw new NdpError('BAD_CHECKSUM', `ICMPv6 checksum 0x${frame.readUInt16BE(OFF_CHECKSUM).toString(16)} is wrong`)
+    throw new PacketError('BAD_CHECKSUM', `ICMPv6 checksum 0x${frame.readUInt16BE(OFF_CHECKSUM).toString(16)} is wrong`)
   }
-  if (isMulticastAt(frame, OFF_TARGET)) throw new NdpError('BAD_TARGET', `target ${ipv6At(frame, OFF_TARGET)} is multicast`)
+  if (isMulticastAt(frame, OFF_TARGET)) throw new PacketError('BAD_TARGET', `target ${ipv6At(frame, OFF_TARGET)} is multicast`)
 
   const wanted = type === ICMPV6_NEIGHBOR_SOLICITATION ? ND_OPT_SOURCE_LINKADDR : ND_OPT_TARGET_LINKADDR
   const end = OFF_ICMP + len
   let linkAddressAt = -1
   for (let off = OFF_OPTIONS; off < end; ) {
-    if (off + 2 > end) throw new NdpError('BAD_OPTION', `option at ${off} is cut short`)
+    if (off + 2 > end) throw new PacketError('BAD_OPTION', `option at ${off} is cut short`)
     const optType = frame[off] ?? 0
     const optLen = (frame[off + 1] ?? 0) * 8
-    if (optLen === 0) throw new NdpError('BAD_OPTION', `option type ${optType} has length 0`)
-    if (off + optLen > end) throw new NdpError('BAD_OPTION', `option type ${optType} of ${optLen} bytes overruns the message`)
+    if (optLen === 0) throw new PacketError('BAD_OPTION', `option type ${optType} has length 0`)
+    if (off + optLen > end) throw new PacketError('BAD_OPTION', `option type ${optType} of ${optLen} bytes overruns the message`)
     if (optType === wanted) {
       // Ethernet's link-layer option is exactly 8 bytes (RFC 2464 §8); Linux discards the message
       // otherwise. A repeated one is ignored, as Linux does (first wins).
       if (optLen !== LINKADDR_OPTION_LEN) {
-        throw new NdpError('BAD_OPTION', `link-layer address option of ${optLen} bytes is not 8 on Ethernet`)
+        throw new PacketError('BAD_OPTION', `link-layer address option of ${optLen} bytes is not 8 on Ethernet`)
       }
       if (linkAddressAt < 0) linkAddressAt = off + 2
     }
@@ -162,20 +158,20 @@ export function checkNdpFrame(frame: Buffer): NdpCheck {
       // RFC 4861 §7.1.1: a solicitation from :: (duplicate address detection) goes to the target's
       // solicited-node address and carries no source link-layer address option.
       if (!isSolicitedNodeFor(frame, OFF_DST, OFF_TARGET)) {
-        throw new NdpError('BAD_DESTINATION', `NS from :: to ${ipv6At(frame, OFF_DST)}, not the target's solicited-node address`)
+        throw new PacketError('BAD_DESTINATION', `NS from :: to ${ipv6At(frame, OFF_DST)}, not the target's solicited-node address`)
       }
-      if (linkAddressAt >= 0) throw new NdpError('BAD_OPTION', 'NS from :: carries a source link-layer address option')
+      if (linkAddressAt >= 0) throw new PacketError('BAD_OPTION', 'NS from :: carries a source link-layer address option')
     }
     return { type, linkAddressAt }
   }
   // RFC 4861 §7.1.2: an advertisement to a multicast address must not claim to be solicited.
   if (isMulticastAt(frame, OFF_DST) && ((frame[OFF_FLAGS] ?? 0) & FLAG_SOLICITED) !== 0) {
-    throw new NdpError('BAD_FLAGS', `NA to multicast ${ipv6At(frame, OFF_DST)} has the Solicited flag set`)
+    throw new PacketError('BAD_FLAGS', `NA to multicast ${ipv6At(frame, OFF_DST)} has the Solicited flag set`)
   }
   return { type, linkAddressAt }
 }
 
-/** Decodes a whole NS or NA frame into fresh values (MACs are copies). Throws NdpError. */
+/** Decodes a whole NS or NA frame into fresh values (MACs are copies). Throws PacketError. */
 export function decodeNdpFrame(frame: Buffer): NdpFrame {
   const { type, linkAddressAt } = checkNdpFrame(frame)
   const lla = linkAddressAt < 0 ? null : Buffer.from(frame.subarray(linkAddressAt, linkAddressAt + ETH_ALEN))
@@ -219,14 +215,14 @@ function writeChecksum(out: Buffer, len: number): void {
 /**
  * Encodes an NS or NA with hop limit 255 and a correct checksum; the link-layer option is written when
  * its MAC is given. Frames shorter than 60 bytes are padded (never the case here: the smallest is 78).
- * Throws NdpError('BAD_ADDRESS') for a MAC that is not 6 bytes or an address that is not IPv6.
+ * Throws PacketError('BAD_ADDRESS') for a MAC that is not 6 bytes or an address that is not IPv6.
  */
 export function encodeNdpFrame(f: NdpFrame): Buffer {
-  checkMac6(f.ethDst, 'Ethernet destination')
-  checkMac6(f.ethSrc, 'Ethernet source')
+  checkMac(f.ethDst, 'Ethernet destination')
+  checkMac(f.ethSrc, 'Ethernet source')
   const m = f.message
   const lla = m.type === ICMPV6_NEIGHBOR_SOLICITATION ? m.sourceLinkAddress : m.targetLinkAddress
-  if (lla !== null) checkMac6(lla, 'link-layer option')
+  if (lla !== null) checkMac(lla, 'link-layer option')
   const len = NDP_FIXED_LEN + (lla === null ? 0 : LINKADDR_OPTION_LEN)
   const out = Buffer.alloc(Math.max(ETH_ZLEN, OFF_ICMP + len))
   writeHeaders(out, f.ethDst, f.ethSrc, len)
@@ -311,7 +307,7 @@ const NA_FRAME_LEN = OFF_ICMP + NA_LEN
  * SLLA option when present (RFC 4861 §7.2.4 relies on that option to reach it), else the Ethernet source.
  */
 export function advertisementFor(solicitation: Buffer, linkAddressAt: number, mac: Buffer): Buffer {
-  checkMac6(mac, 'our')
+  checkMac(mac, 'our')
   const out = Buffer.alloc(NA_FRAME_LEN)
   const dad = isUnspecifiedAt(solicitation, OFF_SRC)
   // Byte loops rather than Buffer#copy: a dozen short copies, each cheaper inline (hot path).

@@ -5,7 +5,7 @@ import t from 'tap'
 import { setTimeout as sleep } from 'node:timers/promises'
 import { pino } from 'pino'
 import { NdpResponder, UNSOLICITED_NA_INTERVAL_MS, UNSOLICITED_NA_ROUNDS } from '../../speaker/ndp-responder.js'
-import type { NdpLink } from '../../speaker/link/ndp-link.js'
+import { FakeLink, systemError, until } from '../lib/fake-link.js'
 import { formatMac, parseMac } from '../../speaker/core/ethernet.js'
 import { decodeNdpFrame, neighborSolicitation } from '../../speaker/core/ndp.js'
 import { MetricsRegistry } from '../../controller/observe/metrics.js'
@@ -18,41 +18,7 @@ const VIP_SAME_GROUP = '2001:db8:0:a::f0'
 const VIP_B = '2001:db8:0:9::f1'
 const log = pino({ level: 'silent' })
 
-class FakeLink implements NdpLink {
-  readonly mac = ours
-  readonly ifindex = 7
-  readonly sent: Buffer[] = []
-  /** Every membership call, in order: '+33:33:ff:00:00:f0' or '-...'. */
-  readonly membership: string[] = []
-  closed = false
-  failSends = false
-  failJoins = false
-  #onFrame: ((f: Buffer) => void) | undefined
-  #onError: ((e: Error) => void) | undefined
-  send(frame: Buffer): void {
-    if (this.failSends) throw Object.assign(new Error('sendto ENETDOWN: network is down'), { code: 'ENETDOWN', errno: -100, syscall: 'sendto' })
-    this.sent.push(frame)
-  }
-  subscribe(onFrame: (f: Buffer) => void, onError: (e: Error) => void): void {
-    this.#onFrame = onFrame
-    this.#onError = onError
-  }
-  addMembership(mac: Buffer): void {
-    if (this.failJoins) throw Object.assign(new Error('setsockopt ENOBUFS'), { code: 'ENOBUFS', errno: -105, syscall: 'setsockopt' })
-    this.membership.push(`+${formatMac(mac)}`)
-  }
-  dropMembership(mac: Buffer): void {
-    this.membership.push(`-${formatMac(mac)}`)
-  }
-  close(): void {
-    this.closed = true
-  }
-  receive(frame: Buffer): void {
-    this.#onFrame?.(frame)
-  }
-  fail(err: Error): void {
-    this.#onError?.(err)
-  }
+class NdpLink extends FakeLink {
   /** Unsolicited advertisements sent for `ip`. */
   unsolicitedFor(ip: string): Array<{ dst: string; solicited: boolean; override: boolean }> {
     return this.sent.map(f => decodeNdpFrame(f)).flatMap(d =>
@@ -62,16 +28,7 @@ class FakeLink implements NdpLink {
   }
 }
 
-async function until(cond: () => boolean, timeoutMs = 3000): Promise<boolean> {
-  const end = Date.now() + timeoutMs
-  while (!cond()) {
-    if (Date.now() > end) return false
-    await sleep(10)
-  }
-  return true
-}
-
-function responder(link: FakeLink, intervalMs = 40, rounds = 3, metrics?: MetricsRegistry): NdpResponder {
+function responder(link: NdpLink, intervalMs = 40, rounds = 3, metrics?: MetricsRegistry): NdpResponder {
   return new NdpResponder({
     interface: 'eth0', log, openLink: () => link, unsolicited: { intervalMs, rounds }, ...(metrics ? { metrics } : {}),
   })
@@ -84,7 +41,7 @@ t.test('defaults follow RFC 4861 §7.2.6 and §10: MAX_NEIGHBOR_ADVERTISEMENT 3,
 
 t.test('the constructor has no side effects; start opens the link once', async t => {
   let opened = 0
-  const link = new FakeLink()
+  const link = new NdpLink(ours)
   const r = new NdpResponder({ interface: 'eth0', log, openLink: () => { opened++; return link } })
   t.equal(opened, 0)
   t.equal(r.mac, undefined)
@@ -99,7 +56,7 @@ t.test('the constructor has no side effects; start opens the link once', async t
 })
 
 t.test('a newly announced IP: group joined, unsolicited NA at once, repeated, then stopped', async t => {
-  const link = new FakeLink()
+  const link = new NdpLink(ours)
   const r = responder(link, 40, 3)
   r.start()
   r.setAnnounced([VIP])
@@ -116,7 +73,7 @@ t.test('a newly announced IP: group joined, unsolicited NA at once, repeated, th
 })
 
 t.test('addresses sharing a solicited-node group: joined once, left after the last one goes', async t => {
-  const link = new FakeLink()
+  const link = new NdpLink(ours)
   const r = responder(link, 1000, 1)
   r.start()
   r.setAnnounced([VIP, VIP_SAME_GROUP, VIP_B])
@@ -133,7 +90,7 @@ t.test('addresses sharing a solicited-node group: joined once, left after the la
 })
 
 t.test('withdrawing an IP cancels its repeats and stops answering it at once', async t => {
-  const link = new FakeLink()
+  const link = new NdpLink(ours)
   const r = responder(link, 50, 3)
   r.start()
   r.setAnnounced([VIP, VIP_B])
@@ -150,7 +107,7 @@ t.test('withdrawing an IP cancels its repeats and stops answering it at once', a
 })
 
 t.test('solicitations are answered and counted; IPs set before start are joined and announced at start', async t => {
-  const link = new FakeLink()
+  const link = new NdpLink(ours)
   const metrics = new MetricsRegistry()
   const r = responder(link, 1000, 1, metrics)
   r.setAnnounced([VIP, '192.0.2.240', 'not-an-ip', '2001:db8:0:9::f0'])
@@ -190,7 +147,7 @@ t.test('the ARP and NDP responders share the l2lb_layer2_* families in one regis
     interface: 'eth0', log, metrics, gratuitous: { rounds: 1 },
     openLink: () => ({ mac: ours, ifindex: 7, send: () => undefined, subscribe: () => undefined, close: () => undefined }),
   })
-  const link = new FakeLink()
+  const link = new NdpLink(ours)
   const ndp = responder(link, 1000, 1, metrics)
   arp.start()
   ndp.start()
@@ -205,10 +162,10 @@ t.test('the ARP and NDP responders share the l2lb_layer2_* families in one regis
 })
 
 t.test('send, receive and membership errors are counted, never thrown', async t => {
-  const link = new FakeLink()
+  const link = new NdpLink(ours)
   const r = responder(link, 1000, 1)
   r.start()
-  link.failSends = true
+  link.failSends = systemError('sendto', 'ENETDOWN', -100)
   link.failJoins = true
   r.setAnnounced([VIP])
   link.receive(neighborSolicitation(client, CLIENT_IP, VIP))
@@ -227,7 +184,7 @@ t.test('send, receive and membership errors are counted, never thrown', async t 
 })
 
 t.test('close cancels pending repeats and ignores later calls', async t => {
-  const link = new FakeLink()
+  const link = new NdpLink(ours)
   const r = responder(link, 30, 3)
   r.start()
   r.setAnnounced([VIP])
@@ -239,4 +196,27 @@ t.test('close cancels pending repeats and ignores later calls', async t => {
   t.equal(link.sent.length, 1, 'only the first NA went out')
   t.same(link.membership, ['+33:33:ff:00:00:f0'], 'closing the socket leaves the groups; no explicit leave')
   t.ok(link.closed)
+})
+
+t.test('a reopened link joins the groups again and re-announces; stats carry reopens', async t => {
+  const first = new NdpLink(ours)
+  const second = new NdpLink(ours)
+  const links = [first, second]
+  const r = new NdpResponder({
+    interface: 'eth0', log, unsolicited: { intervalMs: 1000, rounds: 1 }, reopen: { initialMs: 20 },
+    openLink: () => links.shift() ?? second,
+  })
+  r.start()
+  r.setAnnounced([VIP, VIP_SAME_GROUP])
+  first.fail(systemError('uv_poll', 'EBADF', -9))
+  t.ok(first.closed)
+  t.same(first.membership, ['+33:33:ff:00:00:f0'], 'closing leaves the group; no explicit leave')
+  t.ok(await until(() => r.stats().reopens === 1))
+  t.same(second.membership, ['+33:33:ff:00:00:f0'], 'joined once again for both addresses')
+  t.same(r.stats().groups, { '33:33:ff:00:00:f0': 2 })
+  t.equal(second.unsolicitedFor(VIP).length, 1)
+  t.equal(second.unsolicitedFor(VIP_SAME_GROUP).length, 1)
+  r.setAnnounced([])
+  t.same(second.membership, ['+33:33:ff:00:00:f0', '-33:33:ff:00:00:f0'])
+  r.close()
 })

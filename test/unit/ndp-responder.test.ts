@@ -83,7 +83,7 @@ t.test('drops, each with its reason', async t => {
     t.same(d.kind === 'drop' ? d.reason : d.kind, reason, name)
   }
   const m = decideNdp(Buffer.alloc(5), ctx)
-  t.equal(m.kind === 'drop' ? m.error?.code : undefined, 'TRUNCATED', 'a malformed drop carries the NdpError')
+  t.equal(m.kind === 'drop' ? m.error?.code : undefined, 'TRUNCATED', 'a malformed drop carries the PacketError')
 })
 
 t.test('announced set changes take effect on the next frame (no state in the decision)', async t => {

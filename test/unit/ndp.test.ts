@@ -1,15 +1,15 @@
 // The NDP codec (RFC 4861 over Ethernet): known-good frames, every validation rule with its code, the
-// encoders' forms, and fuzzing (round trips; random bytes only ever raise NdpError).
+// encoders' forms, and fuzzing (round trips; random bytes only ever raise PacketError).
 import t from 'tap'
 import fc from 'fast-check'
 import { isDeepStrictEqual } from 'node:util'
-import { parseMac } from '../../speaker/core/ethernet.js'
+import { PacketError, parseMac } from '../../speaker/core/ethernet.js'
 import { formatValue } from '../../controller/core/ip.js'
 import {
   ALL_NODES_MAC, canonicalIpv6, icmpv6Sum, ipv6At, ipv6Bytes, solicitedNodeAddress, solicitedNodeMac,
 } from '../../speaker/core/ipv6.js'
 import {
-  NdpError, OFF_CHECKSUM, OFF_DST, OFF_ICMP, OFF_SRC, advertisementFor, checkNdpFrame, decodeNdpFrame,
+  OFF_CHECKSUM, OFF_DST, OFF_ICMP, OFF_SRC, advertisementFor, checkNdpFrame, decodeNdpFrame,
   encodeNdpFrame, neighborSolicitation, solicitedAdvertisement, unsolicitedAdvertisement, type NdpFrame,
 } from '../../speaker/core/ndp.js'
 
@@ -55,7 +55,7 @@ t.test('checksum: the pseudo-header sum of a correct message folds to 0xffff; on
   // The checksum covers the addresses through the pseudo-header (RFC 8200 §8.1), not just the message.
   const otherSrc = Buffer.from(KERNEL_NS)
   otherSrc[OFF_SRC + 15] = 0x03
-  t.throws(() => checkNdpFrame(otherSrc), { name: 'NdpError', code: 'BAD_CHECKSUM' })
+  t.throws(() => checkNdpFrame(otherSrc), { name: 'PacketError', code: 'BAD_CHECKSUM' })
   const body = Buffer.from(KERNEL_NA)
   body.writeUInt8((body[OFF_ICMP + 20] ?? 0) ^ 0x01, OFF_ICMP + 20)
   t.throws(() => checkNdpFrame(body), { code: 'BAD_CHECKSUM' })
@@ -99,7 +99,7 @@ t.test('solicited-node address and MAC (RFC 4291 §2.7.1, RFC 2464 §7)', async 
   t.equal(solicitedNodeAddress('2001:db8::12:3456:789a'), 'ff02::1:ff56:789a')
   t.same([...solicitedNodeMac('2001:db8::12:3456:789a')], [0x33, 0x33, 0xff, 0x56, 0x78, 0x9a])
   t.same([...solicitedNodeMac('2001:db8:0:9::1')], [...KERNEL_NS.subarray(0, 6)])
-  t.throws(() => solicitedNodeMac('192.0.2.1'), { name: 'NdpError', code: 'BAD_ADDRESS' })
+  t.throws(() => solicitedNodeMac('192.0.2.1'), { name: 'PacketError', code: 'BAD_ADDRESS' })
 })
 
 t.test('decode validates each rule with its own code', async t => {
@@ -143,7 +143,7 @@ t.test('decode validates each rule with its own code', async t => {
     ['NA to ff02::1 claiming Solicited', mutate(unsolicitedAdvertisement(macA, '2001:db8::1'), b => { b[58] = 0x60 }), 'BAD_FLAGS'],
   ]
   for (const [name, frame, code] of cases) {
-    t.throws(() => decodeNdpFrame(frame), { name: 'NdpError', code }, name)
+    t.throws(() => decodeNdpFrame(frame), { name: 'PacketError', code }, name)
   }
   // Accepted variations.
   t.equal(checkNdpFrame(Buffer.concat([KERNEL_NS, Buffer.alloc(10)])).type, 135, 'trailing padding after the payload is ignored')
@@ -156,18 +156,18 @@ t.test('decode validates each rule with its own code', async t => {
   t.equal(decodeNdpFrame(dadNs).src, '::')
 })
 
-t.test('encoders reject bad input with NdpError', async t => {
+t.test('encoders reject bad input with PacketError', async t => {
   const base: NdpFrame = {
     ethDst: macB, ethSrc: macA, src: '2001:db8::1', dst: '2001:db8::2',
     message: { type: 136, target: '2001:db8::1', router: false, solicited: true, override: true, targetLinkAddress: macA },
   }
   for (const ip of ['192.0.2.1', '2001:db8::g', '', 'fe80::1%eth0', '2001:db8::/64']) {
-    t.throws(() => encodeNdpFrame({ ...base, src: ip }), { name: 'NdpError', code: 'BAD_ADDRESS' }, `src '${ip}'`)
-    t.throws(() => unsolicitedAdvertisement(macA, ip), { name: 'NdpError', code: 'BAD_ADDRESS' }, `target '${ip}'`)
+    t.throws(() => encodeNdpFrame({ ...base, src: ip }), { name: 'PacketError', code: 'BAD_ADDRESS' }, `src '${ip}'`)
+    t.throws(() => unsolicitedAdvertisement(macA, ip), { name: 'PacketError', code: 'BAD_ADDRESS' }, `target '${ip}'`)
   }
-  t.throws(() => encodeNdpFrame({ ...base, ethDst: Buffer.alloc(5) }), { name: 'NdpError', code: 'BAD_ADDRESS' })
-  t.throws(() => unsolicitedAdvertisement(Buffer.alloc(7), '2001:db8::1'), { name: 'NdpError', code: 'BAD_ADDRESS' })
-  t.throws(() => advertisementFor(KERNEL_NS, 80, Buffer.alloc(0)), { name: 'NdpError', code: 'BAD_ADDRESS' })
+  t.throws(() => encodeNdpFrame({ ...base, ethDst: Buffer.alloc(5) }), { name: 'PacketError', code: 'BAD_ADDRESS' })
+  t.throws(() => unsolicitedAdvertisement(Buffer.alloc(7), '2001:db8::1'), { name: 'PacketError', code: 'BAD_ADDRESS' })
+  t.throws(() => advertisementFor(KERNEL_NS, 80, Buffer.alloc(0)), { name: 'PacketError', code: 'BAD_ADDRESS' })
 })
 
 const arbMac = fc.uint8Array({ minLength: 6, maxLength: 6 }).map(a => Buffer.from(a))
@@ -222,7 +222,7 @@ t.test('fuzz: advertisementFor equals solicitedAdvertisement for every valid sol
   t.pass('1000 solicitations answered identically by both encoders')
 })
 
-t.test('fuzz: random and mutated bytes only ever raise NdpError', async t => {
+t.test('fuzz: random and mutated bytes only ever raise PacketError', async t => {
   const mutated = fc.tuple(fc.constantFrom(KERNEL_NS, KERNEL_NA), fc.array(fc.tuple(fc.nat(95), fc.nat(255)), { maxLength: 4 }), fc.nat(100))
     .map(([base, edits, cut]) => {
       const b = Buffer.concat([base, Buffer.alloc(8)])
@@ -236,8 +236,8 @@ t.test('fuzz: random and mutated bytes only ever raise NdpError', async t => {
       decoded++
       return true
     } catch (err) {
-      return err instanceof NdpError
+      return err instanceof PacketError
     }
   }), { numRuns: 5000 })
-  t.pass(`5000 frames: ${decoded} decoded, the rest raised NdpError`)
+  t.pass(`5000 frames: ${decoded} decoded, the rest raised PacketError`)
 })

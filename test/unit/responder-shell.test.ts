@@ -4,7 +4,7 @@ import t from 'tap'
 import { setTimeout as sleep } from 'node:timers/promises'
 import { pino } from 'pino'
 import { ArpResponder, GRATUITOUS_INTERVAL_MS, GRATUITOUS_ROUNDS } from '../../speaker/arp-responder.js'
-import type { FrameLink } from '../../speaker/link/arp-link.js'
+import { FakeLink, systemError, until } from '../lib/fake-link.js'
 import { parseMac } from '../../speaker/core/ethernet.js'
 import { arpRequest, decodeArpFrame } from '../../speaker/core/arp.js'
 import { MetricsRegistry } from '../../controller/observe/metrics.js'
@@ -13,48 +13,14 @@ const ours = parseMac('02:00:00:00:00:0b')
 const client = parseMac('02:00:00:00:00:64')
 const log = pino({ level: 'silent' })
 
-class FakeLink implements FrameLink {
-  readonly mac = ours
-  readonly ifindex = 7
-  readonly sent: Buffer[] = []
-  closed = false
-  failSends = false
-  #onFrame: ((f: Buffer) => void) | undefined
-  #onError: ((e: Error) => void) | undefined
-  send(frame: Buffer): void {
-    if (this.failSends) throw Object.assign(new Error('sendto ENETDOWN: network is down'), { code: 'ENETDOWN', errno: -100, syscall: 'sendto' })
-    this.sent.push(frame)
-  }
-  subscribe(onFrame: (f: Buffer) => void, onError: (e: Error) => void): void {
-    this.#onFrame = onFrame
-    this.#onError = onError
-  }
-  close(): void {
-    this.closed = true
-  }
-  receive(frame: Buffer): void {
-    this.#onFrame?.(frame)
-  }
-  fail(err: Error): void {
-    this.#onError?.(err)
-  }
+class ArpLink extends FakeLink {
   gratuitousFor(ip: string): Array<{ op: number; tha: string }> {
     return this.sent.map(f => decodeArpFrame(f)).filter(d => d.arp.spa === ip && d.arp.tpa === ip)
       .map(d => ({ op: d.arp.op, tha: d.arp.tha.toString('hex') }))
   }
 }
 
-// Waits for a condition with a deadline, so a loaded machine delays the test rather than failing it.
-async function until(cond: () => boolean, timeoutMs = 3000): Promise<boolean> {
-  const end = Date.now() + timeoutMs
-  while (!cond()) {
-    if (Date.now() > end) return false
-    await sleep(10)
-  }
-  return true
-}
-
-function responder(link: FakeLink, intervalMs = 40, rounds = 3, metrics?: MetricsRegistry): ArpResponder {
+function responder(link: ArpLink, intervalMs = 40, rounds = 3, metrics?: MetricsRegistry): ArpResponder {
   return new ArpResponder({
     interface: 'eth0', log, openLink: () => link, gratuitous: { intervalMs, rounds }, ...(metrics ? { metrics } : {}),
   })
@@ -68,7 +34,7 @@ t.test('defaults follow MetalLB: every 1.1 s for 5 s', async t => {
 
 t.test('the constructor has no side effects; start opens the link once', async t => {
   let opened = 0
-  const link = new FakeLink()
+  const link = new ArpLink(ours)
   const r = new ArpResponder({ interface: 'eth0', log, openLink: () => { opened++; return link } })
   t.equal(opened, 0)
   t.equal(r.mac, undefined)
@@ -82,7 +48,7 @@ t.test('the constructor has no side effects; start opens the link once', async t
 })
 
 t.test('a newly announced IP gets both gratuitous forms at once, then repeats, then stops', async t => {
-  const link = new FakeLink()
+  const link = new ArpLink(ours)
   const r = responder(link, 40, 3)
   r.start()
   r.setAnnounced(['192.0.2.240'])
@@ -99,7 +65,7 @@ t.test('a newly announced IP gets both gratuitous forms at once, then repeats, t
 })
 
 t.test('withdrawing an IP cancels its repeats and stops answering it at once', async t => {
-  const link = new FakeLink()
+  const link = new ArpLink(ours)
   const r = responder(link, 50, 5)
   r.start()
   r.setAnnounced(['192.0.2.240', '192.0.2.241'])
@@ -116,7 +82,7 @@ t.test('withdrawing an IP cancels its repeats and stops answering it at once', a
 })
 
 t.test('requests are answered and counted; IPs set before start are announced at start', async t => {
-  const link = new FakeLink()
+  const link = new ArpLink(ours)
   const metrics = new MetricsRegistry()
   const r = responder(link, 1000, 1, metrics)
   r.setAnnounced(['192.0.2.240', '2001:db8:0:1::f0', 'not-an-ip'])
@@ -149,10 +115,10 @@ t.test('requests are answered and counted; IPs set before start are announced at
 })
 
 t.test('send and receive errors are counted, never thrown', async t => {
-  const link = new FakeLink()
+  const link = new ArpLink(ours)
   const r = responder(link, 1000, 1)
   r.start()
-  link.failSends = true
+  link.failSends = systemError('sendto', 'ENETDOWN', -100)
   r.setAnnounced(['192.0.2.240'])
   link.receive(arpRequest(client, '192.0.2.100', '192.0.2.240'))
   link.fail(Object.assign(new Error('recvfrom ENETDOWN'), { code: 'ENETDOWN' }))
@@ -165,7 +131,7 @@ t.test('send and receive errors are counted, never thrown', async t => {
 })
 
 t.test('close cancels pending repeats and ignores later calls', async t => {
-  const link = new FakeLink()
+  const link = new ArpLink(ours)
   const r = responder(link, 30, 5)
   r.start()
   r.setAnnounced(['192.0.2.240'])
@@ -176,4 +142,113 @@ t.test('close cancels pending repeats and ignores later calls', async t => {
   await sleep(100)
   t.equal(link.sent.length, 2, 'only the first round went out')
   t.ok(link.closed)
+})
+
+t.test('the reply is handed to the link before anything is counted (hot path)', async t => {
+  const link = new ArpLink(ours)
+  const metrics = new MetricsRegistry()
+  const r = responder(link, 1000, 1, metrics)
+  r.start()
+  r.setAnnounced(['192.0.2.240'])
+  const seen: Array<Record<string, number>> = []
+  link.onSend = () => seen.push(r.stats().requestsReceived)
+  link.receive(arpRequest(client, '192.0.2.100', '192.0.2.240'))
+  t.same(seen, [{}], 'nothing counted yet when the reply went out')
+  t.same(r.stats().requestsReceived, { '192.0.2.240': 1 })
+  t.same(r.stats().responsesSent, { '192.0.2.240': 1 })
+  r.close()
+})
+
+t.test('a withdrawn IP takes its per-IP counters and metric series with it', async t => {
+  const link = new ArpLink(ours)
+  const metrics = new MetricsRegistry()
+  const r = responder(link, 1000, 1, metrics)
+  r.start()
+  r.setAnnounced(['192.0.2.240', '192.0.2.241'])
+  link.receive(arpRequest(client, '192.0.2.100', '192.0.2.240'))
+  link.receive(Buffer.from('garbage'))
+  r.setAnnounced(['192.0.2.241'])
+  const s = r.stats()
+  t.same(s.requestsReceived, {})
+  t.same(s.responsesSent, {})
+  t.same(s.gratuitousSent, { '192.0.2.241': 2 })
+  t.equal(s.drops.malformed, 1, 'drop counters are per reason, not per IP: kept')
+  const text = metrics.render()
+  t.notMatch(text, '192.0.2.240', 'no series left for the withdrawn IP')
+  t.match(text, 'l2lb_layer2_gratuitous_sent{ip="192.0.2.241"} 2')
+  t.match(text, 'l2lb_layer2_arp_dropped{reason="malformed"} 1')
+  r.close()
+})
+
+t.test('a receive error that stops delivery for good: the link is reopened and the IPs announced again', async t => {
+  const links = [new ArpLink(ours), new ArpLink(ours)]
+  let opened = 0
+  const r = new ArpResponder({
+    interface: 'eth0', log, gratuitous: { intervalMs: 1000, rounds: 1 }, reopen: { initialMs: 20, maxMs: 80 },
+    openLink: () => {
+      const l = links[opened++]
+      if (l === undefined) throw systemError('if_nametoindex', 'ENODEV', -19)
+      return l
+    },
+  })
+  const [first, second] = links
+  if (first === undefined || second === undefined) throw new Error('two links')
+  r.start()
+  r.setAnnounced(['192.0.2.240'])
+  t.equal(first.gratuitousFor('192.0.2.240').length, 2)
+  first.fail(systemError('recvfrom', 'ENETDOWN', -100))
+  t.notOk(first.closed, 'a passing receive error keeps the link')
+  first.fail(systemError('uv_poll', 'EBADF', -9))
+  t.ok(first.closed, 'a deaf link is closed at once')
+  t.equal(r.stats().mac, null, 'no MAC while no link is open')
+  t.ok(await until(() => opened === 2), 'reopened after the backoff')
+  t.same(second.gratuitousFor('192.0.2.240').map(g => g.op), [1, 2], 'announced again on the new link')
+  second.receive(arpRequest(client, '192.0.2.100', '192.0.2.240'))
+  first.receive(arpRequest(client, '192.0.2.100', '192.0.2.240'))
+  t.equal(second.sent.length, 3, 'answers on the new link; the old one is ignored')
+  const s = r.stats()
+  t.equal(s.reopens, 1)
+  t.equal(s.receiveErrors, 2)
+  t.equal(s.mac, '02:00:00:00:00:0b')
+  r.close()
+  t.ok(second.closed)
+})
+
+t.test('a send failing with ENODEV (interface gone): reopen retries with a growing backoff until it works', async t => {
+  const first = new ArpLink(ours)
+  const second = new ArpLink(parseMac('02:00:00:00:00:0c'))
+  const attempts: number[] = []
+  let fails = 2
+  const r = new ArpResponder({
+    interface: 'eth0', log, gratuitous: { intervalMs: 1000, rounds: 1 }, reopen: { initialMs: 20, maxMs: 1000 },
+    openLink: () => {
+      attempts.push(Date.now())
+      if (attempts.length === 1) return first
+      if (fails-- > 0) throw systemError('if_nametoindex', 'ENODEV', -19)
+      return second
+    },
+  })
+  r.start()
+  first.failSends = systemError('sendto', 'ENODEV', -19)
+  r.setAnnounced(['192.0.2.240'])
+  t.ok(first.closed, 'closed on the first failed send')
+  t.equal(r.stats().sendErrors, 1, 'the second gratuitous frame was not tried on the dead link')
+  t.ok(await until(() => second.sent.length >= 2), 'announced on the reopened link')
+  t.equal(attempts.length, 4, 'one open, two failed reopens, one that worked')
+  const gaps = attempts.slice(2).map((at, i) => at - (attempts[i + 1] ?? at))
+  t.ok(gaps.every((g, i) => g >= 20 * 2 ** (i + 1) - 5), `the delay doubles: ${gaps.join(', ')} ms`)
+  t.equal(r.stats().reopens, 1)
+  t.equal(r.stats().mac, '02:00:00:00:00:0c', 'the recreated interface\'s MAC')
+  r.close()
+})
+
+t.test('close during a pending reopen cancels it', async t => {
+  const link = new ArpLink(ours)
+  let opened = 0
+  const r = new ArpResponder({ interface: 'eth0', log, reopen: { initialMs: 20 }, openLink: () => { opened++; return link } })
+  r.start()
+  link.fail(systemError('uv_poll', 'EBADF', -9))
+  r.close()
+  await sleep(60)
+  t.equal(opened, 1)
 })

@@ -1,0 +1,454 @@
+// The Layer-2 responder for one interface and one protocol: the thin shell that ARP (arp-responder.ts)
+// and NDP (ndp-responder.ts) share around their pure decisions (core/responder.ts, core/ndp-responder.ts).
+// It answers for the IPs it is told to announce, announces an IP when it takes it over (repeated, and
+// cancelled when the IP is withdrawn), joins the multicast groups the protocol needs, counts everything
+// (never throws for what arrives on the wire), and reopens its link when the link goes deaf or the
+// interface is recreated.
+import type { Logger } from 'pino'
+import type { MetricsRegistry, MetricFamily } from '../controller/observe/metrics.js'
+import { formatMac } from './core/ethernet.js'
+import type { FrameLink, OpenLink } from './link/packet-link.js'
+
+/** What a protocol's pure decision returns for one received frame. */
+export type Layer2Decision<Reason extends string> =
+  | { kind: 'reply'; ip: string; frame: Buffer }
+  | { kind: 'drop'; reason: Reason; error?: { code: string } }
+
+export interface Layer2Context {
+  /** Our interface's MAC (6 bytes). */
+  mac: Buffer
+  /** Canonical addresses this responder announces; read by every decision. */
+  announced: ReadonlySet<string>
+}
+
+/** Multicast groups an announced IP needs joined for its requests to get past the NIC. */
+export interface GroupHooks<L extends FrameLink> {
+  /** The group's Ethernet address for `ip` (several IPs may share one). */
+  groupOf(ip: string): Buffer
+  join(link: L, group: Buffer): void
+  leave(link: L, group: Buffer): void
+}
+
+/** Everything that differs between ARP and NDP; the responder does the rest. */
+export interface Layer2Protocol<Reason extends string, L extends FrameLink> {
+  /** 'ARP' or 'NDP', for logs. */
+  readonly name: string
+  /** The canonical text of an address this protocol answers for, undefined for any other (family filter). */
+  canonical(ip: string): string | undefined
+  decide(frame: Buffer, ctx: Layer2Context): Layer2Decision<Reason>
+  /** The frames that announce a takeover of `ip`, sent each round. */
+  announcements(mac: Buffer, ip: string): Buffer[]
+  groups?: GroupHooks<L>
+  /** The announcement is repeated `rounds` times, `intervalMs` apart. */
+  readonly intervalMs: number
+  readonly rounds: number
+  /** Every drop reason at 0: a literal in each protocol, so the compiler flags a reason added later. */
+  zeroDrops(): Record<Reason, number>
+  /** The protocol's own drop family, e.g. l2lb_layer2_arp_dropped{reason}. */
+  readonly dropMetric: { name: string; help: string }
+}
+
+/** How long to wait before reopening a lost link: doubling from `initialMs`, capped at `maxMs`. */
+export interface ReopenBackoff {
+  initialMs: number
+  maxMs: number
+}
+export const REOPEN_BACKOFF: ReopenBackoff = { initialMs: 100, maxMs: 5000 }
+
+export interface Layer2ResponderOptions<L extends FrameLink> {
+  /** Interface name in this process's network namespace. */
+  interface: string
+  log: Logger
+  /** When given, the counters are also exported as l2lb_layer2_* series (REFERENCE.md §6). */
+  metrics?: MetricsRegistry
+  openLink: OpenLink<L>
+  reopen?: Partial<ReopenBackoff>
+}
+
+export interface Layer2Stats<Reason extends string> {
+  interface: string
+  /** The interface MAC while the link is open, 'aa:bb:..'. */
+  mac: string | null
+  /** Canonical addresses answered for, sorted. */
+  announced: string[]
+  /** Requests received for each announced IP (MetalLB's layer2_requests_received{ip}). */
+  requestsReceived: Record<string, number>
+  /** Answers sent per IP (layer2_responses_sent{ip}). */
+  responsesSent: Record<string, number>
+  /** Announcement frames sent per IP (layer2_gratuitous_sent{ip}). */
+  gratuitousSent: Record<string, number>
+  drops: Record<Reason, number>
+  sendErrors: number
+  receiveErrors: number
+  /** Times the link was closed and opened again after it went deaf or its interface went away. */
+  reopens: number
+}
+
+export type ResponderErrorCode = 'ERR_RESPONDER_CLOSED'
+
+export class ResponderError extends Error {
+  readonly code: ResponderErrorCode
+  constructor(code: ResponderErrorCode, message: string) {
+    super(message)
+    this.name = 'ResponderError'
+    this.code = code
+  }
+}
+
+interface Counters {
+  requests: MetricFamily
+  responses: MetricFamily
+  gratuitous: MetricFamily
+  drops: MetricFamily
+}
+
+function bump<K>(map: Map<K, number>, key: K): void {
+  map.set(key, (map.get(key) ?? 0) + 1)
+}
+
+function codeOf(err: unknown): string | undefined {
+  if (typeof err !== 'object' || err === null) return undefined
+  const code: unknown = Reflect.get(err, 'code')
+  return typeof code === 'string' ? code : undefined
+}
+
+/**
+ * Errors after which the link cannot recover by itself. 'uv_poll': native stopped polling for good
+ * (native/src/packet.c on_poll). ENODEV/ENXIO on send: the interface the socket is bound to is gone; a
+ * recreated one has a new ifindex, which only a new socket binds to.
+ */
+function isReceiveFatal(err: unknown): boolean {
+  return typeof err === 'object' && err !== null && Reflect.get(err, 'syscall') === 'uv_poll'
+}
+function isSendFatal(err: unknown): boolean {
+  const code = codeOf(err)
+  return code === 'ENODEV' || code === 'ENXIO'
+}
+
+export class Layer2Responder<Reason extends string, L extends FrameLink = FrameLink> {
+  readonly interfaceName: string
+  protected readonly log: Logger
+  readonly #proto: Layer2Protocol<Reason, L>
+  readonly #openLink: OpenLink<L>
+  readonly #metrics: MetricsRegistry | undefined
+  readonly #backoff: ReopenBackoff
+  #counters: Counters | undefined
+  #link: L | undefined
+  #started = false
+  #closed = false
+  /** Canonical addresses answered for; read by every decision, changed in place. */
+  readonly #announced = new Set<string>()
+  /** Groups joined on the current link (key: MAC hex): how many announced IPs share each, and whether the join worked. */
+  readonly #groups = new Map<string, { group: Buffer; count: number; joined: boolean }>()
+  /** Pending announcement repeats per IP; cleared when the IP is withdrawn. */
+  readonly #repeats = new Map<string, NodeJS.Timeout>()
+  #reopenTimer: NodeJS.Timeout | undefined
+  #reopenDelayMs: number
+  #openedAt = 0
+  readonly #requests = new Map<string, number>()
+  readonly #responses = new Map<string, number>()
+  readonly #gratuitous = new Map<string, number>()
+  readonly #drops = new Map<Reason, number>()
+  #sendErrors = 0
+  #receiveErrors = 0
+  #reopens = 0
+  protected membershipErrors = 0
+
+  constructor(proto: Layer2Protocol<Reason, L>, opts: Layer2ResponderOptions<L>) {
+    this.#proto = proto
+    this.interfaceName = opts.interface
+    this.log = opts.log
+    this.#openLink = opts.openLink
+    this.#metrics = opts.metrics
+    this.#backoff = { ...REOPEN_BACKOFF, ...opts.reopen }
+    this.#reopenDelayMs = this.#backoff.initialMs
+  }
+
+  /** The interface MAC while the link is open. */
+  get mac(): Buffer | undefined {
+    return this.#link?.mac
+  }
+
+  /**
+   * Opens the link and starts answering. Throws the link's Node-style error (ENODEV, EPERM: the speaker
+   * needs CAP_NET_RAW). IPs set before start() are joined and announced now.
+   */
+  start(): void {
+    if (this.#closed) throw new ResponderError('ERR_RESPONDER_CLOSED', 'start() after close()')
+    if (this.#started) return
+    const link = this.#openLink(this.interfaceName)
+    this.#started = true
+    if (this.#metrics !== undefined) {
+      const m = this.#metrics
+      // One family per counter for ARP and NDP alike (the first to register sets the help text), so one
+      // series per IP whichever protocol announces it; drops get a family of their own per protocol.
+      this.#counters = {
+        requests: m.counter('l2lb_layer2_requests_received', 'ARP requests and NDP solicitations received for announced IPs'),
+        responses: m.counter('l2lb_layer2_responses_sent', 'ARP replies and NDP advertisements sent in answer'),
+        gratuitous: m.counter('l2lb_layer2_gratuitous_sent', 'Gratuitous ARP frames and unsolicited NDP advertisements sent'),
+        drops: m.counter(this.#proto.dropMetric.name, this.#proto.dropMetric.help),
+      }
+    }
+    this.#attach(link)
+    this.log.info({ mac: formatMac(link.mac), ifindex: link.ifindex }, `${this.#proto.name} responder started`)
+  }
+
+  /**
+   * The full set of IPs to answer for on this interface; addresses of the other family and anything that
+   * is not an address are ignored. A removed IP stops being answered at once, its repeats are cancelled,
+   * its group is left when no other announced IP shares it, and its per-IP counters and series are
+   * dropped (so they do not grow without bound). An added one has its group joined and is announced
+   * right away.
+   */
+  setAnnounced(ips: Iterable<string>): void {
+    if (this.#closed) return
+    const next = new Set<string>()
+    for (const ip of ips) {
+      const c = this.#proto.canonical(ip)
+      if (c !== undefined) next.add(c)
+    }
+    for (const ip of [...this.#announced]) {
+      if (next.has(ip)) continue
+      this.#announced.delete(ip)
+      this.#stopRepeats(ip)
+      const link = this.#link
+      if (link !== undefined) this.#leave(link, ip)
+      this.#forget(ip)
+      this.log.info({ ip }, 'stopped announcing')
+    }
+    for (const ip of next) {
+      if (this.#announced.has(ip)) continue
+      this.#announced.add(ip)
+      this.log.info({ ip }, 'announcing')
+      // Read each time: a fatal send error while announcing the previous IP may have replaced the link.
+      const link = this.#link
+      if (link === undefined) continue
+      // Join first, so a request prompted by the announcement is already let in.
+      this.#join(link, ip)
+      this.#startRepeats(ip)
+    }
+  }
+
+  stats(): Layer2Stats<Reason> {
+    const drops = this.#proto.zeroDrops()
+    for (const [reason, n] of this.#drops) drops[reason] = n
+    return {
+      interface: this.interfaceName,
+      mac: this.#link === undefined ? null : formatMac(this.#link.mac),
+      announced: [...this.#announced].sort(),
+      requestsReceived: Object.fromEntries(this.#requests),
+      responsesSent: Object.fromEntries(this.#responses),
+      gratuitousSent: Object.fromEntries(this.#gratuitous),
+      drops,
+      sendErrors: this.#sendErrors,
+      receiveErrors: this.#receiveErrors,
+      reopens: this.#reopens,
+    }
+  }
+
+  /** Groups joined, '33:33:ff:..', sorted, with how many announced addresses share each. */
+  protected groupStats(): Record<string, number> {
+    const out: Record<string, number> = {}
+    for (const key of [...this.#groups.keys()].sort()) {
+      const g = this.#groups.get(key)
+      if (g !== undefined) out[formatMac(g.group)] = g.count
+    }
+    return out
+  }
+
+  /** Stops answering, cancels every pending repeat or reopen and closes the link (which leaves every group). Idempotent. */
+  close(): void {
+    if (this.#closed) return
+    this.#closed = true
+    for (const timer of this.#repeats.values()) clearTimeout(timer)
+    this.#repeats.clear()
+    clearTimeout(this.#reopenTimer)
+    this.#reopenTimer = undefined
+    this.#announced.clear()
+    this.#groups.clear()
+    const link = this.#link
+    this.#link = undefined
+    if (link !== undefined) {
+      link.close()
+      this.log.info(`${this.#proto.name} responder closed`)
+    }
+  }
+
+  /** Makes `link` current: subscribes, joins the groups of every announced IP and announces each. */
+  #attach(link: L): void {
+    this.#link = link
+    this.#openedAt = Date.now()
+    const ctx: Layer2Context = { mac: link.mac, announced: this.#announced }
+    link.subscribe(
+      frame => this.#onFrame(link, ctx, frame),
+      err => this.#onReceiveError(link, err),
+    )
+    for (const ip of this.#announced) {
+      if (this.#link !== link) return // a fatal send error while announcing: a new link is on its way
+      this.#join(link, ip)
+      this.#startRepeats(ip)
+    }
+  }
+
+  #onFrame(link: L, ctx: Layer2Context, frame: Buffer): void {
+    if (this.#link !== link) return
+    const d = this.#proto.decide(frame, ctx)
+    if (d.kind === 'drop') {
+      bump(this.#drops, d.reason)
+      this.#counters?.drops.inc({ reason: d.reason })
+      if (d.error !== undefined) this.log.debug({ code: d.error.code, len: frame.length }, `malformed ${this.#proto.name} frame`)
+      return
+    }
+    // The answer first: the asker is waiting for it, the counters are not.
+    const sent = this.#send(link, d.frame, d.ip)
+    bump(this.#requests, d.ip)
+    this.#counters?.requests.inc({ ip: d.ip })
+    if (sent) {
+      bump(this.#responses, d.ip)
+      this.#counters?.responses.inc({ ip: d.ip })
+    }
+  }
+
+  #onReceiveError(link: L, err: Error): void {
+    if (this.#link !== link) return
+    this.#receiveErrors++
+    this.log.warn({ err }, `${this.#proto.name} receive error`)
+    if (isReceiveFatal(err)) this.#lose(link, 'receive stopped')
+  }
+
+  #send(link: L, frame: Buffer, ip: string): boolean {
+    try {
+      link.send(frame)
+      return true
+    } catch (err) {
+      // e.g. ENETDOWN while the interface is down, ENOBUFS under pressure: count it, keep going.
+      this.#sendErrors++
+      this.log.warn({ err, ip }, `${this.#proto.name} send failed`)
+      if (isSendFatal(err)) this.#lose(link, 'interface gone')
+      return false
+    }
+  }
+
+  /**
+   * The link can no longer do its job: close it (the old socket's groups go with it) and open a new one
+   * after a backoff, so the node never keeps claiming IPs with a deaf or orphaned socket. The delay
+   * doubles while reopened links keep failing soon after opening, and starts over after a quiet spell.
+   */
+  #lose(link: L, why: string): void {
+    if (this.#link !== link || this.#closed) return
+    this.#link = undefined
+    for (const timer of this.#repeats.values()) clearTimeout(timer)
+    this.#repeats.clear()
+    this.#groups.clear()
+    link.close()
+    if (Date.now() - this.#openedAt > this.#backoff.maxMs) this.#reopenDelayMs = this.#backoff.initialMs
+    this.log.warn({ why, retryInMs: this.#reopenDelayMs }, `${this.#proto.name} link lost; reopening`)
+    this.#scheduleReopen()
+  }
+
+  #scheduleReopen(): void {
+    const delay = this.#reopenDelayMs
+    this.#reopenDelayMs = Math.min(delay * 2, this.#backoff.maxMs)
+    this.#reopenTimer = setTimeout(() => this.#reopen(), delay)
+  }
+
+  #reopen(): void {
+    this.#reopenTimer = undefined
+    if (this.#closed) return
+    let link: L
+    try {
+      link = this.#openLink(this.interfaceName)
+    } catch (err) {
+      this.log.warn({ err, retryInMs: this.#reopenDelayMs }, `${this.#proto.name} reopen failed`)
+      this.#scheduleReopen()
+      return
+    }
+    this.#reopens++
+    this.#attach(link)
+    this.log.info({ mac: formatMac(link.mac), ifindex: link.ifindex, announced: this.#announced.size }, `${this.#proto.name} link reopened`)
+  }
+
+  /** Drops the per-IP counters and series of a withdrawn IP. */
+  #forget(ip: string): void {
+    this.#requests.delete(ip)
+    this.#responses.delete(ip)
+    this.#gratuitous.delete(ip)
+    const c = this.#counters
+    if (c === undefined) return
+    c.requests.remove({ ip })
+    c.responses.remove({ ip })
+    c.gratuitous.remove({ ip })
+  }
+
+  // Several addresses may share a group (NDP: same low 24 bits): join on the first, leave after the last.
+  // The kernel counts per socket too, but keeping our own count makes the intent visible in stats.
+  #join(link: L, ip: string): void {
+    const hooks = this.#proto.groups
+    if (hooks === undefined) return
+    const group = hooks.groupOf(ip)
+    const key = group.toString('hex')
+    const g = this.#groups.get(key)
+    if (g !== undefined) {
+      g.count++
+      return
+    }
+    let joined = true
+    try {
+      hooks.join(link, group)
+    } catch (err) {
+      // Counted anyway, so that the address still shares the group; a NIC without the filter entry may
+      // still let the request in (promiscuous, or another listener joined it).
+      joined = false
+      this.membershipErrors++
+      this.log.warn({ err, ip, group: formatMac(group) }, 'joining the multicast group failed')
+    }
+    this.#groups.set(key, { group, count: 1, joined })
+  }
+
+  #leave(link: L, ip: string): void {
+    const hooks = this.#proto.groups
+    if (hooks === undefined) return
+    const key = hooks.groupOf(ip).toString('hex')
+    const g = this.#groups.get(key)
+    if (g === undefined) return
+    if (--g.count > 0) return
+    this.#groups.delete(key)
+    if (!g.joined) return
+    try {
+      hooks.leave(link, g.group)
+    } catch (err) {
+      this.membershipErrors++
+      this.log.warn({ err, ip, group: formatMac(g.group) }, 'leaving the multicast group failed')
+    }
+  }
+
+  #startRepeats(ip: string): void {
+    this.#stopRepeats(ip)
+    this.#round(ip, 0)
+  }
+
+  #round(ip: string, round: number): void {
+    this.#repeats.delete(ip)
+    const link = this.#link
+    if (link === undefined || !this.#announced.has(ip)) return
+    for (const frame of this.#proto.announcements(link.mac, ip)) {
+      if (this.#send(link, frame, ip)) {
+        bump(this.#gratuitous, ip)
+        this.#counters?.gratuitous.inc({ ip })
+      }
+      // A fatal send error replaced the link; the reopened one announces from its first round.
+      if (this.#link !== link) return
+    }
+    if (round + 1 >= this.#proto.rounds) return
+    const timer = setTimeout(() => this.#round(ip, round + 1), this.#proto.intervalMs)
+    // The open socket keeps the process alive while the responder runs; the repeats need not.
+    timer.unref()
+    this.#repeats.set(ip, timer)
+  }
+
+  #stopRepeats(ip: string): void {
+    const timer = this.#repeats.get(ip)
+    if (timer !== undefined) clearTimeout(timer)
+    this.#repeats.delete(ip)
+  }
+}
