@@ -3,7 +3,7 @@ import { hostname } from 'node:os'
 import { pino } from 'pino'
 import { loadKubeConfig } from './kube/kube-client.js'
 import { MetricsRegistry } from './observe/metrics.js'
-import { ObserveServer } from './observe/http-server.js'
+import { runProgram } from './observe/run-program.js'
 import { parseListenAddress } from './observe/listen-address.js'
 import { Controller } from './controller.js'
 
@@ -26,23 +26,7 @@ async function main(): Promise<void> {
     loadBalancerClass: env.L2LB_LOAD_BALANCER_CLASS || null,
     instance: env.POD_NAME || hostname(),
   })
-  const observe = new ObserveServer({
-    host: listen.host, port: listen.port, metrics,
-    ready: () => (controller.ready ? { ready: true, reason: 'ok' } : { ready: false, reason: 'caches not synced' }),
-  })
-  let stopping = false
-  const stop = async (signal: string): Promise<void> => {
-    if (stopping) return
-    stopping = true
-    log.info({ signal }, 'stopping')
-    await controller.close()
-    await observe.close()
-    process.exit(0)
-  }
-  process.on('SIGTERM', () => void stop('SIGTERM'))
-  process.on('SIGINT', () => void stop('SIGINT'))
-  await observe.start()
-  await controller.start()
+  await runProgram({ log, listen, metrics, program: controller })
 }
 
 main().catch(err => {

@@ -3,7 +3,7 @@
 import { pino } from 'pino'
 import { loadKubeConfig } from '../controller/kube/kube-client.js'
 import { MetricsRegistry } from '../controller/observe/metrics.js'
-import { ObserveServer } from '../controller/observe/http-server.js'
+import { runProgram } from '../controller/observe/run-program.js'
 import { parseListenAddress } from '../controller/observe/listen-address.js'
 import { Speaker, type Announcer } from './speaker.js'
 import { eligibleInterfaces, readInterfaces } from './interfaces.js'
@@ -66,23 +66,7 @@ async function main(): Promise<void> {
     configName: env.L2LB_CONFIGMAP || 'config',
     leaseDurationSeconds: leaseSeconds,
   })
-  const observe = new ObserveServer({
-    host: listen.host, port: listen.port, metrics,
-    ready: () => (speaker.ready ? { ready: true, reason: 'ok' } : { ready: false, reason: 'caches not synced' }),
-  })
-  let stopping = false
-  const stop = async (signal: string): Promise<void> => {
-    if (stopping) return
-    stopping = true
-    log.info({ signal }, 'stopping')
-    await speaker.close()
-    await observe.close()
-    process.exit(0)
-  }
-  process.on('SIGTERM', () => void stop('SIGTERM'))
-  process.on('SIGINT', () => void stop('SIGINT'))
-  await observe.start()
-  await speaker.start()
+  await runProgram({ log, listen, metrics, program: speaker })
 }
 
 main().catch(err => {
