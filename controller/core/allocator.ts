@@ -399,8 +399,17 @@ export class Allocator {
   }
 
   private keep(cur: Held, req: AllocationRequest): AssignResult {
-    // Sharing info may change without a conflict (holdProblem checked it); the entries point at cur.
+    // Sharing info may change without a conflict (holdProblem checked it); the entries point at cur. A new
+    // sharing key moves the IPs to it in the index, or Services with the new key would not find them and
+    // the old key would keep them filed for good.
+    const was = cur.sharing.sharingKey
     cur.sharing = req.sharing
+    if (was !== req.sharing.sharingKey) {
+      for (const e of cur.ips) {
+        this.unfileShared(e, was)
+        this.fileShared(e, req.sharing.sharingKey)
+      }
+    }
     // PreferDualStack: add the missing family when the pool can give it now; the held address stays.
     let missing: IPFamily | undefined
     for (const f of req.families) if (!hasFamily(cur.ips, f)) missing = f
@@ -544,13 +553,26 @@ export class Allocator {
       e = new IPEntry(ip.family, ip.value, k, ps.pool.name, space, [held])
       this.byIP.set(k, e)
     } else e.holders.push(held)
-    const sk = held.sharing.sharingKey
-    if (sk !== null) {
-      let set = this.shared.get(sk)
-      if (set === undefined) this.shared.set(sk, (set = new Set()))
-      set.add(k)
-    }
+    this.fileShared(e, held.sharing.sharingKey)
     return e
+  }
+
+  /** File an IP under a sharing key, so Services with that key find it. */
+  private fileShared(e: IPEntry, sk: string | null): void {
+    if (sk === null) return
+    let set = this.shared.get(sk)
+    if (set === undefined) this.shared.set(sk, (set = new Set()))
+    set.add(e.key)
+  }
+
+  /** Unfile an IP from a sharing key once none of its holders has that key; drop the key when empty. */
+  private unfileShared(e: IPEntry, sk: string | null): void {
+    if (sk === null) return
+    for (const o of e.holders) if (o.sharing.sharingKey === sk) return
+    const set = this.shared.get(sk)
+    if (set === undefined) return
+    set.delete(e.key)
+    if (set.size === 0) this.shared.delete(sk)
   }
 
   /** Release whatever the Service holds; returns what it held (null when nothing). */
@@ -566,12 +588,7 @@ export class Allocator {
         const last = e.holders.pop()
         if (last !== undefined && i < e.holders.length) e.holders[i] = last
       }
-      const sk = h.sharing.sharingKey
-      if (sk !== null) {
-        let still = false
-        for (const o of e.holders) if (o.sharing.sharingKey === sk) still = true
-        if (!still) this.shared.get(sk)?.delete(k)
-      }
+      this.unfileShared(e, h.sharing.sharingKey)
       if (e.holders.length === 0) {
         this.freed++
         this.byIP.delete(k)

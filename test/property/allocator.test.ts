@@ -2,7 +2,8 @@
 // through reconcile against an in-memory cluster (the writer applies status and annotation writes to it).
 // After every step: no IP is held by two Services unless sharing allows it; status equals the allocator's
 // view; usage counters equal a recount; a pool edit that keeps an IP valid never moves it; a restart
-// changes no assignment. A failure prints the shrunk step sequence.
+// changes no assignment; the allocator's indexes answer as a rebuilt allocator's do. A failure prints the
+// shrunk step sequence.
 import t from 'tap'
 import fc from 'fast-check'
 import { Allocator } from '../../controller/core/allocator.js'
@@ -68,6 +69,8 @@ const PORTS = [
 type Step =
   | { readonly op: 'upsert'; readonly spec: SvcSpec }
   | { readonly op: 'delete'; readonly name: number; readonly ns: 'ns1' | 'ns2' }
+  // Only the sharing key changes, everything else stays: the case that keeps the IP under a new key.
+  | { readonly op: 'reshare'; readonly name: number; readonly ns: 'ns1' | 'ns2'; readonly share: 'a' | 'b' | null }
   | { readonly op: 'pools'; readonly pools: PoolSpec }
   | { readonly op: 'restart' }
 
@@ -92,6 +95,7 @@ const svcSpec = fc.record({
 const step: fc.Arbitrary<Step> = fc.oneof(
   { weight: 6, arbitrary: svcSpec.map(spec => ({ op: 'upsert' as const, spec })) },
   { weight: 2, arbitrary: fc.record({ name: fc.integer({ min: 0, max: 4 }), ns: fc.constantFrom('ns1' as const, 'ns2' as const) }).map(d => ({ op: 'delete' as const, ...d })) },
+  { weight: 2, arbitrary: fc.record({ name: fc.integer({ min: 0, max: 4 }), ns: fc.constantFrom('ns1' as const, 'ns2' as const), share: fc.constantFrom(null, 'a' as const, 'b' as const) }).map(d => ({ op: 'reshare' as const, ...d })) },
   { weight: 2, arbitrary: poolSpec.map(pools => ({ op: 'pools' as const, pools })) },
   { weight: 1, arbitrary: fc.constant({ op: 'restart' as const }) },
 )
@@ -254,6 +258,16 @@ async function runSteps(steps: readonly Step[]): Promise<void> {
       const key = `${st.ns}/s${st.name}`
       cluster.services.delete(key)
       await drain(cluster, allocator, [key])
+    } else if (st.op === 'reshare') {
+      const key = `${st.ns}/s${st.name}`
+      const cur = cluster.services.get(key)
+      if (cur !== undefined) {
+        const annotations = { ...cur.annotations }
+        if (st.share === null) delete annotations['l2lb.dev/allow-shared-ip']
+        else annotations['l2lb.dev/allow-shared-ip'] = st.share
+        cluster.services.set(key, { ...cur, annotations })
+        await drain(cluster, allocator, [key])
+      }
     } else if (st.op === 'pools') {
       const text = configText(st.pools)
       const before = snapshot(allocator)
@@ -299,6 +313,43 @@ async function runSteps(steps: readonly Step[]): Promise<void> {
       if (after.size !== before.size) throw new Error(`restart changed the number of assignments ${before.size} -> ${after.size}`)
     }
     check(cluster, allocator, config)
+    if (config !== null) probe(cluster, allocator, configText(lastPools(steps, n)))
+  }
+}
+
+/**
+ * The allocator's internal indexes agree with its assignments: a Service arriving now gets the same answer
+ * from the live allocator as from one rebuilt from the Services' status (as after a restart). A stale index
+ * (an IP filed under a sharing key its holders no longer carry) shows up as a different answer. Each probe
+ * asks for a sharing key on a port no generated Service uses, so it may join any IP held under its key.
+ */
+function probe(cluster: Cluster, live: Allocator, text: string): void {
+  const rebuilt = new Allocator()
+  const out = applyConfig(rebuilt, text, [...cluster.services.values()], null)
+  if (!out.accepted || out.cleared.length > 0) throw new Error('the current state does not survive a rebuild')
+  const want = [...snapshot(live)].sort().join(' ')
+  const got = [...snapshot(rebuilt)].sort().join(' ')
+  if (got !== want) throw new Error(`a rebuild differs: ${want} vs ${got}`)
+  for (const share of ['a', 'b']) {
+    for (const stack of [['IPv4'], ['IPv6']] as const) {
+      const s = makeService('probe', {
+        namespace: 'ns1',
+        annotations: { 'l2lb.dev/allow-shared-ip': share },
+        selector: { app: 'x' },
+        ipFamilies: stack,
+        ports: [{ name: 'probe', protocol: 'TCP', port: 9999 }],
+      })
+      const r = requestFromService(s)
+      if (!r.ok) throw new Error(`probe request refused: ${r.failure.message}`)
+      const answer = (a: Allocator): string => {
+        const res = a.assign(r.request)
+        a.release(s.key)
+        return res.ok ? res.assignment.texts.join(',') : res.failure.kind
+      }
+      const l = answer(live)
+      const b = answer(rebuilt)
+      if (l !== b) throw new Error(`a ${stack[0]} Service with key ${share} gets ${l}, but ${b} after a rebuild`)
+    }
   }
 }
 

@@ -82,3 +82,16 @@ t.test('a Service that stops being shareable leaves the shared IP', async t => {
   t.equal(assign(a, shared('b', 'k', 80)), '192.0.2.1', 'b now clashes with a on TCP/80: it moves, a stays')
   t.equal(assign(a, shared('a', 'k', 80)), '192.0.2.0')
 })
+
+t.test('a Service that changes its sharing key takes its IP to the new key', async t => {
+  const a = fresh()
+  t.equal(assign(a, shared('a', 'old', 80)), '192.0.2.0')
+  t.equal(assign(a, shared('a', 'new', 80)), '192.0.2.0', 'the key changes, the IP stays')
+  t.equal(assign(a, shared('b', 'new', 443)), '192.0.2.0', 'b (same new key, other port) shares it')
+  t.equal(assign(a, shared('c', 'old', 443)), '192.0.2.1', 'the old key no longer leads to the IP')
+  t.equal(a.usage()[0]?.inUse, 2n)
+  // Back to the old key: a may no longer share with b, so it moves, and joins c under the old key.
+  t.equal(assign(a, shared('a', 'old', 80)), '192.0.2.1', 'a leaves b and shares with c')
+  t.equal(assign(a, shared('d', 'new', 8080)), '192.0.2.0', 'the IP a left is still filed under b\'s key')
+  t.equal(a.usage()[0]?.inUse, 2n)
+})
