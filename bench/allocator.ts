@@ -61,14 +61,16 @@ function randomIndices(count: number, bound: number, seed: number): Uint32Array 
 }
 
 function measure(family: IPFamily, assigned: number, log: (l: string) => void): number {
-  const cidr = family === 'IPv4' ? '10.0.0.0/8' : '2001:db8::/64'
+  // Data only, nothing is sent: the project never writes private ranges, so the IPv4 /8 is 198.0.0.0/8
+  // (it holds the benchmarking range 198.18.0.0/15), and the IPv6 /64 is documentation space.
+  const cidr = family === 'IPv4' ? '198.0.0.0/8' : '2001:db8::/64'
   const parsed = parsePoolConfig(`address-pools: [{name: bench, protocol: layer2, addresses: ["${cidr}"]}]`)
   if (!parsed.ok) throw new Error('bench pool refused')
   const a = new Allocator()
   a.setConfig(parsed.config)
   a.restore([])
   // N Services on every other address (each asks for its address, as after a restore): N held, N gaps.
-  const base = family === 'IPv4' ? 0x0a000000n : 0x20010db8n << 96n
+  const base = family === 'IPv4' ? 0xc6000000n : 0x20010db8n << 96n // 198.0.0.0, 2001:db8::
   const held: AllocationRequest[] = []
   const t0 = performance.now()
   for (let i = 0; i < assigned; i++) {
