@@ -69,13 +69,12 @@ function loadBinding(): Binding {
   return loaded
 }
 
-function closedError(syscall: string): PacketSocketError {
-  return Object.assign(new Error(`${syscall} EBADF: the packet socket is closed`), {
-    code: 'EBADF',
-    errno: -9,
-    syscall,
-  })
+function systemError(syscall: string, code: string, errno: number, text: string): PacketSocketError {
+  return Object.assign(new Error(`${syscall} ${code}: ${text}`), { code, errno, syscall })
 }
+
+/** Destination, source and EtherType: the shortest thing that is an Ethernet frame (IEEE 802.3). */
+const ETH_HLEN = 14
 
 export interface PacketSocketEvents {
   frame: [frame: Buffer]
@@ -130,13 +129,20 @@ export class PacketSocket extends EventEmitter<PacketSocketEvents> {
   }
 
   #live(syscall: string): Handle {
-    if (this.#handle === undefined) throw closedError(syscall)
+    if (this.#handle === undefined) throw systemError(syscall, 'EBADF', -9, 'the packet socket is closed')
     return this.#handle
   }
 
-  /** Sends one complete Ethernet frame (header included). Throws on failure (e.g. ENETDOWN, EAGAIN). */
+  /**
+   * Sends one complete Ethernet frame (header included). Throws on failure: EINVAL for less than a
+   * header (checked here: the C knows nothing of Ethernet), ENETDOWN, EAGAIN, ENODEV from the kernel.
+   */
   send(frame: Buffer): void {
-    this.#binding.send(this.#live('sendto'), frame)
+    const handle = this.#live('sendto')
+    if (frame.length < ETH_HLEN) {
+      throw systemError('sendto', 'EINVAL', -22, `a frame of ${frame.length} bytes is shorter than an Ethernet header`)
+    }
+    this.#binding.send(handle, frame)
   }
 
   /** Attaches a classic BPF program: the bytes of `struct sock_filter[]` (8 bytes per instruction). */

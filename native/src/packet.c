@@ -2,8 +2,8 @@
 //
 // Only the system calls live here; every protocol decision (what to answer, the BPF program itself) is
 // made in TypeScript. Receive is asynchronous without threads: the socket is non-blocking and watched by a
-// uv_poll handle on Node's own loop; when readable, it is drained with recvfrom() until EAGAIN (bounded
-// per wake-up) and each frame is handed to JavaScript as a fresh Buffer.
+// uv_poll handle on Node's own loop; when readable, it is drained with recvfrom() until EAGAIN or
+// MAX_FRAMES_PER_WAKE frames, whichever comes first, and each frame is handed to JavaScript as a fresh Buffer.
 //
 // Exports (all synchronous; errors are thrown as Node-style errors with code, errno, syscall):
 //   open(ifname: string, protocol: number, onFrame: (err, frame) => void)
@@ -17,7 +17,6 @@
 #include <errno.h>
 #include <net/if.h>
 #include <linux/filter.h>
-#include <linux/if_ether.h>
 #include <linux/if_packet.h>
 #include <node_api.h>
 #include <stdint.h>
@@ -34,8 +33,9 @@
 // (the kernel reports their true length with MSG_TRUNC) and still delivered, which is harmless: nothing we
 // parse is that long.
 #define FRAME_BUF_SIZE 65536
-// Frames handled per readable wake-up. uv_poll is level-triggered, so a busy socket is simply polled again
-// on the next loop turn instead of starving timers and other I/O.
+// Frames handled per readable wake-up: the drain stops here even if more are queued. uv_poll is
+// level-triggered, so a busy socket is simply polled again on the next loop turn instead of starving
+// timers and other I/O (a flood of requests must not delay the Lease renewal).
 #define MAX_FRAMES_PER_WAKE 256
 
 typedef struct {
@@ -387,17 +387,13 @@ static napi_value js_send(napi_env env, napi_callback_info info) {
   void *data;
   size_t len;
   if (get_buffer(env, argv[1], &data, &len, "frame") < 0) return NULL;
-  if (len < ETH_HLEN) {
-    throw_errno(env, EINVAL, "sendto");
-    return NULL;
-  }
+  // With SOCK_RAW the frame carries its own link-layer header, so the address needs only the interface
+  // and protocol (packet(7)); sll_addr is not read. Framing checks (a whole header) are index.ts's.
   struct sockaddr_ll to;
   memset(&to, 0, sizeof to);
   to.sll_family = AF_PACKET;
   to.sll_ifindex = s->ifindex;
   to.sll_protocol = htons(s->protocol);
-  to.sll_halen = ETH_ALEN;
-  memcpy(to.sll_addr, data, ETH_ALEN);  // with SOCK_RAW the frame carries its own header; kept for clarity
   ssize_t n;
   do {
     n = sendto(s->fd, data, len, 0, (struct sockaddr *)&to, sizeof to);
@@ -451,16 +447,18 @@ static napi_value membership(napi_env env, napi_callback_info info, int opt) {
   void *data;
   size_t len;
   if (get_buffer(env, argv[1], &data, &len, "mac") < 0) return NULL;
-  if (len != ETH_ALEN) {
+  struct packet_mreq mr;
+  // The kernel checks the length against the device's own address length (EINVAL otherwise), so the
+  // only bound here is the size of the field.
+  if (len == 0 || len > sizeof mr.mr_address) {
     throw_errno(env, EINVAL, "setsockopt");
     return NULL;
   }
-  struct packet_mreq mr;
   memset(&mr, 0, sizeof mr);
   mr.mr_ifindex = s->ifindex;
   mr.mr_type = PACKET_MR_MULTICAST;
-  mr.mr_alen = ETH_ALEN;
-  memcpy(mr.mr_address, data, ETH_ALEN);
+  mr.mr_alen = (unsigned short)len;
+  memcpy(mr.mr_address, data, len);
   if (setsockopt(s->fd, SOL_PACKET, opt, &mr, sizeof mr) < 0) {
     throw_errno(env, errno, "setsockopt");
     return NULL;

@@ -192,6 +192,10 @@ async function testMain(): Promise<void> {
     a.send({ cmd: 'membership', mac: '3333ff', id: 7 })
     t.match(await a.next('cmd-error'), { code: 'EINVAL' })
 
+    // Less than an Ethernet header is refused before the C is reached (the addon knows nothing of Ethernet).
+    a.send({ cmd: 'send', hex: '00'.repeat(13), id: 71 })
+    t.match(await a.next('cmd-error'), { code: 'EINVAL', id: 71 }, 'a 13-byte frame is EINVAL')
+
     // Interface down: the kernel unhooks the socket and reports ENETDOWN as an 'error' event; the socket
     // stays usable and receives again once the interface is back up.
     await run('ip', ['-n', NS_B, 'link', 'set', IF_B, 'down'])
