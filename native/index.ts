@@ -38,13 +38,14 @@ interface Binding {
   addMembership(handle: Handle, mac: Buffer): void
   dropMembership(handle: Handle, mac: Buffer): void
   close(handle: Handle): void
+  ifindex(ifname: string): number
 }
 
 export const ADDON_PATH = new URL('./build/Release/l2lb_packet.node', import.meta.url).pathname
 
 function isBinding(value: unknown): value is Binding {
   if (typeof value !== 'object' || value === null) return false
-  const names = ['open', 'send', 'setFilter', 'addMembership', 'dropMembership', 'close']
+  const names = ['open', 'send', 'setFilter', 'addMembership', 'dropMembership', 'close', 'ifindex']
   return names.every((n) => typeof Reflect.get(value, n) === 'function')
 }
 
@@ -75,6 +76,15 @@ function systemError(syscall: string, code: string, errno: number, text: string)
 
 /** Destination, source and EtherType: the shortest thing that is an Ethernet frame (IEEE 802.3). */
 const ETH_HLEN = 14
+
+/**
+ * The index of interface `name` in this process's network namespace (if_nametoindex), 0 when there is none.
+ * A socket whose `ifindex` no longer matches is bound to an interface that was deleted: it stays deaf even
+ * if one of the same name is created again, so its owner should open a new one.
+ */
+export function interfaceIndex(name: string): number {
+  return loadBinding().ifindex(name)
+}
 
 export interface PacketSocketEvents {
   frame: [frame: Buffer]

@@ -313,7 +313,10 @@ export class Layer2Responder<Reason extends string, L extends FrameLink = FrameL
     if (this.#link !== link) return
     this.#receiveErrors++
     this.log.warn({ err }, `${this.#proto.name} receive error`)
+    // ENETDOWN alone is a flap the kernel recovers from (it re-hooks the socket when the interface comes
+    // back up), unless the interface was deleted: then the socket stays unbound for good.
     if (isReceiveFatal(err)) this.#lose(link, 'receive stopped')
+    else if (link.interfaceGone()) this.#lose(link, 'interface gone')
   }
 
   #send(link: L, frame: Buffer, ip: string): boolean {

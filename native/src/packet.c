@@ -12,6 +12,7 @@
 //   setFilter(handle, program: Buffer)       // struct sock_filter[] bytes, built in TS
 //   addMembership(handle, mac: Buffer), dropMembership(handle, mac: Buffer)
 //   close(handle)                            // idempotent, safe from inside onFrame
+//   ifindex(ifname: string) -> number        // if_nametoindex(); 0 when there is no such interface
 
 #define _GNU_SOURCE
 #include <errno.h>
@@ -474,6 +475,24 @@ static napi_value js_drop_membership(napi_env env, napi_callback_info info) {
   return membership(env, info, PACKET_DROP_MEMBERSHIP);
 }
 
+// Lets the owner of a socket ask whether the interface it is bound to still exists under its name with
+// the same index: a deleted interface unhooks the socket for good (net/packet/af_packet.c packet_notifier,
+// NETDEV_UNREGISTER), and a re-created one has a new index that only a new socket binds to.
+static napi_value js_ifindex(napi_env env, napi_callback_info info) {
+  size_t argc = 1;
+  napi_value argv[1];
+  napi_get_cb_info(env, info, &argc, argv, NULL, NULL);
+  char ifname[IFNAMSIZ];
+  size_t namelen = 0;
+  if (argc < 1 || napi_get_value_string_utf8(env, argv[0], ifname, sizeof ifname, &namelen) != napi_ok) {
+    throw_type(env, "ifindex(ifname) takes a string");
+    return NULL;
+  }
+  napi_value out;
+  napi_create_uint32(env, namelen == 0 ? 0 : if_nametoindex(ifname), &out);
+  return out;
+}
+
 static napi_value js_close(napi_env env, napi_callback_info info) {
   size_t argc = 1;
   napi_value argv[1];
@@ -496,6 +515,7 @@ NAPI_MODULE_INIT() {
       {"addMembership", NULL, js_add_membership, NULL, NULL, NULL, napi_enumerable, NULL},
       {"dropMembership", NULL, js_drop_membership, NULL, NULL, NULL, napi_enumerable, NULL},
       {"close", NULL, js_close, NULL, NULL, NULL, napi_enumerable, NULL},
+      {"ifindex", NULL, js_ifindex, NULL, NULL, NULL, napi_enumerable, NULL},
   };
   napi_define_properties(env, exports, sizeof props / sizeof props[0], props);
   return exports;

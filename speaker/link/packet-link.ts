@@ -2,7 +2,7 @@
 // (speaker/core/bpf.ts) that passes only what the responder can answer. Behind a small interface so the
 // responder's timing, counting and recovery can be tested without privileges; the real socket is tested in
 // test/integration/.
-import { PacketSocket } from '../../native/index.js'
+import { PacketSocket, interfaceIndex } from '../../native/index.js'
 
 export interface FrameLink {
   /** The interface's MAC, 6 bytes. */
@@ -15,6 +15,11 @@ export interface FrameLink {
    * an error with syscall 'uv_poll', which means delivery has stopped for good (native/README.md).
    */
   subscribe(onFrame: (frame: Buffer) => void, onError: (err: Error) => void): void
+  /**
+   * Whether the interface the link was bound to is gone (deleted, perhaps re-created under the same name
+   * with a new index): the socket then never receives again, whatever the kernel reported.
+   */
+  interfaceGone(): boolean
   close(): void
 }
 
@@ -52,6 +57,7 @@ export function openPacketLink(interfaceName: string, etherType: number, filterP
       sock.on('frame', onFrame)
       sock.on('error', onError)
     },
+    interfaceGone: () => interfaceIndex(interfaceName) !== sock.ifindex,
     addMembership: mac => sock.addMembership(mac),
     dropMembership: mac => sock.dropMembership(mac),
     close: () => sock.close(),

@@ -190,6 +190,25 @@ async function testMain(): Promise<void> {
     resp.send({ cmd: 'stats', id: 8 })
     const after = (await resp.next('stats')).stats
     t.ok(pick(after, 'receiveErrors') >= 1, `the receive error (ENETDOWN) was counted, not fatal (${pick(after, 'receiveErrors')})`)
+    t.equal(pick(after, 'reopens'), 0, 'a flap needs no new socket')
+
+    // The interface deleted and created again (a new ifindex): the old socket is unbound for good, so the
+    // responder opens a new one (with backoff while the interface is missing) and announces again.
+    await run('ip', ['-n', NS_A, 'link', 'del', IF_A])
+    await new Promise(r => setTimeout(r, 300))
+    await linkPair()
+    const macNew = (await run('ip', ['netns', 'exec', NS_A, 'cat', `/sys/class/net/${IF_A}/address`])).stdout.trim().replace(/:/g, '')
+    // The capture's own socket went deaf with the old interface: a new one, in time for the later rounds.
+    const cap2 = start(NS_B, 'capture', { L2LB_TARP_IF: IF_B })
+    t.teardown(() => cap2.kill())
+    await cap2.next('ready')
+    t.ok(await until(() => gratuitous(cap2, VIP, macNew).length >= 2, 8000), 'gratuitous ARP again, from the new interface\'s MAC')
+    const again = await arping(VIP, 2, 4)
+    t.ok(again.replies.length >= 1 && again.replies.every(r => r.mac === macNew), `answered on the re-created interface (${again.replies.length} replies)`)
+    resp.send({ cmd: 'stats', id: 9 })
+    const reopened = (await resp.next('stats')).stats
+    t.equal(pick(reopened, 'reopens'), 1, 'one reopen')
+    t.equal(String(Reflect.get(Object(reopened), 'mac')).replace(/:/g, ''), macNew, 'stats show the new MAC')
 
     resp.end()
     t.equal(await resp.exited(), 0, 'the responder child exits cleanly after close()')
@@ -249,6 +268,11 @@ async function makePair(): Promise<void> {
   await dropPair()
   await run('ip', ['netns', 'add', NS_A])
   await run('ip', ['netns', 'add', NS_B])
+  await linkPair()
+}
+
+/** The veth pair between the namespaces, addressed and up (again after a deletion). */
+async function linkPair(): Promise<void> {
   await run('ip', ['link', 'add', IF_A, 'netns', NS_A, 'type', 'veth', 'peer', 'name', IF_B, 'netns', NS_B])
   await run('ip', ['-n', NS_A, 'addr', 'add', `${IP_A}/24`, 'dev', IF_A])
   await run('ip', ['-n', NS_B, 'addr', 'add', `${IP_B}/24`, 'dev', IF_B])

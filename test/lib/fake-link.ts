@@ -18,6 +18,8 @@ export class FakeLink implements MulticastLink {
   /** The error every send throws while set. */
   failSends: Error | undefined
   failJoins = false
+  /** What interfaceGone() answers. */
+  gone = false
   /** Called at each successful send, before it returns (to see what the responder had done by then). */
   onSend: (() => void) | undefined
   #onFrame: ((f: Buffer) => void) | undefined
@@ -43,6 +45,9 @@ export class FakeLink implements MulticastLink {
   }
   dropMembership(mac: Buffer): void {
     this.membership.push(`-${formatMac(mac)}`)
+  }
+  interfaceGone(): boolean {
+    return this.gone
   }
   close(): void {
     this.closed = true

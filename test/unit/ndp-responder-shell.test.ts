@@ -145,7 +145,7 @@ t.test('the ARP and NDP responders share the l2lb_layer2_* families in one regis
   const metrics = new MetricsRegistry()
   const arp = new ArpResponder({
     interface: 'eth0', log, metrics, gratuitous: { rounds: 1 },
-    openLink: () => ({ mac: ours, ifindex: 7, send: () => undefined, subscribe: () => undefined, close: () => undefined }),
+    openLink: () => new FakeLink(ours),
   })
   const link = new NdpLink(ours)
   const ndp = responder(link, 1000, 1, metrics)

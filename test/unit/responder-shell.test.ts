@@ -252,3 +252,18 @@ t.test('close during a pending reopen cancels it', async t => {
   await sleep(60)
   t.equal(opened, 1)
 })
+
+t.test('ENETDOWN is a flap unless the interface is gone: only then is the link reopened', async t => {
+  const first = new ArpLink(ours)
+  const second = new ArpLink(ours)
+  const links = [first, second]
+  const r = new ArpResponder({ interface: 'eth0', log, reopen: { initialMs: 20 }, openLink: () => links.shift() ?? second })
+  r.start()
+  first.fail(systemError('recvfrom', 'ENETDOWN', -100))
+  t.notOk(first.closed, 'interface still there: the kernel re-hooks the socket when it comes back up')
+  first.gone = true
+  first.fail(systemError('recvfrom', 'ENETDOWN', -100))
+  t.ok(first.closed, 'interface deleted: the socket is unbound for good')
+  t.ok(await until(() => r.stats().reopens === 1))
+  r.close()
+})
