@@ -5,43 +5,19 @@
 //
 // This file is also the children: L2LB_TARP_ROLE=responder runs an ArpResponder, L2LB_TARP_ROLE=capture a
 // PacketSocket for ARP; both speak JSON lines (stdout: events; stdin: commands).
-import { spawn, execFile, type ChildProcessWithoutNullStreams } from 'node:child_process'
-import { createInterface } from 'node:readline'
-import { promisify } from 'node:util'
-import { existsSync } from 'node:fs'
+import { spawn } from 'node:child_process'
 import path from 'node:path'
 import { fileURLToPath } from 'node:url'
+import { Agent, commands, print } from '../lib/json-agent.js'
+import { netnsSkipReason, pick, run, until, vethPair } from '../lib/netns.js'
 
-const run = promisify(execFile)
-// The test's pid in the names: two runs at once (say, two people's test suites) never touch each other's.
-const NS_A = `l2lb-tarp-a-${process.pid}`
-const NS_B = `l2lb-tarp-b-${process.pid}`
-const IF_A = 'tarp-a'
-const IF_B = 'tarp-b'
 const IP_A = '192.0.2.201'
 const IP_B = '192.0.2.202'
 const VIP = '192.0.2.240'
 const OTHER = '192.0.2.241'
 const LATER = '192.0.2.242'
-
-interface Event {
-  event: string
-  at: number
-  [k: string]: unknown
-}
-
-function print(e: Record<string, unknown>): void {
-  process.stdout.write(JSON.stringify({ at: performance.timeOrigin + performance.now(), ...e }) + '\n')
-}
-
-function commands(handle: (cmd: Record<string, unknown>) => void, onEnd: () => void): void {
-  const lines = createInterface({ input: process.stdin })
-  lines.on('line', line => {
-    const cmd: unknown = JSON.parse(line)
-    if (typeof cmd === 'object' && cmd !== null) handle({ ...cmd })
-  })
-  lines.on('close', onEnd)
-}
+const pair = vethPair('arp', { addrA: `${IP_A}/24`, addrB: `${IP_B}/24` })
+const { nsA: NS_A, nsB: NS_B, ifA: IF_A, ifB: IF_B } = pair
 
 async function responderMain(): Promise<void> {
   const { pino } = await import('pino')
@@ -80,7 +56,7 @@ async function testMain(): Promise<void> {
   const here = fileURLToPath(import.meta.url)
   const repoRoot = path.resolve(path.dirname(here), '..', '..')
 
-  const reason = await skipReason(ADDON_PATH)
+  const reason = await netnsSkipReason(ADDON_PATH, [['arping', 'apt-get install -y iputils-arping']])
   if (reason !== null) {
     t.comment(`skipping the ARP responder integration test: ${reason}`)
     t.plan(0, reason)
@@ -108,8 +84,8 @@ async function testMain(): Promise<void> {
     })
 
   t.test('arping is answered by the responder for announced IPs only', async t => {
-    await makePair()
-    t.teardown(dropPair)
+    await pair.create()
+    t.teardown(pair.drop)
     const cap = start(NS_B, 'capture', { L2LB_TARP_IF: IF_B })
     t.teardown(() => cap.kill())
     await cap.next('ready')
@@ -196,7 +172,7 @@ async function testMain(): Promise<void> {
     // responder opens a new one (with backoff while the interface is missing) and announces again.
     await run('ip', ['-n', NS_A, 'link', 'del', IF_A])
     await new Promise(r => setTimeout(r, 300))
-    await linkPair()
+    await pair.link()
     const macNew = (await run('ip', ['netns', 'exec', NS_A, 'cat', `/sys/class/net/${IF_A}/address`])).stdout.trim().replace(/:/g, '')
     // The capture's own socket went deaf with the old interface: a new one, in time for the later rounds.
     const cap2 = start(NS_B, 'capture', { L2LB_TARP_IF: IF_B })
@@ -215,23 +191,6 @@ async function testMain(): Promise<void> {
   })
 }
 
-async function skipReason(addonPath: string): Promise<string | null> {
-  if (process.platform !== 'linux') return 'not Linux'
-  if (process.getuid?.() !== 0) return 'not root'
-  if (!existsSync(addonPath)) return `the addon is not built (${addonPath}); run npm run install`
-  try {
-    await run('ip', ['netns', 'list'])
-  } catch (err) {
-    return `ip netns does not work: ${err instanceof Error ? err.message : String(err)}`
-  }
-  try {
-    await run('arping', ['-V'])
-  } catch {
-    return 'iputils arping is not installed (apt-get install -y iputils-arping)'
-  }
-  return null
-}
-
 async function arping(ip: string, count: number, deadline: number): Promise<{ code: number; out: string; replies: Array<{ ip: string; mac: string }> }> {
   let code = 0
   let out = ''
@@ -245,127 +204,6 @@ async function arping(ip: string, count: number, deadline: number): Promise<{ co
     ip: m[1] ?? '', mac: (m[2] ?? '').toLowerCase().replace(/:/g, ''),
   }))
   return { code, out, replies }
-}
-
-/** A number inside a JSON value, NaN when absent. */
-function pick(value: unknown, ...keys: string[]): number {
-  let v = value
-  for (const k of keys) v = typeof v === 'object' && v !== null ? Reflect.get(v, k) : undefined
-  return typeof v === 'number' ? v : NaN
-}
-
-async function until(cond: () => boolean, timeoutMs: number): Promise<boolean> {
-  const end = Date.now() + timeoutMs
-  while (!cond()) {
-    if (Date.now() > end) return false
-    await new Promise(r => setTimeout(r, 20))
-  }
-  return true
-}
-
-async function makePair(): Promise<void> {
-  await dropStale()
-  await dropPair()
-  await run('ip', ['netns', 'add', NS_A])
-  await run('ip', ['netns', 'add', NS_B])
-  await linkPair()
-}
-
-/** The veth pair between the namespaces, addressed and up (again after a deletion). */
-async function linkPair(): Promise<void> {
-  await run('ip', ['link', 'add', IF_A, 'netns', NS_A, 'type', 'veth', 'peer', 'name', IF_B, 'netns', NS_B])
-  await run('ip', ['-n', NS_A, 'addr', 'add', `${IP_A}/24`, 'dev', IF_A])
-  await run('ip', ['-n', NS_B, 'addr', 'add', `${IP_B}/24`, 'dev', IF_B])
-  for (const [ns, dev] of [[NS_A, IF_A], [NS_B, IF_B]] as const) {
-    await run('ip', ['-n', ns, 'link', 'set', dev, 'up'])
-    await run('ip', ['-n', ns, 'link', 'set', 'lo', 'up'])
-  }
-}
-
-async function dropPair(): Promise<void> {
-  for (const ns of [NS_A, NS_B]) await run('ip', ['netns', 'del', ns]).catch(() => undefined)
-}
-
-/** Deletes namespaces left by runs of this test that were killed before their teardown. */
-async function dropStale(): Promise<void> {
-  const { stdout } = await run('ip', ['netns', 'list'])
-  for (const m of stdout.matchAll(/^(l2lb-tarp-[ab]-(\d+))\b/gm)) {
-    const [, ns = '', pid = ''] = m
-    if (Number(pid) === process.pid || isAlive(Number(pid))) continue
-    await run('ip', ['netns', 'del', ns]).catch(() => undefined)
-  }
-}
-
-function isAlive(pid: number): boolean {
-  try {
-    process.kill(pid, 0)
-    return true
-  } catch {
-    return false
-  }
-}
-
-/** A child speaking JSON lines; `next(event)` returns that event's next occurrence (bounded wait). */
-class Agent {
-  readonly #child: ChildProcessWithoutNullStreams
-  readonly #events: Event[] = []
-  readonly #consumed = new Map<string, number>()
-  #stderr = ''
-  readonly #exit: Promise<number | null>
-
-  constructor(child: ChildProcessWithoutNullStreams) {
-    this.#child = child
-    createInterface({ input: child.stdout }).on('line', line => {
-      try {
-        const e: unknown = JSON.parse(line)
-        if (typeof e === 'object' && e !== null) {
-          this.#events.push({ ...e, event: String(Reflect.get(e, 'event')), at: Number(Reflect.get(e, 'at')) })
-        }
-      } catch {
-        this.#stderr += `(stdout) ${line}\n`
-      }
-    })
-    child.stderr.on('data', (d: Buffer) => { this.#stderr = (this.#stderr + d.toString()).slice(-4000) })
-    this.#exit = new Promise(resolve => child.on('exit', code => resolve(code)))
-  }
-
-  send(cmd: Record<string, unknown>): void {
-    this.#child.stdin.write(JSON.stringify(cmd) + '\n')
-  }
-
-  all(event: string): Event[] {
-    return this.#events.filter(e => e.event === event)
-  }
-
-  /** The next unconsumed `event`; with timeoutMs 0, the last one already seen (not consuming). */
-  async next(event: string, timeoutMs = 10_000): Promise<Event> {
-    if (timeoutMs === 0) {
-      const last = this.all(event).at(-1)
-      if (last === undefined) throw new Error(`no '${event}' seen`)
-      return last
-    }
-    const seen = this.#consumed.get(event) ?? 0
-    const ok = await until(() => this.all(event).length > seen || this.#child.exitCode !== null, timeoutMs)
-    const e = this.all(event)[seen]
-    if (!ok || e === undefined) throw new Error(`no '${event}' from the child (exit ${this.#child.exitCode}); stderr: ${this.#stderr}`)
-    this.#consumed.set(event, seen + 1)
-    return e
-  }
-
-  end(): void {
-    this.#child.stdin.end()
-  }
-
-  async exited(): Promise<number | null> {
-    const timer = setTimeout(() => this.kill(), 5000)
-    const code = await this.#exit
-    clearTimeout(timer)
-    return code
-  }
-
-  kill(): void {
-    if (this.#child.exitCode === null && this.#child.pid !== undefined) this.#child.kill('SIGKILL')
-  }
 }
 
 // Dispatch last, once every declaration above is initialised.

@@ -7,43 +7,19 @@
 //
 // This file is also the children: L2LB_TNDP_ROLE=responder runs an NdpResponder, L2LB_TNDP_ROLE=capture a
 // PacketSocket for IPv6; both speak JSON lines (stdout: events; stdin: commands).
-import { spawn, execFile, type ChildProcessWithoutNullStreams } from 'node:child_process'
-import { createInterface } from 'node:readline'
-import { promisify } from 'node:util'
-import { existsSync } from 'node:fs'
+import { spawn } from 'node:child_process'
 import path from 'node:path'
 import { fileURLToPath } from 'node:url'
+import { Agent, commands, print } from '../lib/json-agent.js'
+import { netnsSkipReason, pick, run, until, vethPair } from '../lib/netns.js'
 
-const run = promisify(execFile)
-// The test's pid in the names: two runs at once never touch each other's namespaces.
-const NS_A = `l2lb-tndp-a-${process.pid}`
-const NS_B = `l2lb-tndp-b-${process.pid}`
-const IF_A = 'tndp-a'
-const IF_B = 'tndp-b'
 const IP_A = '2001:db8:0:9::1'
 const IP_B = '2001:db8:0:9::2'
 const VIP = '2001:db8:0:9::f0'
 const OTHER = '2001:db8:0:9::f1'
 const STALE_MAC = '02:00:00:00:09:99'
-
-interface Event {
-  event: string
-  at: number
-  [k: string]: unknown
-}
-
-function print(e: Record<string, unknown>): void {
-  process.stdout.write(JSON.stringify({ at: performance.timeOrigin + performance.now(), ...e }) + '\n')
-}
-
-function commands(handle: (cmd: Record<string, unknown>) => void, onEnd: () => void): void {
-  const lines = createInterface({ input: process.stdin })
-  lines.on('line', line => {
-    const cmd: unknown = JSON.parse(line)
-    if (typeof cmd === 'object' && cmd !== null) handle({ ...cmd })
-  })
-  lines.on('close', onEnd)
-}
+const pair = vethPair('ndp', { addrA: `${IP_A}/64`, addrB: `${IP_B}/64`, nodad: true })
+const { nsA: NS_A, nsB: NS_B, ifA: IF_A, ifB: IF_B } = pair
 
 async function responderMain(): Promise<void> {
   const { pino } = await import('pino')
@@ -82,7 +58,7 @@ async function testMain(): Promise<void> {
   const here = fileURLToPath(import.meta.url)
   const repoRoot = path.resolve(path.dirname(here), '..', '..')
 
-  const reason = await skipReason(ADDON_PATH)
+  const reason = await netnsSkipReason(ADDON_PATH, [['ndisc6', 'apt-get install -y ndisc6']])
   if (reason !== null) {
     t.comment(`skipping the NDP responder integration test: ${reason}`)
     t.plan(0, reason)
@@ -115,8 +91,8 @@ async function testMain(): Promise<void> {
     })
 
   t.test('ndisc6 and the kernel get the responder\'s MAC for announced IPv6 addresses only', async t => {
-    await makePair()
-    t.teardown(dropPair)
+    await pair.create()
+    t.teardown(pair.drop)
     const cap = start(NS_B, 'capture', { L2LB_TNDP_IF: IF_B })
     t.teardown(() => cap.kill())
     const macB = String((await cap.next('ready')).mac)
@@ -150,7 +126,7 @@ async function testMain(): Promise<void> {
 
     // The Linux kernel resolving the address for real traffic (a UDP datagram) learns our MAC.
     await run('ip', ['netns', 'exec', NS_B, 'bash', '-c', `echo x > /dev/udp/${VIP}/9`]).catch(() => undefined)
-    t.ok(await until(async () => (await neigh(VIP)).includes(`lladdr ${macColons}`), 3000), `the kernel in the other namespace resolved ${VIP}: ${await neigh(VIP)}`)
+    t.ok(await until(async () => (await neigh(VIP)).includes(`lladdr ${macColons}`), 3000, 50), `the kernel in the other namespace resolved ${VIP}: ${await neigh(VIP)}`)
 
     // The kernel filter: an NA and an NS for another address sent from B. Only the NS reaches the
     // responder (counted not-announced); the NA and the kernels' other IPv6 traffic (MLD reports, router
@@ -190,7 +166,7 @@ async function testMain(): Promise<void> {
     resp.send({ cmd: 'announce', ips: [VIP], id: 5 })
     await resp.next('announced')
     t.ok(await until(() => unsolicited(cap, VIP, mac).length > before, 2000), 'a new unsolicited advertisement at once')
-    t.ok(await until(async () => (await neigh(VIP)).includes(`lladdr ${macColons}`), 2000), `the kernel's entry was overridden: ${await neigh(VIP)}`)
+    t.ok(await until(async () => (await neigh(VIP)).includes(`lladdr ${macColons}`), 2000, 50), `the kernel's entry was overridden: ${await neigh(VIP)}`)
 
     // Withdrawing cancels the pending repeats on the wire.
     resp.send({ cmd: 'announce', ips: [], id: 6 })
@@ -202,23 +178,6 @@ async function testMain(): Promise<void> {
     resp.end()
     t.equal(await resp.exited(), 0, 'the responder child exits cleanly after close()')
   })
-}
-
-async function skipReason(addonPath: string): Promise<string | null> {
-  if (process.platform !== 'linux') return 'not Linux'
-  if (process.getuid?.() !== 0) return 'not root'
-  if (!existsSync(addonPath)) return `the addon is not built (${addonPath}); run npm run install`
-  try {
-    await run('ip', ['netns', 'list'])
-  } catch (err) {
-    return `ip netns does not work: ${err instanceof Error ? err.message : String(err)}`
-  }
-  try {
-    await run('ndisc6', ['-V'])
-  } catch {
-    return 'ndisc6 is not installed (apt-get install -y ndisc6)'
-  }
-  return null
 }
 
 /** One ndisc6 lookup from B: `tries` solicitations 500 ms apart; the MAC it printed, or null. */
@@ -241,118 +200,6 @@ async function neigh(ip: string): Promise<string> {
 
 async function maddr(ns: string, dev: string): Promise<string> {
   return (await run('ip', ['-n', ns, 'maddr', 'show', 'dev', dev])).stdout
-}
-
-/** A number inside a JSON value, NaN when absent. */
-function pick(value: unknown, ...keys: string[]): number {
-  let v = value
-  for (const k of keys) v = typeof v === 'object' && v !== null ? Reflect.get(v, k) : undefined
-  return typeof v === 'number' ? v : NaN
-}
-
-async function until(cond: () => boolean | Promise<boolean>, timeoutMs: number): Promise<boolean> {
-  const end = Date.now() + timeoutMs
-  while (!(await cond())) {
-    if (Date.now() > end) return false
-    await new Promise(r => setTimeout(r, 50))
-  }
-  return true
-}
-
-async function makePair(): Promise<void> {
-  await dropStale()
-  await dropPair()
-  await run('ip', ['netns', 'add', NS_A])
-  await run('ip', ['netns', 'add', NS_B])
-  await run('ip', ['link', 'add', IF_A, 'netns', NS_A, 'type', 'veth', 'peer', 'name', IF_B, 'netns', NS_B])
-  // nodad: usable at once, no tentative period (RFC 4862 §5.4) to wait out.
-  await run('ip', ['-n', NS_A, 'addr', 'add', `${IP_A}/64`, 'dev', IF_A, 'nodad'])
-  await run('ip', ['-n', NS_B, 'addr', 'add', `${IP_B}/64`, 'dev', IF_B, 'nodad'])
-  for (const [ns, dev] of [[NS_A, IF_A], [NS_B, IF_B]] as const) {
-    await run('ip', ['-n', ns, 'link', 'set', dev, 'up'])
-    await run('ip', ['-n', ns, 'link', 'set', 'lo', 'up'])
-  }
-}
-
-async function dropPair(): Promise<void> {
-  for (const ns of [NS_A, NS_B]) await run('ip', ['netns', 'del', ns]).catch(() => undefined)
-}
-
-/** Deletes namespaces left by runs of this test that were killed before their teardown. */
-async function dropStale(): Promise<void> {
-  const { stdout } = await run('ip', ['netns', 'list'])
-  for (const m of stdout.matchAll(/^(l2lb-tndp-[ab]-(\d+))\b/gm)) {
-    const [, ns = '', pid = ''] = m
-    if (Number(pid) === process.pid || isAlive(Number(pid))) continue
-    await run('ip', ['netns', 'del', ns]).catch(() => undefined)
-  }
-}
-
-function isAlive(pid: number): boolean {
-  try {
-    process.kill(pid, 0)
-    return true
-  } catch {
-    return false
-  }
-}
-
-/** A child speaking JSON lines; `next(event)` returns that event's next occurrence (bounded wait). */
-class Agent {
-  readonly #child: ChildProcessWithoutNullStreams
-  readonly #events: Event[] = []
-  readonly #consumed = new Map<string, number>()
-  #stderr = ''
-  readonly #exit: Promise<number | null>
-
-  constructor(child: ChildProcessWithoutNullStreams) {
-    this.#child = child
-    createInterface({ input: child.stdout }).on('line', line => {
-      try {
-        const e: unknown = JSON.parse(line)
-        if (typeof e === 'object' && e !== null) {
-          this.#events.push({ ...e, event: String(Reflect.get(e, 'event')), at: Number(Reflect.get(e, 'at')) })
-        }
-      } catch {
-        this.#stderr += `(stdout) ${line}\n`
-      }
-    })
-    child.stderr.on('data', (d: Buffer) => { this.#stderr = (this.#stderr + d.toString()).slice(-4000) })
-    this.#exit = new Promise(resolve => child.on('exit', code => resolve(code)))
-  }
-
-  send(cmd: Record<string, unknown>): void {
-    this.#child.stdin.write(JSON.stringify(cmd) + '\n')
-  }
-
-  all(event: string): Event[] {
-    return this.#events.filter(e => e.event === event)
-  }
-
-  /** The next unconsumed `event`. */
-  async next(event: string, timeoutMs = 10_000): Promise<Event> {
-    const seen = this.#consumed.get(event) ?? 0
-    const ok = await until(() => this.all(event).length > seen || this.#child.exitCode !== null, timeoutMs)
-    const e = this.all(event)[seen]
-    if (!ok || e === undefined) throw new Error(`no '${event}' from the child (exit ${this.#child.exitCode}); stderr: ${this.#stderr}`)
-    this.#consumed.set(event, seen + 1)
-    return e
-  }
-
-  end(): void {
-    this.#child.stdin.end()
-  }
-
-  async exited(): Promise<number | null> {
-    const timer = setTimeout(() => this.kill(), 5000)
-    const code = await this.#exit
-    clearTimeout(timer)
-    return code
-  }
-
-  kill(): void {
-    if (this.#child.exitCode === null && this.#child.pid !== undefined) this.#child.kill('SIGKILL')
-  }
 }
 
 // Dispatch last, once every declaration above is initialised.

@@ -5,30 +5,21 @@
 //
 // This file is also the child: run with L2LB_TPKT_ROLE=agent it opens a PacketSocket and speaks JSON lines
 // (stdout: events; stdin: commands).
-import { spawn, execFile, type ChildProcessWithoutNullStreams } from 'node:child_process'
+import { spawn } from 'node:child_process'
 import { createInterface } from 'node:readline'
-import { promisify } from 'node:util'
 import { existsSync } from 'node:fs'
 import path from 'node:path'
 import { fileURLToPath } from 'node:url'
 import { ADDON_PATH, PacketSocket, type PacketSocketError } from '../../native/index.js'
+import { Agent, print } from '../lib/json-agent.js'
+import { netnsSkipReason, run, vethPair } from '../lib/netns.js'
 
-const run = promisify(execFile)
 const PROTO = 0x88b5 // IEEE 802 "local experimental" EtherType: nothing else on the link uses it
-// The test's pid in the names: two runs at once (say, two people's test suites) never touch each other's.
-const NS_A = `l2lb-tpkt-a-${process.pid}`
-const NS_B = `l2lb-tpkt-b-${process.pid}`
-const IF_A = 'tpkt-a'
-const IF_B = 'tpkt-b'
-
-interface AgentEvent {
-  event: string
-  [k: string]: unknown
-}
+const pair = vethPair('pkt')
+const { nsA: NS_A, nsB: NS_B, ifA: IF_A, ifB: IF_B } = pair
 
 async function agentMain(): Promise<void> {
   const iface = process.env.L2LB_TPKT_IF ?? ''
-  const print = (e: AgentEvent): void => void process.stdout.write(JSON.stringify(e) + '\n')
   let sock: PacketSocket
   try {
     sock = PacketSocket.open({ interface: iface, protocol: Number(process.env.L2LB_TPKT_PROTO ?? PROTO) })
@@ -59,7 +50,7 @@ async function agentMain(): Promise<void> {
     const cmd: unknown = JSON.parse(line)
     if (typeof cmd !== 'object' || cmd === null) return
     const name = Reflect.get(cmd, 'cmd')
-    const reply = (e: AgentEvent): void => print({ ...e, id: Reflect.get(cmd, 'id') })
+    const reply = (e: Record<string, unknown>): void => print({ ...e, id: Reflect.get(cmd, 'id') })
     try {
       if (name === 'send') {
         const hex = String(Reflect.get(cmd, 'hex'))
@@ -139,8 +130,8 @@ async function testMain(): Promise<void> {
   })
 
   t.test('frames cross a veth pair between two namespaces', async t => {
-    await makePair()
-    t.teardown(dropPair)
+    await pair.create()
+    t.teardown(pair.drop)
     const a = startAgent(NS_A, IF_A)
     const b = startAgent(NS_B, IF_B)
     t.teardown(() => { a.kill(); b.kill() })
@@ -232,129 +223,6 @@ async function testMain(): Promise<void> {
       cwd: repoRoot, env: { ...process.env, L2LB_TPKT_ROLE: 'agent', L2LB_TPKT_IF: iface },
     })
     return new Agent(child)
-  }
-}
-
-async function netnsSkipReason(): Promise<string | null> {
-  if (process.platform !== 'linux') return 'not Linux'
-  if (process.getuid?.() !== 0) return 'not root'
-  try {
-    await run('ip', ['netns', 'list'])
-  } catch (err) {
-    return `ip netns does not work: ${err instanceof Error ? err.message : String(err)}`
-  }
-  return null
-}
-
-async function makePair(): Promise<void> {
-  await dropStale()
-  await dropPair()
-  await run('ip', ['netns', 'add', NS_A])
-  await run('ip', ['netns', 'add', NS_B])
-  await run('ip', ['link', 'add', IF_A, 'netns', NS_A, 'type', 'veth', 'peer', 'name', IF_B, 'netns', NS_B])
-  await run('ip', ['-n', NS_A, 'link', 'set', IF_A, 'up'])
-  await run('ip', ['-n', NS_B, 'link', 'set', IF_B, 'up'])
-}
-
-async function dropPair(): Promise<void> {
-  for (const ns of [NS_A, NS_B]) await run('ip', ['netns', 'del', ns]).catch(() => undefined)
-}
-
-/** Deletes namespaces left by runs of this test that were killed before their teardown. */
-async function dropStale(): Promise<void> {
-  const { stdout } = await run('ip', ['netns', 'list'])
-  for (const m of stdout.matchAll(/^(l2lb-tpkt-[ab]-(\d+))\b/gm)) {
-    const [, ns = '', pid = ''] = m
-    if (Number(pid) === process.pid || isAlive(Number(pid))) continue
-    await run('ip', ['netns', 'del', ns]).catch(() => undefined)
-  }
-}
-
-function isAlive(pid: number): boolean {
-  try {
-    process.kill(pid, 0)
-    return true
-  } catch {
-    return false
-  }
-}
-
-/** A child process speaking JSON lines; `next(event)` waits (bounded) for the next event of that name. */
-class Agent {
-  readonly #child: ChildProcessWithoutNullStreams
-  readonly #events: AgentEvent[] = []
-  readonly #consumed = new Map<string, number>()
-  readonly #waiters = new Set<() => void>()
-  #stderr = ''
-  #exit: Promise<number | null>
-
-  constructor(child: ChildProcessWithoutNullStreams) {
-    this.#child = child
-    createInterface({ input: child.stdout }).on('line', line => {
-      try {
-        const e: unknown = JSON.parse(line)
-        if (typeof e === 'object' && e !== null && typeof Reflect.get(e, 'event') === 'string') {
-          this.#events.push({ event: String(Reflect.get(e, 'event')), ...e })
-        }
-      } catch {
-        this.#stderr += `(stdout) ${line}\n`
-      }
-      for (const w of this.#waiters) w()
-    })
-    child.stderr.on('data', (d: Buffer) => { this.#stderr = (this.#stderr + d.toString()).slice(-4000) })
-    this.#exit = new Promise(resolve => child.on('exit', code => {
-      resolve(code)
-      for (const w of this.#waiters) w()
-    }))
-  }
-
-  send(cmd: Record<string, unknown>): void {
-    this.#child.stdin.write(JSON.stringify(cmd) + '\n')
-  }
-
-  count(event: string): number {
-    return this.#events.filter(e => e.event === event).length
-  }
-
-  async next(event: string, timeoutMs = 10_000): Promise<AgentEvent> {
-    const deadline = Date.now() + timeoutMs
-    for (;;) {
-      const seen = this.#consumed.get(event) ?? 0
-      const matching = this.#events.filter(e => e.event === event)
-      const e = matching[seen]
-      if (e !== undefined) {
-        this.#consumed.set(event, seen + 1)
-        return e
-      }
-      if (this.#child.exitCode !== null || Date.now() > deadline) {
-        throw new Error(`no '${event}' from the agent (exit ${this.#child.exitCode}); stderr: ${this.#stderr}`)
-      }
-      await new Promise<void>(resolve => {
-        const waiters = this.#waiters
-        const timer = setTimeout(done, Math.max(1, deadline - Date.now()))
-        function done(): void {
-          clearTimeout(timer)
-          waiters.delete(done)
-          resolve()
-        }
-        waiters.add(done)
-      })
-    }
-  }
-
-  end(): void {
-    this.#child.stdin.end()
-  }
-
-  async exited(): Promise<number | null> {
-    const timer = setTimeout(() => this.kill(), 5000)
-    const code = await this.#exit
-    clearTimeout(timer)
-    return code
-  }
-
-  kill(): void {
-    if (this.#child.exitCode === null && this.#child.pid !== undefined) this.#child.kill('SIGKILL')
   }
 }
 
