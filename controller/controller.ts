@@ -50,6 +50,7 @@ export class Controller {
   }
 
   async start(): Promise<void> {
+    if (this.#closed) return
     const { kubeConfig, log, metrics, configNamespace, configName } = this.#o
     const api = kubeConfig.makeApiClient(CoreV1Api)
     this.#events = new EventRecorder({ api, component: 'l2lb-controller', instance: this.#o.instance, log })
@@ -78,6 +79,7 @@ export class Controller {
       onChange: () => { if (this.#synced) this.#onConfigChange() },
     })
     await Promise.all([this.#services.start(), this.#configMaps.start()])
+    if (this.#closed) return
     this.#synced = true
     log.info({ services: this.#services.keys().length }, 'caches synced')
     // First the config (which claims existing assignments back when it is the first valid one), then

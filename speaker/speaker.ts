@@ -88,6 +88,7 @@ export class Speaker {
   }
 
   async start(): Promise<void> {
+    if (this.#closed) return
     const { kubeConfig, log } = this.#o
     const core = kubeConfig.makeApiClient(CoreV1Api)
     const discovery = kubeConfig.makeApiClient(DiscoveryV1Api)

@@ -159,6 +159,8 @@ export interface LeaseView {
   readonly leaseDurationSeconds: number | null
   /** spec.renewTime as the server sent it ('' when unset); compared for change, never against our clock. */
   readonly renewTime: string
+  readonly leaseTransitions: number
+  readonly resourceVersion: string
 }
 
 export function toLeaseView(lease: V1Lease): LeaseView {
@@ -173,5 +175,7 @@ export function toLeaseView(lease: V1Lease): LeaseView {
     holderIdentity: lease.spec?.holderIdentity ?? null,
     leaseDurationSeconds: lease.spec?.leaseDurationSeconds ?? null,
     renewTime: renew instanceof Date ? (Number.isNaN(renew.getTime()) ? '' : renew.toISOString()) : typeof renew === 'string' ? renew : '',
+    leaseTransitions: lease.spec?.leaseTransitions ?? 0,
+    resourceVersion: lease.metadata?.resourceVersion ?? '',
   }
 }

@@ -8,7 +8,9 @@ import { tmpdir } from 'node:os'
 import { join } from 'node:path'
 import { loadAll } from 'js-yaml'
 import { pino } from 'pino'
-import { CoreV1Api, DiscoveryV1Api, KubeConfig } from '@kubernetes/client-node'
+import { CoordinationV1Api, CoreV1Api, DiscoveryV1Api, KubeConfig } from '@kubernetes/client-node'
+import { performance } from 'node:perf_hooks'
+import { LeaderElector } from '../../controller/kube/leader-elector.js'
 import { startApiServer, type RequestRecord, type ResourceAttributes, type User } from '../apiserver/server.js'
 import { Controller } from '../../controller/controller.js'
 import { Speaker } from '../../speaker/speaker.js'
@@ -91,8 +93,15 @@ t.test('controller and speaker work with exactly the shipped RBAC', async t => {
   await core.createNamespacedConfigMap({ namespace: 'l2lb-system', body: { metadata: { name: 'config' }, data: { config: 'address-pools:\n- name: default\n  protocol: layer2\n  addresses: [192.0.2.240/30]\n' } } })
 
   const log = pino({ level: 'silent' })
+  const controllerKc = configFor('controller-token')
   const controller = new Controller({
-    kubeConfig: configFor('controller-token'), log, metrics: new MetricsRegistry(), configNamespace: 'l2lb-system', configName: 'config', loadBalancerClass: null, instance: 'rbac',
+    kubeConfig: controllerKc, log, metrics: new MetricsRegistry(), configNamespace: 'l2lb-system', configName: 'config', loadBalancerClass: null, instance: 'rbac',
+  })
+  // As controller/main.ts runs it: behind leader election, with the controller's own account.
+  const elector = new LeaderElector({
+    api: controllerKc.makeApiClient(CoordinationV1Api), namespace: 'l2lb-system', name: 'l2lb-controller', identity: 'rbac',
+    log, now: () => performance.now(), retryPeriodMs: 200,
+    onStartedLeading: () => { void controller.start() }, onStoppedLeading: () => { void controller.close() },
   })
   const announcer = new RecordingAnnouncer()
   const speakerKc = configFor('speaker-token')
@@ -100,8 +109,9 @@ t.test('controller and speaker work with exactly the shipped RBAC', async t => {
     nodeName: 'l2lb-node1', kubeConfig: speakerKc, log, metrics: new MetricsRegistry(), announcers: [announcer],
     loadBalancerClass: null, configNamespace: 'l2lb-system', configName: 'config',
   })
-  t.teardown(async () => { await speaker.close(); await controller.close() })
-  await controller.start()
+  t.teardown(async () => { await speaker.close(); await controller.close(); await elector.close() })
+  elector.start()
+  await waitFor('controller leads', () => elector.leading)
   await speaker.start()
 
   await core.createNamespacedService({ namespace: 'default', body: { metadata: { name: 'web' }, spec: { type: 'LoadBalancer', selector: { app: 'web' }, ports: [{ port: 80 }] } } })
@@ -116,7 +126,9 @@ t.test('controller and speaker work with exactly the shipped RBAC', async t => {
   })
   t.pass('IP allocated, status written, announced, Events recorded under the shipped RBAC')
   await speaker.close()
-  t.same(forbidden, [], 'no request of either program was forbidden (including the Lease deletion on stop)')
+  await controller.close()
+  await elector.close()
+  t.same(forbidden, [], 'no request of either program was forbidden (including Lease renewal, release and deletion on stop)')
 
   // Enforcement is real: the speaker's account may not write a Service's status.
   const speakerCore = speakerKc.makeApiClient(CoreV1Api)

@@ -1,0 +1,144 @@
+// Runs the pure leadership rules (controller/core/leadership.ts) against a Lease: one controller replica
+// allocates, the others stand by and take over when the leader stops renewing (ROADMAP 2). Writes use the
+// Lease's resourceVersion, so two candidates racing for an expired Lease cannot both win (409 for the loser).
+import type { CoordinationV1Api, V1Lease } from '@kubernetes/client-node'
+import type { Logger } from 'pino'
+import { decide, mustStepDown, observe, type LeaseRecord, type Observed } from '../core/leadership.js'
+import { toLeaseView } from '../core/views.js'
+import { classifyApiError } from './kube-client.js'
+
+export interface LeaderElectorOptions {
+  readonly api: CoordinationV1Api
+  readonly namespace: string
+  readonly name: string
+  readonly identity: string
+  /** client-go's defaults: 15 s lease, 10 s renew deadline, 2 s retry period. */
+  readonly leaseDurationMs?: number
+  readonly renewDeadlineMs?: number
+  readonly retryPeriodMs?: number
+  readonly log: Logger
+  readonly now: () => number
+  readonly onStartedLeading: () => void
+  readonly onStoppedLeading: () => void
+}
+
+export class LeaderElector {
+  readonly #o: LeaderElectorOptions
+  #seen: Observed | null = null
+  #leading = false
+  #lastRenewMs = 0
+  #timer: NodeJS.Timeout | null = null
+  #closed = false
+
+  constructor(opts: LeaderElectorOptions) {
+    this.#o = opts
+  }
+
+  get leading(): boolean {
+    return this.#leading
+  }
+
+  get #durationMs(): number { return this.#o.leaseDurationMs ?? 15_000 }
+  get #deadlineMs(): number { return this.#o.renewDeadlineMs ?? 10_000 }
+  get #retryMs(): number { return this.#o.retryPeriodMs ?? 2_000 }
+
+  start(): void {
+    void this.#tick()
+  }
+
+  async #tick(): Promise<void> {
+    if (this.#closed) return
+    try {
+      await this.#step()
+    } catch (err) {
+      this.#o.log.warn({ lease: this.#o.name, err: classifyApiError(err).message }, 'leader election step failed')
+    }
+    if (this.#leading && mustStepDown(this.#lastRenewMs, this.#deadlineMs, this.#o.now())) this.#stepDown('renew deadline passed')
+    if (!this.#closed) this.#timer = setTimeout(() => void this.#tick(), this.#retryMs)
+  }
+
+  #body(resourceVersion: string | undefined, transitions: number, acquired: boolean): V1Lease {
+    const now = new Date()
+    return {
+      metadata: { name: this.#o.name, namespace: this.#o.namespace, ...(resourceVersion ? { resourceVersion } : {}) },
+      spec: {
+        holderIdentity: this.#o.identity,
+        leaseDurationSeconds: Math.ceil(this.#durationMs / 1000),
+        renewTime: now,
+        ...(acquired ? { acquireTime: now } : {}),
+        leaseTransitions: transitions,
+      },
+    }
+  }
+
+  async #read(): Promise<LeaseRecord | null> {
+    try {
+      const v = toLeaseView(await this.#o.api.readNamespacedLease({ name: this.#o.name, namespace: this.#o.namespace }))
+      return {
+        holder: v.holderIdentity ?? '', renewTime: v.renewTime, durationMs: (v.leaseDurationSeconds ?? 15) * 1000,
+        transitions: v.leaseTransitions, resourceVersion: v.resourceVersion,
+      }
+    } catch (err) {
+      if (classifyApiError(err).outcome === 'notFound') return null
+      throw err
+    }
+  }
+
+  async #step(): Promise<void> {
+    const { api, namespace, name } = this.#o
+    const sentAt = this.#o.now()
+    const record = await this.#read()
+    this.#seen = record === null ? null : observe(this.#seen, record, sentAt)
+    const d = decide(this.#o.identity, this.#seen, sentAt)
+    try {
+      if (d.action === 'create') {
+        await api.createNamespacedLease({ namespace, body: this.#body(undefined, 0, true) })
+      } else if (d.action === 'renew' || d.action === 'takeOver') {
+        const rec = this.#seen?.record
+        const transitions = (rec?.transitions ?? 0) + (d.action === 'takeOver' ? 1 : 0)
+        await api.replaceNamespacedLease({ name, namespace, body: this.#body(rec?.resourceVersion, transitions, d.action === 'takeOver') })
+      } else {
+        if (this.#leading) this.#stepDown(`the Lease is held by ${d.holder}`)
+        return
+      }
+    } catch (err) {
+      // 409: someone else wrote the Lease first (a racing candidate, or the holder renewing); look again later.
+      if (classifyApiError(err).outcome === 'conflict') return
+      throw err
+    }
+    this.#lastRenewMs = sentAt
+    if (this.#closed) return // close() ran while this step was in flight: never start leading after it
+    if (!this.#leading) {
+      this.#leading = true
+      this.#o.log.info({ lease: `${namespace}/${name}`, identity: this.#o.identity }, 'became leader')
+      this.#o.onStartedLeading()
+    }
+  }
+
+  #stepDown(reason: string): void {
+    this.#leading = false
+    this.#o.log.warn({ lease: this.#o.name, reason }, 'stopped leading')
+    this.#o.onStoppedLeading()
+  }
+
+  /** Stops; a leader releases the Lease (empty holder) so a standby takes over at once, as client-go's ReleaseOnCancel. */
+  async close(): Promise<void> {
+    if (this.#closed) return
+    this.#closed = true
+    if (this.#timer) clearTimeout(this.#timer)
+    if (!this.#leading) return
+    this.#leading = false
+    try {
+      const rec = await this.#read()
+      if (rec && rec.holder === this.#o.identity) {
+        await this.#o.api.replaceNamespacedLease({
+          name: this.#o.name, namespace: this.#o.namespace,
+          body: { metadata: { name: this.#o.name, namespace: this.#o.namespace, resourceVersion: rec.resourceVersion },
+            spec: { holderIdentity: '', leaseDurationSeconds: 1, renewTime: new Date(), leaseTransitions: rec.transitions } },
+        })
+      }
+    } catch (err) {
+      this.#o.log.warn({ lease: this.#o.name, err: classifyApiError(err).message }, 'could not release the Lease; a standby takes over when it expires')
+    }
+  }
+}
