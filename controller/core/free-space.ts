@@ -1,6 +1,6 @@
 // The free addresses of one pool and family. Each range of the pool is cut into chunks of 2^52 addresses
 // (an IPv4 range is always one chunk; an IPv6 /64 is 4096), and a chunk's free addresses are an ordered
-// set of disjoint gaps [start, end] of offsets, held in an AVL tree keyed by start. A chunk nobody has
+// set of disjoint gaps [start, end] of offsets, held in a B+tree keyed by start (gap-tree.ts). A chunk nobody has
 // touched is not materialised at all: it is wholly free.
 //
 // Cost: taking the lowest free address, taking a given one and giving one back are each O(log g) for g
@@ -12,11 +12,13 @@
 // avoid-buggy-ips (IPv4 .0 and .255) is folded in through `Usable`: gap ends are always usable addresses
 // and a gap holding no usable address is not stored, so the lowest gap start is always allocatable.
 
+import { GapTree as Gaps, type OffsetRule } from './gap-tree.js'
+
 const CHUNK_BITS = 52n
 const CHUNK = 1n << CHUNK_BITS
 
 /** Which offsets of a chunk may be handed out. A class (not closures) so calls stay monomorphic. */
-class Usable {
+class Usable implements OffsetRule {
   constructor(
     /** Skip addresses whose last octet is 0 or 255. */
     private readonly avoidBuggy: boolean,
@@ -62,179 +64,6 @@ function belowNonBuggy(n: bigint): bigint {
   const rest = n % 256n
   const partial = rest <= 1n ? 0n : rest - 1n > 254n ? 254n : rest - 1n
   return (n / 256n) * 254n + partial
-}
-
-interface Node {
-  start: number
-  end: number
-  left: Node | null
-  right: Node | null
-  height: number
-}
-
-function height(n: Node | null): number {
-  return n === null ? 0 : n.height
-}
-
-function fix(n: Node): Node {
-  const l = height(n.left)
-  const r = height(n.right)
-  n.height = (l > r ? l : r) + 1
-  return n
-}
-
-function rotateRight(n: Node): Node {
-  const l = n.left
-  if (l === null) return n
-  n.left = l.right
-  l.right = fix(n)
-  return fix(l)
-}
-
-function rotateLeft(n: Node): Node {
-  const r = n.right
-  if (r === null) return n
-  n.right = r.left
-  r.left = fix(n)
-  return fix(r)
-}
-
-function balance(n: Node): Node {
-  fix(n)
-  const bf = height(n.left) - height(n.right)
-  if (bf > 1 && n.left !== null) {
-    if (height(n.left.left) < height(n.left.right)) n.left = rotateLeft(n.left)
-    return rotateRight(n)
-  }
-  if (bf < -1 && n.right !== null) {
-    if (height(n.right.right) < height(n.right.left)) n.right = rotateRight(n.right)
-    return rotateLeft(n)
-  }
-  return n
-}
-
-function insert(n: Node | null, start: number, end: number): Node {
-  if (n === null) return { start, end, left: null, right: null, height: 1 }
-  if (start < n.start) n.left = insert(n.left, start, end)
-  else n.right = insert(n.right, start, end)
-  return balance(n)
-}
-
-function removeMin(n: Node): { root: Node | null; min: Node } {
-  if (n.left === null) return { root: n.right, min: n }
-  const r = removeMin(n.left)
-  n.left = r.root
-  return { root: balance(n), min: r.min }
-}
-
-function remove(n: Node | null, start: number): Node | null {
-  if (n === null) return null
-  if (start < n.start) n.left = remove(n.left, start)
-  else if (start > n.start) n.right = remove(n.right, start)
-  else {
-    if (n.left === null) return n.right
-    if (n.right === null) return n.left
-    const { root, min } = removeMin(n.right)
-    min.right = root
-    min.left = n.left
-    return balance(min)
-  }
-  return balance(n)
-}
-
-function count(n: Node | null): number {
-  return n === null ? 0 : 1 + count(n.left) + count(n.right)
-}
-
-/** The free offsets of one chunk. */
-class Gaps {
-  private root: Node | null
-
-  constructor(
-    private readonly usable: Usable,
-    first: number,
-    last: number,
-  ) {
-    const s = usable.next(first)
-    const e = usable.prev(last)
-    this.root = s <= e ? { start: s, end: e, left: null, right: null, height: 1 } : null
-  }
-
-  empty(): boolean {
-    return this.root === null
-  }
-
-  size(): number {
-    return count(this.root)
-  }
-
-  lowest(): number | null {
-    let n = this.root
-    if (n === null) return null
-    while (n.left !== null) n = n.left
-    return n.start
-  }
-
-  /** The gap containing o, or null. */
-  private gapOf(o: number): Node | null {
-    let n = this.root
-    let best: Node | null = null
-    while (n !== null) {
-      if (n.start <= o) {
-        best = n
-        n = n.right
-      } else n = n.left
-    }
-    return best !== null && o <= best.end ? best : null
-  }
-
-  isFree(o: number): boolean {
-    return this.usable.usable(o) && this.gapOf(o) !== null
-  }
-
-  take(o: number): boolean {
-    if (!this.usable.usable(o)) return false
-    const g = this.gapOf(o)
-    if (g === null) return false
-    const leftEnd = this.usable.prev(o - 1)
-    const rightStart = this.usable.next(o + 1)
-    const end = g.end
-    if (leftEnd >= g.start) {
-      g.end = leftEnd // shrinking a gap in place keeps the order
-      if (rightStart <= end) this.root = insert(this.root, rightStart, end)
-    } else if (rightStart <= end) {
-      g.start = rightStart // still above the previous gap and below the next: no rebalancing
-    } else this.root = remove(this.root, g.start)
-    return true
-  }
-
-  give(o: number): boolean {
-    if (!this.usable.usable(o)) return false
-    // Predecessor (largest start <= o) and successor (smallest start > o) in one descent.
-    let n = this.root
-    let pred: Node | null = null
-    let succ: Node | null = null
-    while (n !== null) {
-      if (n.start <= o) {
-        pred = n
-        n = n.right
-      } else {
-        succ = n
-        n = n.left
-      }
-    }
-    if (pred !== null && o <= pred.end) return false
-    const joinsPred = pred !== null && pred.end === this.usable.prev(o - 1)
-    const joinsSucc = succ !== null && succ.start === this.usable.next(o + 1)
-    if (pred !== null && joinsPred && succ !== null && joinsSucc) {
-      const end = succ.end
-      this.root = remove(this.root, succ.start)
-      pred.end = end
-    } else if (pred !== null && joinsPred) pred.end = o
-    else if (succ !== null && joinsSucc) succ.start = o
-    else this.root = insert(this.root, o, o)
-    return true
-  }
 }
 
 interface Range {
@@ -373,7 +202,7 @@ export class FreeSpace {
     if (r === null) return null
     const chunk = this.atChunk
     const offset = this.atOffset
-    this.gapsFor(r, chunk, true)?.take(offset)
+    this.gapsFor(r, chunk, true)?.takeLowest()
     this.used++
     return this.value(r, chunk, offset)
   }
