@@ -5,10 +5,8 @@
 //
 // This file is also the children: L2LB_TARP_ROLE=responder runs an ArpResponder, L2LB_TARP_ROLE=capture a
 // PacketSocket for ARP; both speak JSON lines (stdout: events; stdin: commands).
-import { spawn } from 'node:child_process'
-import path from 'node:path'
-import { fileURLToPath } from 'node:url'
-import { Agent, commands, print } from '../lib/json-agent.js'
+import { ETH_P_ARP } from '../../native/index.js'
+import { serveCapture, serveResponder, startInNetns, type Agent } from '../lib/json-agent.js'
 import { netnsSkipReason, pick, run, until, vethPair } from '../lib/netns.js'
 
 const IP_A = '192.0.2.201'
@@ -22,39 +20,14 @@ const { nsA: NS_A, nsB: NS_B, ifA: IF_A, ifB: IF_B } = pair
 async function responderMain(): Promise<void> {
   const { pino } = await import('pino')
   const { ArpResponder } = await import('../../speaker/arp-responder.js')
-  const r = new ArpResponder({ interface: process.env.L2LB_TARP_IF ?? '', log: pino({ level: 'warn' }, process.stderr) })
-  r.setAnnounced((process.env.L2LB_TARP_IPS ?? '').split(',').filter(Boolean))
-  r.start()
-  commands(cmd => {
-    if (cmd.cmd === 'announce' && Array.isArray(cmd.ips)) {
-      r.setAnnounced(cmd.ips.map(String))
-      print({ event: 'announced', id: cmd.id })
-    } else if (cmd.cmd === 'stats') {
-      print({ event: 'stats', id: cmd.id, stats: r.stats() })
-    }
-  }, () => r.close())
-  print({ event: 'ready', mac: r.mac?.toString('hex') })
-}
-
-async function captureMain(): Promise<void> {
-  const { PacketSocket, ETH_P_ARP } = await import('../../native/index.js')
-  const sock = PacketSocket.open({ interface: process.env.L2LB_TARP_IF ?? '', protocol: ETH_P_ARP })
-  sock.on('frame', f => print({ event: 'frame', hex: f.toString('hex') }))
-  commands(cmd => {
-    if (cmd.cmd === 'send') {
-      sock.send(Buffer.from(String(cmd.hex), 'hex'))
-      print({ event: 'sent', id: cmd.id })
-    }
-  }, () => sock.close())
-  print({ event: 'ready', mac: sock.mac.toString('hex') })
+  const log = pino({ level: 'warn' }, process.stderr)
+  serveResponder(new ArpResponder({ interface: process.env.L2LB_TARP_IF ?? '', log }), process.env.L2LB_TARP_IPS ?? '')
 }
 
 async function testMain(): Promise<void> {
   const { default: t } = await import('tap')
   const { ADDON_PATH } = await import('../../native/index.js')
   const { decodeArpFrame, gratuitousReply, arpRequest } = await import('../../speaker/core/arp.js')
-  const here = fileURLToPath(import.meta.url)
-  const repoRoot = path.resolve(path.dirname(here), '..', '..')
 
   const reason = await netnsSkipReason(ADDON_PATH, [['arping', 'apt-get install -y iputils-arping']])
   if (reason !== null) {
@@ -63,10 +36,8 @@ async function testMain(): Promise<void> {
     return
   }
 
-  const start = (ns: string, role: string, env: Record<string, string>): Agent => new Agent(spawn(
-    'ip', ['netns', 'exec', ns, process.execPath, '--import', 'tsx', here],
-    { cwd: repoRoot, env: { ...process.env, L2LB_TARP_ROLE: role, ...env } },
-  ))
+  const start = (ns: string, role: string, env: Record<string, string>): Agent =>
+    startInNetns(import.meta.url, ns, { L2LB_TARP_ROLE: role, ...env })
 
   /** Gratuitous frames for `ip` seen by the capture agent, decoded. */
   const gratuitous = (cap: Agent, ip: string, mac: string): Array<{ at: number; op: number; bcast: boolean; thaIsSha: boolean; thaZero: boolean }> =>
@@ -209,5 +180,5 @@ async function arping(ip: string, count: number, deadline: number): Promise<{ co
 // Dispatch last, once every declaration above is initialised.
 const role = process.env.L2LB_TARP_ROLE
 if (role === 'responder') await responderMain()
-else if (role === 'capture') await captureMain()
+else if (role === 'capture') serveCapture(process.env.L2LB_TARP_IF ?? '', ETH_P_ARP)
 else await testMain()

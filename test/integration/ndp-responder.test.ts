@@ -7,10 +7,8 @@
 //
 // This file is also the children: L2LB_TNDP_ROLE=responder runs an NdpResponder, L2LB_TNDP_ROLE=capture a
 // PacketSocket for IPv6; both speak JSON lines (stdout: events; stdin: commands).
-import { spawn } from 'node:child_process'
-import path from 'node:path'
-import { fileURLToPath } from 'node:url'
-import { Agent, commands, print } from '../lib/json-agent.js'
+import { ETH_P_IPV6 } from '../../native/index.js'
+import { serveCapture, serveResponder, startInNetns, type Agent } from '../lib/json-agent.js'
 import { netnsSkipReason, pick, run, until, vethPair } from '../lib/netns.js'
 
 const IP_A = '2001:db8:0:9::1'
@@ -24,39 +22,14 @@ const { nsA: NS_A, nsB: NS_B, ifA: IF_A, ifB: IF_B } = pair
 async function responderMain(): Promise<void> {
   const { pino } = await import('pino')
   const { NdpResponder } = await import('../../speaker/ndp-responder.js')
-  const r = new NdpResponder({ interface: process.env.L2LB_TNDP_IF ?? '', log: pino({ level: 'warn' }, process.stderr) })
-  r.setAnnounced((process.env.L2LB_TNDP_IPS ?? '').split(',').filter(Boolean))
-  r.start()
-  commands(cmd => {
-    if (cmd.cmd === 'announce' && Array.isArray(cmd.ips)) {
-      r.setAnnounced(cmd.ips.map(String))
-      print({ event: 'announced', id: cmd.id })
-    } else if (cmd.cmd === 'stats') {
-      print({ event: 'stats', id: cmd.id, stats: r.stats() })
-    }
-  }, () => r.close())
-  print({ event: 'ready', mac: r.mac?.toString('hex') })
-}
-
-async function captureMain(): Promise<void> {
-  const { PacketSocket, ETH_P_IPV6 } = await import('../../native/index.js')
-  const sock = PacketSocket.open({ interface: process.env.L2LB_TNDP_IF ?? '', protocol: ETH_P_IPV6 })
-  sock.on('frame', f => print({ event: 'frame', hex: f.toString('hex') }))
-  commands(cmd => {
-    if (cmd.cmd === 'send') {
-      sock.send(Buffer.from(String(cmd.hex), 'hex'))
-      print({ event: 'sent', id: cmd.id })
-    }
-  }, () => sock.close())
-  print({ event: 'ready', mac: sock.mac.toString('hex') })
+  const log = pino({ level: 'warn' }, process.stderr)
+  serveResponder(new NdpResponder({ interface: process.env.L2LB_TNDP_IF ?? '', log }), process.env.L2LB_TNDP_IPS ?? '')
 }
 
 async function testMain(): Promise<void> {
   const { default: t } = await import('tap')
   const { ADDON_PATH } = await import('../../native/index.js')
   const { decodeNdpFrame, neighborSolicitation, unsolicitedAdvertisement } = await import('../../speaker/core/ndp.js')
-  const here = fileURLToPath(import.meta.url)
-  const repoRoot = path.resolve(path.dirname(here), '..', '..')
 
   const reason = await netnsSkipReason(ADDON_PATH, [['ndisc6', 'apt-get install -y ndisc6']])
   if (reason !== null) {
@@ -65,10 +38,8 @@ async function testMain(): Promise<void> {
     return
   }
 
-  const start = (ns: string, role: string, env: Record<string, string>): Agent => new Agent(spawn(
-    'ip', ['netns', 'exec', ns, process.execPath, '--import', 'tsx', here],
-    { cwd: repoRoot, env: { ...process.env, L2LB_TNDP_ROLE: role, ...env } },
-  ))
+  const start = (ns: string, role: string, env: Record<string, string>): Agent =>
+    startInNetns(import.meta.url, ns, { L2LB_TNDP_ROLE: role, ...env })
 
   /** Unsolicited advertisements for `ip` from `mac` seen by the capture agent, decoded. */
   const unsolicited = (cap: Agent, ip: string, mac: string): Array<{
@@ -205,5 +176,5 @@ async function maddr(ns: string, dev: string): Promise<string> {
 // Dispatch last, once every declaration above is initialised.
 const role = process.env.L2LB_TNDP_ROLE
 if (role === 'responder') await responderMain()
-else if (role === 'capture') await captureMain()
+else if (role === 'capture') serveCapture(process.env.L2LB_TNDP_IF ?? '', ETH_P_IPV6)
 else await testMain()

@@ -1,8 +1,11 @@
 // The integration tests' children: a test file re-runs itself under `ip netns exec` (a packet socket binds
 // to an interface of its own namespace) and speaks JSON lines with its parent, commands on stdin and
 // events on stdout. `print` and `commands` are the child's side, `Agent` the parent's.
-import type { ChildProcessWithoutNullStreams } from 'node:child_process'
+import { spawn, type ChildProcessWithoutNullStreams } from 'node:child_process'
 import { createInterface } from 'node:readline'
+import path from 'node:path'
+import { fileURLToPath } from 'node:url'
+import { PacketSocket } from '../../native/index.js'
 import { until } from './netns.js'
 
 export interface AgentEvent {
@@ -30,6 +33,54 @@ export function commands(handle: (cmd: Record<string, unknown>) => void, onEnd: 
     if (typeof cmd === 'object' && cmd !== null) handle({ ...cmd })
   })
   lines.on('close', onEnd)
+}
+
+/** What the responder agents drive: ArpResponder and NdpResponder alike. */
+export interface DrivenResponder {
+  readonly mac: Buffer | undefined
+  setAnnounced(ips: Iterable<string>): void
+  start(): void
+  stats(): unknown
+  close(): void
+}
+
+/**
+ * Child side: announces `ips` (comma-separated) and starts `r`, then answers the commands
+ * `{cmd: 'announce', ips}` (event 'announced') and `{cmd: 'stats'}` (event 'stats'); closes it on end.
+ */
+export function serveResponder(r: DrivenResponder, ips: string): void {
+  r.setAnnounced(ips.split(',').filter(Boolean))
+  r.start()
+  commands(cmd => {
+    if (cmd.cmd === 'announce' && Array.isArray(cmd.ips)) {
+      r.setAnnounced(cmd.ips.map(String))
+      print({ event: 'announced', id: cmd.id })
+    } else if (cmd.cmd === 'stats') {
+      print({ event: 'stats', id: cmd.id, stats: r.stats() })
+    }
+  }, () => r.close())
+  print({ event: 'ready', mac: r.mac?.toString('hex') })
+}
+
+/** Child side: a packet socket for `protocol` that prints every frame (event 'frame') and sends on `{cmd: 'send', hex}`. */
+export function serveCapture(iface: string, protocol: number): void {
+  const sock = PacketSocket.open({ interface: iface, protocol })
+  sock.on('frame', f => print({ event: 'frame', hex: f.toString('hex') }))
+  commands(cmd => {
+    if (cmd.cmd === 'send') {
+      sock.send(Buffer.from(String(cmd.hex), 'hex'))
+      print({ event: 'sent', id: cmd.id })
+    }
+  }, () => sock.close())
+  print({ event: 'ready', mac: sock.mac.toString('hex') })
+}
+
+/** Parent side: the test file `fileUrl` run again as a child inside network namespace `ns`, with `env` added. */
+export function startInNetns(fileUrl: string, ns: string, env: Record<string, string>): Agent {
+  const file = fileURLToPath(fileUrl)
+  return new Agent(spawn('ip', ['netns', 'exec', ns, process.execPath, '--import', 'tsx', file], {
+    cwd: path.resolve(path.dirname(file), '..', '..'), env: { ...process.env, ...env },
+  }))
 }
 
 /** Parent side: a child speaking JSON lines; `next(event)` returns that event's next occurrence (bounded wait). */
