@@ -8,10 +8,8 @@ import {
   solicitedAdvertisement, unsolicitedAdvertisement,
 } from '../../speaker/core/ndp.js'
 import { NDP_DROP_REASONS, decideNdp, type NdpResponderContext } from '../../speaker/core/ndp-responder.js'
-import {
-  BPF_JEQ_K, BPF_LD_B_ABS, BPF_LD_H_ABS, BPF_LD_W_ABS, BPF_RET_K, assembleBpf, ndpSolicitationFilter, BPF_INSN_SIZE,
-  type BpfInsn,
-} from '../../speaker/core/bpf.js'
+import { BPF_INSN_SIZE, assembleBpf, ndpSolicitationFilter } from '../../speaker/core/bpf.js'
+import { runBpf } from '../lib/bpf-interpreter.js'
 
 const ours = parseMac('02:00:00:00:09:01')
 const client = parseMac('02:00:00:00:09:64')
@@ -148,37 +146,6 @@ t.test('fuzz: decideNdp never throws, and replies exactly to valid solicitations
   t.ok((seen.get('reply') ?? 0) > 0 && (seen.get('not-announced') ?? 0) > 0, 'the fuzz reached both answers and drops')
 })
 
-// A classic BPF interpreter for the instructions the builders use, to check the program's meaning
-// (the kernel runs it for real in test/integration/ndp-responder.test.ts).
-function runBpf(program: readonly BpfInsn[], pkt: Buffer): number {
-  let a = 0
-  for (let pc = 0, steps = 0; pc < program.length && steps < 4096; pc++, steps++) {
-    const i = program[pc]
-    if (i === undefined) break
-    switch (i.code) {
-      case BPF_LD_W_ABS:
-        if (i.k + 4 > pkt.length) return 0 // the kernel drops on an out-of-bounds load
-        a = pkt.readUInt32BE(i.k)
-        break
-      case BPF_LD_H_ABS:
-        if (i.k + 2 > pkt.length) return 0
-        a = pkt.readUInt16BE(i.k)
-        break
-      case BPF_LD_B_ABS:
-        if (i.k + 1 > pkt.length) return 0
-        a = pkt.readUInt8(i.k)
-        break
-      case BPF_JEQ_K:
-        pc += a === i.k ? i.jt : i.jf
-        break
-      case BPF_RET_K:
-        return i.k
-      default:
-        throw new Error(`opcode 0x${i.code.toString(16)} not interpreted`)
-    }
-  }
-  throw new Error('program fell off its end')
-}
 
 t.test('BPF filter passes NS frames only, and every frame checkNdpFrame calls a solicitation', async t => {
   const program = ndpSolicitationFilter()

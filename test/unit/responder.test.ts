@@ -6,10 +6,8 @@ import {
   gratuitousReply, gratuitousRequest,
 } from '../../speaker/core/arp.js'
 import { DROP_REASONS, decideArp, type ResponderContext } from '../../speaker/core/responder.js'
-import {
-  BPF_INSN_SIZE, BPF_JEQ_K, BPF_LD_B_ABS, BPF_LD_H_ABS, BPF_LD_W_ABS, BPF_RET_K, arpRequestFilter, assembleBpf,
-  type BpfInsn,
-} from '../../speaker/core/bpf.js'
+import { BPF_INSN_SIZE, BPF_LD_H_ABS, arpRequestFilter, assembleBpf, type BpfInsn } from '../../speaker/core/bpf.js'
+import { runBpf } from '../lib/bpf-interpreter.js'
 
 const ours = parseMac('02:00:00:00:00:0b')
 const client = parseMac('02:00:00:00:00:64')
@@ -97,37 +95,6 @@ t.test('fuzz: decideArp never throws, and replies exactly to valid requests for 
   t.pass('2000 random frames decided as the rules say')
 })
 
-// A classic BPF interpreter for the instructions the builder uses, to check the program's meaning
-// (the kernel runs it for real in test/integration/arp-responder.test.ts).
-function runBpf(program: readonly BpfInsn[], pkt: Buffer): number {
-  let a = 0
-  for (let pc = 0, steps = 0; pc < program.length && steps < 4096; pc++, steps++) {
-    const i = program[pc]
-    if (i === undefined) break
-    switch (i.code) {
-      case BPF_LD_W_ABS:
-        if (i.k + 4 > pkt.length) return 0 // the kernel drops on an out-of-bounds load
-        a = pkt.readUInt32BE(i.k)
-        break
-      case BPF_LD_H_ABS:
-        if (i.k + 2 > pkt.length) return 0
-        a = pkt.readUInt16BE(i.k)
-        break
-      case BPF_LD_B_ABS:
-        if (i.k + 1 > pkt.length) return 0
-        a = pkt.readUInt8(i.k)
-        break
-      case BPF_JEQ_K:
-        pc += a === i.k ? i.jt : i.jf
-        break
-      case BPF_RET_K:
-        return i.k
-      default:
-        throw new Error(`opcode 0x${i.code.toString(16)} not interpreted`)
-    }
-  }
-  throw new Error('program fell off its end')
-}
 
 t.test('BPF filter accepts exactly the frames checkArpFrame calls requests', async t => {
   const program = arpRequestFilter()
