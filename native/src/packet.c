@@ -122,6 +122,23 @@ static int check_open(napi_env env, packet_sock_t *s, const char *syscall) {
   return 0;
 }
 
+// The arguments of send, setFilter and the membership calls: (handle, buffer). Returns the open socket and
+// the buffer's bytes, or NULL with a TypeError (bad arguments) or EBADF (closed) thrown.
+static packet_sock_t *sock_and_buffer(napi_env env, napi_callback_info info, const char *usage,
+                                      const char *syscall, const char *what, void **data, size_t *len) {
+  size_t argc = 2;
+  napi_value argv[2];
+  napi_get_cb_info(env, info, &argc, argv, NULL, NULL);
+  if (argc < 2) {
+    throw_type(env, usage);
+    return NULL;
+  }
+  packet_sock_t *s = get_sock(env, argv[0]);
+  if (s == NULL || check_open(env, s, syscall) < 0) return NULL;
+  if (get_buffer(env, argv[1], data, len, what) < 0) return NULL;
+  return s;
+}
+
 // ---- lifetime ------------------------------------------------------------------------------------------
 
 static void maybe_free(packet_sock_t *s) {
@@ -376,18 +393,10 @@ static napi_value js_open(napi_env env, napi_callback_info info) {
 }
 
 static napi_value js_send(napi_env env, napi_callback_info info) {
-  size_t argc = 2;
-  napi_value argv[2];
-  napi_get_cb_info(env, info, &argc, argv, NULL, NULL);
-  if (argc < 2) {
-    throw_type(env, "send(handle, frame) takes two arguments");
-    return NULL;
-  }
-  packet_sock_t *s = get_sock(env, argv[0]);
-  if (s == NULL || check_open(env, s, "sendto") < 0) return NULL;
   void *data;
   size_t len;
-  if (get_buffer(env, argv[1], &data, &len, "frame") < 0) return NULL;
+  packet_sock_t *s = sock_and_buffer(env, info, "send(handle, frame) takes two arguments", "sendto", "frame", &data, &len);
+  if (s == NULL) return NULL;
   // With SOCK_RAW the frame carries its own link-layer header, so the address needs only the interface
   // and protocol (packet(7)); sll_addr is not read. Framing checks (a whole header) are index.ts's.
   struct sockaddr_ll to;
@@ -409,18 +418,10 @@ static napi_value js_send(napi_env env, napi_callback_info info) {
 }
 
 static napi_value js_set_filter(napi_env env, napi_callback_info info) {
-  size_t argc = 2;
-  napi_value argv[2];
-  napi_get_cb_info(env, info, &argc, argv, NULL, NULL);
-  if (argc < 2) {
-    throw_type(env, "setFilter(handle, program) takes two arguments");
-    return NULL;
-  }
-  packet_sock_t *s = get_sock(env, argv[0]);
-  if (s == NULL || check_open(env, s, "setsockopt")) return NULL;
   void *data;
   size_t len;
-  if (get_buffer(env, argv[1], &data, &len, "program") < 0) return NULL;
+  packet_sock_t *s = sock_and_buffer(env, info, "setFilter(handle, program) takes two arguments", "setsockopt", "program", &data, &len);
+  if (s == NULL) return NULL;
   if (len == 0 || len % sizeof(struct sock_filter) != 0 || len / sizeof(struct sock_filter) > BPF_MAXINSNS) {
     throw_errno(env, EINVAL, "setsockopt");
     return NULL;
@@ -436,18 +437,10 @@ static napi_value js_set_filter(napi_env env, napi_callback_info info) {
 }
 
 static napi_value membership(napi_env env, napi_callback_info info, int opt) {
-  size_t argc = 2;
-  napi_value argv[2];
-  napi_get_cb_info(env, info, &argc, argv, NULL, NULL);
-  if (argc < 2) {
-    throw_type(env, "membership(handle, mac) takes two arguments");
-    return NULL;
-  }
-  packet_sock_t *s = get_sock(env, argv[0]);
-  if (s == NULL || check_open(env, s, "setsockopt")) return NULL;
   void *data;
   size_t len;
-  if (get_buffer(env, argv[1], &data, &len, "mac") < 0) return NULL;
+  packet_sock_t *s = sock_and_buffer(env, info, "membership(handle, mac) takes two arguments", "setsockopt", "mac", &data, &len);
+  if (s == NULL) return NULL;
   struct packet_mreq mr;
   // The kernel checks the length against the device's own address length (EINVAL otherwise), so the
   // only bound here is the size of the field.
