@@ -106,22 +106,24 @@ function bump<K>(map: Map<K, number>, key: K): void {
   map.set(key, (map.get(key) ?? 0) + 1)
 }
 
-function codeOf(err: unknown): string | undefined {
+/** A string field of a Node-style error ('code', 'syscall'), undefined when absent. */
+function field(err: unknown, key: 'code' | 'syscall'): string | undefined {
   if (typeof err !== 'object' || err === null) return undefined
-  const code: unknown = Reflect.get(err, 'code')
-  return typeof code === 'string' ? code : undefined
+  const v: unknown = Reflect.get(err, key)
+  return typeof v === 'string' ? v : undefined
+}
+
+/** 'uv_poll': native stopped polling for good (native/src/packet.c on_poll); the socket is deaf. */
+function isReceiveFatal(err: unknown): boolean {
+  return field(err, 'syscall') === 'uv_poll'
 }
 
 /**
- * Errors after which the link cannot recover by itself. 'uv_poll': native stopped polling for good
- * (native/src/packet.c on_poll). ENODEV/ENXIO on send: the interface the socket is bound to is gone; a
- * recreated one has a new ifindex, which only a new socket binds to.
+ * ENODEV/ENXIO on send: the interface the socket was bound to is gone; one created again under the same
+ * name has a new ifindex, which only a new socket binds to.
  */
-function isReceiveFatal(err: unknown): boolean {
-  return typeof err === 'object' && err !== null && Reflect.get(err, 'syscall') === 'uv_poll'
-}
 function isSendFatal(err: unknown): boolean {
-  const code = codeOf(err)
+  const code = field(err, 'code')
   return code === 'ENODEV' || code === 'ENXIO'
 }
 
@@ -371,7 +373,11 @@ export class Layer2Responder<Reason extends string, L extends FrameLink = FrameL
     this.log.info({ mac: formatMac(link.mac), ifindex: link.ifindex, announced: this.#announced.size }, `${this.#proto.name} link reopened`)
   }
 
-  /** Drops the per-IP counters and series of a withdrawn IP. */
+  /**
+   * Drops the per-IP counters and series of a withdrawn IP, so that they do not grow with every IP ever
+   * announced. The series carry no interface label: where another interface still announces the IP, its
+   * responder's next count starts the series again.
+   */
   #forget(ip: string): void {
     this.#requests.delete(ip)
     this.#responses.delete(ip)
