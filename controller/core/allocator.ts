@@ -5,7 +5,7 @@
 // the cost of one allocation or release is O(log n) in the assigned IPs and independent of pool size
 // (FreeSpace keeps free gaps, never addresses); capacity and usage are exact bigints (MetalLB PR #3140).
 import type { AllocationFailure, AllocationRequest } from './allocation-request.js'
-import { FreeSpace } from './free-space.js'
+import { FreeSpace, type GapTree } from './free-space.js'
 import { formatIP, isBuggyIPv4, rangeContains, type IP, type IPFamily } from './ip.js'
 import { selectorMatches, type Pool, type PoolConfig } from './pool-config.js'
 import { sharingConflict, type SharingInfo } from './sharing.js'
@@ -71,6 +71,9 @@ class IPEntry implements IP {
     readonly key: IPKey,
     readonly pool: string,
     readonly space: FreeSpace | null,
+    /** Where the space filed the address (FreeSpace.takenGaps/takenOffset): release gives it back there. */
+    readonly gaps: GapTree | null,
+    readonly offset: number,
     /** Usually one; several only when they share the IP. An array: cheaper than a Map at these sizes. */
     readonly holders: Held[],
   ) {}
@@ -83,11 +86,13 @@ class IPEntry implements IP {
 
 const NO_ENTRIES: readonly IPEntry[] = []
 
-/** An address FreeSpace.lowest() just returned: known to be free until it is taken. */
+/** An address FreeSpace.lowest() just returned: still the lowest free while the space's stamp is unchanged. */
 class FreeIP implements IP {
   constructor(
     readonly family: IPFamily,
     readonly value: bigint,
+    readonly space: FreeSpace,
+    readonly stamp: number,
   ) {}
 }
 
@@ -445,7 +450,7 @@ export class Allocator {
       if (best !== null) return best
     }
     const v = space.lowest()
-    return v === null ? null : new FreeIP(family, v)
+    return v === null ? null : new FreeIP(family, v, space, space.stamp)
   }
 
   private allocateAuto(req: AllocationRequest, prefer: readonly IP[]): AssignResult {
@@ -549,8 +554,11 @@ export class Allocator {
     let e = ip instanceof FreeIP ? undefined : this.byIP.get(k)
     if (e === undefined) {
       const space = ps.spaces.get(ip.family) ?? null
-      space?.take(ip.value)
-      e = new IPEntry(ip.family, ip.value, k, ps.pool.name, space, [held])
+      // Still the lowest (nothing changed the space since pick): take it without finding it again.
+      if (ip instanceof FreeIP && ip.space === space && ip.stamp === space.stamp) space.claimLowest()
+      else space?.take(ip.value)
+      const gaps = space === null ? null : space.takenGaps
+      e = new IPEntry(ip.family, ip.value, k, ps.pool.name, space, gaps, space === null ? 0 : space.takenOffset, [held])
       this.byIP.set(k, e)
     } else e.holders.push(held)
     this.fileShared(e, held.sharing.sharingKey)
@@ -592,7 +600,7 @@ export class Allocator {
       if (e.holders.length === 0) {
         this.freed++
         this.byIP.delete(k)
-        e.space?.give(e.value)
+        if (e.gaps !== null) e.space?.giveSlot(e.gaps, e.offset)
       }
     }
     return h

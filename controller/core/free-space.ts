@@ -14,6 +14,8 @@
 
 import { GapTree as Gaps, type OffsetRule } from './gap-tree.js'
 
+export type { GapTree } from './gap-tree.js'
+
 const CHUNK_BITS = 52n
 const CHUNK = 1n << CHUNK_BITS
 
@@ -89,6 +91,12 @@ export class FreeSpace {
   private atRange: Range | null = null
   private atChunk = 0n
   private atOffset = 0
+  /** Bumped by every change, so a caller can tell that what lowest() showed is still the lowest. */
+  private changes = 0
+  // Where the last successful take put its address (the chunk's gaps and the offset in it): the caller keeps
+  // it and gives the address back through giveSlot(), with no bigint arithmetic and no range search.
+  private slotGaps: Gaps | null = null
+  private slotOffset = 0
 
   constructor(
     ranges: readonly { readonly start: bigint; readonly end: bigint }[],
@@ -198,13 +206,41 @@ export class FreeSpace {
 
   /** Take the lowest free address; null when the space is exhausted. */
   takeLowest(): bigint | null {
+    const r = this.claimLowest() ? this.atRange : null
+    return r === null ? null : this.value(r, this.atChunk, this.atOffset)
+  }
+
+  /** Take the lowest free address without making its bigint value; false when the space is exhausted. */
+  claimLowest(): boolean {
+    this.slotGaps = null
     const r = this.findLowest() ? this.atRange : null
-    if (r === null) return null
-    const chunk = this.atChunk
-    const offset = this.atOffset
-    this.gapsFor(r, chunk, true)?.takeLowest()
+    if (r === null) return false
+    const g = this.gapsFor(r, this.atChunk, true)
+    if (g === null || g.takeLowest() === null) return false
+    this.took(g, this.atOffset)
+    return true
+  }
+
+  private took(g: Gaps, offset: number): void {
     this.used++
-    return this.value(r, chunk, offset)
+    this.changes++
+    this.slotGaps = g
+    this.slotOffset = offset
+  }
+
+  /** A count of changes: while it stays the same, what lowest() returned is still the lowest free. */
+  get stamp(): number {
+    return this.changes
+  }
+
+  /** The chunk gaps of the address the last successful take/claimLowest took (null after a failed one). */
+  get takenGaps(): Gaps | null {
+    return this.slotGaps
+  }
+
+  /** Its offset in that chunk. */
+  get takenOffset(): number {
+    return this.slotOffset
   }
 
   isFree(v: bigint): boolean {
@@ -216,12 +252,13 @@ export class FreeSpace {
 
   /** Take a given address; false when it is not free (taken, unusable or outside the space). */
   take(v: bigint): boolean {
+    this.slotGaps = null
     const r = this.locate(v) ? this.atRange : null
     if (r === null) return false
     const offset = this.atOffset
     const g = this.gapsFor(r, this.atChunk, true)
     if (g === null || !g.take(offset)) return false
-    this.used++
+    this.took(g, offset)
     return true
   }
 
@@ -230,8 +267,14 @@ export class FreeSpace {
     const r = this.locate(v) ? this.atRange : null
     if (r === null) return false
     const g = this.gapsFor(r, this.atChunk, false)
-    if (g === null || !g.give(this.atOffset)) return false
+    return g !== null && this.giveSlot(g, this.atOffset)
+  }
+
+  /** Give back an address by the slot its take reported (takenGaps, takenOffset). */
+  giveSlot(g: Gaps, offset: number): boolean {
+    if (!g.give(offset)) return false
     this.used--
+    this.changes++
     return true
   }
 }
