@@ -1,5 +1,5 @@
 import t from 'tap'
-import { eligibleInterfaces, type InterfaceInfo } from '../../speaker/interfaces.js'
+import { eligibleInterfaces, type InterfaceInfo } from '../../speaker/core/interfaces.js'
 
 const iface = (name: string, over: Partial<InterfaceInfo> = {}): InterfaceInfo =>
   ({ name, up: true, noArp: false, enslaved: false, mac: '02:00:00:00:00:01', ...over })
