@@ -3,7 +3,7 @@
 // announce, sends gratuitous ARP when it takes an IP over, and counts everything.
 import { ETH_P_ARP } from '../native/index.js'
 import { canonicalIpv4, gratuitousReply, gratuitousRequest } from './core/arp.js'
-import { arpRequestFilter, assembleBpf } from './core/bpf.js'
+import { arpRequestFilter, arpRequestFilterFor, assembleBpf } from './core/bpf.js'
 import { decideArp, type DropReason } from './core/responder.js'
 import { Layer2Responder, ResponderError, type Layer2Protocol, type Layer2ResponderOptions, type Layer2Stats } from './layer2-responder.js'
 import { openPacketLink, type FrameLink, type OpenLink } from './link/packet-link.js'
@@ -27,7 +27,10 @@ export type ArpResponderStats = Layer2Stats<DropReason>
 /** @deprecated The responders share one error; use ResponderError. */
 export { ResponderError as ArpResponderError }
 
-/** Opens the ARP link: EtherType ARP, kernel filter passing only ARP requests. Needs CAP_NET_RAW. */
+/**
+ * Opens the ARP link: EtherType ARP, kernel filter passing only ARP requests (any target: the responder
+ * narrows it to the announced IPs right after, through filterFor). Needs CAP_NET_RAW.
+ */
 export function openArpLink(interfaceName: string): FrameLink {
   return openPacketLink(interfaceName, ETH_P_ARP, assembleBpf(arpRequestFilter()))
 }
@@ -39,6 +42,8 @@ function arpProtocol(opts: ArpResponderOptions): Layer2Protocol<DropReason, Fram
     decide: decideArp,
     // Both forms: Junos learns from the RFC 5227 request, Linux from a reply with THA = SHA (REFERENCE.md §4).
     announcements: (mac, ip) => [gratuitousRequest(mac, ip), gratuitousReply(mac, ip)],
+    // Requests for IPs we do not announce (an ARP flood for other hosts) are dropped in the kernel.
+    filterFor: announced => assembleBpf(arpRequestFilterFor(announced)),
     intervalMs: opts.gratuitous?.intervalMs ?? GRATUITOUS_INTERVAL_MS,
     rounds: opts.gratuitous?.rounds ?? GRATUITOUS_ROUNDS,
     zeroDrops,

@@ -39,6 +39,14 @@ export interface Layer2Protocol<Reason extends string, L extends FrameLink> {
   /** The frames that announce a takeover of `ip`, sent each round. */
   announcements(mac: Buffer, ip: string): Buffer[]
   groups?: GroupHooks<L>
+  /**
+   * The kernel filter (assembled classic BPF) passing only what may be answered for `announced` (sorted
+   * canonical addresses), so requests for other addresses never reach user space. Attached whenever the
+   * set changes, before the new addresses are announced, and on every newly opened link. The filter the
+   * link was opened with must pass everything this one ever would: it is what stays in place when
+   * attaching fails on a new link.
+   */
+  filterFor?(announced: readonly string[]): Buffer
   /** The announcement is repeated `rounds` times, `intervalMs` apart. */
   readonly intervalMs: number
   readonly rounds: number
@@ -209,6 +217,7 @@ export class Layer2Responder<Reason extends string, L extends FrameLink = FrameL
       const c = this.#proto.canonical(ip)
       if (c !== undefined) next.add(c)
     }
+    const changed = next.size !== this.#announced.size || [...next].some(ip => !this.#announced.has(ip))
     for (const ip of [...this.#announced]) {
       if (next.has(ip)) continue
       this.#announced.delete(ip)
@@ -218,6 +227,8 @@ export class Layer2Responder<Reason extends string, L extends FrameLink = FrameL
       this.#forget(ip)
       this.log.info({ ip }, 'stopped announcing')
     }
+    // Widened before the new IPs are announced, so the requests an announcement prompts get in.
+    if (changed) this.#refilter(next)
     for (const ip of next) {
       if (this.#announced.has(ip)) continue
       this.#announced.add(ip)
@@ -276,10 +287,14 @@ export class Layer2Responder<Reason extends string, L extends FrameLink = FrameL
     }
   }
 
-  /** Makes `link` current: subscribes, joins the groups of every announced IP and announces each. */
+  /**
+   * Makes `link` current: narrows its filter to the announced IPs, subscribes, joins the groups of every
+   * announced IP and announces each.
+   */
   #attach(link: L): void {
     this.#link = link
     this.#openedAt = Date.now()
+    this.#filter(link, this.#announced)
     const ctx: Layer2Context = { mac: link.mac, announced: this.#announced }
     link.subscribe(
       frame => this.#onFrame(link, ctx, frame),
@@ -290,6 +305,34 @@ export class Layer2Responder<Reason extends string, L extends FrameLink = FrameL
       this.#join(link, ip)
       this.#startRepeats(ip)
     }
+  }
+
+  /**
+   * Attaches the protocol's filter for `ips` to `link`; SO_ATTACH_FILTER replaces the previous program in
+   * one step (the kernel swaps the socket's filter pointer), so no frame ever meets an unfiltered socket.
+   * False when attaching failed (logged).
+   */
+  #filter(link: L, ips: Iterable<string>): boolean {
+    const filterFor = this.#proto.filterFor
+    if (filterFor === undefined) return true
+    try {
+      link.setFilter(filterFor([...ips].sort()))
+      return true
+    } catch (err) {
+      // On a fresh link the filter it was opened with stays, which passes a superset: still correct.
+      this.log.warn({ err }, `${this.#proto.name} filter not attached`)
+      return false
+    }
+  }
+
+  /**
+   * Re-attaches the filter for a changed set. If that fails the old filter may keep out requests for the
+   * new IPs, so the link is replaced: a new one starts from the open filter, which passes them.
+   */
+  #refilter(ips: ReadonlySet<string>): void {
+    const link = this.#link
+    if (link === undefined) return
+    if (!this.#filter(link, ips)) this.#lose(link, 'filter not attached')
   }
 
   #onFrame(link: L, ctx: Layer2Context, frame: Buffer): void {

@@ -3,7 +3,7 @@
 // bytes through. Opcodes from include/uapi/linux/bpf_common.h.
 import { endianness } from 'node:os'
 import { ETHERTYPE_ARP, ETHERTYPE_IPV4, ETHERTYPE_IPV6 } from './ethernet.js'
-import { ARP_HTYPE_ETHERNET, ARP_OP_REQUEST, OFF_OP } from './arp.js'
+import { ARP_HTYPE_ETHERNET, ARP_OP_REQUEST, OFF_OP, OFF_TPA, writeIpv4 } from './arp.js'
 import { ICMPV6_NEIGHBOR_SOLICITATION, NDP_HOP_LIMIT, OFF_ICMP_TYPE, OFF_NEXT_HEADER } from './ndp.js'
 import { IPPROTO_ICMPV6 } from './ipv6.js'
 
@@ -12,6 +12,7 @@ export const BPF_LD_H_ABS = 0x28 // A <- u16 at k
 export const BPF_LD_B_ABS = 0x30 // A <- u8 at k
 export const BPF_JEQ_K = 0x15 // pc += (A == k) ? jt : jf
 export const BPF_RET_K = 0x06 // accept k bytes (0 = drop)
+export const BPF_JA = 0x05 // pc += k (32-bit offset, unconditional)
 
 /** struct sock_filter { __u16 code; __u8 jt; __u8 jf; __u32 k; } */
 export interface BpfInsn {
@@ -64,12 +65,68 @@ export function allOf(checks: readonly BpfCheck[]): BpfInsn[] {
  * op 1. Replies, other protocols and malformed ARP never reach the responder.
  */
 export function arpRequestFilter(): BpfInsn[] {
-  return allOf([
-    [BPF_LD_H_ABS, 12, ETHERTYPE_ARP],
-    [BPF_LD_W_ABS, 14, (ARP_HTYPE_ETHERNET << 16) | ETHERTYPE_IPV4],
-    [BPF_LD_H_ABS, 18, (6 << 8) | 4],
-    [BPF_LD_H_ABS, OFF_OP, ARP_OP_REQUEST],
-  ])
+  return allOf(ARP_REQUEST_CHECKS)
+}
+
+const ARP_REQUEST_CHECKS: readonly BpfCheck[] = [
+  [BPF_LD_H_ABS, 12, ETHERTYPE_ARP],
+  [BPF_LD_W_ABS, 14, (ARP_HTYPE_ETHERNET << 16) | ETHERTYPE_IPV4],
+  [BPF_LD_H_ABS, 18, (6 << 8) | 4],
+  [BPF_LD_H_ABS, OFF_OP, ARP_OP_REQUEST],
+]
+
+/**
+ * Most target addresses arpRequestFilterFor matches in the kernel. Each costs two instructions (2 * 1024 +
+ * 10 = 2058), well inside classic BPF's BPF_MAXINSNS (4096); above it the filter falls back to
+ * arpRequestFilter() (every request reaches user space and decideArp drops the others, as before), which
+ * is still correct, only not flood-proof. A node announcing more than 1024 IPs on one interface is far
+ * beyond what the chain's linear scan was sized for anyway.
+ */
+export const ARP_FILTER_MAX_IPS = 1024
+
+/** The IPv4 address as the u32 a BPF_W load of its 4 bytes yields (network order). */
+function ipv4Word(ip: number | string): number {
+  if (typeof ip === 'number') return ip >>> 0
+  const b = Buffer.alloc(4)
+  writeIpv4(ip, b, 0)
+  return b.readUInt32BE(0)
+}
+
+/**
+ * arpRequestFilter() narrowed to requests whose target protocol address (TPA, Ethernet offset 38) is one
+ * of `ips` (dotted quads, or u32 in network order): requests for addresses this node does not announce,
+ * an ARP flood for other hosts included, are dropped in the kernel and cost no user-space CPU.
+ *
+ * With no IPs it accepts nothing: decideArp would drop every request anyway, and the only thing lost is
+ * the 'not-announced' drop count, which counts exactly the frames this filter exists to keep out.
+ *
+ * Layout: the header checks, then per IP (sorted, deduplicated, so one set always yields one program)
+ * `jeq ip, 0, 1; ret ACCEPT`, then `ret 0`. Each match returns right there, so no jump is longer than
+ * one instruction (jt/jf are 8 bits; a shared accept at the end would be out of reach past ~127 IPs).
+ * Linear in the number of IPs; fine up to ARP_FILTER_MAX_IPS, above which it is arpRequestFilter().
+ */
+export function arpRequestFilterFor(ips: readonly number[] | readonly string[]): BpfInsn[] {
+  const words = [...new Set<number>((ips as ReadonlyArray<number | string>).map(ipv4Word))].sort((a, b) => a - b)
+  if (words.length > ARP_FILTER_MAX_IPS) return arpRequestFilter()
+  if (words.length === 0) return [{ code: BPF_RET_K, jt: 0, jf: 0, k: 0 }]
+  const program: BpfInsn[] = []
+  const checks = ARP_REQUEST_CHECKS
+  // A header mismatch cannot jump to the final `ret 0` past up to 2048 instructions (jf is 8 bits), so
+  // the header checks exit through a `ret 0` of their own right after them, which a match jumps over.
+  checks.forEach(([code, offset, value], i) => {
+    const remaining = checks.length - 1 - i
+    program.push({ code, jt: 0, jf: 0, k: offset })
+    program.push({ code: BPF_JEQ_K, jt: 0, jf: remaining * 2 + 1, k: value >>> 0 })
+  })
+  program.push({ code: BPF_JA, jt: 0, jf: 0, k: 1 })
+  program.push({ code: BPF_RET_K, jt: 0, jf: 0, k: 0 })
+  program.push({ code: BPF_LD_W_ABS, jt: 0, jf: 0, k: OFF_TPA })
+  for (const w of words) {
+    program.push({ code: BPF_JEQ_K, jt: 0, jf: 1, k: w })
+    program.push({ code: BPF_RET_K, jt: 0, jf: 0, k: BPF_ACCEPT_ALL })
+  }
+  program.push({ code: BPF_RET_K, jt: 0, jf: 0, k: 0 })
+  return program
 }
 
 /**

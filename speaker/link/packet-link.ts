@@ -20,6 +20,11 @@ export interface FrameLink {
    * with a new index): the socket then never receives again, whatever the kernel reported.
    */
   interfaceGone(): boolean
+  /**
+   * Replaces the kernel filter (assembled classic BPF, SO_ATTACH_FILTER, which swaps the old program out
+   * atomically); throws a Node-style error.
+   */
+  setFilter(program: Buffer): void
   close(): void
 }
 
@@ -58,6 +63,7 @@ export function openPacketLink(interfaceName: string, etherType: number, filterP
       sock.on('error', onError)
     },
     interfaceGone: () => interfaceIndex(interfaceName) !== sock.ifindex,
+    setFilter: program => sock.setFilter(program),
     addMembership: mac => sock.addMembership(mac),
     dropMembership: mac => sock.dropMembership(mac),
     close: () => sock.close(),

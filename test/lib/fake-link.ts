@@ -20,6 +20,10 @@ export class FakeLink implements MulticastLink {
   failJoins = false
   /** What interfaceGone() answers. */
   gone = false
+  /** Every filter attached (assembled BPF), in order. */
+  readonly filters: Buffer[] = []
+  /** The error setFilter throws while set. */
+  failFilter: Error | undefined
   /** Called at each successful send, before it returns (to see what the responder had done by then). */
   onSend: (() => void) | undefined
   #onFrame: ((f: Buffer) => void) | undefined
@@ -38,6 +42,10 @@ export class FakeLink implements MulticastLink {
   subscribe(onFrame: (f: Buffer) => void, onError: (e: Error) => void): void {
     this.#onFrame = onFrame
     this.#onError = onError
+  }
+  setFilter(program: Buffer): void {
+    if (this.failFilter !== undefined) throw this.failFilter
+    this.filters.push(program)
   }
   addMembership(mac: Buffer): void {
     if (this.failJoins) throw systemError('setsockopt', 'ENOBUFS', -105)

@@ -8,6 +8,7 @@ import { FakeLink, systemError, until } from '../lib/fake-link.js'
 import { parseMac } from '../../speaker/core/ethernet.js'
 import { arpRequest, decodeArpFrame } from '../../speaker/core/arp.js'
 import { MetricsRegistry } from '../../controller/observe/metrics.js'
+import { arpRequestFilterFor, assembleBpf } from '../../speaker/core/bpf.js'
 
 const ours = parseMac('02:00:00:00:00:0b')
 const client = parseMac('02:00:00:00:00:64')
@@ -265,5 +266,42 @@ t.test('ENETDOWN is a flap unless the interface is gone: only then is the link r
   first.fail(systemError('recvfrom', 'ENETDOWN', -100))
   t.ok(first.closed, 'interface deleted: the socket is unbound for good')
   t.ok(await until(() => r.stats().reopens === 1))
+  r.close()
+})
+
+t.test('the kernel filter follows the announced set: attached at start, re-attached on change before announcing', async t => {
+  const link = new ArpLink(ours)
+  const r = responder(link, 1000, 1)
+  const expected = (ips: string[]): Buffer => assembleBpf(arpRequestFilterFor(ips))
+  r.start()
+  t.same(link.filters, [expected([])], 'at start: the filter for nothing announced')
+  // Each announcement must go out with the filter for the new set already in place.
+  const filtersAtSend: number[] = []
+  link.onSend = () => filtersAtSend.push(link.filters.length)
+  r.setAnnounced(['192.0.2.241', '192.0.2.240'])
+  t.same(link.filters.slice(1), [expected(['192.0.2.240', '192.0.2.241'])], 're-attached for the new set')
+  t.ok(filtersAtSend.length === 4 && filtersAtSend.every(n => n === 2), 'before the gratuitous frames were sent')
+  r.setAnnounced(['192.0.2.240', '192.0.2.241', '198.51.100.1/32', '2001:db8::1'])
+  t.equal(link.filters.length, 2, 'the same set (other families ignored): no re-attach')
+  r.setAnnounced(['192.0.2.241'])
+  t.same(link.filters.slice(2), [expected(['192.0.2.241'])], 'narrowed on withdrawal')
+  r.close()
+})
+
+t.test('a filter that cannot be re-attached: the link is replaced, and a new link keeps its open filter', async t => {
+  const first = new ArpLink(ours, 7)
+  const second = new ArpLink(ours, 8)
+  second.failFilter = systemError('setsockopt', 'ENOMEM', -12)
+  const links = [first, second]
+  const r = new ArpResponder({ interface: 'eth0', log, openLink: () => links.shift() ?? second, reopen: { initialMs: 10, maxMs: 50 }, gratuitous: { intervalMs: 1000, rounds: 1 } })
+  r.start()
+  first.failFilter = systemError('setsockopt', 'ENOMEM', -12)
+  r.setAnnounced(['192.0.2.240'])
+  t.ok(first.closed, 'the link whose filter may keep the new IP out is closed')
+  t.ok(await until(() => r.stats().reopens === 1), 'and reopened')
+  // The reopened link could not be narrowed: it answers through the filter it was opened with.
+  t.equal(second.gratuitousFor('192.0.2.240').length, 2, 'the IP is announced on the new link')
+  second.receive(arpRequest(client, '192.0.2.100', '192.0.2.240'))
+  t.same(r.stats().responsesSent, { '192.0.2.240': 1 }, 'and answered')
   r.close()
 })

@@ -6,8 +6,10 @@ import {
   gratuitousReply, gratuitousRequest,
 } from '../../speaker/core/arp.js'
 import { DROP_REASONS, decideArp, type ResponderContext } from '../../speaker/core/responder.js'
-import { BPF_INSN_SIZE, BPF_LD_H_ABS, arpRequestFilter, assembleBpf, type BpfInsn } from '../../speaker/core/bpf.js'
-import { runBpf } from '../lib/bpf-interpreter.js'
+import {
+  ARP_FILTER_MAX_IPS, BPF_INSN_SIZE, BPF_LD_H_ABS, arpRequestFilter, arpRequestFilterFor, assembleBpf, type BpfInsn,
+} from '../../speaker/core/bpf.js'
+import { checkBpf, runBpf } from '../lib/bpf-interpreter.js'
 
 const ours = parseMac('02:00:00:00:00:0b')
 const client = parseMac('02:00:00:00:00:64')
@@ -137,4 +139,65 @@ t.test('assembleBpf writes struct sock_filter in host byte order', async t => {
   const be = assembleBpf([insn], false)
   t.same([...be], [0x00, 0x28, 1, 2, 0x01, 0x02, 0x03, 0x04])
   t.equal(assembleBpf(arpRequestFilter()).length, arpRequestFilter().length * BPF_INSN_SIZE)
+})
+
+t.test('arpRequestFilterFor: requests for announced IPs only, whatever the set size', async t => {
+  const announced = ['192.0.2.240', '192.0.2.241']
+  const program = arpRequestFilterFor(announced)
+  checkBpf(program)
+  t.ok(runBpf(program, arpRequest(client, '192.0.2.100', '192.0.2.240')) > 0, 'request for an announced IP accepted')
+  t.ok(runBpf(program, arpRequest(client, '0.0.0.0', '192.0.2.241')) > 0, 'RFC 5227 probe for an announced IP accepted')
+  t.equal(runBpf(program, arpRequest(client, '192.0.2.100', '192.0.2.242')), 0, 'request for another IP dropped')
+  t.equal(runBpf(program, arpReply(client, '192.0.2.100', ours, '192.0.2.240')), 0, 'reply for an announced IP dropped')
+  t.equal(runBpf(program, Buffer.alloc(60)), 0, 'zeros dropped')
+  t.same(arpRequestFilterFor([0xc00002f1, 0xc00002f0]), program, 'u32 words (network order) give the same program')
+  t.same(arpRequestFilterFor(['192.0.2.241', '192.0.2.240', '192.0.2.241']), program, 'order and duplicates do not matter')
+
+  const none = arpRequestFilterFor([])
+  checkBpf(none)
+  t.equal(runBpf(none, arpRequest(client, '192.0.2.100', '192.0.2.240')), 0, 'nothing announced: nothing accepted')
+
+  // The largest chain still fits the kernel's limits; one IP more falls back to every request.
+  const many = Array.from({ length: ARP_FILTER_MAX_IPS }, (_, i) => (0xc6120000 + i * 7) >>> 0)
+  const big = arpRequestFilterFor(many)
+  checkBpf(big)
+  const ipOf = (w: number): string => [w >>> 24, (w >>> 16) & 255, (w >>> 8) & 255, w & 255].join('.')
+  t.ok(many.every(w => runBpf(big, arpRequest(client, '192.0.2.100', ipOf(w))) > 0), `all ${many.length} IPs accepted`)
+  t.equal(runBpf(big, arpRequest(client, '192.0.2.100', ipOf(0xc6120001))), 0, 'a gap between them dropped')
+  t.same(arpRequestFilterFor([...many, 0xc6130000]), arpRequestFilter(), 'above the limit: the accept-all-requests program')
+  t.throws(() => arpRequestFilterFor(['192.0.2.300']), { code: 'BAD_ADDRESS' })
+})
+
+t.test('fuzz: arpRequestFilterFor accepts every frame decideArp answers, and only requests for announced IPs', async t => {
+  const v4 = fc.tuple(fc.constantFrom(192, 198), fc.nat(3), fc.nat(255)).map(([a, c, d]) => `${a}.0.${c}.${d}`)
+  const frame = fc.record({
+    ethDst: fc.oneof(fc.constant(BROADCAST_MAC), fc.constant(ours), mac),
+    ethSrc: mac,
+    arp: fc.record({ op: fc.constantFrom(1 as const, 2 as const), sha: mac, spa: fc.constantFrom('192.0.2.100', '0.0.0.0'), tha: mac, tpa: v4 }),
+  }).map(f => encodeArpFrame(f))
+  // Random bytes over an ARP request header, to reach the header checks' failure paths as well.
+  const mangled = fc.tuple(frame, fc.nat(27), fc.nat(255)).map(([f, at, byte]) => {
+    const b = Buffer.from(f)
+    b[12 + at] = byte
+    return b
+  })
+  fc.assert(fc.property(fc.uniqueArray(v4, { maxLength: 40 }), fc.array(fc.oneof(frame, mangled), { minLength: 1, maxLength: 20 }), (ips, frames) => {
+    const program = arpRequestFilterFor(ips)
+    checkBpf(program)
+    const c: ResponderContext = { mac: ours, announced: new Set(ips) }
+    return frames.every(f => {
+      const accepted = runBpf(program, f) > 0
+      const d = decideArp(f, c)
+      let requestForUs = false
+      try {
+        requestForUs = checkArpFrame(f) === ARP_OP_REQUEST && c.announced.has(decodeArpFrame(f).arp.tpa)
+      } catch {
+        requestForUs = false
+      }
+      // Every answer gets through; nothing else does but requests for announced IPs (which decideArp may
+      // still drop for their Ethernet addresses: the filter does not look at those).
+      return (d.kind !== 'reply' || accepted) && accepted === requestForUs
+    })
+  }), { numRuns: 1500 })
+  t.pass('1500 announced sets, filter and decision agree')
 })
