@@ -4,8 +4,8 @@
 import { endianness } from 'node:os'
 import { ETHERTYPE_ARP, ETHERTYPE_IPV4, ETHERTYPE_IPV6 } from './ethernet.js'
 import { ARP_HTYPE_ETHERNET, ARP_OP_REQUEST, OFF_OP, OFF_TPA, writeIpv4 } from './arp.js'
-import { ICMPV6_NEIGHBOR_SOLICITATION, NDP_HOP_LIMIT, OFF_ICMP_TYPE, OFF_NEXT_HEADER } from './ndp.js'
-import { IPPROTO_ICMPV6 } from './ipv6.js'
+import { ICMPV6_NEIGHBOR_SOLICITATION, NDP_HOP_LIMIT, OFF_ICMP_TYPE, OFF_NEXT_HEADER, OFF_TARGET } from './ndp.js'
+import { IPPROTO_ICMPV6, ipv6Bytes } from './ipv6.js'
 
 export const BPF_LD_W_ABS = 0x20 // A <- u32 at k
 export const BPF_LD_H_ABS = 0x28 // A <- u16 at k
@@ -109,17 +109,7 @@ export function arpRequestFilterFor(ips: readonly number[] | readonly string[]):
   const words = [...new Set<number>((ips as ReadonlyArray<number | string>).map(ipv4Word))].sort((a, b) => a - b)
   if (words.length > ARP_FILTER_MAX_IPS) return arpRequestFilter()
   if (words.length === 0) return [{ code: BPF_RET_K, jt: 0, jf: 0, k: 0 }]
-  const program: BpfInsn[] = []
-  const checks = ARP_REQUEST_CHECKS
-  // A header mismatch cannot jump to the final `ret 0` past up to 2048 instructions (jf is 8 bits), so
-  // the header checks exit through a `ret 0` of their own right after them, which a match jumps over.
-  checks.forEach(([code, offset, value], i) => {
-    const remaining = checks.length - 1 - i
-    program.push({ code, jt: 0, jf: 0, k: offset })
-    program.push({ code: BPF_JEQ_K, jt: 0, jf: remaining * 2 + 1, k: value >>> 0 })
-  })
-  program.push({ code: BPF_JA, jt: 0, jf: 0, k: 1 })
-  program.push({ code: BPF_RET_K, jt: 0, jf: 0, k: 0 })
+  const program = headerChecks(ARP_REQUEST_CHECKS)
   program.push({ code: BPF_LD_W_ABS, jt: 0, jf: 0, k: OFF_TPA })
   for (const w of words) {
     program.push({ code: BPF_JEQ_K, jt: 0, jf: 1, k: w })
@@ -130,14 +120,64 @@ export function arpRequestFilterFor(ips: readonly number[] | readonly string[]):
 }
 
 /**
+ * allOf(checks) without its accept: the header checks, falling through to what follows when all hold. A
+ * mismatch cannot jump to a final `ret 0` past a long address list (jf is 8 bits), so the checks exit
+ * through a `ret 0` of their own right after them, which a match jumps over.
+ */
+function headerChecks(checks: readonly BpfCheck[]): BpfInsn[] {
+  const program: BpfInsn[] = []
+  checks.forEach(([code, offset, value], i) => {
+    const remaining = checks.length - 1 - i
+    program.push({ code, jt: 0, jf: 0, k: offset })
+    program.push({ code: BPF_JEQ_K, jt: 0, jf: remaining * 2 + 1, k: value >>> 0 })
+  })
+  program.push({ code: BPF_JA, jt: 0, jf: 0, k: 1 })
+  program.push({ code: BPF_RET_K, jt: 0, jf: 0, k: 0 })
+  return program
+}
+
+/**
  * Accepts only what can be a valid IPv6 Neighbor Solicitation on Ethernet: EtherType 0x86DD, next header
  * 58 (ICMPv6) with hop limit 255 (RFC 4861 §7.1.1: anything lower crossed a router and is discarded
  * anyway), ICMPv6 type 135 code 0. The responder still validates the rest (checksum, options).
  */
 export function ndpSolicitationFilter(): BpfInsn[] {
-  return allOf([
-    [BPF_LD_H_ABS, 12, ETHERTYPE_IPV6],
-    [BPF_LD_H_ABS, OFF_NEXT_HEADER, (IPPROTO_ICMPV6 << 8) | NDP_HOP_LIMIT], // next header, hop limit
-    [BPF_LD_H_ABS, OFF_ICMP_TYPE, ICMPV6_NEIGHBOR_SOLICITATION << 8], // type, code 0
-  ])
+  return allOf(NDP_SOLICITATION_CHECKS)
+}
+
+const NDP_SOLICITATION_CHECKS: readonly BpfCheck[] = [
+  [BPF_LD_H_ABS, 12, ETHERTYPE_IPV6],
+  [BPF_LD_H_ABS, OFF_NEXT_HEADER, (IPPROTO_ICMPV6 << 8) | NDP_HOP_LIMIT], // next header, hop limit
+  [BPF_LD_H_ABS, OFF_ICMP_TYPE, ICMPV6_NEIGHBOR_SOLICITATION << 8], // type, code 0
+]
+
+/**
+ * Most target addresses ndpSolicitationFilterFor matches in the kernel: 9 instructions each (4 loads, 4
+ * compares, an accept), 256 * 9 + 9 = 2313 of BPF_MAXINSNS (4096). Above it, ndpSolicitationFilter().
+ */
+export const NDP_FILTER_MAX_IPS = 256
+
+/**
+ * ndpSolicitationFilter() narrowed to solicitations whose target address (Ethernet offset 62: the NS
+ * follows the fixed IPv6 header directly, since checks above require next header ICMPv6) is one of `ips`.
+ * Same rules as arpRequestFilterFor: sorted and deduplicated, nothing accepted with no addresses, the
+ * unnarrowed program above NDP_FILTER_MAX_IPS. Per address the 16 bytes are compared as 4 words, each
+ * mismatch skipping to the next address; a full match returns at once, so every jump is short.
+ */
+export function ndpSolicitationFilterFor(ips: readonly string[]): BpfInsn[] {
+  const keys = [...new Set(ips.map(ip => ipv6Bytes(ip).toString('hex')))].sort()
+  if (keys.length > NDP_FILTER_MAX_IPS) return ndpSolicitationFilter()
+  if (keys.length === 0) return [{ code: BPF_RET_K, jt: 0, jf: 0, k: 0 }]
+  const program = headerChecks(NDP_SOLICITATION_CHECKS)
+  for (const key of keys) {
+    const addr = Buffer.from(key, 'hex')
+    for (let w = 0; w < 4; w++) {
+      program.push({ code: BPF_LD_W_ABS, jt: 0, jf: 0, k: OFF_TARGET + w * 4 })
+      // On mismatch skip this address's remaining words (2 insns each) and its accept.
+      program.push({ code: BPF_JEQ_K, jt: 0, jf: (3 - w) * 2 + 1, k: addr.readUInt32BE(w * 4) })
+    }
+    program.push({ code: BPF_RET_K, jt: 0, jf: 0, k: BPF_ACCEPT_ALL })
+  }
+  program.push({ code: BPF_RET_K, jt: 0, jf: 0, k: 0 })
+  return program
 }

@@ -9,6 +9,7 @@ import { FakeLink, systemError, until } from '../lib/fake-link.js'
 import { formatMac, parseMac } from '../../speaker/core/ethernet.js'
 import { decodeNdpFrame, neighborSolicitation } from '../../speaker/core/ndp.js'
 import { MetricsRegistry } from '../../controller/observe/metrics.js'
+import { assembleBpf, ndpSolicitationFilterFor } from '../../speaker/core/bpf.js'
 
 const ours = parseMac('02:00:00:00:09:01')
 const client = parseMac('02:00:00:00:09:64')
@@ -218,5 +219,23 @@ t.test('a reopened link joins the groups again and re-announces; stats carry reo
   t.equal(second.unsolicitedFor(VIP_SAME_GROUP).length, 1)
   r.setAnnounced([])
   t.same(second.membership, ['+33:33:ff:00:00:f0', '-33:33:ff:00:00:f0'])
+  r.close()
+})
+
+t.test('the kernel filter follows the announced set: attached at start, re-attached on change before announcing', async t => {
+  const link = new NdpLink(ours)
+  const r = responder(link, 1000, 1)
+  const expected = (ips: string[]): Buffer => assembleBpf(ndpSolicitationFilterFor(ips))
+  r.start()
+  t.same(link.filters, [expected([])], 'at start: the filter for nothing announced')
+  const filtersAtSend: number[] = []
+  link.onSend = () => filtersAtSend.push(link.filters.length)
+  r.setAnnounced([VIP_B, VIP])
+  t.same(link.filters.slice(1), [expected([VIP, VIP_B])], 're-attached for the new set')
+  t.ok(filtersAtSend.length === 2 && filtersAtSend.every(n => n === 2), 'before the unsolicited advertisements were sent')
+  r.setAnnounced([VIP, VIP_B, '192.0.2.240'])
+  t.equal(link.filters.length, 2, 'the same set (IPv4 ignored): no re-attach')
+  r.setAnnounced([VIP])
+  t.same(link.filters.slice(2), [expected([VIP])], 'narrowed on withdrawal')
   r.close()
 })

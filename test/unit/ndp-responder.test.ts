@@ -2,14 +2,16 @@
 import t from 'tap'
 import fc from 'fast-check'
 import { parseMac } from '../../speaker/core/ethernet.js'
-import { ALL_NODES_MAC, icmpv6Sum, solicitedNodeAddress, solicitedNodeMac } from '../../speaker/core/ipv6.js'
+import { ALL_NODES_MAC, icmpv6Sum, ipv6At, solicitedNodeAddress, solicitedNodeMac } from '../../speaker/core/ipv6.js'
 import {
   OFF_CHECKSUM, OFF_DST, OFF_ICMP, OFF_SRC, checkNdpFrame, decodeNdpFrame, encodeNdpFrame, neighborSolicitation,
   solicitedAdvertisement, unsolicitedAdvertisement,
 } from '../../speaker/core/ndp.js'
 import { NDP_DROP_REASONS, decideNdp, type NdpResponderContext } from '../../speaker/core/ndp-responder.js'
-import { BPF_INSN_SIZE, assembleBpf, ndpSolicitationFilter } from '../../speaker/core/bpf.js'
-import { runBpf } from '../lib/bpf-interpreter.js'
+import {
+  BPF_INSN_SIZE, NDP_FILTER_MAX_IPS, assembleBpf, ndpSolicitationFilter, ndpSolicitationFilterFor,
+} from '../../speaker/core/bpf.js'
+import { checkBpf, runBpf } from '../lib/bpf-interpreter.js'
 
 const ours = parseMac('02:00:00:00:09:01')
 const client = parseMac('02:00:00:00:09:64')
@@ -177,4 +179,53 @@ t.test('BPF filter passes NS frames only, and every frame checkNdpFrame calls a 
     return (runBpf(program, b) > 0) === isNs
   }), { numRuns: 2000 })
   t.pass('2000 near-NS frames filtered as checkNdpFrame decides')
+})
+
+t.test('ndpSolicitationFilterFor: solicitations for announced addresses only, whatever the set size', async t => {
+  const program = ndpSolicitationFilterFor([VIP2, VIP, '2001:db8:0:9:0:0:0:f0'])
+  checkBpf(program)
+  t.same(program, ndpSolicitationFilterFor([VIP, VIP2]), 'order, spelling and duplicates do not matter')
+  t.ok(runBpf(program, neighborSolicitation(client, CLIENT_IP, VIP)) > 0, 'NS for an announced address accepted')
+  t.ok(runBpf(program, neighborSolicitation(client, '::', VIP2)) > 0, 'DAD NS for an announced address accepted')
+  t.equal(runBpf(program, neighborSolicitation(client, CLIENT_IP, '2001:db8:0:9::f1')), 0, 'NS for another address dropped')
+  t.equal(runBpf(program, unsolicitedAdvertisement(client, VIP)), 0, 'NA for an announced address dropped')
+  const none = ndpSolicitationFilterFor([])
+  checkBpf(none)
+  t.equal(runBpf(none, neighborSolicitation(client, CLIENT_IP, VIP)), 0, 'nothing announced: nothing accepted')
+  const many = Array.from({ length: NDP_FILTER_MAX_IPS }, (_, i) => `2001:db8:1::${(i * 3).toString(16)}`)
+  const big = ndpSolicitationFilterFor(many)
+  checkBpf(big)
+  t.ok(many.every(ip => runBpf(big, neighborSolicitation(client, CLIENT_IP, ip)) > 0), `all ${many.length} addresses accepted`)
+  t.equal(runBpf(big, neighborSolicitation(client, CLIENT_IP, '2001:db8:1::1')), 0, 'a gap between them dropped')
+  t.same(ndpSolicitationFilterFor([...many, '2001:db8:2::1']), ndpSolicitationFilter(), 'above the limit: every solicitation')
+})
+
+t.test('fuzz: ndpSolicitationFilterFor accepts every frame decideNdp answers, and only solicitations for announced addresses', async t => {
+  // Addresses differing in one word at a time, so a wrong word offset or skip count shows.
+  const v6 = fc.tuple(fc.nat(3), fc.nat(2)).map(([word, v]) => {
+    const b = Buffer.from('20010db8000000090000000000000000', 'hex')
+    b.writeUInt32BE(v + 1, word * 4)
+    return ipv6At(b, 0)
+  })
+  const frame = fc.tuple(v6, fc.boolean(), fc.nat(7)).map(([target, ns, flip]) => {
+    const b = ns ? neighborSolicitation(client, flip === 0 ? '::' : CLIENT_IP, target) : unsolicitedAdvertisement(client, target)
+    if (flip === 1) b[21] = 64 // hop limit: crossed a router
+    return b
+  })
+  fc.assert(fc.property(fc.uniqueArray(v6, { maxLength: 12 }), fc.array(frame, { minLength: 1, maxLength: 20 }), (ips, frames) => {
+    const program = ndpSolicitationFilterFor(ips)
+    checkBpf(program)
+    const c: NdpResponderContext = { mac: ours, announced: new Set(ips) }
+    return frames.every(f => {
+      const accepted = runBpf(program, f) > 0
+      let forUs = false
+      try {
+        forUs = checkNdpFrame(f).type === 135 && c.announced.has(ipv6At(f, 62))
+      } catch {
+        forUs = false
+      }
+      return (decideNdp(f, c).kind !== 'reply' || accepted) && accepted === forUs
+    })
+  }), { numRuns: 1500 })
+  t.pass('1500 announced sets, filter and decision agree')
 })
