@@ -27,7 +27,7 @@ import { setTimeout as sleep } from 'node:timers/promises'
 import { ADDON_PATH } from '../native/index.js'
 import { compared, round, type Figure, type RunGroup } from './lib/figures.js'
 import { parseArpingRuns, percentile, statCpuTicks, wireTimes } from './lib/datapath-parse.js'
-import { JsonLinesChild, type ChildEvent } from './lib/json-lines-child.js'
+import { Agent, type AgentEvent } from '../test/lib/json-agent.js'
 
 const NODE_IP = '192.0.2.211'
 const CLIENT_IP = '192.0.2.212'
@@ -112,9 +112,9 @@ function killPid(pid: number | undefined): void {
   }
 }
 
-function startAgent(ns: string, role: 'responder' | 'flood', env: Record<string, string>): JsonLinesChild {
+function startAgent(ns: string, role: 'responder' | 'flood', env: Record<string, string>): Agent {
   // `ip netns exec` execs the command, so the child's pid is the agent's own: its /proc entry is what we read.
-  return new JsonLinesChild(spawn('ip', ['netns', 'exec', ns, process.execPath, '--import', 'tsx', agentPath, role], {
+  return new Agent(spawn('ip', ['netns', 'exec', ns, process.execPath, '--import', 'tsx', agentPath, role], {
     cwd: repoRoot,
     env: { ...process.env, ...env },
   }))
@@ -291,7 +291,7 @@ interface Window {
   ms: number
 }
 
-async function statsOf(resp: JsonLinesChild, id: number): Promise<ChildEvent['stats']> {
+async function statsOf(resp: Agent, id: number): Promise<AgentEvent['stats']> {
   resp.send({ cmd: 'stats', id })
   return (await resp.next('stats')).stats
 }
@@ -300,7 +300,7 @@ async function statsOf(resp: JsonLinesChild, id: number): Promise<ChildEvent['st
  * Responder CPU time across `act` plus SETTLE_MS. The stats round trip (itself a little responder CPU) is
  * outside the window: counters are read before the first CPU sample and after the second.
  */
-async function cpuWindow(resp: JsonLinesChild, pid: number, hz: number, id: number, act: () => Promise<{ sent: number; errors: number }>): Promise<Window> {
+async function cpuWindow(resp: Agent, pid: number, hz: number, id: number, act: () => Promise<{ sent: number; errors: number }>): Promise<Window> {
   const before = await statsOf(resp, id)
   const t0 = performance.now()
   const c0 = cpuOf(pid, hz)
@@ -319,7 +319,7 @@ async function cpuWindow(resp: JsonLinesChild, pid: number, hz: number, id: numb
   }
 }
 
-async function flood(flooder: JsonLinesChild, id: number, kind: 'reply' | 'request'): Promise<{ sent: number; errors: number }> {
+async function flood(flooder: Agent, id: number, kind: 'reply' | 'request'): Promise<{ sent: number; errors: number }> {
   flooder.send({
     cmd: 'flood', id, kind, count: FLOOD_FRAMES, maxMs: FLOOD_MAX_MS, batch: FLOOD_BATCH, gapMs: FLOOD_GAP_MS,
     spa: CLIENT_IP, tpa: OTHER_IP,
@@ -328,7 +328,7 @@ async function flood(flooder: JsonLinesChild, id: number, kind: 'reply' | 'reque
   return { sent: Number(done.sent), errors: Number(done.errors) }
 }
 
-async function measure(lab: Lab, children: JsonLinesChild[], track: (c: ChildProcess) => void, log: (line: string) => void): Promise<Figure[]> {
+async function measure(lab: Lab, children: Agent[], track: (c: ChildProcess) => void, log: (line: string) => void): Promise<Figure[]> {
   const resp = startAgent(lab.nodeNs, 'responder', { L2LB_TBENCH_IF: NODE_IF, L2LB_TBENCH_IPS: VIP })
   children.push(resp)
   const flooder = startAgent(lab.clientNs, 'flood', { L2LB_TBENCH_IF: CLIENT_IF })
@@ -434,7 +434,7 @@ export const run: RunGroup = async log => {
     return []
   }
   const lab: Lab = { nodeNs: `l2lb-tbench-node-${process.pid}`, clientNs: `l2lb-tbench-client-${process.pid}` }
-  const children: JsonLinesChild[] = []
+  const children: Agent[] = []
   const others: ChildProcess[] = []
   const cleanUp = (): void => {
     for (const c of children) c.kill()
@@ -452,7 +452,7 @@ export const run: RunGroup = async log => {
     await createLab(lab)
     return await measure(lab, children, c => others.push(c), log)
   } finally {
-    await Promise.all(children.map(c => c.end()))
+    await Promise.all(children.map(c => { c.end(); return c.exited() }))
     cleanUp()
     process.off('SIGINT', onSignal)
     process.off('SIGTERM', onSignal)

@@ -5,34 +5,12 @@
 //
 //   node --import tsx bench/lib/datapath-agent.ts responder   (env L2LB_TBENCH_IF, L2LB_TBENCH_IPS)
 //   node --import tsx bench/lib/datapath-agent.ts flood       (env L2LB_TBENCH_IF)
-import { createInterface } from 'node:readline'
 import { setTimeout as sleep } from 'node:timers/promises'
+import { commands, print } from '../../test/lib/json-agent.js'
 
 /** Hard ceilings whatever a command asks for: every burst is bounded in count and in time. */
 const MAX_FRAMES = 50_000
 const MAX_BURST_MS = 5_000
-
-function print(e: Record<string, unknown>): void {
-  process.stdout.write(`${JSON.stringify(e)}\n`)
-}
-
-function commands(handle: (cmd: Record<string, unknown>) => Promise<void> | void, onEnd: () => void): void {
-  const lines = createInterface({ input: process.stdin })
-  // One command at a time, in order: a burst must finish before the next command is looked at.
-  let chain: Promise<void> = Promise.resolve()
-  lines.on('line', line => {
-    let cmd: unknown
-    try {
-      cmd = JSON.parse(line)
-    } catch {
-      return
-    }
-    if (typeof cmd !== 'object' || cmd === null) return
-    const c: Record<string, unknown> = { ...cmd }
-    chain = chain.then(() => handle(c)).catch(err => print({ event: 'error', message: String(err) }))
-  })
-  lines.on('close', () => void chain.then(onEnd))
-}
 
 async function responderMain(): Promise<void> {
   const { pino } = await import('pino')

@@ -20,9 +20,14 @@ export function print(e: Record<string, unknown>): void {
   process.stdout.write(JSON.stringify({ at: performance.timeOrigin + performance.now(), ...e }) + '\n')
 }
 
-/** Child side: each command line as an object to `handle`; `onEnd` once stdin closes. */
-export function commands(handle: (cmd: Record<string, unknown>) => void, onEnd: () => void): void {
+/**
+ * Child side: each command line as an object to `handle`, one at a time and in order (an async handler, such as
+ * a bounded burst, finishes before the next command is looked at); a handler that throws is reported as an
+ * `error` event. `onEnd` runs once stdin closes and the last command is done.
+ */
+export function commands(handle: (cmd: Record<string, unknown>) => Promise<void> | void, onEnd: () => void): void {
   const lines = createInterface({ input: process.stdin })
+  let chain: Promise<void> = Promise.resolve()
   lines.on('line', line => {
     let cmd: unknown
     try {
@@ -30,9 +35,11 @@ export function commands(handle: (cmd: Record<string, unknown>) => void, onEnd: 
     } catch {
       return
     }
-    if (typeof cmd === 'object' && cmd !== null) handle({ ...cmd })
+    if (typeof cmd !== 'object' || cmd === null) return
+    const c: Record<string, unknown> = { ...cmd }
+    chain = chain.then(() => handle(c)).catch(err => print({ event: 'error', message: String(err) }))
   })
-  lines.on('close', onEnd)
+  lines.on('close', () => void chain.then(onEnd))
 }
 
 /** What the responder agents drive: ArpResponder and NdpResponder alike. */
@@ -89,6 +96,7 @@ export class Agent {
   readonly #events: AgentEvent[] = []
   readonly #consumed = new Map<string, number>()
   #stderr = ''
+  #spawnFailed = false
   readonly #exit: Promise<number | null>
 
   constructor(child: ChildProcessWithoutNullStreams) {
@@ -104,7 +112,16 @@ export class Agent {
       }
     })
     child.stderr.on('data', (d: Buffer) => { this.#stderr = (this.#stderr + d.toString()).slice(-4000) })
-    this.#exit = new Promise(resolve => child.on('exit', code => resolve(code)))
+    // Without a listener a failed spawn (ENOENT) would be an uncaught 'error'; such a child never emits 'exit'.
+    child.on('error', err => { this.#spawnFailed = true; this.#stderr += `spawn error: ${err.message}\n` })
+    this.#exit = new Promise(resolve => {
+      child.on('exit', code => resolve(code))
+      child.on('error', () => resolve(child.exitCode))
+    })
+  }
+
+  get pid(): number | undefined {
+    return this.#child.pid
   }
 
   send(cmd: Record<string, unknown>): void {
@@ -127,9 +144,12 @@ export class Agent {
       return last
     }
     const seen = this.#consumed.get(event) ?? 0
-    const ok = await until(() => this.all(event).length > seen || this.#child.exitCode !== null, timeoutMs, 10)
+    const ok = await until(() => this.all(event).length > seen || this.#child.exitCode !== null || this.#spawnFailed, timeoutMs, 10)
     const e = this.all(event)[seen]
-    if (!ok || e === undefined) throw new Error(`no '${event}' from the child (exit ${this.#child.exitCode}); stderr: ${this.#stderr}`)
+    if (!ok || e === undefined) {
+      const errors = event === 'error' ? [] : this.all('error').map(x => String(x.message ?? x.code))
+      throw new Error(`no '${event}' from the child (exit ${this.#child.exitCode}${errors.length ? `; errors: ${errors.join(', ')}` : ''}); stderr: ${this.#stderr}`)
+    }
     this.#consumed.set(event, seen + 1)
     return e
   }
