@@ -1,10 +1,12 @@
 // The free gaps of one chunk: disjoint [start, end] offset intervals in a B+tree over Float64Arrays.
 //
 // Why not a binary tree: at a million gaps an AVL tree of object nodes is ~20 levels, each a dependent
-// cache miss, and a million small objects for the collector. Here a leaf holds up to `fanout` gaps side by
-// side in one typed array (start and end interleaved, so a gap is one cache line), an inner node up to
-// `fanout` routing keys in another; with fanout 64 a million gaps is three levels, the top ones cached, and
-// the collector sees one object per ~40 gaps. Offsets are below 2^52, exact as doubles.
+// cache miss, and a million small objects for the collector. Here a leaf holds up to `leaf` gaps side by
+// side in one typed array (start and end interleaved), an inner node up to `inner` routing keys in another.
+// Leaves are small (16 gaps, four cache lines): taking or giving a gap shifts the rest of its leaf, and that
+// shift was most of the cost of an allocate+release pair with 64-gap leaves (4x slower than with 16). Inner
+// nodes are wide (64), since they change only on a split or merge: a million gaps is four levels, the top
+// ones cached. Offsets are below 2^52, exact as doubles.
 //
 // Routing: inner key k[i] is a lower bound of every start in child i, and k[i+1] is above them all (k[0]
 // is never compared, so the leftmost path takes anything smaller). Keys are not kept equal to a child's
@@ -15,7 +17,7 @@
 // change crosses a leaf boundary. Leaves and inner nodes are kept at least a quarter full (borrow or merge),
 // so the height is that of a B-tree over the gaps that exist now, whatever the history.
 
-/** Which offsets may be handed out (avoid-buggy-ips); see free-space.ts. */
+/** Which offsets may be handed out (avoid-buggy-ips); see address-space.ts. */
 export interface OffsetRule {
   /** Smallest usable offset >= o. */
   next(o: number): number
@@ -24,14 +26,22 @@ export interface OffsetRule {
   usable(o: number): boolean
 }
 
+/** Node capacities: gaps per leaf, children per inner node (each at least 4). */
+export interface GapTreeShape {
+  readonly leaf: number
+  readonly inner: number
+}
+
+const DEFAULT_SHAPE: GapTreeShape = { leaf: 16, inner: 64 }
+
 class Leaf {
   n = 0
   /** Gap i is [d[2i], d[2i+1]], ordered by start. */
   readonly d: Float64Array
   prev: Leaf | null = null
   next: Leaf | null = null
-  constructor(fanout: number) {
-    this.d = new Float64Array(2 * fanout)
+  constructor(capacity: number) {
+    this.d = new Float64Array(2 * capacity)
   }
 }
 
@@ -39,8 +49,8 @@ class Inner {
   n = 0
   readonly k: Float64Array
   readonly c: Node[] = []
-  constructor(fanout: number) {
-    this.k = new Float64Array(fanout)
+  constructor(capacity: number) {
+    this.k = new Float64Array(capacity)
   }
 }
 
@@ -75,7 +85,11 @@ export class GapTree {
   /** The leftmost leaf: it is never replaced (splits and merges keep the left node), so lowest() is O(1). */
   private readonly head: Leaf
   private count = 0
-  private readonly min: number
+  private readonly leafMax: number
+  private readonly innerMax: number
+  /** Fewest entries a non-root node keeps (a quarter of its capacity, at least two). */
+  private readonly leafMin: number
+  private readonly innerMin: number
   // Where the last descend() landed: fields rather than a returned object, as this runs on every call.
   private atLeaf: Leaf
   private atIndex = -1
@@ -86,12 +100,15 @@ export class GapTree {
     private readonly rule: OffsetRule,
     first: number,
     last: number,
-    private readonly fanout = 64,
+    shape: GapTreeShape = DEFAULT_SHAPE,
   ) {
-    if (fanout < 4) throw new RangeError('fanout must be at least 4')
+    if (shape.leaf < 4 || shape.inner < 4) throw new RangeError('gap tree nodes must hold at least 4 entries')
+    this.leafMax = shape.leaf
+    this.innerMax = shape.inner
     // At least two, so a non-root inner node always has a sibling to borrow from or merge with.
-    this.min = Math.max(2, fanout >> 2)
-    this.head = new Leaf(fanout)
+    this.leafMin = Math.max(2, shape.leaf >> 2)
+    this.innerMin = Math.max(2, shape.inner >> 2)
+    this.head = new Leaf(shape.leaf)
     this.root = this.head
     this.atLeaf = this.head
     const s = rule.next(first)
@@ -178,7 +195,7 @@ export class GapTree {
     if (leftEnd >= start) {
       g.d[2 * j + 1] = leftEnd // shrinking a gap in place keeps the order
       if (rightStart <= end) {
-        if (g === l && l.n < this.fanout && rightStart < high) this.insertAt(l, j + 1, rightStart, end)
+        if (g === l && l.n < this.leafMax && rightStart < high) this.insertAt(l, j + 1, rightStart, end)
         else this.insert(rightStart, end)
       }
     } else if (rightStart <= end) {
@@ -188,7 +205,7 @@ export class GapTree {
         this.remove(start)
         this.insert(rightStart, end)
       }
-    } else if (g.n > this.min || g === this.root) this.removeAt(g, j)
+    } else if (g.n > this.leafMin || g === this.root) this.removeAt(g, j)
     else this.remove(start)
     return true
   }
@@ -218,7 +235,7 @@ export class GapTree {
     const joinsSucc = sl !== null && succStart === this.rule.next(o + 1)
     if (pl !== null && joinsPred && sl !== null && joinsSucc) {
       pl.d[2 * pj + 1] = sl.d[2 * sj + 1] ?? o
-      if (sl.n > this.min || sl === this.root) this.removeAt(sl, sj)
+      if (sl.n > this.leafMin || sl === this.root) this.removeAt(sl, sj)
       else this.remove(succStart)
     } else if (pl !== null && joinsPred) pl.d[2 * pj + 1] = o
     else if (sl !== null && joinsSucc) {
@@ -229,7 +246,7 @@ export class GapTree {
         this.remove(succStart)
         this.insert(o, end)
       }
-    } else if (l.n < this.fanout) this.insertAt(l, j + 1, o, o)
+    } else if (l.n < this.leafMax) this.insertAt(l, j + 1, o, o)
     else this.insert(o, o)
     return true
   }
@@ -245,7 +262,7 @@ export class GapTree {
     this.count++
   }
 
-  /** Remove gap i of a leaf that stays at least `min` full (or is the root). */
+  /** Remove gap i of a leaf that stays at least `leafMin` full (or is the root). */
   private removeAt(l: Leaf, i: number): void {
     const d = l.d
     const stop = 2 * l.n - 2
@@ -258,7 +275,7 @@ export class GapTree {
   private insert(s: number, e: number): void {
     const split = this.insertInto(this.root, s, e)
     if (split === null) return
-    const r = new Inner(this.fanout)
+    const r = new Inner(this.innerMax)
     r.k[0] = -Infinity
     r.k[1] = split.key
     r.c.push(this.root, split.node)
@@ -266,18 +283,18 @@ export class GapTree {
     this.root = r
   }
 
-  // The node split off to the right and its routing key, or null. Returned rarely (once per ~fanout/2
+  // The node split off to the right and its routing key, or null. Returned rarely (once per ~capacity/2
   // inserts), so the small object costs nothing measurable.
   private insertInto(n: Node, s: number, e: number): { key: number; node: Node } | null {
     if (n instanceof Leaf) {
       const i = leafFloor(n, s) + 1
-      if (n.n < this.fanout) {
+      if (n.n < this.leafMax) {
         this.insertAt(n, i, s, e)
         return null
       }
       // Split: the upper half moves to a new leaf on the right.
       const half = n.n >> 1
-      const r = new Leaf(this.fanout)
+      const r = new Leaf(this.leafMax)
       r.d.set(n.d.subarray(2 * half, 2 * n.n))
       r.n = n.n - half
       n.n = half
@@ -294,12 +311,12 @@ export class GapTree {
     if (child === undefined) return null
     const split = this.insertInto(child, s, e)
     if (split === null) return null
-    if (n.n < this.fanout) {
+    if (n.n < this.innerMax) {
       this.innerInsertAt(n, i + 1, split.key, split.node)
       return null
     }
     const half = n.n >> 1
-    const r = new Inner(this.fanout)
+    const r = new Inner(this.innerMax)
     r.k.set(n.k.subarray(half, n.n))
     for (let x = half; x < n.n; x++) {
       const c = n.c[x]
@@ -341,7 +358,11 @@ export class GapTree {
     const child = n.c[i]
     if (child === undefined) return
     this.removeFrom(child, s)
-    if (child.n < this.min) this.fixUnderflow(n, i)
+    if (child.n < this.minOf(child)) this.fixUnderflow(n, i)
+  }
+
+  private minOf(n: Node): number {
+    return n instanceof Leaf ? this.leafMin : this.innerMin
   }
 
   /** Child i of n has too few entries: borrow one from a sibling, or merge with it. */
@@ -350,8 +371,9 @@ export class GapTree {
     const left = i > 0 ? n.c[i - 1] : undefined
     const right = i + 1 < n.n ? n.c[i + 1] : undefined
     if (child === undefined) return
-    if (left !== undefined && left.n > this.min) this.borrowLeft(n, i, left, child)
-    else if (right !== undefined && right.n > this.min) this.borrowRight(n, i, child, right)
+    const min = this.minOf(child)
+    if (left !== undefined && left.n > min) this.borrowLeft(n, i, left, child)
+    else if (right !== undefined && right.n > min) this.borrowRight(n, i, child, right)
     else if (left !== undefined) this.merge(n, i - 1, left, child)
     else if (right !== undefined) this.merge(n, i, child, right)
   }
@@ -428,7 +450,7 @@ export class GapTree {
   }
 
   private check(n: Node, lo: number, hi: number, depth: number): number {
-    if (n !== this.root && n.n < this.min) throw new Error('gap tree: underfull node')
+    if (n !== this.root && n.n < this.minOf(n)) throw new Error('gap tree: underfull node')
     if (n instanceof Leaf) {
       for (let i = 0; i < n.n; i++) {
         const s = n.d[2 * i] ?? 0
