@@ -3,9 +3,10 @@
 // Promises (issue 3): an IP is never held by two Services unless the sharing rules allow it; an assignment
 // that stays valid is never moved (not by a pool edit, not by a restart, not by an unrelated Service change);
 // the cost of one allocation or release is O(log n) in the assigned IPs and independent of pool size
-// (FreeSpace keeps free gaps, never addresses); capacity and usage are exact bigints (MetalLB PR #3140).
+// (AddressSpace keeps free gaps, never free addresses); capacity and usage are exact bigints (MetalLB PR #3140).
 import type { AllocationFailure, AllocationRequest } from './allocation-request.js'
-import { FreeSpace, type GapTree } from './free-space.js'
+import { AddressSpace, type Chunk } from './address-space.js'
+import { LazyDeleteMap } from './lazy-delete-map.js'
 import { formatIP, isBuggyIPv4, rangeContains, type IP, type IPFamily } from './ip.js'
 import { selectorMatches, type Pool, type PoolConfig } from './pool-config.js'
 import { sharingConflict, type SharingInfo } from './sharing.js'
@@ -38,9 +39,9 @@ export interface ClearedAssignment {
 
 // Layout matters at a million assignments: every pointer followed is a likely cache miss and every object
 // is work for the collector. A Held points straight at its IP entries (release needs no map lookup to find
-// them), an entry is itself the IP value, and arrays are created at their final size.
-// Text is made on first use: the allocator itself works on values and keys, and formatting an IPv6 address
-// cost more than the rest of an allocation.
+// them), an entry is itself the IP and knows where its address space filed it, and arrays are created at
+// their final size. The bigint value and the text are made on first use: the allocator itself works on
+// chunk offsets, and making an IPv6 bigint or its text cost more than the rest of an allocation.
 class Held implements Assignment {
   /** The entries themselves, in family order. */
   ips: readonly IPEntry[] = NO_ENTRIES
@@ -64,19 +65,23 @@ class Held implements Assignment {
 }
 
 class IPEntry implements IP {
+  private valueCache: bigint | null = null
   private textCache: string | null = null
   constructor(
     readonly family: IPFamily,
-    readonly value: bigint,
-    readonly key: IPKey,
     readonly pool: string,
-    readonly space: FreeSpace | null,
-    /** Where the space filed the address (FreeSpace.takenGaps/takenOffset): release gives it back there. */
-    readonly gaps: GapTree | null,
+    readonly space: AddressSpace<IPEntry>,
+    /** Where the space filed the address: release gives it back there. */
+    readonly chunk: Chunk<IPEntry>,
     readonly offset: number,
     /** Usually one; several only when they share the IP. An array: cheaper than a Map at these sizes. */
     readonly holders: Held[],
   ) {}
+
+  get value(): bigint {
+    this.valueCache ??= this.space.valueAt(this.chunk, this.offset)
+    return this.valueCache
+  }
 
   get text(): string {
     this.textCache ??= formatIP(this)
@@ -86,28 +91,25 @@ class IPEntry implements IP {
 
 const NO_ENTRIES: readonly IPEntry[] = []
 
-/** An address FreeSpace.lowest() just returned: still the lowest free while the space's stamp is unchanged. */
+/** The lowest free address of a space as pick() found it: still the lowest while the space's stamp is unchanged. */
 class FreeIP implements IP {
   constructor(
     readonly family: IPFamily,
-    readonly value: bigint,
-    readonly space: FreeSpace,
+    readonly space: AddressSpace<IPEntry>,
+    readonly chunk: Chunk<IPEntry>,
+    readonly offset: number,
     readonly stamp: number,
   ) {}
+
+  get value(): bigint {
+    return this.space.valueAt(this.chunk, this.offset)
+  }
 }
 
 interface PoolState {
   readonly pool: Pool
   readonly index: number
-  readonly spaces: ReadonlyMap<IPFamily, FreeSpace>
-}
-
-// IPv4: the number itself; IPv6: hex digits. A bigint key would be hashed again on every lookup (slow in
-// profiles), while a string caches its hash; and a number or a toString(16) costs less than the canonical
-// text, which is made only when someone asks for it.
-type IPKey = number | string
-function keyOf(ip: IP): IPKey {
-  return ip.family === 'IPv4' ? Number(ip.value) : ip.value.toString(16)
+  readonly spaces: ReadonlyMap<IPFamily, AddressSpace<IPEntry>>
 }
 
 // The hot paths below use plain loops and no closures: besides the allocations, tsx (esbuild keepNames)
@@ -168,10 +170,12 @@ export class Allocator {
   private poolList: PoolState[] = []
   /** auto-assign pools in the order they are tried: priority (lower first, unset last), then config order. */
   private autoOrder: PoolState[] = []
-  private readonly byIP = new Map<IPKey, IPEntry>()
-  private readonly byKey = new Map<string, Held>()
+  // Not plain Maps: the same Service key (and, in `shared`, the same IP) comes and goes over and over, and
+  // V8's Map slows down on exactly that (lazy-delete-map.ts). Who holds an IP is filed in its pool's
+  // AddressSpace, keyed by chunk offset.
+  private readonly byKey = new LazyDeleteMap<string, Held>()
   /** sharing key -> IPs held under it, to find a shareable IP without scanning. */
-  private readonly shared = new Map<string, Set<IPKey>>()
+  private readonly shared = new LazyDeleteMap<string, LazyDeleteMap<IPEntry, IPEntry>>()
   /** Services that got no IP, with the last failure reported for them (see markWaiting). */
   private readonly waiting = new Map<string, string>()
   private freed = 0
@@ -195,7 +199,7 @@ export class Allocator {
 
   /** Service keys holding an IP (more than one only when they share it). */
   holders(ip: IP): readonly string[] {
-    const e = this.byIP.get(keyOf(ip))
+    const e = this.entryOf(ip)
     return e === undefined ? [] : e.holders.map(h => h.key)
   }
 
@@ -240,6 +244,15 @@ export class Allocator {
     return this.waiting.size > (except !== undefined && this.waiting.has(except) ? 1 : 0)
   }
 
+  /** The entry of a held IP (pools never overlap: at most one space files it). */
+  private entryOf(ip: IP): IPEntry | undefined {
+    for (const ps of this.poolList) {
+      const e = ps.spaces.get(ip.family)?.entryOf(ip.value)
+      if (e !== undefined) return e
+    }
+    return undefined
+  }
+
   /** The pool whose usable addresses include ip. */
   private poolOf(ip: IP): PoolState | null {
     for (const ps of this.poolList) {
@@ -270,10 +283,10 @@ export class Allocator {
     this.config = config
     this.pools = new Map(
       config.pools.map((pool, index) => {
-        const spaces = new Map<IPFamily, FreeSpace>()
+        const spaces = new Map<IPFamily, AddressSpace<IPEntry>>()
         for (const family of pool.families) {
           const ranges = pool.ranges.filter(r => r.family === family)
-          spaces.set(family, new FreeSpace(ranges, family === 'IPv4' && pool.avoidBuggyIPs))
+          spaces.set(family, new AddressSpace<IPEntry>(ranges, family === 'IPv4' && pool.avoidBuggyIPs))
         }
         return [pool.name, { pool, index, spaces }]
       }),
@@ -287,7 +300,6 @@ export class Allocator {
         if (pa !== pb) return pa === null ? 1 : pb === null ? -1 : pa - pb
         return a.index - b.index
       })
-    this.byIP.clear()
     this.byKey.clear()
     this.shared.clear()
     const cleared: ClearedAssignment[] = []
@@ -359,7 +371,7 @@ export class Allocator {
   }
 
   private takenProblem(ip: IP, req: AllocationRequest): AllocationFailure | null {
-    const e = this.byIP.get(keyOf(ip))
+    const e = this.entryOf(ip)
     if (e === undefined) return null
     const by: string[] = []
     let why: string | null = null
@@ -441,16 +453,15 @@ export class Allocator {
     const sk = req.sharing.sharingKey
     if (sk !== null) {
       let best: IP | null = null
-      for (const k of this.shared.get(sk) ?? []) {
-        const e = this.byIP.get(k)
-        if (e === undefined || e.pool !== ps.pool.name || e.family !== family) continue
+      for (const e of this.shared.get(sk)?.values() ?? []) {
+        if (e.pool !== ps.pool.name || e.family !== family) continue
         if (this.takenProblem(e, req) !== null) continue
         if (best === null || e.value < best.value) best = e
       }
       if (best !== null) return best
     }
-    const v = space.lowest()
-    return v === null ? null : new FreeIP(family, v, space, space.stamp)
+    const chunk = space.findLowestFree() ? space.lowestChunk : null
+    return chunk === null ? null : new FreeIP(family, space, chunk, space.lowestOffset, space.stamp)
   }
 
   private allocateAuto(req: AllocationRequest, prefer: readonly IP[]): AssignResult {
@@ -547,19 +558,22 @@ export class Allocator {
     return held
   }
 
-  /** Add `held` as a holder of ip, taking the address from the free space when it is the first. */
+  /** Add `held` as a holder of ip, taking the address from its space when it is the first. */
   private hold(ip: IP, ps: PoolState, held: Held): IPEntry {
-    const k = keyOf(ip)
-    // An address just found free has no entry: skip the lookup (a likely cache miss at scale).
-    let e = ip instanceof FreeIP ? undefined : this.byIP.get(k)
+    const space = ps.spaces.get(ip.family)
+    if (space === undefined) throw new Error(`allocator: pool ${ps.pool.name} has no ${ip.family} addresses`)
+    // An address just found free has no entry: skip the lookup.
+    let e = ip instanceof FreeIP ? undefined : space.entryOf(ip.value)
     if (e === undefined) {
-      const space = ps.spaces.get(ip.family) ?? null
       // Still the lowest (nothing changed the space since pick): take it without finding it again.
-      if (ip instanceof FreeIP && ip.space === space && ip.stamp === space.stamp) space.claimLowest()
-      else space?.take(ip.value)
-      const gaps = space === null ? null : space.takenGaps
-      e = new IPEntry(ip.family, ip.value, k, ps.pool.name, space, gaps, space === null ? 0 : space.takenOffset, [held])
-      this.byIP.set(k, e)
+      const fresh = ip instanceof FreeIP && ip.space === space && ip.stamp === space.stamp
+      const took = fresh ? space.claimLowest() : space.take(ip.value)
+      const chunk = space.takenChunk
+      // Callers checked the address (holdProblem or pick): a taken address without an entry is a bug here.
+      if (!took || chunk === null) throw new Error(`allocator: ${formatIP(ip)} is not free, yet no Service holds it`)
+      const offset = space.takenChunkOffset
+      e = new IPEntry(ip.family, ps.pool.name, space, chunk, offset, [held])
+      space.setEntry(chunk, offset, e)
     } else e.holders.push(held)
     this.fileShared(e, held.sharing.sharingKey)
     return e
@@ -569,8 +583,8 @@ export class Allocator {
   private fileShared(e: IPEntry, sk: string | null): void {
     if (sk === null) return
     let set = this.shared.get(sk)
-    if (set === undefined) this.shared.set(sk, (set = new Set()))
-    set.add(e.key)
+    if (set === undefined) this.shared.set(sk, (set = new LazyDeleteMap()))
+    set.set(e, e)
   }
 
   /** Unfile an IP from a sharing key once none of its holders has that key; drop the key when empty. */
@@ -579,17 +593,15 @@ export class Allocator {
     for (const o of e.holders) if (o.sharing.sharingKey === sk) return
     const set = this.shared.get(sk)
     if (set === undefined) return
-    set.delete(e.key)
+    set.delete(e)
     if (set.size === 0) this.shared.delete(sk)
   }
 
   /** Release whatever the Service holds; returns what it held (null when nothing). */
   release(key: string): Assignment | null {
-    const h = this.byKey.get(key)
+    const h = this.byKey.remove(key)
     if (h === undefined) return null
-    this.byKey.delete(key)
     for (const e of h.ips) {
-      const k = e.key
       // Swap-remove: holder order carries no meaning, and splice allocates.
       const i = e.holders.indexOf(h)
       if (i >= 0) {
@@ -599,8 +611,7 @@ export class Allocator {
       this.unfileShared(e, h.sharing.sharingKey)
       if (e.holders.length === 0) {
         this.freed++
-        this.byIP.delete(k)
-        if (e.gaps !== null) e.space?.giveSlot(e.gaps, e.offset)
+        e.space.giveAt(e.chunk, e.offset)
       }
     }
     return h

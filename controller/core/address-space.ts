@@ -1,20 +1,22 @@
-// The free addresses of one pool and family. Each range of the pool is cut into chunks of 2^52 addresses
-// (an IPv4 range is always one chunk; an IPv6 /64 is 4096), and a chunk's free addresses are an ordered
-// set of disjoint gaps [start, end] of offsets, held in a B+tree keyed by start (gap-tree.ts). A chunk nobody has
-// touched is not materialised at all: it is wholly free.
+// The addresses of one pool and family: which are free, and what entry the allocator filed for each taken
+// one. Each range of the pool is cut into chunks of 2^52 addresses (an IPv4 range is always one chunk; an
+// IPv6 /64 is 4096). In a chunk, the free addresses are an ordered set of disjoint gaps [start, end] of
+// offsets in a B+tree keyed by start (gap-tree.ts), and the taken ones that have an entry are in a map keyed
+// by offset. A chunk nobody has touched is not materialised at all: it is wholly free.
 //
 // Cost: taking the lowest free address, taking a given one and giving one back are each O(log g) for g
 // gaps in the chunk, and g <= assigned addresses + 1, so the pool's size never matters: an IPv6 /64 costs
-// what a /28 costs. Nothing is ever materialised per address. Offsets are plain numbers (exact below 2^53),
+// what a /28 costs. Nothing is materialised per free address. Offsets are plain numbers (exact below 2^53),
 // because BigInt arithmetic allocates on every operation and cost more than the whole tree walk; bigint
-// appears only at the boundary (the address in, the address out) and in the exact capacity.
+// appears only at the boundary (an address in, an address out) and in the exact capacity. The entries are
+// keyed by offset for the same reason: a bigint or its text as a key cost more than the rest of an
+// allocation (IPv6 text especially).
 //
 // avoid-buggy-ips (IPv4 .0 and .255) is folded in through `Usable`: gap ends are always usable addresses
 // and a gap holding no usable address is not stored, so the lowest gap start is always allocatable.
 
 import { GapTree as Gaps, type OffsetRule } from './gap-tree.js'
-
-export type { GapTree } from './gap-tree.js'
+import { LazyDeleteMap } from './lazy-delete-map.js'
 
 const CHUNK_BITS = 52n
 const CHUNK = 1n << CHUNK_BITS
@@ -68,7 +70,19 @@ function belowNonBuggy(n: bigint): bigint {
   return (n / 256n) * 254n + partial
 }
 
-interface Range {
+/**
+ * One chunk of a range: its free gaps, the entries of its taken addresses, and its first address. A taker
+ * keeps (chunk, offset) and gives the address back through them: no bigint and no range search.
+ */
+export class Chunk<T> {
+  readonly entries = new LazyDeleteMap<number, T>()
+  constructor(
+    readonly gaps: Gaps,
+    readonly base: bigint,
+  ) {}
+}
+
+interface Range<T> {
   readonly start: bigint
   readonly end: bigint
   /** Number of chunks, and the size of the last one as a number. */
@@ -77,26 +91,30 @@ interface Range {
   /** start as a number when the whole range fits below 2^53 (every IPv4 range): no bigint on the hot path. */
   readonly startNum: number | null
   /** Chunk 0, the only one of most ranges, kept out of the map; null until first taken from. */
-  first: Gaps | null
+  first: Chunk<T> | null
   /** Other chunks taken from at least once; an absent chunk is wholly free. */
-  readonly touched: Map<bigint, Gaps>
+  readonly touched: Map<bigint, Chunk<T>>
 }
 
-export class FreeSpace {
+export class AddressSpace<T> {
   readonly capacity: bigint
-  private readonly ranges: readonly Range[]
+  private readonly ranges: readonly Range<T>[]
   private used = 0
   // Where the last locate()/findLowest() landed. Fields rather than a returned object: these run on every
   // allocation and release, and a fresh object each time showed up as GC work.
-  private atRange: Range | null = null
+  private atRange: Range<T> | null = null
   private atChunk = 0n
   private atOffset = 0
   /** Bumped by every change, so a caller can tell that what lowest() showed is still the lowest. */
   private changes = 0
-  // Where the last successful take put its address (the chunk's gaps and the offset in it): the caller keeps
-  // it and gives the address back through giveSlot(), with no bigint arithmetic and no range search.
-  private slotGaps: Gaps | null = null
-  private slotOffset = 0
+  // What the last findLowest() found in a materialised chunk, valid while `changes` equals lowStamp: the
+  // allocator looks at the lowest address, checks it, then takes it, and the second search is skipped.
+  private lowChunk: Chunk<T> | null = null
+  private lowOffset = 0
+  private lowStamp = -1
+  // Where the last successful take put its address.
+  private takenAt: Chunk<T> | null = null
+  private takenOffset = 0
 
   constructor(
     ranges: readonly { readonly start: bigint; readonly end: bigint }[],
@@ -127,13 +145,13 @@ export class FreeSpace {
   gapCount(): number {
     let n = 0
     for (const r of this.ranges) {
-      if (r.first !== null) n += r.first.size()
-      for (const g of r.touched.values()) n += g.size()
+      if (r.first !== null) n += r.first.gaps.size()
+      for (const c of r.touched.values()) n += c.gaps.size()
     }
     return n
   }
 
-  private newGaps(r: Range, chunk: bigint): Gaps {
+  private newGaps(r: Range<T>, chunk: bigint): Gaps {
     const base = r.start + chunk * CHUNK
     const size = chunk === r.chunks - 1n ? r.lastSize : Number(CHUNK)
     return new Gaps(new Usable(this.avoidBuggy, Number(base % 256n)), 0, size - 1)
@@ -162,41 +180,65 @@ export class FreeSpace {
     return false
   }
 
-  private gapsFor(r: Range, chunk: bigint, create: boolean): Gaps | null {
+  private chunkFor(r: Range<T>, chunk: bigint, create: boolean): Chunk<T> | null {
     if (chunk === 0n) {
-      if (r.first === null && create) r.first = this.newGaps(r, 0n)
+      if (r.first === null && create) r.first = new Chunk(this.newGaps(r, 0n), r.start)
       return r.first
     }
-    let g = r.touched.get(chunk) ?? null
-    if (g === null && create) {
-      g = this.newGaps(r, chunk)
-      r.touched.set(chunk, g)
+    let c = r.touched.get(chunk) ?? null
+    if (c === null && create) {
+      c = new Chunk(this.newGaps(r, chunk), r.start + chunk * CHUNK)
+      r.touched.set(chunk, c)
     }
-    return g
+    return c
   }
 
-  private value(r: Range, chunk: bigint, offset: number): bigint {
-    if (r.startNum !== null) return BigInt(r.startNum + offset)
-    return chunk === 0n ? r.start + BigInt(offset) : r.start + (chunk << CHUNK_BITS) + BigInt(offset)
+  /** The address at an offset of a chunk. */
+  valueAt(chunk: Chunk<T>, offset: number): bigint {
+    return chunk.base + BigInt(offset)
   }
 
   /** The lowest free address, without taking it; null when the space is exhausted. */
   lowest(): bigint | null {
-    return this.findLowest() && this.atRange !== null ? this.value(this.atRange, this.atChunk, this.atOffset) : null
+    if (!this.findLowest() || this.atRange === null) return null
+    const r = this.atRange
+    if (r.startNum !== null) return BigInt(r.startNum + this.atOffset)
+    return r.start + (this.atChunk << CHUNK_BITS) + BigInt(this.atOffset)
+  }
+
+  /**
+   * Find the lowest free address without taking it; false when the space is exhausted. Until the next change
+   * it is at lowestChunk/lowestOffset, and claimLowest() takes it without searching again.
+   */
+  findLowestFree(): boolean {
+    return this.findLowest()
+  }
+
+  get lowestChunk(): Chunk<T> | null {
+    return this.lowStamp === this.changes ? this.lowChunk : null
+  }
+
+  get lowestOffset(): number {
+    return this.lowOffset
   }
 
   /** Point at[Range, Chunk, Offset] at the lowest free address; false when there is none. */
   private findLowest(): boolean {
+    this.lowStamp = -1
     for (const r of this.ranges) {
       // A chunk is only ever full after 2^52 allocations or when the range is small, so this loop runs
-      // once per range in practice; its bound is the range's chunk count either way.
+      // once per range in practice; its bound is the range's chunk count either way. The chunk found is
+      // materialised (one gap when untouched), so claimLowest() can take from it directly.
       for (let c = 0n; c < r.chunks; c++) {
-        const g = this.gapsFor(r, c, false) ?? this.newGaps(r, c)
-        const o = g.lowest()
-        if (o !== null) {
+        const chunk = this.chunkFor(r, c, true)
+        const o = chunk === null ? null : chunk.gaps.lowest()
+        if (chunk !== null && o !== null) {
           this.atRange = r
           this.atChunk = c
           this.atOffset = o
+          this.lowChunk = chunk
+          this.lowOffset = o
+          this.lowStamp = this.changes
           return true
         }
       }
@@ -204,77 +246,91 @@ export class FreeSpace {
     return false
   }
 
-  /** Take the lowest free address; null when the space is exhausted. */
-  takeLowest(): bigint | null {
-    const r = this.claimLowest() ? this.atRange : null
-    return r === null ? null : this.value(r, this.atChunk, this.atOffset)
-  }
-
-  /** Take the lowest free address without making its bigint value; false when the space is exhausted. */
-  claimLowest(): boolean {
-    this.slotGaps = null
-    const r = this.findLowest() ? this.atRange : null
-    if (r === null) return false
-    const g = this.gapsFor(r, this.atChunk, true)
-    if (g === null || g.takeLowest() === null) return false
-    this.took(g, this.atOffset)
-    return true
-  }
-
-  private took(g: Gaps, offset: number): void {
-    this.used++
-    this.changes++
-    this.slotGaps = g
-    this.slotOffset = offset
-  }
-
   /** A count of changes: while it stays the same, what lowest() returned is still the lowest free. */
   get stamp(): number {
     return this.changes
   }
 
-  /** The chunk gaps of the address the last successful take/claimLowest took (null after a failed one). */
-  get takenGaps(): Gaps | null {
-    return this.slotGaps
+  /** Take the lowest free address; false when the space is exhausted. Where it went: takenChunk/Offset. */
+  claimLowest(): boolean {
+    this.takenAt = null
+    if (this.lowStamp === this.changes && this.lowChunk !== null) {
+      // Nothing changed since findLowest(): it is still its chunk's first gap start.
+      const c = this.lowChunk
+      const o = this.lowOffset
+      if (c.gaps.takeLowest() === null) return false
+      this.took(c, o)
+      return true
+    }
+    const c = this.findLowest() ? this.lowChunk : null
+    const o = this.lowOffset
+    if (c === null || c.gaps.takeLowest() === null) return false
+    this.took(c, o)
+    return true
+  }
+
+  private took(c: Chunk<T>, offset: number): void {
+    this.used++
+    this.changes++
+    this.takenAt = c
+    this.takenOffset = offset
+  }
+
+  /** The chunk of the address the last successful take/claimLowest took (null after a failed one). */
+  get takenChunk(): Chunk<T> | null {
+    return this.takenAt
   }
 
   /** Its offset in that chunk. */
-  get takenOffset(): number {
-    return this.slotOffset
+  get takenChunkOffset(): number {
+    return this.takenOffset
   }
 
   isFree(v: bigint): boolean {
     const r = this.locate(v) ? this.atRange : null
     if (r === null) return false
-    const g = this.gapsFor(r, this.atChunk, false) ?? this.newGaps(r, this.atChunk)
-    return g.isFree(this.atOffset)
+    const c = this.chunkFor(r, this.atChunk, false)
+    return (c !== null ? c.gaps : this.newGaps(r, this.atChunk)).isFree(this.atOffset)
   }
 
   /** Take a given address; false when it is not free (taken, unusable or outside the space). */
   take(v: bigint): boolean {
-    this.slotGaps = null
+    this.takenAt = null
     const r = this.locate(v) ? this.atRange : null
     if (r === null) return false
     const offset = this.atOffset
-    const g = this.gapsFor(r, this.atChunk, true)
-    if (g === null || !g.take(offset)) return false
-    this.took(g, offset)
+    const c = this.chunkFor(r, this.atChunk, true)
+    if (c === null || !c.gaps.take(offset)) return false
+    this.took(c, offset)
     return true
   }
 
-  /** Give back an address taken before; false (and no change) when it was free or is not in the space. */
+  /** Give back an address taken before, dropping its entry; false (and no change) when it was free. */
   give(v: bigint): boolean {
     const r = this.locate(v) ? this.atRange : null
     if (r === null) return false
-    const g = this.gapsFor(r, this.atChunk, false)
-    return g !== null && this.giveSlot(g, this.atOffset)
+    const c = this.chunkFor(r, this.atChunk, false)
+    return c !== null && this.giveAt(c, this.atOffset)
   }
 
-  /** Give back an address by the slot its take reported (takenGaps, takenOffset). */
-  giveSlot(g: Gaps, offset: number): boolean {
-    if (!g.give(offset)) return false
+  /** Give back an address by where its take put it, dropping its entry. */
+  giveAt(c: Chunk<T>, offset: number): boolean {
+    if (!c.gaps.give(offset)) return false
+    c.entries.delete(offset)
     this.used--
     this.changes++
     return true
+  }
+
+  /** File the entry of a taken address. */
+  setEntry(c: Chunk<T>, offset: number, entry: T): void {
+    c.entries.set(offset, entry)
+  }
+
+  /** The entry filed for an address, if any. */
+  entryOf(v: bigint): T | undefined {
+    const r = this.locate(v) ? this.atRange : null
+    if (r === null) return undefined
+    return this.chunkFor(r, this.atChunk, false)?.entries.get(this.atOffset)
   }
 }
