@@ -165,7 +165,7 @@ export function applyConfig(
   if (text === null) {
     return {
       accepted: false,
-      errors: [{ path: 'config', message: 'the pool ConfigMap, or its key "config", is missing', fix: 'create it (config/samples/pool-configmap.yaml); see docs/configuration.md' }],
+      errors: [{ path: 'config', message: 'the pool ConfigMap, or its key "config", is missing', fix: 'create it (config/samples/pool-configmap.yaml); see the Configuration section of the README' }],
       stale: allocator.hasConfig(),
     }
   }
