@@ -88,7 +88,10 @@ interface Range<T> {
   /** Number of chunks, and the size of the last one as a number. */
   readonly chunks: bigint
   readonly lastSize: number
-  /** start as a number when the whole range fits below 2^53 (every IPv4 range): no bigint on the hot path. */
+  /**
+   * start as a number when the range is one chunk ending below 2^53 (every IPv4 range): an offset is then
+   * v - start in plain numbers. A bigger range near :: ends below 2^53 too, but has several chunks.
+   */
   readonly startNum: number | null
   /** Chunk 0, the only one of most ranges, kept out of the map; null until first taken from. */
   first: Chunk<T> | null
@@ -127,7 +130,7 @@ export class AddressSpace<T> {
       const size = r.end - r.start + 1n
       const chunks = (size + CHUNK - 1n) / CHUNK
       const lastSize = Number(size - (chunks - 1n) * CHUNK)
-      const startNum = r.end < 1n << 53n ? Number(r.start) : null
+      const startNum = chunks === 1n && r.end < 1n << 53n ? Number(r.start) : null
       return { start: r.start, end: r.end, chunks, lastSize, startNum, first: null, touched: new Map() }
     })
     this.capacity = cap
@@ -200,10 +203,8 @@ export class AddressSpace<T> {
 
   /** The lowest free address, without taking it; null when the space is exhausted. */
   lowest(): bigint | null {
-    if (!this.findLowest() || this.atRange === null) return null
-    const r = this.atRange
-    if (r.startNum !== null) return BigInt(r.startNum + this.atOffset)
-    return r.start + (this.atChunk << CHUNK_BITS) + BigInt(this.atOffset)
+    const c = this.findLowest() ? this.lowChunk : null
+    return c === null ? null : this.valueAt(c, this.lowOffset)
   }
 
   /**

@@ -19,6 +19,12 @@ interface Case {
 const cases: Record<string, Case> = {
   'IPv4 two ranges': { ranges: [{ start: 0xc0000200n, end: 0xc0000207n }, { start: 0xc0000210n, end: 0xc0000213n }], avoidBuggy: false, interesting: [] },
   'IPv4 avoid-buggy across .255/.0': { ranges: [{ start: 0xc00002fcn, end: 0xc0000302n }], avoidBuggy: true, interesting: [] },
+  // Near ::, a range of several chunks still ends below 2^53: offsets must not be taken from the range start.
+  'IPv6 near :: across chunk edges': {
+    ranges: [{ start: 0n, end: 2n * CHUNK - 1n }], // ::/75
+    avoidBuggy: false,
+    interesting: [0n, 1n, CHUNK - 2n, CHUNK - 1n, CHUNK, CHUNK + 1n, CHUNK + 5n, 2n * CHUNK - 1n],
+  },
   'IPv6 across chunk edges': {
     ranges: [{ start: V6, end: V6 + 2n * CHUNK + 3n }],
     avoidBuggy: false,

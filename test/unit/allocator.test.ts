@@ -166,3 +166,31 @@ t.test('capacity is exact for huge IPv6 pools', async t => {
   t.same(ips(a, svc('a', { ipFamilies: ['IPv6'] })), ['2001:db8::'])
   t.equal(a.usage()[0]?.inUse, 1n)
 })
+
+t.test('a range near :: spanning several 2^52 chunks: every address can be requested, held and released', async t => {
+  // ::/75 ends below 2^53, yet is two chunks: offsets must come from the chunk, not the range start.
+  const a = fresh('address-pools: [{name: p, protocol: layer2, addresses: ["::/75"]}]')
+  const high = { ipFamilies: ['IPv6' as const], loadBalancerIP: '::10:0:0:5' }
+  t.same(ips(a, svc('high', high)), ['::10:0:0:5'], 'an address in the second chunk')
+  t.same(a.holders({ family: 'IPv6', value: (1n << 52n) + 5n }), ['default/high'])
+  t.equal(failure(a, svc('other', high)), 'ipTaken', 'and it is held, not free')
+  t.same(ips(a, svc('low', { ipFamilies: ['IPv6'] })), ['::'], 'the lowest free is still the first address')
+  t.equal(a.usage()[0]?.inUse, 2n)
+  a.release('default/high')
+  t.same(ips(a, svc('other', high)), ['::10:0:0:5'], 'released, it can be had again')
+})
+
+t.test('releasing and re-assigning the same Service over and over keeps one address and exact usage', async t => {
+  // The allocator's maps see the same key come and go; many rounds cross their rebuild threshold.
+  const a = fresh()
+  t.same(ips(a, svc('keep')), ['192.0.2.240'])
+  const wrong: string[] = []
+  for (let i = 0; i < 5000; i++) {
+    const got = ips(a, svc('churn'))
+    if (got[0] !== '192.0.2.241') wrong.push(`${i}: ${got.join(',')}`)
+    a.release('default/churn')
+  }
+  t.same(wrong, [], 'the same lowest free address every time')
+  t.equal(a.usage()[0]?.inUse, 1n)
+  t.same(ips(a, svc('keep')), ['192.0.2.240'], 'the other Service never moved')
+})
