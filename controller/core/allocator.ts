@@ -170,12 +170,12 @@ export class Allocator {
   private poolList: PoolState[] = []
   /** auto-assign pools in the order they are tried: priority (lower first, unset last), then config order. */
   private autoOrder: PoolState[] = []
-  // Not plain Maps: the same Service key (and, in `shared`, the same IP) comes and goes over and over, and
-  // V8's Map slows down on exactly that (lazy-delete-map.ts). Who holds an IP is filed in its pool's
-  // AddressSpace, keyed by chunk offset.
+  // Not plain Maps: the same Service key (and sharing key) comes and goes over and over, and V8's Map slows
+  // down on exactly that (lazy-delete-map.ts). Who holds an IP is filed in its pool's AddressSpace, keyed by
+  // chunk offset.
   private readonly byKey = new LazyDeleteMap<string, Held>()
-  /** sharing key -> IPs held under it, to find a shareable IP without scanning. */
-  private readonly shared = new LazyDeleteMap<string, LazyDeleteMap<IPEntry, IPEntry>>()
+  /** sharing key -> IPs held under it, to find a shareable IP without scanning (a fresh entry per take). */
+  private readonly shared = new LazyDeleteMap<string, Set<IPEntry>>()
   /** Services that got no IP, with the last failure reported for them (see markWaiting). */
   private readonly waiting = new Map<string, string>()
   private freed = 0
@@ -246,6 +246,10 @@ export class Allocator {
 
   /** The entry of a held IP (pools never overlap: at most one space files it). */
   private entryOf(ip: IP): IPEntry | undefined {
+    // An entry of a current assignment (keeping one checks its own IPs on every pass): no search.
+    if (ip instanceof IPEntry && ip.chunk.entries.get(ip.offset) === ip && this.pools.get(ip.pool)?.spaces.get(ip.family) === ip.space) {
+      return ip
+    }
     for (const ps of this.poolList) {
       const e = ps.spaces.get(ip.family)?.entryOf(ip.value)
       if (e !== undefined) return e
@@ -453,7 +457,7 @@ export class Allocator {
     const sk = req.sharing.sharingKey
     if (sk !== null) {
       let best: IP | null = null
-      for (const e of this.shared.get(sk)?.values() ?? []) {
+      for (const e of this.shared.get(sk) ?? []) {
         if (e.pool !== ps.pool.name || e.family !== family) continue
         if (this.takenProblem(e, req) !== null) continue
         if (best === null || e.value < best.value) best = e
@@ -551,7 +555,14 @@ export class Allocator {
     const a = ips[0]
     const b = ips[1]
     const ea = a === undefined ? null : this.hold(a, ps, held)
-    const eb = b === undefined ? null : this.hold(b, ps, held)
+    let eb: IPEntry | null = null
+    try {
+      eb = b === undefined ? null : this.hold(b, ps, held)
+    } catch (err) {
+      // All or nothing: an assignment is never left half made.
+      if (ea !== null) this.unhold(ea, held)
+      throw err
+    }
     if (ea !== null && eb !== null) held.ips = [ea, eb]
     else if (ea !== null) held.ips = [ea]
     this.byKey.set(key, held)
@@ -583,8 +594,8 @@ export class Allocator {
   private fileShared(e: IPEntry, sk: string | null): void {
     if (sk === null) return
     let set = this.shared.get(sk)
-    if (set === undefined) this.shared.set(sk, (set = new LazyDeleteMap()))
-    set.set(e, e)
+    if (set === undefined) this.shared.set(sk, (set = new Set()))
+    set.add(e)
   }
 
   /** Unfile an IP from a sharing key once none of its holders has that key; drop the key when empty. */
@@ -601,20 +612,23 @@ export class Allocator {
   release(key: string): Assignment | null {
     const h = this.byKey.remove(key)
     if (h === undefined) return null
-    for (const e of h.ips) {
-      // Swap-remove: holder order carries no meaning, and splice allocates.
-      const i = e.holders.indexOf(h)
-      if (i >= 0) {
-        const last = e.holders.pop()
-        if (last !== undefined && i < e.holders.length) e.holders[i] = last
-      }
-      this.unfileShared(e, h.sharing.sharingKey)
-      if (e.holders.length === 0) {
-        this.freed++
-        e.space.giveAt(e.chunk, e.offset)
-      }
-    }
+    for (const e of h.ips) this.unhold(e, h)
     return h
+  }
+
+  /** Drop `h` as a holder of e; the address goes back to its space with its last holder. */
+  private unhold(e: IPEntry, h: Held): void {
+    // Swap-remove: holder order carries no meaning, and splice allocates.
+    const i = e.holders.indexOf(h)
+    if (i >= 0) {
+      const last = e.holders.pop()
+      if (last !== undefined && i < e.holders.length) e.holders[i] = last
+    }
+    this.unfileShared(e, h.sharing.sharingKey)
+    if (e.holders.length === 0) {
+      this.freed++
+      e.space.giveAt(e.chunk, e.offset)
+    }
   }
 
   /**

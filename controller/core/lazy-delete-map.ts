@@ -56,12 +56,21 @@ export class LazyDeleteMap<K, V> {
     this.vacancies = 0
   }
 
+  // Iteration yields live entries in the order their keys were first set (a key deleted and set again keeps
+  // its place). Deleting while iterating is allowed: an entry deleted or replaced after the iteration started
+  // is skipped (checked against the current map, since a rebuild may have replaced the one being walked);
+  // keys set after it started may or may not be visited.
   *values(): IterableIterator<V> {
-    for (const v of this.map.values()) if (v !== VACANT) yield v
+    for (const [, v] of this.entries()) yield v
   }
 
   *entries(): IterableIterator<[K, V]> {
-    for (const [k, v] of this.map) if (v !== VACANT) yield [k, v]
+    const walked = this.map
+    for (const [k, v] of walked) {
+      if (v === VACANT) continue
+      if (this.map !== walked && this.map.get(k) !== v) continue
+      yield [k, v]
+    }
   }
 
   private rebuild(): void {

@@ -70,3 +70,17 @@ t.test('rebuilds keep every live entry, and clear empties it', async t => {
   t.same([...m.values()], [])
   t.equal(m.get('k0'), undefined)
 })
+
+t.test('deleting while iterating skips what was deleted, across a rebuild too', async t => {
+  const m = new LazyDeleteMap<number, number>()
+  for (let i = 0; i < 3000; i++) m.set(i, i)
+  const seen: number[] = []
+  for (const [k] of m.entries()) {
+    seen.push(k)
+    // While the first 1000 are visited, every key from 1000 on goes: enough deletes to force a rebuild.
+    if (k === 0) for (let j = 1000; j < 3000; j++) m.delete(j)
+  }
+  t.equal(seen.length, 1000, 'a plain Map would visit exactly the 1000 that are left')
+  t.same(seen, [...Array(1000).keys()])
+  t.equal(m.size, 1000)
+})
