@@ -3,19 +3,24 @@
 //
 // The assigned IPs are fragmented — every other address is held, so the free space is ~N single-address
 // gaps, the allocator's worst shape — and they stay assigned throughout.
-// - The goal figures (`ops_per_s`): each pair assigns a Service that holds nothing (it gets the lowest free
-//   address, as a new Service does) and releases it. What grows with N is the allocator's own state, so the
-//   figures show whether its cost grows with what is already allocated (issue 3, item 4).
-// - `random_ops_per_s`: each pair releases a random one of the N held Services and assigns it again. At 1M
-//   this mostly measures the memory system (every pair lands on state no cache holds), so the same run
-//   measures a baseline for it: a plain Map's get+delete+set on the same keys in the same order.
+// - The goal figures (`ops_per_s`): each pair assigns a Service that holds nothing and releases it — a
+//   Service created and deleted while N others hold addresses. Each pair is a different Service (a ring of
+//   65536 names), and gets the lowest free address. It goes through every structure that holds the N: the
+//   Service index and the address entries (N each), the gap tree (depth log N). So the figures show
+//   whether the cost of an allocation grows with what is already allocated (issue 3, item 4): anything
+//   linear in N shows up here at once — this pattern is what exposed V8's Map slowing down on a key that
+//   comes and goes (12.5k pairs/s at 100k assigned, lazy-delete-map.ts). What it does not measure is
+//   the price of memory no cache holds: the lowest free address and its neighbourhood stay cached.
+// - `random_ops_per_s`: each pair releases a random one of the N held Services and assigns it again (the
+//   figure session 1 reported as ops_per_s). At 1M every pair lands on state no cache holds, so it mostly
+//   measures the memory system, and the same run measures a baseline for it: a plain Map's
+//   get+delete+set on the same keys in the same order.
 //
 // Each (family, size) is measured in fresh processes (bench/lib/allocator-child.ts) that first run both
-// families' code on a small pool: what one measurement leaves behind — a grown heap, code specialised for
-// one family — then weighs on no other, and every size starts from the same compiled code, so the
-// slowdown ratios compare data sizes and nothing else. Identical processes still differ by up to 1.7x
-// (V8 compiles concurrently, and what it inlines varies from run to run), so each figure is the median of
-// three processes.
+// families' code paths on a small pool: what one measurement leaves behind — a grown heap, code specialised
+// for one family — weighs on no other, and no measurement runs on code that has seen only one family.
+// Identical processes still differ by up to 1.7x (V8 compiles concurrently, and what it inlines varies from
+// run to run), so each figure is the median of three processes.
 import { spawn } from 'node:child_process'
 import { fileURLToPath } from 'node:url'
 import { Agent } from '../test/lib/json-agent.js'
