@@ -23,7 +23,7 @@ export type PacketErrorCode =
   | 'BAD_PLEN'
   | 'BAD_OP' // ARP op neither request nor reply
   | 'BAD_ADDRESS' // an encoder was given a bad MAC or IP address
-  | 'BAD_VERSION' // IPv6 version field is not 6
+  | 'BAD_VERSION' // IPv6 version field is not 6; a peer heartbeat of a version we do not speak
   | 'BAD_NEXT_HEADER' // not ICMPv6 directly (extension headers are not accepted for NDP)
   | 'BAD_LENGTH' // ICMPv6 message shorter than 24 bytes (RFC 4861 §7.1.1, §7.1.2)
   | 'BAD_HOP_LIMIT' // not 255: the message may come from off-link (RFC 4861 §7.1.1)
@@ -34,6 +34,10 @@ export type PacketErrorCode =
   | 'BAD_OPTION' // zero-length or overrunning option, a link-layer option that is not 6 bytes, SLLA from ::
   | 'BAD_DESTINATION' // NS from :: not sent to the target's solicited-node address (RFC 4861 §7.1.1)
   | 'BAD_FLAGS' // NA to a multicast address with Solicited set (RFC 4861 §7.1.2)
+  | 'BAD_MAGIC' // a frame of the peer-heartbeat EtherType that is not an l2lb heartbeat
+  | 'BAD_KIND' // a heartbeat neither 'alive' nor 'leaving'
+  | 'BAD_INTERVAL' // a heartbeat interval outside 1..60000 ms
+  | 'BAD_NAME' // a heartbeat node name that is empty, too long or not a Kubernetes node name
 
 /** The one error every decoder and encoder of speaker/core (Ethernet, ARP, IPv6, NDP) throws for bad input. */
 export class PacketError extends Error {
