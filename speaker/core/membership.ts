@@ -6,6 +6,15 @@
 //
 // Freshness is judged as client-go's leader election judges it: by when *this* observer last saw renewTime
 // change, on its own monotonic clock, never by comparing the server's timestamp with our wall clock (skew).
+//
+// Peer heartbeats on the LAN (core/peer-heartbeat.ts) are a second, faster input: a node whose heartbeats
+// stopped (or which said it is leaving) stops counting after a few of its intervals, well before its Lease
+// runs out. They can only take a node out, never keep one in: the Lease still decides that. A node never
+// heard (an older speaker, another segment) is judged by its Lease alone. And silence counts only while this
+// observer demonstrably hears the LAN — some other peer's heartbeat is fresh — because a speaker whose own
+// receive path broke would otherwise pass every peer over and announce everything (two answers for each IP).
+// The observer's own heartbeats, passed in under its own name, are the ones it last managed to send: once it
+// has been unable to send for longer than peers wait, it takes itself out too, before they take over.
 import type { NodeView } from '../../controller/core/views.js'
 
 export interface LeaseObservation {
@@ -27,6 +36,23 @@ export function observeLease(
   return { renewTime, observedAtMs: nowMs, durationMs }
 }
 
+export interface HeartbeatObservation {
+  /** Our monotonic clock (ms) when the node's last heartbeat arrived. */
+  readonly heardAtMs: number
+  /** Silence longer than this passes the node over (a few of its own announced intervals). */
+  readonly deadlineMs: number
+  /** It said it is stopping: passed over at once. */
+  readonly leaving: boolean
+}
+
+/** Heartbeats a node may miss before it is passed over (VRRP's master-down interval is 3 adverts too). */
+export const HEARTBEATS_MISSED = 3
+
+/** Records a heartbeat as it arrives. */
+export function observeHeartbeat(kind: 'alive' | 'leaving', intervalMs: number, nowMs: number): HeartbeatObservation {
+  return { heardAtMs: nowMs, deadlineMs: HEARTBEATS_MISSED * intervalMs, leaving: kind === 'leaving' }
+}
+
 export interface Membership {
   readonly live: ReadonlySet<string>
   /** The earliest moment (our clock) a live node's Lease runs out: re-evaluate then. null if none. */
@@ -37,17 +63,32 @@ export function liveMembers(
   nodes: Iterable<NodeView>,
   leases: ReadonlyMap<string, LeaseObservation>,
   nowMs: number,
+  heartbeats: ReadonlyMap<string, HeartbeatObservation> = new Map(),
+  self: string | null = null,
 ): Membership {
+  // Do we hear the LAN at all? Some other node's heartbeat is fresh.
+  let hearing = false
+  for (const [node, h] of heartbeats) if (node !== self && !h.leaving && h.heardAtMs + h.deadlineMs > nowMs) hearing = true
   const live = new Set<string>()
   let next: number | null = null
+  const wake = (at: number): void => {
+    if (next === null || at < next) next = at
+  }
   for (const n of nodes) {
     if (!n.ready || n.excludedFromLoadBalancers) continue
     const lease = leases.get(n.name)
     if (!lease) continue
     const expires = lease.observedAtMs + lease.durationMs
     if (expires <= nowMs) continue
+    const hb = heartbeats.get(n.name)
+    if (hb !== undefined) {
+      if (hb.leaving) continue
+      const silentAt = hb.heardAtMs + hb.deadlineMs
+      if (silentAt <= nowMs && (hearing || n.name === self)) continue
+      if (silentAt > nowMs) wake(silentAt)
+    }
     live.add(n.name)
-    if (next === null || expires < next) next = expires
+    wake(expires)
   }
   return { live, nextExpiryMs: next }
 }

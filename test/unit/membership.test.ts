@@ -1,5 +1,5 @@
 import t from 'tap'
-import { liveMembers, observeLease } from '../../speaker/core/membership.js'
+import { liveMembers, observeHeartbeat, observeLease } from '../../speaker/core/membership.js'
 import type { NodeView } from '../../controller/core/views.js'
 
 const node = (name: string, over: Partial<NodeView> = {}): NodeView =>
@@ -25,4 +25,47 @@ t.test('freshness is measured on the observer clock from the last renewTime chan
   t.equal(same, first, 'a re-delivered Lease without a new renewTime does not extend it')
   const renewed = observeLease(first, '2026-11-22T01:00:00.750000Z', 3000, 2600)
   t.equal(renewed.observedAtMs, 2600, 'a renewal restarts the clock, whatever the server timestamp says')
+})
+
+t.test('peer heartbeats take a silent or leaving node out before its Lease expires, never keep one in', async t => {
+  const lease = { renewTime: 'r1', observedAtMs: 0, durationMs: 3000 }
+  const leases = new Map([['a', lease], ['b', lease], ['c', lease], ['old', lease]])
+  const nodes = [node('a'), node('b'), node('c'), node('old')]
+  // b and c heard at 1000 with 200 ms intervals (deadline 600 ms); a heard at 1500; 'old' never sends any.
+  const heard = new Map([
+    ['a', observeHeartbeat('alive', 200, 1500)],
+    ['b', observeHeartbeat('alive', 200, 1000)],
+    ['c', observeHeartbeat('alive', 200, 1000)],
+  ])
+  const at1200 = liveMembers(nodes, leases, 1200, heard)
+  t.same([...at1200.live].sort(), ['a', 'b', 'c', 'old'])
+  t.equal(at1200.nextExpiryMs, 1600, 're-evaluate when b and c fall silent')
+  t.same([...liveMembers(nodes, leases, 1600, heard).live].sort(), ['a', 'old'], 'b and c silent for 3 intervals: out, though their Leases run to 3000')
+  const leaving = new Map(heard).set('a', observeHeartbeat('leaving', 200, 1550))
+  t.same([...liveMembers(nodes, leases, 1550, leaving).live].sort(), ['b', 'c', 'old'], 'a said it is leaving: out at once')
+  t.same([...liveMembers([node('a', { ready: false })], leases, 1200, heard).live], [], 'a heartbeat does not make a NotReady node live')
+  t.same([...liveMembers(nodes, new Map([['old', lease]]), 1200, heard).live], ['old'], 'nor a node without a fresh Lease')
+})
+
+t.test('silence counts only while the observer hears someone: a deaf speaker falls back to the Leases', async t => {
+  const lease = { renewTime: 'r1', observedAtMs: 0, durationMs: 3000 }
+  const leases = new Map([['a', lease], ['b', lease]])
+  const heard = new Map([['a', observeHeartbeat('alive', 200, 1000)], ['b', observeHeartbeat('alive', 200, 1000)]])
+  const m = liveMembers([node('a'), node('b')], leases, 2000, heard)
+  t.same([...m.live].sort(), ['a', 'b'], 'nobody heard for a while: our receive path may be broken, so nobody is passed over')
+  t.equal(m.nextExpiryMs, 3000, 'until the Leases say so')
+  t.same([...liveMembers([node('a'), node('b')], leases, 3000, heard).live], [])
+})
+
+t.test('the observer takes itself out once it has not managed to send a heartbeat for as long as peers wait', async t => {
+  const lease = { renewTime: 'r1', observedAtMs: 0, durationMs: 3000 }
+  const leases = new Map([['me', lease], ['b', lease]])
+  const sentAt1000 = new Map([['me', observeHeartbeat('alive', 200, 1000)]])
+  t.same([...liveMembers([node('me'), node('b')], leases, 1500, sentAt1000, 'me').live].sort(), ['b', 'me'])
+  t.same([...liveMembers([node('me'), node('b')], leases, 1600, sentAt1000, 'me').live], ['b'],
+    'sends failing for 3 intervals: out, even though nobody else is heard (our own failure is known, not inferred)')
+  const m = liveMembers([node('me')], leases, 1100, sentAt1000, 'me')
+  t.equal(m.nextExpiryMs, 1600, 're-evaluate when our own heartbeats would be missed')
+  t.same([...liveMembers([node('b')], leases, 1400, new Map([['b', observeHeartbeat('alive', 200, 1000)], ['me', observeHeartbeat('alive', 200, 1390)]]), 'me').live], ['b'],
+    'our own heartbeat is no evidence that we hear others: b stays in on its Lease')
 })
