@@ -12,6 +12,7 @@ import { ArpResponder } from './arp-responder.js'
 import { NdpResponder } from './ndp-responder.js'
 import { judgeIpvs } from './core/ipvs.js'
 import { readIpvsFacts } from './ipvs-facts.js'
+import { PeerHeartbeats } from './peer-heartbeat.js'
 
 const log = pino({ name: 'l2lb-speaker', level: process.env.LOG_LEVEL ?? 'info' })
 
@@ -40,6 +41,13 @@ async function main(): Promise<void> {
     log.fatal(`L2LB_LEASE_SECONDS="${env.L2LB_LEASE_SECONDS}": write a whole number of seconds from 1 to 60 (default 3)`)
     process.exit(2)
   }
+  // 0 turns peer heartbeats off (failover then takes one Lease duration); at most 1/10 of the Lease, so
+  // silence is noticed well before the Lease would say the same.
+  const heartbeatMs = Number(env.L2LB_HEARTBEAT_MS ?? '200')
+  if (!Number.isInteger(heartbeatMs) || (heartbeatMs !== 0 && (heartbeatMs < 20 || heartbeatMs > leaseSeconds * 100))) {
+    log.fatal(`L2LB_HEARTBEAT_MS="${env.L2LB_HEARTBEAT_MS}": write 0 (off) or a whole number of milliseconds from 20 to ${leaseSeconds * 100} (a tenth of L2LB_LEASE_SECONDS; default 200)`)
+    process.exit(2)
+  }
   const metrics = new MetricsRegistry()
   const ipvs = judgeIpvs(readIpvsFacts())
   metrics.gauge('l2lb_speaker_ipvs_without_strict_arp_bool', '1 when kube-proxy IPVS mode lacks strictARP on this node (several nodes answer ARP)')
@@ -66,6 +74,9 @@ async function main(): Promise<void> {
     configNamespace: env.L2LB_NAMESPACE || 'l2lb-system',
     configName: env.L2LB_CONFIGMAP || 'config',
     leaseDurationSeconds: leaseSeconds,
+    peerHeartbeats: heartbeatMs === 0 ? undefined : new PeerHeartbeats({
+      node: nodeName, interfaces: names, intervalMs: heartbeatMs, log: log.child({ part: 'peer-heartbeat' }), metrics,
+    }),
   })
   await runProgram({ log, listen, metrics, program: speaker })
 }

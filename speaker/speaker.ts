@@ -17,7 +17,11 @@ import {
 import { formatConfigError, parsePoolConfig, type PoolConfig } from '../controller/core/pool-config.js'
 import { electService, shouldAnnounce } from './core/election.js'
 import { isOurs } from '../controller/core/reconcile.js'
-import { liveMembers, observeLease, type LeaseObservation } from './core/membership.js'
+import {
+  liveMembers, observeHeartbeat, observeLease, type HeartbeatObservation, type LeaseObservation,
+} from './core/membership.js'
+import type { PeerHeartbeatSource } from './peer-heartbeat.js'
+import type { ReceivedHeartbeat } from './core/peer-heartbeat.js'
 import { LeaseHeartbeat, SPEAKER_LEASE_LABELS } from './lease-heartbeat.js'
 import { advertisementOf, interfacesFor, nodeMayAnnounce, type IPAdvertisement } from './core/advertisement.js'
 
@@ -49,6 +53,11 @@ export interface SpeakerOptions {
    * announcing (it fences itself before peers take over). Default 3 s, renewed every 0.75 s.
    */
   readonly leaseDurationSeconds?: number
+  /**
+   * Heartbeats with the other speakers on the LAN (peer-heartbeat.ts): a peer that falls silent is passed
+   * over after a few intervals, long before its Lease runs out. Without it, the Leases alone decide.
+   */
+  readonly peerHeartbeats?: PeerHeartbeatSource
   /** Monotonic clock in ms; performance.now by default. */
   readonly now?: () => number
 }
@@ -64,6 +73,8 @@ export class Speaker {
   /** When our own last successful renewal was sent (monotonic ms); null until the first one. */
   #ownRenewSentMs: number | null = null
   #observations = new Map<string, LeaseObservation>()
+  /** The last heartbeat heard from each other node. */
+  #heard = new Map<string, HeartbeatObservation>()
   /** Our own Lease as the watch shows it: proof that our view of the cluster is current (see #checkMembership). */
   #selfSeen: LeaseObservation | undefined = undefined
   #live: ReadonlySet<string> = new Set()
@@ -129,6 +140,7 @@ export class Speaker {
     ])
     // Sockets first: a speaker that cannot answer (EPERM, ENODEV) must never take a Lease and be elected.
     for (const a of this.#o.announcers) await a.start()
+    this.#o.peerHeartbeats?.start(h => this.#onHeartbeat(h))
     await this.#heartbeat.start()
     this.#synced = true
     log.info({ node: this.#o.nodeName, interfaces: this.#o.announcers.map(a => a.interfaceName) }, 'speaker synced')
@@ -174,7 +186,7 @@ export class Speaker {
       })
     }
     this.#observations = seen
-    const m = liveMembers(this.#nodes.list(), seen, now)
+    const m = liveMembers(this.#nodes.list(), seen, now, this.#heartbeatView(), this.#o.nodeName)
     if (this.#expiryTimer) clearTimeout(this.#expiryTimer)
     this.#expiryTimer = m.nextExpiryMs === null ? null
       : setTimeout(() => this.#checkMembership(), Math.max(1, m.nextExpiryMs - now + 1))
@@ -184,6 +196,29 @@ export class Speaker {
       this.#live = m.live
       this.#schedule()
     }
+  }
+
+  /**
+   * Records a peer's heartbeat. Membership is re-checked only when it can change because of this one: the
+   * node was unheard, silent or leaving before, or says it is leaving now. Routine heartbeats (every node,
+   * several times a second) cost a map write; the expiry timer catches a node falling silent.
+   */
+  #onHeartbeat(h: ReceivedHeartbeat): void {
+    if (this.#closed) return
+    const now = this.#now()
+    const before = this.#heard.get(h.node)
+    const obs = observeHeartbeat(h.kind, h.intervalMs, now)
+    this.#heard.set(h.node, obs)
+    const wasFresh = before !== undefined && !before.leaving && before.heardAtMs + before.deadlineMs > now
+    if (!wasFresh || obs.leaving || before.deadlineMs !== obs.deadlineMs) this.#checkMembership()
+  }
+
+  /** Heartbeats heard from peers, and our own as last sent: we stop counting ourselves when we go quiet. */
+  #heartbeatView(): ReadonlyMap<string, HeartbeatObservation> {
+    const source = this.#o.peerHeartbeats
+    const sent = source?.lastSentMs() ?? null
+    if (source === undefined || sent === null) return this.#heard
+    return new Map(this.#heard).set(this.#o.nodeName, observeHeartbeat('alive', source.intervalMs, sent))
   }
 
   #serves(svc: ServiceView): boolean {
@@ -211,7 +246,7 @@ export class Speaker {
     const me = this.#o.nodeName
     const nodes = new Map(this.#nodes.list().map(n => [n.name, n]))
     // Node readiness may have changed too: refresh the membership without re-entering #schedule.
-    const live = liveMembers(nodes.values(), this.#observations, this.#now()).live
+    const live = liveMembers(nodes.values(), this.#observations, this.#now(), this.#heartbeatView(), me).live
     this.#live = live
     const adverts = new Map<string, IPAdvertisement | null>()
     const advertOf = (ip: string): IPAdvertisement | null => {
@@ -288,6 +323,8 @@ export class Speaker {
     // Stop answering first, then give the Lease up: peers see the deletion and the next winner's gratuitous
     // ARP takes each IP over without waiting for the Lease to expire (SIGTERM handover, ROADMAP 1).
     for (const a of this.#o.announcers) a.setAnnounced([])
+    // Peers hear `leaving` on the LAN within a millisecond; the Lease deletion reaches them through the API.
+    this.#o.peerHeartbeats?.close()
     await this.#heartbeat?.close()
     await Promise.all([
       this.#services?.close(), this.#nodes?.close(), this.#slices?.close(), this.#configMaps?.close(), this.#leases?.close(),

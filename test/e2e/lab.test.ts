@@ -104,8 +104,16 @@ if (reason !== null) {
     const ndpOwner = await lab.nodeWithMac(ndpMacs[0] ?? '')
     t.ok(ndpOwner, `the NDP answer carries the eth0 MAC of ${ndpOwner?.name ?? 'no lab node'}`)
 
-    // Failover: SIGKILL the speaker that announces the second Service's IP. Its per-node Lease stops being
-    // renewed; once it runs out (3 s) the next node in the hash order takes the IP over with gratuitous ARP.
+    // Peer heartbeats cross the LAN as real frames: every speaker's metrics count heartbeats from every other node.
+    for (const node of lab.nodes) {
+      const r = await runAllowingFailure(inNetns(node.netns, ['curl', '-s', '--max-time', '3', `http://${node.ipv4}:7473/metrics`]), { timeoutMs: 5000 })
+      const heard = lab.nodes.filter(o => o.name !== node.name && new RegExp(`l2lb_speaker_heartbeats_received_total\\{node="${o.name}"\\} [1-9]`).test(r.stdout))
+      t.equal(heard.length, lab.nodes.length - 1, `${node.name} hears the heartbeats of ${heard.map(o => o.name).join(', ') || 'nobody'}`)
+    }
+
+    // Failover: SIGKILL the speaker that announces the second Service's IP. Its heartbeats stop; after three
+    // missed ones (600 ms) the next node in the hash order takes the IP over with gratuitous ARP, long before
+    // its per-node Lease (3 s) runs out.
     const owner = w2.macOwner ?? ''
     const oldMac = w2.arping.macs[0] ?? ''
     const rec = lab.processes.find(p => p.name === `speaker-${owner}`)

@@ -10,6 +10,8 @@ import { RecordingAnnouncer, startTestCluster, waitFor } from '../lib/cluster.js
 import { announcingNode } from '../../speaker/core/election.js'
 import { MetricsRegistry } from '../../controller/observe/metrics.js'
 import { mergePatch } from '../../controller/kube/kube-client.js'
+import type { PeerHeartbeatSource } from '../../speaker/peer-heartbeat.js'
+import type { ReceivedHeartbeat } from '../../speaker/core/peer-heartbeat.js'
 
 const NODES = ['l2lb-node1', 'l2lb-node2', 'l2lb-node3']
 const IP = '192.0.2.240'
@@ -196,4 +198,97 @@ t.test('per-node Leases: a node without a live speaker is passed over; a stoppin
   t.same(who(victimIP), [heir], `${heir} announces ${victimIP} after ${victim} stopped`)
   const gone = await coordination.listNamespacedLease({ namespace: 'l2lb-system' })
   t.notOk(gone.items.some(l => l.spec?.holderIdentity === victim), 'the stopped speaker gave its Lease up')
+})
+
+/**
+ * The LAN for peer heartbeats, in memory: every started source hears every other one's heartbeats, sent
+ * every `intervalMs`. `silence(node)` stops a node's heartbeats without a `leaving` (as SIGKILL does).
+ */
+class HeartbeatLan {
+  readonly #listeners = new Map<string, (h: ReceivedHeartbeat) => void>()
+  readonly #timers = new Map<string, NodeJS.Timeout>()
+  constructor(readonly intervalMs: number) {}
+
+  source(node: string): PeerHeartbeatSource {
+    let sequence = 0
+    let lastSent: number | null = null
+    const send = (kind: 'alive' | 'leaving'): void => {
+      lastSent = performance.now()
+      for (const [other, hear] of this.#listeners) {
+        if (other !== node) hear({ node, kind, intervalMs: this.intervalMs, sequence, src: Buffer.alloc(6) })
+      }
+      sequence++
+    }
+    return {
+      intervalMs: this.intervalMs,
+      lastSentMs: () => lastSent,
+      start: onHeartbeat => {
+        this.#listeners.set(node, onHeartbeat)
+        send('alive')
+        this.#timers.set(node, setInterval(() => send('alive'), this.intervalMs))
+      },
+      close: () => {
+        this.silence(node)
+        send('leaving')
+        this.#listeners.delete(node)
+      },
+    }
+  }
+
+  silence(node: string): void {
+    clearInterval(this.#timers.get(node))
+    this.#timers.delete(node)
+  }
+}
+
+t.test('peer heartbeats: a speaker that falls silent is passed over long before its Lease runs out', async t => {
+  const cluster = await startTestCluster()
+  const kc = cluster.kubeConfig
+  const core = kc.makeApiClient(CoreV1Api)
+  const discovery = kc.makeApiClient(DiscoveryV1Api)
+  for (const name of NODES) {
+    await core.createNode({ body: { metadata: { name } } })
+    await core.patchNodeStatus({ name, body: { status: { conditions: [{ type: 'Ready', status: 'True', reason: 'KubeletReady', message: '' }] } } }, mergePatch())
+  }
+  await core.createNamespacedConfigMap({ namespace: 'l2lb-system', body: { metadata: { name: 'config' }, data: { config: POOLS } } })
+  const lan = new HeartbeatLan(50)
+  const announcers = new Map<string, RecordingAnnouncer>()
+  // Leases of 30 s: any takeover within the test's few seconds is the heartbeats' doing.
+  const speakers = NODES.map(node => {
+    const a = new RecordingAnnouncer()
+    announcers.set(node, a)
+    return new Speaker({
+      nodeName: node, kubeConfig: kc, log: pino({ level: 'silent' }), metrics: new MetricsRegistry(), announcers: [a],
+      loadBalancerClass: null, configNamespace: 'l2lb-system', configName: 'config', leaseDurationSeconds: 30,
+      peerHeartbeats: lan.source(node),
+    })
+  })
+  t.teardown(async () => {
+    for (const s of speakers) await s.close()
+    await cluster.close()
+  })
+  await Promise.all(speakers.map(s => s.start()))
+  const who = (ip: string): string[] => NODES.filter(n => announcers.get(n)?.current.has(ip))
+  await core.createNamespacedService({ namespace: 'default', body: { metadata: { name: 'web' }, spec: { type: 'LoadBalancer', selector: { app: 'web' }, ports: [{ port: 80 }] } } })
+  await core.patchNamespacedServiceStatus({ name: 'web', namespace: 'default', body: { status: { loadBalancer: { ingress: [{ ip: IP }] } } } }, mergePatch())
+  await discovery.createNamespacedEndpointSlice({ namespace: 'default', body: {
+    metadata: { name: 'web-1', labels: { 'kubernetes.io/service-name': 'web' } }, addressType: 'IPv4',
+    endpoints: [{ addresses: ['198.19.1.2'], conditions: { ready: true }, nodeName: 'l2lb-node1' }], ports: [{ port: 80 }],
+  } })
+  const owner = announcingNode(IP, NODES) ?? ''
+  await waitFor('the owner announces', () => who(IP).includes(owner))
+  t.same(who(IP), [owner], 'one announcer while everyone is heard')
+
+  const heir = announcingNode(IP, NODES.filter(n => n !== owner)) ?? ''
+  const silencedAt = Date.now()
+  lan.silence(owner)
+  await waitFor('the heir takes over', () => announcers.get(heir)?.current.has(IP) === true, 5000)
+  const took = Date.now() - silencedAt
+  t.ok(took < 30_000, `${heir} took ${IP} over ${took} ms after ${owner} fell silent (3 missed 50 ms heartbeats; its Lease had 30 s left)`)
+  const third = NODES.find(n => n !== owner && n !== heir) ?? ''
+  t.notOk(announcers.get(third)?.current.has(IP), `${third} agrees: it does not announce`)
+  // The silent owner knows its heartbeats stopped going out, and takes itself out as its peers do: whatever
+  // cut its heartbeats, there is one announcer, not two.
+  await waitFor('the silent owner withdraws', () => announcers.get(owner)?.current.has(IP) === false, 5000)
+  t.same(who(IP), [heir], 'exactly one announcer')
 })

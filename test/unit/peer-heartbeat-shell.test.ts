@@ -1,0 +1,84 @@
+// The peer-heartbeat shell on fake links: what it sends and when, what it hands the speaker, what it drops,
+// and that a broken interface leaves the others working.
+import t from 'tap'
+import { pino } from 'pino'
+import { MetricsRegistry } from '../../controller/observe/metrics.js'
+import { decodeHeartbeat, encodeHeartbeat, type ReceivedHeartbeat } from '../../speaker/core/peer-heartbeat.js'
+import { PeerHeartbeats } from '../../speaker/peer-heartbeat.js'
+import { FakeLink, systemError, until } from '../lib/fake-link.js'
+
+const log = pino({ level: 'silent' })
+const PEER = Buffer.from([0x02, 0x00, 0xc0, 0x00, 0x02, 0x0c])
+
+function setup(interfaces = ['eth0'], failOpen: string[] = []): { hb: PeerHeartbeats; links: Map<string, FakeLink>; heard: ReceivedHeartbeat[]; metrics: MetricsRegistry } {
+  const links = new Map<string, FakeLink>()
+  const metrics = new MetricsRegistry()
+  const hb = new PeerHeartbeats({
+    node: 'l2lb-node1', interfaces, intervalMs: 20, log, metrics,
+    openLink: name => {
+      if (failOpen.includes(name)) throw systemError('socket', 'EPERM', -1)
+      const l = new FakeLink(Buffer.from([0x02, 0, 0, 0, 0, links.size + 1]))
+      links.set(name, l)
+      return l
+    },
+  })
+  const heard: ReceivedHeartbeat[] = []
+  hb.start(h => heard.push(h))
+  return { hb, links, heard, metrics }
+}
+
+t.test('joins the group, says alive at once and every interval, leaving on close', async t => {
+  const { hb, links } = setup()
+  const link = links.get('eth0')
+  if (!link) throw new Error('no link opened')
+  t.same(link.membership, ['+03:6c:32:6c:62:00'], 'the heartbeat group is joined')
+  t.equal(decodeHeartbeat(link.sent[0] ?? Buffer.alloc(0)).kind, 'alive', 'the first heartbeat goes out at start')
+  t.ok(await until(() => link.sent.length >= 4), 'then one per interval')
+  const seqs = link.sent.map(f => decodeHeartbeat(f).sequence)
+  t.same(seqs, seqs.map((_, i) => i), 'sequence numbers count up by one')
+  const first = decodeHeartbeat(link.sent[0] ?? Buffer.alloc(0))
+  t.equal(first.node, 'l2lb-node1')
+  t.equal(first.intervalMs, 20, 'the interval is announced, so peers know when silence means death')
+  t.same(first.src, link.mac, 'sent from the interface MAC')
+  hb.close()
+  const last = link.sent.at(-1) ?? Buffer.alloc(0)
+  t.equal(decodeHeartbeat(last).kind, 'leaving', 'close says leaving')
+  t.ok(link.closed, 'and closes the link')
+  const n = link.sent.length
+  await new Promise(r => setTimeout(r, 60))
+  t.equal(link.sent.length, n, 'nothing is sent after close')
+})
+
+t.test('hands over heartbeats of other nodes; drops and counts everything else', async t => {
+  const { hb, links, heard, metrics } = setup()
+  const link = links.get('eth0')
+  if (!link) throw new Error('no link opened')
+  link.receive(encodeHeartbeat(PEER, { node: 'l2lb-node2', kind: 'alive', intervalMs: 200, sequence: 9 }))
+  t.equal(heard.length, 1)
+  t.equal(heard[0]?.node, 'l2lb-node2')
+  const bad = encodeHeartbeat(PEER, { node: 'l2lb-node2', kind: 'alive', intervalMs: 200, sequence: 10 })
+  bad.write('XXXX', 14)
+  link.receive(bad)
+  link.receive(encodeHeartbeat(PEER, { node: 'l2lb-node1', kind: 'alive', intervalMs: 200, sequence: 1 }))
+  t.equal(heard.length, 1, 'a malformed frame and one carrying our own name are not handed over')
+  const text = metrics.render()
+  t.match(text, /l2lb_speaker_heartbeats_dropped_total\{reason="BAD_MAGIC"\} 1/)
+  t.match(text, /l2lb_speaker_heartbeats_dropped_total\{reason="SAME_NODE_NAME"\} 1/)
+  t.match(text, /l2lb_speaker_heartbeats_received_total\{node="l2lb-node2"\} 1/)
+  hb.close()
+})
+
+t.test('an interface whose socket cannot be opened, or whose sends fail, leaves the others working', async t => {
+  const { hb, links } = setup(['eth0', 'eth1', 'eth2'], ['eth1'])
+  t.same([...links.keys()], ['eth0', 'eth2'], 'eth1 failed to open and was skipped')
+  const eth2 = links.get('eth2')
+  const eth0 = links.get('eth0')
+  if (!eth0 || !eth2) throw new Error('links missing')
+  eth2.failSends = systemError('sendto', 'ENETDOWN', -100)
+  const before = eth0.sent.length
+  t.ok(await until(() => eth0.sent.length >= before + 3), 'eth0 keeps sending while eth2 fails')
+  eth2.failSends = undefined
+  const e2 = eth2.sent.length
+  t.ok(await until(() => eth2.sent.length > e2), 'eth2 sends again once it can')
+  hb.close()
+})
