@@ -26,6 +26,8 @@ export interface LabOptions {
   readonly say?: (line: string) => void
   /** Start a speaker per node (default true); false gives the bare LAN, e.g. to measure the kernel alone. */
   readonly speakers?: boolean
+  /** Extra environment for every speaker (e.g. `L2LB_HEARTBEAT_MS`). */
+  readonly speakerEnv?: Readonly<Record<string, string>>
 }
 
 export interface ArpingResult {
@@ -89,6 +91,7 @@ export class Lab {
   readonly logDir: string
   readonly #say: (line: string) => void
   readonly #speakers: boolean
+  readonly #speakerEnv: Readonly<Record<string, string>>
   readonly #netns: string[] = []
   readonly #processes: ProcessRecord[] = []
   readonly #startedAt = new Date().toISOString()
@@ -104,6 +107,7 @@ export class Lab {
     this.logDir = path.join(this.stateDir, 'logs')
     this.#say = opts.say ?? (() => {})
     this.#speakers = opts.speakers ?? true
+    this.#speakerEnv = opts.speakerEnv ?? {}
   }
 
   get processes(): readonly ProcessRecord[] {
@@ -199,11 +203,7 @@ export class Lab {
     await this.#start('kube-roles', inNetns(APISERVER_HOST.netns, [
       ...this.#nodeProgram('test/lab/kube-roles-main.ts'), '--nodes', String(this.nodes.length),
     ]), lanEnv)
-    for (const node of this.#speakers ? this.nodes : []) {
-      await this.#start(`speaker-${node.name}`, inNetns(node.netns, this.#nodeProgram('speaker/main.ts')), {
-        ...lanEnv, NODE_NAME: node.name, L2LB_INTERFACES: 'eth0',
-      })
-    }
+    for (const node of this.#speakers ? this.nodes : []) await this.#startSpeaker(node, {})
     // A program that dies at start (bad import, missing env) should fail the lab here, not as a timeout later;
     // the walk's waits check again, for the ones slower to die.
     await new Promise(resolve => setTimeout(resolve, 1000))
@@ -221,6 +221,44 @@ export class Lab {
       }, { timeoutMs: 45_000, intervalMs: 250 })
     }
     this.#say(`lab up in ${((Date.now() - t0) / 1000).toFixed(1)} s`)
+  }
+
+  async #startSpeaker(node: LabNode, env: Readonly<Record<string, string>>): Promise<ProcessRecord> {
+    return this.#start(`speaker-${node.name}`, inNetns(node.netns, this.#nodeProgram('speaker/main.ts')), {
+      KUBECONFIG: this.lanKubeconfig, NODE_NAME: node.name, L2LB_INTERFACES: 'eth0', ...this.#speakerEnv, ...env,
+    })
+  }
+
+  #speakerRecord(node: string): ProcessRecord | undefined {
+    return this.#processes.find(p => p.name === `speaker-${node}`)
+  }
+
+  /** SIGKILL a node's speaker, by the PID the lab recorded: no goodbye, no Lease deletion, no `leaving`. */
+  killSpeaker(node: string): void {
+    const rec = this.#speakerRecord(node)
+    if (rec === undefined) throw new Error(`the lab runs no speaker on ${node}`)
+    try { process.kill(rec.pid, 'SIGKILL') } catch { /* already gone */ }
+  }
+
+  /**
+   * Starts a node's speaker again (stopping the running one first, politely), with `env` on top of the lab's,
+   * and waits until it reports ready (synced, sockets open, Lease taken).
+   */
+  async restartSpeaker(node: string, env: Readonly<Record<string, string>> = {}): Promise<void> {
+    const labNode = this.nodes.find(n => n.name === node)
+    if (labNode === undefined) throw new Error(`no lab node ${node}`)
+    const old = this.#speakerRecord(node)
+    if (old !== undefined) {
+      await stopProcess(old.pid)
+      this.#processes.splice(this.#processes.indexOf(old), 1)
+      await this.#save()
+    }
+    const rec = await this.#startSpeaker(labNode, env)
+    await waitFor(`the speaker on ${node} to be ready`, async () => {
+      if (!isAlive(rec.pid)) throw new StopWaiting(`the speaker on ${node} exited (log ${rec.log})`)
+      const r = await runAllowingFailure(inNetns(labNode.netns, ['curl', '-s', '-o', '/dev/null', '-w', '%{http_code}', '--max-time', '1', `http://${labNode.ipv4}:7473/readyz`]), { timeoutMs: 3000 })
+      return r.stdout.trim() === '200' ? true : undefined
+    }, { timeoutMs: 45_000, intervalMs: 200 })
   }
 
   /**
