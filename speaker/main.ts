@@ -43,7 +43,7 @@ async function main(): Promise<void> {
   }
   // 0 turns peer heartbeats off (failover then takes one Lease duration); at most 1/10 of the Lease, so
   // silence is noticed well before the Lease would say the same.
-  const heartbeatMs = Number(env.L2LB_HEARTBEAT_MS ?? '200')
+  const heartbeatMs = Number(env.L2LB_HEARTBEAT_MS || '200')
   if (!Number.isInteger(heartbeatMs) || (heartbeatMs !== 0 && (heartbeatMs < 20 || heartbeatMs > leaseSeconds * 100))) {
     log.fatal(`L2LB_HEARTBEAT_MS="${env.L2LB_HEARTBEAT_MS}": write 0 (off) or a whole number of milliseconds from 20 to ${leaseSeconds * 100} (a tenth of L2LB_LEASE_SECONDS; default 200)`)
     process.exit(2)

@@ -47,7 +47,6 @@ export class PeerHeartbeats implements PeerHeartbeatSource {
   #sequence = 0
   #closed = false
   #sent: MetricFamily | null = null
-  #received: MetricFamily | null = null
   #dropped: MetricFamily | null = null
   /** Interfaces whose last send failed: logged once per failure streak, not every interval. */
   #failing = new Set<string>()
@@ -70,7 +69,6 @@ export class PeerHeartbeats implements PeerHeartbeatSource {
     if (this.#closed || this.#timer !== null) return
     const { log, metrics } = this.#o
     this.#sent = metrics?.counter('l2lb_speaker_heartbeats_sent_total', 'Peer heartbeats sent, per interface') ?? null
-    this.#received = metrics?.counter('l2lb_speaker_heartbeats_received_total', 'Peer heartbeats heard, per sending node') ?? null
     this.#dropped = metrics?.counter('l2lb_speaker_heartbeats_dropped_total', 'Frames of the heartbeat EtherType dropped, per reason') ?? null
     const open = this.#o.openLink ?? openHeartbeatLink
     for (const name of this.#o.interfaces) {
@@ -107,7 +105,6 @@ export class PeerHeartbeats implements PeerHeartbeatSource {
       }
       return
     }
-    this.#received?.inc({ node: h.node })
     onHeartbeat(h)
   }
 

@@ -73,8 +73,11 @@ export class Speaker {
   /** When our own last successful renewal was sent (monotonic ms); null until the first one. */
   #ownRenewSentMs: number | null = null
   #observations = new Map<string, LeaseObservation>()
-  /** The last heartbeat heard from each other node. */
+  /** The last heartbeat heard from each other node of this cluster. */
   #heard = new Map<string, HeartbeatObservation>()
+  /** When we last started hearing peers after hearing none (see liveMembers). */
+  #hearingSinceMs = -Infinity
+  #heartbeatsReceived: MetricFamily | null = null
   /** Our own Lease as the watch shows it: proof that our view of the cluster is current (see #checkMembership). */
   #selfSeen: LeaseObservation | undefined = undefined
   #live: ReadonlySet<string> = new Set()
@@ -140,8 +143,11 @@ export class Speaker {
     ])
     // Sockets first: a speaker that cannot answer (EPERM, ENODEV) must never take a Lease and be elected.
     for (const a of this.#o.announcers) await a.start()
-    this.#o.peerHeartbeats?.start(h => this.#onHeartbeat(h))
     await this.#heartbeat.start()
+    // Heartbeats only once our Lease is taken: a peer that hears us counts us again at once, and we must
+    // already count ourselves by then, or nobody answers for our IPs in between.
+    this.#heartbeatsReceived = this.#o.metrics.counter('l2lb_speaker_heartbeats_received_total', 'Peer heartbeats heard, per sending node of this cluster')
+    this.#o.peerHeartbeats?.start(h => this.#onHeartbeat(h))
     this.#synced = true
     log.info({ node: this.#o.nodeName, interfaces: this.#o.announcers.map(a => a.interfaceName) }, 'speaker synced')
     this.#recompute()
@@ -186,7 +192,7 @@ export class Speaker {
       })
     }
     this.#observations = seen
-    const m = liveMembers(this.#nodes.list(), seen, now, this.#heartbeatView(), this.#o.nodeName)
+    const m = liveMembers(this.#nodes.list(), seen, now, this.#heartbeatView(), this.#o.nodeName, this.#hearingSinceMs)
     if (this.#expiryTimer) clearTimeout(this.#expiryTimer)
     this.#expiryTimer = m.nextExpiryMs === null ? null
       : setTimeout(() => this.#checkMembership(), Math.max(1, m.nextExpiryMs - now + 1))
@@ -205,7 +211,14 @@ export class Speaker {
    */
   #onHeartbeat(h: ReceivedHeartbeat): void {
     if (this.#closed) return
+    // Only the nodes of this cluster: another cluster on the segment, or a stray sender, neither counts nor
+    // grows the map and the metric's labels.
+    if (!this.#nodes || this.#nodes.get(h.node) === null) return
+    this.#heartbeatsReceived?.inc({ node: h.node })
     const now = this.#now()
+    let hearing = false
+    for (const o of this.#heard.values()) if (!o.leaving && o.heardAtMs + o.deadlineMs > now) hearing = true
+    if (!hearing && h.kind === 'alive') this.#hearingSinceMs = now
     const before = this.#heard.get(h.node)
     const obs = observeHeartbeat(h.kind, h.intervalMs, now)
     this.#heard.set(h.node, obs)
@@ -246,7 +259,7 @@ export class Speaker {
     const me = this.#o.nodeName
     const nodes = new Map(this.#nodes.list().map(n => [n.name, n]))
     // Node readiness may have changed too: refresh the membership without re-entering #schedule.
-    const live = liveMembers(nodes.values(), this.#observations, this.#now(), this.#heartbeatView(), me).live
+    const live = liveMembers(nodes.values(), this.#observations, this.#now(), this.#heartbeatView(), me, this.#hearingSinceMs).live
     this.#live = live
     const adverts = new Map<string, IPAdvertisement | null>()
     const advertOf = (ip: string): IPAdvertisement | null => {

@@ -37,6 +37,7 @@ export type PacketErrorCode =
   | 'BAD_MAGIC' // a frame of the peer-heartbeat EtherType that is not an l2lb heartbeat
   | 'BAD_KIND' // a heartbeat neither 'alive' nor 'leaving'
   | 'BAD_INTERVAL' // a heartbeat interval outside 1..60000 ms
+  | 'BAD_SEQUENCE' // a heartbeat sequence number that is not a 32-bit unsigned integer
   | 'BAD_NAME' // a heartbeat node name that is empty, too long or not a Kubernetes node name
 
 /** The one error every decoder and encoder of speaker/core (Ethernet, ARP, IPv6, NDP) throws for bad input. */

@@ -10,11 +10,18 @@
 // Peer heartbeats on the LAN (core/peer-heartbeat.ts) are a second, faster input: a node whose heartbeats
 // stopped (or which said it is leaving) stops counting after a few of its intervals, well before its Lease
 // runs out. They can only take a node out, never keep one in: the Lease still decides that. A node never
-// heard (an older speaker, another segment) is judged by its Lease alone. And silence counts only while this
-// observer demonstrably hears the LAN — some other peer's heartbeat is fresh — because a speaker whose own
-// receive path broke would otherwise pass every peer over and announce everything (two answers for each IP).
-// The observer's own heartbeats, passed in under its own name, are the ones it last managed to send: once it
-// has been unable to send for longer than peers wait, it takes itself out too, before they take over.
+// heard (an older speaker, another segment) is judged by its Lease alone. Three rules keep the two inputs
+// from disagreeing for long:
+// - A Lease renewal seen after the silence began (or after the `leaving`) overrides the heartbeat: the node
+//   is alive whatever the LAN lost, and it came back without heartbeats (restarted with them off, downgraded).
+//   So a killed speaker goes after 3 missed heartbeats, while a live one whose heartbeats are lost on the way
+//   is passed over for at most one renewal interval (two announcers for that long), not for good.
+// - Silence counts only while this observer demonstrably hears the LAN — some other peer's heartbeat is
+//   fresh — and only from when it started hearing again: a speaker whose own receive path broke, or just came
+//   back, would otherwise pass every quiet peer over and announce everything.
+// - The observer's own heartbeats, passed in under its own name, are the ones it last managed to send: once it
+//   has been unable to send for as long as peers wait, it takes itself out too (until its next renewal, by
+//   the first rule, as its peers do).
 import type { NodeView } from '../../controller/core/views.js'
 
 export interface LeaseObservation {
@@ -65,6 +72,8 @@ export function liveMembers(
   nowMs: number,
   heartbeats: ReadonlyMap<string, HeartbeatObservation> = new Map(),
   self: string | null = null,
+  /** When this observer last started hearing the LAN after hearing nobody (our clock); silence counts from then. */
+  hearingSinceMs = -Infinity,
 ): Membership {
   // Do we hear the LAN at all? Some other node's heartbeat is fresh.
   let hearing = false
@@ -82,10 +91,14 @@ export function liveMembers(
     if (expires <= nowMs) continue
     const hb = heartbeats.get(n.name)
     if (hb !== undefined) {
-      if (hb.leaving) continue
-      const silentAt = hb.heardAtMs + hb.deadlineMs
-      if (silentAt <= nowMs && (hearing || n.name === self)) continue
-      if (silentAt > nowMs) wake(silentAt)
+      const isSelf = n.name === self
+      const silentAt = Math.max(hb.heardAtMs, isSelf ? -Infinity : hearingSinceMs) + hb.deadlineMs
+      const renewedSince = lease.observedAtMs > (hb.leaving ? hb.heardAtMs : silentAt)
+      if (!renewedSince) {
+        if (hb.leaving) continue
+        if (silentAt <= nowMs && (hearing || isSelf)) continue
+        if (silentAt > nowMs) wake(silentAt)
+      }
     }
     live.add(n.name)
     wake(expires)

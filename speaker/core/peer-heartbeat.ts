@@ -44,7 +44,7 @@ function checkHeartbeat(h: Heartbeat): void {
     throw new PacketError('BAD_INTERVAL', `heartbeat interval ${h.intervalMs} ms is not an integer in 1..60000`)
   }
   if (!Number.isInteger(h.sequence) || h.sequence < 0 || h.sequence > 0xffffffff) {
-    throw new PacketError('BAD_INTERVAL', `heartbeat sequence ${h.sequence} is not a 32-bit unsigned integer`)
+    throw new PacketError('BAD_SEQUENCE', `heartbeat sequence ${h.sequence} is not a 32-bit unsigned integer`)
   }
   if (h.node.length === 0 || h.node.length > NAME_MAX || !NODE_NAME.test(h.node)) {
     throw new PacketError('BAD_NAME', `"${h.node}" is not a Kubernetes node name (RFC 1123 subdomain, at most ${NAME_MAX} characters)`)

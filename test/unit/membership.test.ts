@@ -69,3 +69,30 @@ t.test('the observer takes itself out once it has not managed to send a heartbea
   t.same([...liveMembers([node('b')], leases, 1400, new Map([['b', observeHeartbeat('alive', 200, 1000)], ['me', observeHeartbeat('alive', 200, 1390)]]), 'me').live], ['b'],
     'our own heartbeat is no evidence that we hear others: b stays in on its Lease')
 })
+
+t.test('a Lease renewal seen after the silence began, or after a leaving, overrides the heartbeat', async t => {
+  const at = (ms: number) => ({ renewTime: `r${ms}`, observedAtMs: ms, durationMs: 3000 })
+  const nodes = [node('a'), node('b'), node('c')]
+  // b and c keep us hearing; a went silent after 1000 (deadline 600 ms: silent from 1600).
+  const heard = (aObs: ReturnType<typeof observeHeartbeat>) => new Map([['a', aObs], ['b', observeHeartbeat('alive', 200, 2000)], ['c', observeHeartbeat('alive', 200, 2000)]])
+  const silentA = heard(observeHeartbeat('alive', 200, 1000))
+  t.same([...liveMembers(nodes, new Map([['a', at(1500)], ['b', at(0)], ['c', at(0)]]), 2100, silentA).live].sort(), ['b', 'c'],
+    'renewed before the silence began (a SIGKILL right after a renewal): out')
+  t.same([...liveMembers(nodes, new Map([['a', at(1700)], ['b', at(0)], ['c', at(0)]]), 2100, silentA).live].sort(), ['a', 'b', 'c'],
+    'renewed while its heartbeats are silent: alive, its heartbeats are being lost on the way (judged by the Lease)')
+  const leavingA = heard(observeHeartbeat('leaving', 200, 1000))
+  t.same([...liveMembers(nodes, new Map([['a', at(900)], ['b', at(0)], ['c', at(0)]]), 1100, leavingA).live].sort(), ['b', 'c'], 'leaving: out')
+  t.same([...liveMembers(nodes, new Map([['a', at(1800)], ['b', at(0)], ['c', at(0)]]), 2100, leavingA).live].sort(), ['a', 'b', 'c'],
+    'a Lease renewed after its leaving: it came back (without heartbeats) and counts again')
+})
+
+t.test('after hearing nobody, silence counts only from when the observer hears again', async t => {
+  const lease = { renewTime: 'r1', observedAtMs: 0, durationMs: 10_000 }
+  const leases = new Map([['a', lease], ['b', lease]])
+  // We heard nobody until a's heartbeat at 5000 (a has sent again at 5300); b's last one was at 1000, before our
+  // deafness ended.
+  const heard = new Map([['a', observeHeartbeat('alive', 200, 5300)], ['b', observeHeartbeat('alive', 200, 1000)]])
+  t.same([...liveMembers([node('a'), node('b')], leases, 5100, heard, null, 5000).live].sort(), ['a', 'b'],
+    'b is not passed over the moment we hear again: it gets its 3 intervals from then')
+  t.same([...liveMembers([node('a'), node('b')], leases, 5650, heard, null, 5000).live].sort(), ['a'], 'and is out after them')
+})

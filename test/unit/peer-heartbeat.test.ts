@@ -29,7 +29,7 @@ t.test('one frame, byte for byte', async t => {
   t.same(decodeHeartbeat(frame), { node: 'l2lb-node1', kind: 'alive', intervalMs: 200, sequence: 7, src: SRC })
 })
 
-const nodeName = fc.stringMatching(/^[a-z0-9]([-a-z0-9.]{0,60}[a-z0-9])?$/)
+const nodeName = fc.stringMatching(/^[a-z0-9]([-a-z0-9.]{0,251}[a-z0-9])?$/)
 const heartbeat: fc.Arbitrary<Heartbeat> = fc.record({
   node: nodeName,
   kind: fc.constantFrom('alive' as const, 'leaving' as const),
@@ -64,6 +64,7 @@ t.test('bad input: each rejected with its code', async t => {
   t.equal(codeOf(() => decodeHeartbeat(mutate(b => b.write('N', 27)))), 'BAD_NAME', 'upper case is no node name')
   t.equal(codeOf(() => encodeHeartbeat(SRC, { node: 'a'.repeat(254), kind: 'alive', intervalMs: 1, sequence: 0 })), 'BAD_NAME')
   t.equal(codeOf(() => encodeHeartbeat(SRC, { node: 'n', kind: 'alive', intervalMs: 60_001, sequence: 0 })), 'BAD_INTERVAL')
+  t.equal(codeOf(() => encodeHeartbeat(SRC, { node: 'n', kind: 'alive', intervalMs: 1, sequence: 2 ** 32 })), 'BAD_SEQUENCE')
   t.equal(codeOf(() => encodeHeartbeat(Buffer.alloc(5), { node: 'n', kind: 'alive', intervalMs: 1, sequence: 0 })), 'BAD_ADDRESS')
 })
 
