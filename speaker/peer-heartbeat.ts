@@ -40,14 +40,36 @@ export interface PeerHeartbeatOptions {
 const openHeartbeatLink: OpenLink<MulticastLink> = name =>
   openPacketLink(name, ETHERTYPE_L2LB_HEARTBEAT, assembleBpf(heartbeatFilter()))
 
+/** Intervals between attempts to open (again) an interface's heartbeat socket. */
+const REOPEN_EVERY_INTERVALS = 10
+
+function errorField(err: unknown, name: string): unknown {
+  return typeof err === 'object' && err !== null ? Reflect.get(err, name) : undefined
+}
+
+/** The socket is lost for good: the interface is gone (ENODEV, ENXIO) or native stopped polling ('uv_poll'). */
+function isLinkLost(err: unknown): boolean {
+  const code = errorField(err, 'code')
+  return code === 'ENODEV' || code === 'ENXIO' || errorField(err, 'syscall') === 'uv_poll'
+}
+
+interface Slot {
+  readonly name: string
+  link: MulticastLink | null
+  /** Ticks until the next attempt to open; counts down while link is null. */
+  retryIn: number
+}
+
 export class PeerHeartbeats implements PeerHeartbeatSource {
   readonly #o: PeerHeartbeatOptions
-  #links: { readonly name: string; readonly link: MulticastLink }[] = []
+  #slots: Slot[] = []
   #timer: NodeJS.Timeout | null = null
   #sequence = 0
   #closed = false
+  #onHeartbeat: (h: ReceivedHeartbeat) => void = () => {}
   #sent: MetricFamily | null = null
   #dropped: MetricFamily | null = null
+  #reopened: MetricFamily | null = null
   /** Interfaces whose last send failed: logged once per failure streak, not every interval. */
   #failing = new Set<string>()
   #sameNameWarned = false
@@ -67,28 +89,62 @@ export class PeerHeartbeats implements PeerHeartbeatSource {
 
   start(onHeartbeat: (h: ReceivedHeartbeat) => void): void {
     if (this.#closed || this.#timer !== null) return
-    const { log, metrics } = this.#o
+    const { metrics } = this.#o
+    this.#onHeartbeat = onHeartbeat
     this.#sent = metrics?.counter('l2lb_speaker_heartbeats_sent_total', 'Peer heartbeats sent, per interface') ?? null
     this.#dropped = metrics?.counter('l2lb_speaker_heartbeats_dropped_total', 'Frames of the heartbeat EtherType dropped, per reason') ?? null
-    const open = this.#o.openLink ?? openHeartbeatLink
-    for (const name of this.#o.interfaces) {
-      let link: MulticastLink | null = null
-      try {
-        link = open(name)
-        link.addMembership(Buffer.from(HEARTBEAT_GROUP_MAC))
-        link.subscribe(frame => this.#receive(frame, onHeartbeat), err => log.warn({ interface: name, err }, 'peer heartbeat receive error'))
-        this.#links.push({ name, link })
-      } catch (err) {
-        link?.close()
-        log.warn({ interface: name, err }, 'peer heartbeats unavailable on this interface: failover there waits for the Lease')
-      }
-    }
-    this.#send('alive')
-    this.#timer = setInterval(() => this.#send('alive'), this.#o.intervalMs)
+    this.#reopened = metrics?.counter('l2lb_speaker_heartbeat_socket_opens_total', 'Heartbeat sockets opened again after one was lost, per interface') ?? null
+    this.#slots = this.#o.interfaces.map(name => ({ name, link: null, retryIn: 0 }))
+    for (const slot of this.#slots) this.#open(slot, false)
+    this.#tick()
+    this.#timer = setInterval(() => this.#tick(), this.#o.intervalMs)
     this.#timer.unref()
   }
 
-  #receive(frame: Buffer, onHeartbeat: (h: ReceivedHeartbeat) => void): void {
+  #open(slot: Slot, again: boolean): void {
+    const open = this.#o.openLink ?? openHeartbeatLink
+    let link: MulticastLink | null = null
+    try {
+      link = open(slot.name)
+      link.addMembership(Buffer.from(HEARTBEAT_GROUP_MAC))
+      const opened = link
+      opened.subscribe(frame => this.#receive(frame), err => {
+        if (isLinkLost(err)) this.#lose(slot, opened, err)
+        else this.#o.log.warn({ interface: slot.name, err }, 'peer heartbeat receive error')
+      })
+      slot.link = opened
+      if (again) {
+        this.#reopened?.inc({ interface: slot.name })
+        this.#o.log.info({ interface: slot.name }, 'peer heartbeat socket open again')
+      }
+    } catch (err) {
+      link?.close()
+      slot.retryIn = REOPEN_EVERY_INTERVALS
+      if (!again) this.#o.log.warn({ interface: slot.name, err }, 'peer heartbeats unavailable on this interface for now: failover there waits for the Lease')
+    }
+  }
+
+  #lose(slot: Slot, link: MulticastLink, why: unknown): void {
+    if (slot.link !== link) return
+    link.close()
+    slot.link = null
+    slot.retryIn = 1
+    this.#o.log.warn({ interface: slot.name, err: why }, 'peer heartbeat socket lost: opening it again')
+  }
+
+  #tick(): void {
+    for (const slot of this.#slots) {
+      if (slot.link !== null) {
+        // A socket bound to an interface that was deleted (and maybe re-created) never receives again.
+        if (slot.link.interfaceGone()) this.#lose(slot, slot.link, 'interface gone')
+        continue
+      }
+      if (--slot.retryIn <= 0) this.#open(slot, true)
+    }
+    this.#send('alive')
+  }
+
+  #receive(frame: Buffer): void {
     let h: ReceivedHeartbeat
     try {
       h = decodeHeartbeat(frame)
@@ -105,19 +161,25 @@ export class PeerHeartbeats implements PeerHeartbeatSource {
       }
       return
     }
-    onHeartbeat(h)
+    this.#onHeartbeat(h)
   }
 
   #send(kind: HeartbeatKind): void {
     const sequence = this.#sequence
     this.#sequence = (this.#sequence + 1) >>> 0
-    for (const { name, link } of this.#links) {
+    for (const slot of this.#slots) {
+      const { name, link } = slot
+      if (link === null) continue
       try {
         link.send(encodeHeartbeat(link.mac, { node: this.#o.node, kind, intervalMs: this.#o.intervalMs, sequence }))
         this.#sent?.inc({ interface: name })
         this.#lastSent = this.#o.now ? this.#o.now() : performance.now()
         if (this.#failing.delete(name)) this.#o.log.info({ interface: name }, 'peer heartbeats are sent again')
       } catch (err) {
+        if (isLinkLost(err)) {
+          this.#lose(slot, link, err)
+          continue
+        }
         if (!this.#failing.has(name)) {
           this.#failing.add(name)
           this.#o.log.warn({ interface: name, err }, 'peer heartbeat send failed: peers will judge this node by its Lease')
@@ -132,7 +194,7 @@ export class PeerHeartbeats implements PeerHeartbeatSource {
     if (this.#timer !== null) clearInterval(this.#timer)
     this.#timer = null
     this.#send('leaving')
-    for (const { link } of this.#links) link.close()
-    this.#links = []
+    for (const slot of this.#slots) slot.link?.close()
+    this.#slots = []
   }
 }

@@ -81,3 +81,43 @@ t.test('an interface whose socket cannot be opened, or whose sends fail, leaves 
   t.ok(await until(() => eth2.sent.length > e2), 'eth2 sends again once it can')
   hb.close()
 })
+
+t.test('a lost socket is opened again: interface gone, ENODEV on send, native polling stopped, or not there at first', async t => {
+  const opened: string[] = []
+  const links: FakeLink[] = []
+  let refuse = true
+  const hb = new PeerHeartbeats({
+    node: 'l2lb-node1', interfaces: ['eth0', 'late0'], intervalMs: 10, log,
+    openLink: name => {
+      if (name === 'late0' && refuse) throw systemError('socket', 'ENODEV', -19)
+      opened.push(name)
+      const l = new FakeLink(Buffer.from([0x02, 0, 0, 0, 0, links.length + 1]))
+      links.push(l)
+      return l
+    },
+  })
+  hb.start(() => {})
+  t.same(opened, ['eth0'], 'late0 is not there yet')
+  refuse = false
+  t.ok(await until(() => opened.includes('late0')), 'it is opened once it can be (retried every 10 intervals)')
+  const lateLink = links[1]
+  if (lateLink === undefined) throw new Error('late0 link missing')
+  t.ok(await until(() => lateLink.sent.length > 0), 'and heartbeats go out on it')
+
+  const first = links[0]
+  if (first === undefined) throw new Error('eth0 link missing')
+  first.gone = true
+  t.ok(await until(() => opened.filter(n => n === 'eth0').length === 2), 'interface gone: eth0 opened again')
+  t.ok(first.closed, 'the lost socket is closed')
+
+  const second = links.at(-1)
+  if (second === undefined) throw new Error('no reopened link')
+  second.failSends = systemError('sendto', 'ENXIO', -6)
+  t.ok(await until(() => opened.filter(n => n === 'eth0').length === 3), 'ENXIO on send: opened again')
+
+  const third = links.at(-1)
+  third?.fail(Object.assign(new Error('uv_poll EBADF'), { code: 'EBADF', errno: -9, syscall: 'uv_poll' }))
+  t.ok(await until(() => opened.filter(n => n === 'eth0').length === 4), 'native stopped polling: opened again')
+  hb.close()
+  t.ok(links.every(l => l.closed), 'close closes every socket')
+})
