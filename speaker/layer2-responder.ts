@@ -12,6 +12,8 @@ import type { FrameLink, OpenLink } from './link/packet-link.js'
 /** What a protocol's pure decision returns for one received frame. */
 export type Layer2Decision<Reason extends string> =
   | { kind: 'reply'; ip: string; frame: Buffer }
+  /** Another host announced `ip`, which we announce (RFC 5227 §2.4). */
+  | { kind: 'conflict'; ip: string; from: Buffer }
   | { kind: 'drop'; reason: Reason; error?: { code: string } }
 
 export interface Layer2Context {
@@ -63,6 +65,19 @@ export interface ReopenBackoff {
 }
 export const REOPEN_BACKOFF: ReopenBackoff = { initialMs: 100, maxMs: 5000 }
 
+/**
+ * Announcing an IP again after another host announced it (RFC 5227 §2.4 (b)): once that host has been quiet
+ * for `quietMs` — a node that took the IP over while we still held it stops within a Lease renewal, and our
+ * announcement must come after its last one to win the clients back — but no later than `maxWaitMs` after
+ * the first conflict, and at most once per `intervalMs` (RFC 5227's DEFEND_INTERVAL, 10 s) per IP.
+ */
+export interface DefendTiming {
+  quietMs: number
+  maxWaitMs: number
+  intervalMs: number
+}
+export const DEFEND_TIMING: DefendTiming = { quietMs: 2000, maxWaitMs: 10_000, intervalMs: 10_000 }
+
 export interface Layer2ResponderOptions<L extends FrameLink> {
   /** Interface name in this process's network namespace. */
   interface: string
@@ -71,6 +86,7 @@ export interface Layer2ResponderOptions<L extends FrameLink> {
   metrics?: MetricsRegistry
   openLink: OpenLink<L>
   reopen?: Partial<ReopenBackoff>
+  defend?: Partial<DefendTiming>
 }
 
 export interface Layer2Stats<Reason extends string> {
@@ -85,6 +101,8 @@ export interface Layer2Stats<Reason extends string> {
   responsesSent: Record<string, number>
   /** Announcement frames sent per IP (layer2_gratuitous_sent{ip}). */
   gratuitousSent: Record<string, number>
+  /** Announcements of our IPs by other hosts, per IP (RFC 5227 conflicts). */
+  conflictsSeen: Record<string, number>
   drops: Record<Reason, number>
   sendErrors: number
   receiveErrors: number
@@ -107,6 +125,7 @@ interface Counters {
   requests: MetricFamily
   responses: MetricFamily
   gratuitous: MetricFamily
+  conflicts: MetricFamily
   drops: MetricFamily
 }
 
@@ -152,6 +171,11 @@ export class Layer2Responder<Reason extends string, L extends FrameLink = FrameL
   readonly #groups = new Map<string, { group: Buffer; count: number; joined: boolean }>()
   /** Pending announcement repeats per IP; cleared when the IP is withdrawn. */
   readonly #repeats = new Map<string, NodeJS.Timeout>()
+  /** IPs another host announced: when first, and the pending announcement of our own. */
+  readonly #contested = new Map<string, { firstMs: number; timer: NodeJS.Timeout }>()
+  readonly #defendedAt = new Map<string, number>()
+  readonly #defend: DefendTiming
+  readonly #conflicts = new Map<string, number>()
   #reopenTimer: NodeJS.Timeout | undefined
   #reopenDelayMs: number
   #openedAt = 0
@@ -172,6 +196,7 @@ export class Layer2Responder<Reason extends string, L extends FrameLink = FrameL
     this.#metrics = opts.metrics
     this.#backoff = { ...REOPEN_BACKOFF, ...opts.reopen }
     this.#reopenDelayMs = this.#backoff.initialMs
+    this.#defend = { ...DEFEND_TIMING, ...opts.defend }
   }
 
   /** The interface MAC while the link is open. */
@@ -196,6 +221,7 @@ export class Layer2Responder<Reason extends string, L extends FrameLink = FrameL
         requests: m.counter('l2lb_layer2_requests_received', 'ARP requests and NDP solicitations received for announced IPs'),
         responses: m.counter('l2lb_layer2_responses_sent', 'ARP replies and NDP advertisements sent in answer'),
         gratuitous: m.counter('l2lb_layer2_gratuitous_sent', 'Gratuitous ARP frames and unsolicited NDP advertisements sent'),
+        conflicts: m.counter('l2lb_layer2_conflicts_seen', 'Announcements by another host of an IP this node announces (RFC 5227 conflicts)'),
         drops: m.counter(this.#proto.dropMetric.name, this.#proto.dropMetric.help),
       }
     }
@@ -222,6 +248,7 @@ export class Layer2Responder<Reason extends string, L extends FrameLink = FrameL
       if (next.has(ip)) continue
       this.#announced.delete(ip)
       this.#stopRepeats(ip)
+      this.#uncontest(ip)
       const link = this.#link
       if (link !== undefined) this.#leave(link, ip)
       this.#forget(ip)
@@ -252,6 +279,7 @@ export class Layer2Responder<Reason extends string, L extends FrameLink = FrameL
       requestsReceived: Object.fromEntries(this.#requests),
       responsesSent: Object.fromEntries(this.#responses),
       gratuitousSent: Object.fromEntries(this.#gratuitous),
+      conflictsSeen: Object.fromEntries(this.#conflicts),
       drops,
       sendErrors: this.#sendErrors,
       receiveErrors: this.#receiveErrors,
@@ -275,6 +303,8 @@ export class Layer2Responder<Reason extends string, L extends FrameLink = FrameL
     this.#closed = true
     for (const timer of this.#repeats.values()) clearTimeout(timer)
     this.#repeats.clear()
+    for (const c of this.#contested.values()) clearTimeout(c.timer)
+    this.#contested.clear()
     clearTimeout(this.#reopenTimer)
     this.#reopenTimer = undefined
     this.#announced.clear()
@@ -338,6 +368,10 @@ export class Layer2Responder<Reason extends string, L extends FrameLink = FrameL
   #onFrame(link: L, ctx: Layer2Context, frame: Buffer): void {
     if (this.#link !== link) return
     const d = this.#proto.decide(frame, ctx)
+    if (d.kind === 'conflict') {
+      this.#onConflict(d.ip, d.from)
+      return
+    }
     if (d.kind === 'drop') {
       bump(this.#drops, d.reason)
       this.#counters?.drops.inc({ reason: d.reason })
@@ -425,11 +459,13 @@ export class Layer2Responder<Reason extends string, L extends FrameLink = FrameL
     this.#requests.delete(ip)
     this.#responses.delete(ip)
     this.#gratuitous.delete(ip)
+    this.#conflicts.delete(ip)
     const c = this.#counters
     if (c === undefined) return
     c.requests.remove({ ip })
     c.responses.remove({ ip })
     c.gratuitous.remove({ ip })
+    c.conflicts.remove({ ip })
   }
 
   // Several addresses may share a group (NDP: same low 24 bits): join on the first, leave after the last.
@@ -496,6 +532,41 @@ export class Layer2Responder<Reason extends string, L extends FrameLink = FrameL
     // The open socket keeps the process alive while the responder runs; the repeats need not.
     timer.unref()
     this.#repeats.set(ip, timer)
+  }
+
+  #onConflict(ip: string, from: Buffer): void {
+    bump(this.#conflicts, ip)
+    this.#counters?.conflicts.inc({ ip })
+    const now = Date.now()
+    const c = this.#contested.get(ip)
+    if (c === undefined) {
+      this.log.warn({ ip, from: formatMac(from) }, `another host announced ${ip}, which this node announces: announcing it again once that host is quiet (RFC 5227 §2.4)`)
+    } else clearTimeout(c.timer)
+    const firstMs = c?.firstMs ?? now
+    const at = Math.max(
+      Math.min(now + this.#defend.quietMs, firstMs + this.#defend.maxWaitMs),
+      (this.#defendedAt.get(ip) ?? -Infinity) + this.#defend.intervalMs,
+    )
+    const timer = setTimeout(() => this.#announceAgain(ip), Math.max(0, at - now))
+    timer.unref()
+    this.#contested.set(ip, { firstMs, timer })
+  }
+
+  /** One announcement round for a contested IP we still hold (none while a takeover's repeats still run). */
+  #announceAgain(ip: string): void {
+    this.#contested.delete(ip)
+    if (!this.#announced.has(ip) || this.#link === undefined) return
+    this.#defendedAt.set(ip, Date.now())
+    if (this.#repeats.has(ip)) return
+    this.log.info({ ip }, 'announcing again after a conflicting announcement')
+    this.#round(ip, this.#proto.rounds - 1)
+  }
+
+  #uncontest(ip: string): void {
+    const c = this.#contested.get(ip)
+    if (c !== undefined) clearTimeout(c.timer)
+    this.#contested.delete(ip)
+    this.#defendedAt.delete(ip)
   }
 
   #stopRepeats(ip: string): void {

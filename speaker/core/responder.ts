@@ -1,8 +1,11 @@
-// The ARP responder's decision, pure: given one received frame, answer it or drop it with a reason the
-// shell counts. Rules from RFC 826 and ../shared/REFERENCE.md §4: answer only requests (op 1) whose target
-// IP this node announces, with Ethernet destination broadcast or our MAC; reply unicast to the sender.
+// The ARP responder's decision, pure: given one received frame, answer it, report a conflict, or drop it
+// with a reason the shell counts. Rules from RFC 826 and ../shared/REFERENCE.md §4: answer only requests
+// (op 1) whose target IP this node announces, with Ethernet destination broadcast or our MAC; reply unicast
+// to the sender. A frame whose *sender* IP is one we announce, from another MAC, is another host announcing
+// our address (RFC 5227 §2.4: a conflicting ARP packet), e.g. a node that took it over while we still hold
+// it: the shell announces it again once that host has gone quiet.
 import { PacketError, isBroadcastAt, macEquals } from './ethernet.js'
-import { ARP_OP_REQUEST, OFF_SHA, OFF_TPA, arpReplyTo, checkArpFrame, ipv4At } from './arp.js'
+import { ARP_OP_REQUEST, OFF_SHA, OFF_SPA, OFF_TPA, arpReplyTo, checkArpFrame, ipv4At } from './arp.js'
 
 export const DROP_REASONS = [
   'malformed', // not a valid ARP-over-Ethernet/IPv4 frame (the PacketError says why)
@@ -15,6 +18,8 @@ export type DropReason = (typeof DROP_REASONS)[number]
 
 export type ArpDecision =
   | { kind: 'reply'; ip: string; frame: Buffer }
+  /** Another host (MAC `from`) announced `ip`, which this node announces. */
+  | { kind: 'conflict'; ip: string; from: Buffer }
   | { kind: 'drop'; reason: DropReason; error?: PacketError }
 
 export interface ResponderContext {
@@ -39,6 +44,8 @@ export function decideArp(frame: Buffer, ctx: ResponderContext): ArpDecision {
   }
   if (macEquals(frame, 6, ctx.mac) || macEquals(frame, OFF_SHA, ctx.mac)) return { kind: 'drop', reason: 'own-frame' }
   if (!isBroadcastAt(frame, 0) && !macEquals(frame, 0, ctx.mac)) return { kind: 'drop', reason: 'wrong-destination' }
+  const spa = ipv4At(frame, OFF_SPA)
+  if (ctx.announced.has(spa)) return { kind: 'conflict', ip: spa, from: Buffer.from(frame.subarray(OFF_SHA, OFF_SHA + 6)) }
   if (op !== ARP_OP_REQUEST) return { kind: 'drop', reason: 'not-request' }
   const ip = ipv4At(frame, OFF_TPA)
   if (!ctx.announced.has(ip)) return { kind: 'drop', reason: 'not-announced' }

@@ -6,7 +6,7 @@ import { pino } from 'pino'
 import { ArpResponder, GRATUITOUS_INTERVAL_MS, GRATUITOUS_ROUNDS } from '../../speaker/arp-responder.js'
 import { FakeLink, systemError, until } from '../lib/fake-link.js'
 import { parseMac } from '../../speaker/core/ethernet.js'
-import { arpRequest, decodeArpFrame } from '../../speaker/core/arp.js'
+import { arpRequest, decodeArpFrame, gratuitousRequest } from '../../speaker/core/arp.js'
 import { MetricsRegistry } from '../../controller/observe/metrics.js'
 import { arpRequestFilterFor, assembleBpf } from '../../speaker/core/bpf.js'
 
@@ -303,5 +303,39 @@ t.test('a filter that cannot be re-attached: the link is replaced, and a new lin
   t.equal(second.gratuitousFor('192.0.2.240').length, 2, 'the IP is announced on the new link')
   second.receive(arpRequest(client, '192.0.2.100', '192.0.2.240'))
   t.same(r.stats().responsesSent, { '192.0.2.240': 1 }, 'and answered')
+  r.close()
+})
+
+t.test('another host announcing our IP: announced again once it is quiet, at most once per defend interval', async t => {
+  const link = new ArpLink(ours)
+  const other = parseMac('02:00:00:00:00:0c')
+  const metrics = new MetricsRegistry()
+  const r = new ArpResponder({
+    interface: 'eth0', log, metrics, openLink: () => link, gratuitous: { intervalMs: 20, rounds: 1 },
+    defend: { quietMs: 80, maxWaitMs: 2000, intervalMs: 400 },
+  })
+  r.start()
+  r.setAnnounced(['192.0.2.240'])
+  const ourAnnouncements = (): number => link.gratuitousFor('192.0.2.240').length
+  t.equal(ourAnnouncements(), 2, 'the takeover round')
+  // A node that took the IP over while we still hold it announces it three times, 30 ms apart.
+  for (let i = 0; i < 3; i++) {
+    link.receive(gratuitousRequest(other, '192.0.2.240'))
+    await sleep(30)
+  }
+  t.equal(ourAnnouncements(), 2, 'nothing while the other host keeps announcing')
+  t.ok(await until(() => ourAnnouncements() === 4), 'one round of our own once it has been quiet for 80 ms')
+  t.equal(r.stats().conflictsSeen['192.0.2.240'], 3)
+  t.match(metrics.render(), /l2lb_layer2_conflicts_seen\{ip="192\.0\.2\.240"\} 3/)
+  // Another conflict right away: the next defence waits for the 400 ms interval.
+  const defendedAt = Date.now()
+  link.receive(gratuitousRequest(other, '192.0.2.240'))
+  t.ok(await until(() => ourAnnouncements() === 6), 'defended again')
+  t.ok(Date.now() - defendedAt >= 250, `not before the defend interval (${Date.now() - defendedAt} ms)`)
+  // Withdrawn while contested: nothing more is sent for it.
+  link.receive(gratuitousRequest(other, '192.0.2.240'))
+  r.setAnnounced([])
+  await sleep(600)
+  t.equal(ourAnnouncements(), 6, 'a withdrawn IP is not defended')
   r.close()
 })

@@ -62,6 +62,15 @@ t.test('drops, each with its reason', async t => {
   t.equal(m.kind === 'drop' ? m.error?.code : undefined, 'TRUNCATED', 'a malformed drop carries the PacketError')
 })
 
+t.test('another host announcing one of our IPs is a conflict, request or reply alike (RFC 5227 §2.4)', async t => {
+  const other = Buffer.from([0x02, 0x00, 0xc0, 0x00, 0x02, 0x0c])
+  t.same(decideArp(gratuitousRequest(other, '192.0.2.240'), ctx), { kind: 'conflict', ip: '192.0.2.240', from: other }, 'a gratuitous request')
+  t.same(decideArp(gratuitousReply(other, '192.0.2.241'), ctx), { kind: 'conflict', ip: '192.0.2.241', from: other }, 'a gratuitous reply')
+  t.equal(decideArp(gratuitousRequest(other, '192.0.2.242'), ctx).kind, 'drop', 'not for an IP we announce: nothing to defend')
+  t.equal(decideArp(gratuitousRequest(ours, '192.0.2.240'), ctx).kind, 'drop', 'our own announcement is no conflict')
+  t.equal(decideArp(arpRequest(other, '0.0.0.0', '192.0.2.240'), ctx).kind, 'reply', 'a probe (sender 0.0.0.0) is answered, as before')
+})
+
 t.test('announced set changes take effect on the next frame (no state in the decision)', async t => {
   const req = arpRequest(client, '192.0.2.100', '192.0.2.240')
   t.equal(decideArp(req, ctx).kind, 'reply')
@@ -71,27 +80,31 @@ t.test('announced set changes take effect on the next frame (no state in the dec
 const mac = fc.uint8Array({ minLength: 6, maxLength: 6 }).map(a => Buffer.from(a))
 const pool = fc.constantFrom('192.0.2.240', '192.0.2.241', '192.0.2.242', '192.0.2.11')
 
-t.test('fuzz: decideArp never throws, and replies exactly to valid requests for announced IPs', async t => {
+t.test('fuzz: decideArp never throws, reports exactly the conflicts, and replies exactly to valid requests for announced IPs', async t => {
   const anyFrame = fc.oneof(
     fc.uint8Array({ maxLength: 80, size: 'max' }).map(a => Buffer.from(a)),
     fc.record({
       ethDst: fc.oneof(fc.constant(BROADCAST_MAC), fc.constant(ours), mac),
       ethSrc: fc.oneof(mac, fc.constant(ours)),
-      arp: fc.record({ op: fc.constantFrom(1 as const, 2 as const), sha: mac, spa: fc.constantFrom('192.0.2.100', '0.0.0.0'), tha: mac, tpa: pool }),
+      arp: fc.record({ op: fc.constantFrom(1 as const, 2 as const), sha: mac, spa: fc.constantFrom('192.0.2.100', '0.0.0.0', '192.0.2.241'), tha: mac, tpa: pool }),
     }).map(f => encodeArpFrame(f)),
   )
   fc.assert(fc.property(anyFrame, frame => {
     const d = decideArp(frame, ctx)
     let expectReply = false
+    let expectConflict = false
     try {
-      expectReply = checkArpFrame(frame) === ARP_OP_REQUEST &&
-        (frame.subarray(0, 6).equals(BROADCAST_MAC) || frame.subarray(0, 6).equals(ours)) &&
-        !frame.subarray(6, 12).equals(ours) && !frame.subarray(22, 28).equals(ours) &&
-        ctx.announced.has(decodeArpFrame(frame).arp.tpa)
+      const op = checkArpFrame(frame)
+      const fromOther = (frame.subarray(0, 6).equals(BROADCAST_MAC) || frame.subarray(0, 6).equals(ours)) &&
+        !frame.subarray(6, 12).equals(ours) && !frame.subarray(22, 28).equals(ours)
+      const arp = decodeArpFrame(frame).arp
+      expectConflict = fromOther && ctx.announced.has(arp.spa)
+      expectReply = !expectConflict && fromOther && op === ARP_OP_REQUEST && ctx.announced.has(arp.tpa)
     } catch {
       expectReply = false
     }
-    if (d.kind === 'drop') return !expectReply && DROP_REASONS.includes(d.reason)
+    if (d.kind === 'drop') return !expectReply && !expectConflict && DROP_REASONS.includes(d.reason)
+    if (d.kind === 'conflict') return expectConflict && d.from.equals(frame.subarray(22, 28))
     return expectReply && decodeArpFrame(d.frame).ethDst.equals(frame.subarray(22, 28))
   }), { numRuns: 2000 })
   t.pass('2000 random frames decided as the rules say')
