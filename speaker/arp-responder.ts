@@ -2,7 +2,7 @@
 // (core/responder.ts), its gratuitous forms and its timing. It answers requests for the IPs it is told to
 // announce, sends gratuitous ARP when it takes an IP over, and counts everything.
 import { ETH_P_ARP } from '../native/index.js'
-import { canonicalIpv4, gratuitousReply, gratuitousRequest } from './core/arp.js'
+import { arpRequest, canonicalIpv4, gratuitousReply, gratuitousRequest } from './core/arp.js'
 import { arpRequestFilter, arpRequestFilterFor, assembleBpf } from './core/bpf.js'
 import { decideArp, type DropReason } from './core/responder.js'
 import { Layer2Responder, ResponderError, type Layer2Protocol, type Layer2ResponderOptions, type Layer2Stats } from './layer2-responder.js'
@@ -44,6 +44,8 @@ function arpProtocol(opts: ArpResponderOptions): Layer2Protocol<DropReason, Fram
     announcements: (mac, ip) => [gratuitousRequest(mac, ip), gratuitousReply(mac, ip)],
     // Requests for IPs we do not announce (an ARP flood for other hosts) are dropped in the kernel.
     filterFor: announced => assembleBpf(arpRequestFilterFor(announced)),
+    // Documentation addresses and a locally administered MAC: decided only, never sent.
+    warmUpRequest: () => ({ frame: arpRequest(Buffer.from([0x02, 0, 0, 0, 0, 0xfe]), '192.0.2.254', '192.0.2.253'), ip: '192.0.2.253' }),
     intervalMs: opts.gratuitous?.intervalMs ?? GRATUITOUS_INTERVAL_MS,
     rounds: opts.gratuitous?.rounds ?? GRATUITOUS_ROUNDS,
     zeroDrops,

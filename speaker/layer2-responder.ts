@@ -49,6 +49,11 @@ export interface Layer2Protocol<Reason extends string, L extends FrameLink> {
    * attaching fails on a new link.
    */
   filterFor?(announced: readonly string[]): Buffer
+  /**
+   * A request for `ip` (never sent: only decided, to compile the decision before the first real request;
+   * see WARM_UP_DECISIONS).
+   */
+  warmUpRequest?(): { frame: Buffer; ip: string }
   /** The announcement is repeated `rounds` times, `intervalMs` apart. */
   readonly intervalMs: number
   readonly rounds: number
@@ -64,6 +69,14 @@ export interface ReopenBackoff {
   maxMs: number
 }
 export const REOPEN_BACKOFF: ReopenBackoff = { initialMs: 100, maxMs: 5000 }
+
+/**
+ * Decisions run on a sample request at start, before any real one: V8 compiles a function to fast code only
+ * once it has run often, and a responder answering a few requests a second would otherwise answer them from
+ * the interpreter for a long time — the first request after a failover is the one that matters most. A
+ * few milliseconds at start (ROADMAP 3: reply latency near the kernel's).
+ */
+export const WARM_UP_DECISIONS = 5000
 
 /**
  * Announcing an IP again after another host announced it (RFC 5227 §2.4 (b)): once that host has been quiet
@@ -225,6 +238,7 @@ export class Layer2Responder<Reason extends string, L extends FrameLink = FrameL
         drops: m.counter(this.#proto.dropMetric.name, this.#proto.dropMetric.help),
       }
     }
+    this.#warmUp(link.mac)
     this.#attach(link)
     this.log.info({ mac: formatMac(link.mac), ifindex: link.ifindex }, `${this.#proto.name} responder started`)
   }
@@ -532,6 +546,17 @@ export class Layer2Responder<Reason extends string, L extends FrameLink = FrameL
     // The open socket keeps the process alive while the responder runs; the repeats need not.
     timer.unref()
     this.#repeats.set(ip, timer)
+  }
+
+  #warmUp(mac: Buffer): void {
+    const sample = this.#proto.warmUpRequest?.()
+    if (sample === undefined) return
+    const ctx: Layer2Context = { mac, announced: new Set([sample.ip]) }
+    const miss: Layer2Context = { mac, announced: new Set() }
+    for (let i = 0; i < WARM_UP_DECISIONS; i++) {
+      this.#proto.decide(sample.frame, ctx)
+      this.#proto.decide(sample.frame, miss)
+    }
   }
 
   #onConflict(ip: string, from: Buffer): void {

@@ -5,7 +5,7 @@
 import { ETH_P_IPV6 } from '../native/index.js'
 import { assembleBpf, ndpSolicitationFilter, ndpSolicitationFilterFor } from './core/bpf.js'
 import { canonicalIpv6, solicitedNodeMac } from './core/ipv6.js'
-import { unsolicitedAdvertisement } from './core/ndp.js'
+import { neighborSolicitation, unsolicitedAdvertisement } from './core/ndp.js'
 import { decideNdp, type NdpDropReason } from './core/ndp-responder.js'
 import { Layer2Responder, ResponderError, type Layer2Protocol, type Layer2ResponderOptions, type Layer2Stats } from './layer2-responder.js'
 import { openPacketLink, type MulticastLink, type OpenLink } from './link/packet-link.js'
@@ -50,6 +50,8 @@ function ndpProtocol(opts: NdpResponderOptions): Layer2Protocol<NdpDropReason, M
     canonical: canonicalIpv6,
     decide: decideNdp,
     announcements: (mac, ip) => [unsolicitedAdvertisement(mac, ip)],
+    // Documentation addresses and a locally administered MAC: decided only, never sent.
+    warmUpRequest: () => ({ frame: neighborSolicitation(Buffer.from([0x02, 0, 0, 0, 0, 0xfe]), '2001:db8::fe', '2001:db8::fd'), ip: '2001:db8::fd' }),
     groups: {
       groupOf: solicitedNodeMac,
       join: (link, group) => link.addMembership(group),

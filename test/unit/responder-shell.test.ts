@@ -43,6 +43,8 @@ t.test('the constructor has no side effects; start opens the link once', async t
   r.start()
   t.equal(opened, 1)
   t.same(r.mac, ours)
+  t.same(link.sent, [], 'start sends nothing: the warm-up only runs the decision')
+  t.same(r.stats().requestsReceived, {}, 'and counts nothing')
   r.close()
   t.ok(link.closed)
   t.throws(() => r.start(), { code: 'ERR_RESPONDER_CLOSED' })
