@@ -11,6 +11,11 @@ export interface WorkQueueOptions {
   readonly baseDelayMs?: number
   readonly maxDelayMs?: number
   readonly maxAttempts?: number
+  /**
+   * Keys processed at once (default 1). Each key is still processed by one worker at a time; the gain is
+   * that one Service's API writes no longer wait for another's (ROADMAP 2: 10000 Services).
+   */
+  readonly workers?: number
 }
 
 export class WorkQueue {
@@ -21,7 +26,8 @@ export class WorkQueue {
   readonly #dirty = new Set<string>()
   readonly #failures = new Map<string, number>()
   readonly #timers = new Map<string, NodeJS.Timeout>()
-  #running = false
+  /** Drain loops running (at most `workers`). */
+  #running = 0
   #closed = false
   #idleWaiters: Array<() => void> = []
 
@@ -49,8 +55,9 @@ export class WorkQueue {
   }
 
   #kick(): void {
-    if (this.#running) return
-    this.#running = true
+    // One more loop per queued key, up to the worker limit: a loop that finds the queue empty just ends.
+    if (this.#queue.length === 0 || this.#running >= Math.max(1, this.#opts.workers ?? 1)) return
+    this.#running++
     setImmediate(() => void this.#drain())
   }
 
@@ -60,6 +67,7 @@ export class WorkQueue {
       if (key === undefined) break
       this.#queued.delete(key)
       this.#processing.add(key)
+      if (this.#queue.length > 0) this.#kick()
       let result: WorkResult
       try {
         result = await this.#opts.process(key)
@@ -70,8 +78,8 @@ export class WorkQueue {
       this.#settle(key, result)
       if (this.#dirty.delete(key)) this.add(key)
     }
-    this.#running = false
-    if (this.length === 0) {
+    this.#running--
+    if (this.length === 0 && this.#running === 0) {
       const waiters = this.#idleWaiters
       this.#idleWaiters = []
       for (const w of waiters) w()

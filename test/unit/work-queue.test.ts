@@ -69,3 +69,32 @@ t.test('retry backs off, then succeeds; giveUp and reprocessAll are reported', a
   t.same(gaveUp, ['bad'])
   q.close()
 })
+
+t.test('several workers: keys run side by side, a key never on two workers, a key added while running runs again', async t => {
+  const running = new Set<string>()
+  let most = 0
+  let overlap = false
+  const runs: string[] = []
+  const q = new WorkQueue({
+    workers: 4,
+    onReprocessAll: () => {},
+    process: async key => {
+      if (running.has(key)) overlap = true
+      running.add(key)
+      most = Math.max(most, running.size)
+      runs.push(key)
+      await new Promise(r => setTimeout(r, 20))
+      running.delete(key)
+      return 'ok'
+    },
+  })
+  for (let i = 0; i < 8; i++) q.add(`k${i}`)
+  await new Promise(r => setTimeout(r, 5))
+  q.add('k0') // while k0 runs: once more afterwards, never twice at once
+  await q.idle()
+  t.equal(most, 4, 'four at a time')
+  t.notOk(overlap, 'no key on two workers at once')
+  t.equal(runs.filter(k => k === 'k0').length, 2, 'k0 ran again after the add during its run')
+  t.equal(runs.length, 9)
+  q.close()
+})
