@@ -313,7 +313,7 @@ export class Registry {
     if (causes.length > 0) throw invalid(def.kind, name, def.group, causes)
     const key = keyOf(def.namespaced ? namespace : '', name)
     if (this.store(def).has(key)) throw alreadyExists(def.resource, def.group, name)
-    const allocCauses = def.allocate(obj, { others: this.others(def, key), random: this.opts.random, serviceCidrs: this.opts.serviceCidrs })
+    const allocCauses = def.allocate(obj, { others: () => this.others(def, key), random: this.opts.random, serviceCidrs: this.opts.serviceCidrs })
     if (allocCauses.length > 0) throw invalid(def.kind, name, def.group, allocCauses)
     opts.warnings.push(...def.warnings(obj))
     m.uid = randomUUID()
@@ -376,7 +376,7 @@ export class Registry {
     if (causes.length > 0) throw invalid(def.kind, name, def.group, causes)
     const key = keyOf(ns, name)
     if (subresource === '') {
-      const allocCauses = def.allocate(next, { others: this.others(def, key), random: this.opts.random, serviceCidrs: this.opts.serviceCidrs })
+      const allocCauses = def.allocate(next, { others: () => this.others(def, key), old, random: this.opts.random, serviceCidrs: this.opts.serviceCidrs })
       if (allocCauses.length > 0) throw invalid(def.kind, name, def.group, allocCauses)
       opts.warnings.push(...def.warnings(next))
     }

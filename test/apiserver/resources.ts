@@ -2,7 +2,7 @@
 // keeps from the stored object, field selectors, printing. The registry applies these generically.
 import { fieldInvalid, fieldRequired, fieldUnsupported, type StatusCause } from './errors.js'
 import { isIP, isIPv4, isIPv6, type ServiceCidr } from './ip.js'
-import { arrayAt, clone, isObject, type Json, type JsonObject, objectAt, orderKeys, stringAt } from './json.js'
+import { arrayAt, clone, deepEqual, isObject, type Json, type JsonObject, objectAt, orderKeys, stringAt } from './json.js'
 import {
   allocateService, defaultService, orderService, prepareServiceStatusUpdate, prepareServiceUpdate,
   resetServiceStatusOnCreate, serviceClusterIPs, serviceNodePorts, serviceWarnings, validateServiceName, validateServiceSpec,
@@ -14,8 +14,10 @@ import {
 } from './tables.js'
 
 export interface AllocationContext {
-  /** The other stored objects of the same storage (the one being written excluded). */
-  readonly others: readonly JsonObject[]
+  /** The other stored objects of the same storage (the one being written excluded); built on first use. */
+  readonly others: () => readonly JsonObject[]
+  /** The stored object an update replaces; undefined on create. */
+  readonly old?: JsonObject
   readonly random: () => number
   readonly serviceCidrs: readonly ServiceCidr[]
 }
@@ -175,15 +177,34 @@ function serviceDef (goldenColumns: readonly Column[] | undefined): ResourceDef 
       if (sub === 'status') return validateServiceStatus(o)
       return [...validateServiceSpec(o), ...(old === undefined ? [] : validateServiceUpdate(o, old))]
     },
-    allocate: (o, ctx) => allocateService(o, {
-      cidrs: ctx.serviceCidrs,
-      usedIPs: new Set(ctx.others.flatMap(serviceClusterIPs)),
-      usedNodePorts: new Set(ctx.others.flatMap(serviceNodePorts)),
-      random: ctx.random
-    }),
+    // An update that keeps every allocated field as it was allocates nothing: the real registry checks its
+    // allocators only for what changed. Skipping it keeps the scan of every other Service (this stand-in keeps
+    // no allocator bitmaps) off the writes that only touch metadata, such as a controller's annotation.
+    allocate: (o, ctx) => {
+      if (ctx.old !== undefined && sameServiceAllocation(o, ctx.old)) return []
+      const others = ctx.others()
+      return allocateService(o, {
+        cidrs: ctx.serviceCidrs,
+        usedIPs: new Set(others.flatMap(serviceClusterIPs)),
+        usedNodePorts: new Set(others.flatMap(serviceNodePorts)),
+        random: ctx.random
+      })
+    },
     warnings: serviceWarnings,
     order: o => { orderService(o); return orderTop(o, ['spec', 'status']) }
   })
+}
+
+/** The spec fields a Service's allocations come from (cluster IPs, families, node ports). */
+function allocationOf (o: JsonObject): Json {
+  const spec = objectAt(o, 'spec') ?? {}
+  const ports = (arrayAt(spec, 'ports') ?? []).map(p => (isObject(p) ? p.nodePort ?? null : null))
+  return [spec.type ?? null, spec.clusterIP ?? null, spec.clusterIPs ?? null, spec.ipFamilies ?? null, spec.ipFamilyPolicy ?? null,
+    spec.allocateLoadBalancerNodePorts ?? null, spec.healthCheckNodePort ?? null, ports]
+}
+
+function sameServiceAllocation (next: JsonObject, old: JsonObject): boolean {
+  return deepEqual(allocationOf(next), allocationOf(old))
 }
 
 function configMapDef (): ResourceDef {
