@@ -77,6 +77,8 @@ export class Speaker {
   #heard = new Map<string, HeartbeatObservation>()
   /** When we last started hearing peers after hearing none (see liveMembers). */
   #hearingSinceMs = -Infinity
+  /** Until when the freshest alive heartbeat heard so far stays fresh. */
+  #hearingUntilMs = -Infinity
   #heartbeatsReceived: MetricFamily | null = null
   /** Our own Lease as the watch shows it: proof that our view of the cluster is current (see #checkMembership). */
   #selfSeen: LeaseObservation | undefined = undefined
@@ -216,11 +218,12 @@ export class Speaker {
     if (!this.#nodes || this.#nodes.get(h.node) === null) return
     this.#heartbeatsReceived?.inc({ node: h.node })
     const now = this.#now()
-    let hearing = false
-    for (const o of this.#heard.values()) if (!o.leaving && o.heardAtMs + o.deadlineMs > now) hearing = true
-    if (!hearing && h.kind === 'alive') this.#hearingSinceMs = now
+    // O(1) per heartbeat (every node sends several a second): whether any alive heartbeat is still fresh,
+    // kept as the latest deadline of them all (a node's later `leaving` does not shorten it).
+    if (h.kind === 'alive' && now >= this.#hearingUntilMs) this.#hearingSinceMs = now
     const before = this.#heard.get(h.node)
     const obs = observeHeartbeat(h.kind, h.intervalMs, now)
+    if (!obs.leaving) this.#hearingUntilMs = Math.max(this.#hearingUntilMs, now + obs.deadlineMs)
     this.#heard.set(h.node, obs)
     const wasFresh = before !== undefined && !before.leaving && before.heardAtMs + before.deadlineMs > now
     if (!wasFresh || obs.leaving || before.deadlineMs !== obs.deadlineMs) this.#checkMembership()
