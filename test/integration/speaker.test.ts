@@ -123,32 +123,8 @@ t.test('speakers elect one announcer per IP and hand over', async t => {
 })
 
 t.test('per-node Leases: a node without a live speaker is passed over; a stopping speaker hands over', async t => {
-  const cluster = await startTestCluster()
-  const kc = cluster.kubeConfig
-  const core = kc.makeApiClient(CoreV1Api)
-  const discovery = kc.makeApiClient(DiscoveryV1Api)
-  const coordination = kc.makeApiClient(CoordinationV1Api)
+  const { coordination, announcers, speakers, expose, who } = await speakerCluster(t, 1)
   const all = [...NODES, 'l2lb-node4']
-  for (const name of all) {
-    await core.createNode({ body: { metadata: { name } } })
-    await core.patchNodeStatus({ name, body: { status: { conditions: [{ type: 'Ready', status: 'True', reason: 'KubeletReady', message: '' }] } } }, mergePatch())
-  }
-  await core.createNamespacedConfigMap({ namespace: 'l2lb-system', body: { metadata: { name: 'config' }, data: { config: POOLS } } })
-  const announcers = new Map<string, RecordingAnnouncer>()
-  const speakers = new Map(NODES.map(node => {
-    const a = new RecordingAnnouncer()
-    announcers.set(node, a)
-    return [node, new Speaker({
-      nodeName: node, kubeConfig: kc, log: pino({ level: 'silent' }), metrics: new MetricsRegistry(), announcers: [a],
-      loadBalancerClass: null, configNamespace: 'l2lb-system', configName: 'config', leaseDurationSeconds: 1,
-    })]
-  }))
-  t.teardown(async () => {
-    for (const s of speakers.values()) await s.close()
-    await cluster.close()
-  })
-  await Promise.all([...speakers.values()].map(s => s.start()))
-  const who = (ip: string): string[] => NODES.filter(n => announcers.get(n)?.current.has(ip))
   const leases = await coordination.listNamespacedLease({ namespace: 'l2lb-system' })
   t.same(leases.items.map(l => l.spec?.holderIdentity).sort(), NODES, 'one Lease per running speaker, none per Service')
 
@@ -156,14 +132,6 @@ t.test('per-node Leases: a node without a live speaker is passed over; a stoppin
   const ips = ['192.0.2.241', '192.0.2.242', '192.0.2.243', '192.0.2.244', '192.0.2.245', '192.0.2.246', '192.0.2.247']
   const node4IP = ips.find(ip => announcingNode(ip, all) === 'l2lb-node4') ?? ''
   t.not(node4IP, '', 'some IP hashes to node4')
-  const expose = async (name: string, ip: string): Promise<void> => {
-    await core.createNamespacedService({ namespace: 'default', body: { metadata: { name }, spec: { type: 'LoadBalancer', selector: { app: 'web' }, ports: [{ port: 80 }] } } })
-    await core.patchNamespacedServiceStatus({ name, namespace: 'default', body: { status: { loadBalancer: { ingress: [{ ip }] } } } }, mergePatch())
-    await discovery.createNamespacedEndpointSlice({ namespace: 'default', body: {
-      metadata: { name: `${name}-1`, labels: { 'kubernetes.io/service-name': name } }, addressType: 'IPv4',
-      endpoints: [{ addresses: ['198.19.1.2'], conditions: { ready: true }, nodeName: 'l2lb-node1' }], ports: [{ port: 80 }],
-    } })
-  }
   await expose('orphan', node4IP)
   await waitFor('node4 IP announced by a live speaker', () => who(node4IP).length === 1)
   t.same(who(node4IP), [announcingNode(node4IP, NODES)], 'the winner among nodes with a live speaker')
@@ -241,7 +209,12 @@ class HeartbeatLan {
   }
 }
 
-async function heartbeatCluster(t: Test, leaseSeconds: number, lan: HeartbeatLan) {
+/**
+ * Three speakers (l2lb-node1..3, each with a recording announcer) on four Ready Nodes: l2lb-node4 runs no
+ * speaker here, a test gives it a Lease or heartbeats by hand. `expose` makes a Service with a status IP and
+ * a ready endpoint; `who` says which speakers announce an IP.
+ */
+async function speakerCluster(t: Test, leaseSeconds: number, lan?: HeartbeatLan) {
   const cluster = await startTestCluster()
   const kc = cluster.kubeConfig
   const core = kc.makeApiClient(CoreV1Api)
@@ -259,7 +232,7 @@ async function heartbeatCluster(t: Test, leaseSeconds: number, lan: HeartbeatLan
     return [node, new Speaker({
       nodeName: node, kubeConfig: kc, log: pino({ level: 'silent' }), metrics: new MetricsRegistry(), announcers: [a],
       loadBalancerClass: null, configNamespace: 'l2lb-system', configName: 'config', leaseDurationSeconds: leaseSeconds,
-      peerHeartbeats: lan.source(node),
+      ...(lan === undefined ? {} : { peerHeartbeats: lan.source(node) }),
     })]
   }))
   t.teardown(async () => {
@@ -276,12 +249,12 @@ async function heartbeatCluster(t: Test, leaseSeconds: number, lan: HeartbeatLan
     } })
   }
   const who = (ip: string): string[] => NODES.filter(n => announcers.get(n)?.current.has(ip))
-  return { coordination, announcers, expose, who }
+  return { coordination, announcers, speakers, expose, who }
 }
 
 t.test('peer heartbeats: a node whose heartbeats stop is passed over long before its Lease runs out', async t => {
   const lan = new HeartbeatLan(50)
-  const { coordination, expose, who } = await heartbeatCluster(t, 30, lan)
+  const { coordination, expose, who } = await speakerCluster(t, 30, lan)
   // l2lb-node4 stands for a speaker about to be SIGKILLed: a Lease renewed now (30 s), heartbeats on the LAN,
   // no announcer of its own here. It wins the hash for ip among all four nodes.
   const all = [...NODES, 'l2lb-node4']
@@ -303,7 +276,7 @@ t.test('peer heartbeats: a node whose heartbeats stop is passed over long before
 
 t.test('peer heartbeats lost on the way: the node is passed over until its next Lease renewal, then it is back alone', async t => {
   const lan = new HeartbeatLan(50)
-  const { expose, who } = await heartbeatCluster(t, 2, lan) // renewed every 0.5 s
+  const { expose, who } = await speakerCluster(t, 2, lan) // renewed every 0.5 s
   const ip = '192.0.2.240'
   await expose('web', ip)
   const owner = announcingNode(ip, NODES) ?? ''
