@@ -24,6 +24,7 @@
 import { spawn } from 'node:child_process'
 import { fileURLToPath } from 'node:url'
 import { Agent } from '../test/lib/json-agent.js'
+import { percentile } from './lib/datapath-parse.js'
 import { compared, round, type Figure, type RunGroup } from './lib/figures.js'
 import type { Measured } from './lib/allocator-measure.js'
 
@@ -54,9 +55,9 @@ async function measureInChild(family: string, assigned: number, random: boolean,
   }
 }
 
+/** The middle value (nearest-rank p50, as every latency figure of the bench is taken). */
 function median(values: readonly number[]): number {
-  const sorted = [...values].sort((a, b) => a - b)
-  return sorted[Math.floor(sorted.length / 2)] ?? 0
+  return percentile([...values].sort((x, y) => x - y), 50)
 }
 
 /** The median of each figure over PROCESSES fresh processes. */
