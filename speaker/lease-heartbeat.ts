@@ -1,7 +1,7 @@
 // Keeps this speaker's per-node Lease fresh (ROADMAP 1: one Lease per node, so API writes do not grow with
 // the number of Services). Renews every quarter of the lease duration; deletes the Lease on close so that peers
 // take the node's IPs over as soon as the deletion reaches them instead of after a lease duration.
-import type { CoordinationV1Api, V1Lease } from '@kubernetes/client-node'
+import { V1MicroTime, type CoordinationV1Api, type V1Lease } from '@kubernetes/client-node'
 import type { Logger } from 'pino'
 import { classifyApiError, mergePatch } from '../controller/kube/kube-client.js'
 import { speakerLeaseName } from './core/membership.js'
@@ -18,11 +18,6 @@ export interface LeaseHeartbeatOptions {
   readonly now: () => number
   /** Called after each successful renewal with the time the request was sent (conservative for fencing). */
   readonly onRenewed: (sentAtMs: number) => void
-}
-
-/** MicroTime as the API server writes it: RFC 3339 with microseconds. */
-function microTime(d: Date): string {
-  return d.toISOString().replace(/\.(\d{3})Z$/, '.$1000Z')
 }
 
 export class LeaseHeartbeat {
@@ -54,7 +49,7 @@ export class LeaseHeartbeat {
     this.#timer = setTimeout(() => { void this.#renew().finally(() => this.#schedule()) }, this.renewIntervalMs)
   }
 
-  #body(at: Date): V1Lease {
+  #body(at: V1MicroTime): V1Lease {
     return {
       metadata: { name: this.name, namespace: this.#o.namespace, labels: { ...SPEAKER_LEASE_LABELS, 'l2lb.dev/node': this.#o.node } },
       spec: { holderIdentity: this.#o.node, leaseDurationSeconds: this.#o.durationSeconds, renewTime: at },
@@ -65,12 +60,14 @@ export class LeaseHeartbeat {
     if (this.#closed) return
     const { api, namespace, log } = this.#o
     const sentAt = this.#o.now()
-    const at = new Date()
+    // spec.renewTime is a MicroTime: the real API server refuses anything but six fractional digits (400 on
+    // create, 422 on patch); V1MicroTime serialises exactly that, a plain Date only three.
+    const at = new V1MicroTime()
     try {
       try {
         await api.patchNamespacedLease({
           name: this.name, namespace,
-          body: { spec: { holderIdentity: this.#o.node, leaseDurationSeconds: this.#o.durationSeconds, renewTime: microTime(at) } },
+          body: { spec: { holderIdentity: this.#o.node, leaseDurationSeconds: this.#o.durationSeconds, renewTime: at } },
         }, mergePatch())
       } catch (err) {
         if (classifyApiError(err).outcome !== 'notFound') throw err

@@ -1,7 +1,7 @@
 // Runs the pure leadership rules (controller/core/leadership.ts) against a Lease: one controller replica
 // allocates, the others stand by and take over when the leader stops renewing (ROADMAP 2). Writes use the
 // Lease's resourceVersion, so two candidates racing for an expired Lease cannot both win (409 for the loser).
-import type { CoordinationV1Api, V1Lease } from '@kubernetes/client-node'
+import { V1MicroTime, type CoordinationV1Api, type V1Lease } from '@kubernetes/client-node'
 import type { Logger } from 'pino'
 import { decide, mustStepDown, observe, type LeaseRecord, type Observed } from '../core/leadership.js'
 import { toLeaseView } from '../core/views.js'
@@ -58,7 +58,9 @@ export class LeaderElector {
   }
 
   #body(resourceVersion: string | undefined, transitions: number, acquired: boolean): V1Lease {
-    const now = new Date()
+    // renewTime/acquireTime are MicroTime: the real API server takes exactly six fractional digits, which
+    // V1MicroTime writes and a plain Date (three) does not.
+    const now = new V1MicroTime()
     return {
       metadata: { name: this.#o.name, namespace: this.#o.namespace, ...(resourceVersion ? { resourceVersion } : {}) },
       spec: {
@@ -134,7 +136,7 @@ export class LeaderElector {
         await this.#o.api.replaceNamespacedLease({
           name: this.#o.name, namespace: this.#o.namespace,
           body: { metadata: { name: this.#o.name, namespace: this.#o.namespace, resourceVersion: rec.resourceVersion },
-            spec: { holderIdentity: '', leaseDurationSeconds: 1, renewTime: new Date(), leaseTransitions: rec.transitions } },
+            spec: { holderIdentity: '', leaseDurationSeconds: 1, renewTime: new V1MicroTime(), leaseTransitions: rec.transitions } },
         })
       }
     } catch (err) {
