@@ -1,4 +1,4 @@
-// The stand-in against the captures of a real kube-apiserver 1.32 (../shared/apiserver-golden), over raw
+// The stand-in against the captures of a real kube-apiserver 1.32 (test/apiserver/golden/), over raw
 // HTTPS. Volatile values (uid, resourceVersion, timestamps, allocated IPs and ports, managedFields) are
 // masked; everything else, including key order, must match.
 import t from 'tap'

@@ -1,16 +1,15 @@
-// Access to ../shared/apiserver-golden: responses captured from a real kube-apiserver 1.32. The stand-in
+// Access to test/apiserver/golden/: responses captured from a real kube-apiserver 1.32 and the exact
+// requests of kubectl 1.32 (public Kubernetes API data; golden/README.md lists the captures). The stand-in
 // serves discovery and OpenAPI documents from there (filtered to what it implements) so their shapes are
-// the real ones rather than a hand-written approximation.
+// the real ones rather than a hand-written approximation, and the tests compare its answers with them.
 import { existsSync, readFileSync } from 'node:fs'
-import { dirname, join, resolve } from 'node:path'
+import { dirname, join } from 'node:path'
 import { fileURLToPath } from 'node:url'
 
-/** `<repo root>/../shared/apiserver-golden`; CI clones the repository with shared/ beside it. */
+/** `test/apiserver/golden`, beside this file: part of the repository, so a fresh clone has it. */
 export function goldenDir (): string {
-  const here = dirname(fileURLToPath(import.meta.url))
-  const repoRoot = resolve(here, '..', '..')
-  const dir = join(repoRoot, '..', 'shared', 'apiserver-golden')
-  if (!existsSync(dir)) throw new Error(`golden directory not found at ${dir} (expected shared/ beside the repository)`)
+  const dir = join(dirname(fileURLToPath(import.meta.url)), 'golden')
+  if (!existsSync(dir)) throw new Error(`golden directory not found at ${dir}`)
   return dir
 }
 
