@@ -14,8 +14,8 @@ t.test('one keep-alive agent for every request', async t => {
   process.env.KUBECONFIG = cluster.kubeconfigPath
   t.teardown(() => { if (saved === undefined) delete process.env.KUBECONFIG; else process.env.KUBECONFIG = saved })
   const kc = loadKubeConfig(process.env)
-  const a = new RequestContext(`${cluster.server.url}/api/v1/services`, HttpMethod.GET)
-  const b = new RequestContext(`${cluster.server.url}/api/v1/nodes`, HttpMethod.GET)
+  const a = new RequestContext(`${cluster.url}/api/v1/services`, HttpMethod.GET)
+  const b = new RequestContext(`${cluster.url}/api/v1/nodes`, HttpMethod.GET)
   await kc.applySecurityAuthentication(a)
   await kc.applySecurityAuthentication(b)
   const agent = a.getAgent()

@@ -4,7 +4,7 @@
 import t from 'tap'
 import { performance } from 'node:perf_hooks'
 import { pino } from 'pino'
-import { CoordinationV1Api, CoreV1Api, type V1Service } from '@kubernetes/client-node'
+import { CoordinationV1Api, CoreV1Api, V1MicroTime, type V1Service } from '@kubernetes/client-node'
 import { Controller } from '../../controller/controller.js'
 import { LeaderElector } from '../../controller/kube/leader-elector.js'
 import { MetricsRegistry } from '../../controller/observe/metrics.js'
@@ -63,7 +63,7 @@ t.test('one active controller at a time', async t => {
   const lease = await coordination.readNamespacedLease({ name: 'l2lb-controller', namespace: 'l2lb-system' })
   await coordination.replaceNamespacedLease({ name: 'l2lb-controller', namespace: 'l2lb-system', body: {
     metadata: { name: 'l2lb-controller', namespace: 'l2lb-system', resourceVersion: lease.metadata?.resourceVersion },
-    spec: { holderIdentity: 'crashed', leaseDurationSeconds: 1, renewTime: new Date(), leaseTransitions: 5 },
+    spec: { holderIdentity: 'crashed', leaseDurationSeconds: 1, renewTime: new V1MicroTime(), leaseTransitions: 5 },
   } })
   const crashedAt = Date.now()
   const controller = new Controller({ kubeConfig: kc, log, metrics: new MetricsRegistry(), configNamespace: 'l2lb-system', configName: 'config', loadBalancerClass: null, instance: 'ctl-c' })

@@ -4,7 +4,7 @@
 // under them is tested with real sockets in test/integration/arp-responder.test.ts and the lab e2e test.
 import t, { type Test } from 'tap'
 import { pino } from 'pino'
-import { CoordinationV1Api, CoreV1Api, DiscoveryV1Api } from '@kubernetes/client-node'
+import { CoordinationV1Api, CoreV1Api, DiscoveryV1Api, V1MicroTime } from '@kubernetes/client-node'
 import { Speaker } from '../../speaker/speaker.js'
 import { RecordingAnnouncer, startTestCluster, waitFor } from '../lib/cluster.js'
 import { announcingNode } from '../../speaker/core/election.js'
@@ -142,7 +142,7 @@ t.test('per-node Leases: a node without a live speaker is passed over; a stoppin
   t.not(lateIP, '', 'a second IP hashes to node4')
   await coordination.createNamespacedLease({ namespace: 'l2lb-system', body: {
     metadata: { name: 'l2lb-speaker-l2lb-node4', labels: { 'app.kubernetes.io/name': 'l2lb', 'app.kubernetes.io/component': 'speaker' } },
-    spec: { holderIdentity: 'l2lb-node4', leaseDurationSeconds: 1, renewTime: new Date() },
+    spec: { holderIdentity: 'l2lb-node4', leaseDurationSeconds: 1, renewTime: new V1MicroTime() },
   } })
   const frozenAt = Date.now()
   await expose('killed', lateIP)
@@ -262,7 +262,7 @@ t.test('peer heartbeats: a node whose heartbeats stop is passed over long before
   t.not(ip, '', 'some IP hashes to node4')
   await coordination.createNamespacedLease({ namespace: 'l2lb-system', body: {
     metadata: { name: 'l2lb-speaker-l2lb-node4', labels: { 'app.kubernetes.io/name': 'l2lb', 'app.kubernetes.io/component': 'speaker' } },
-    spec: { holderIdentity: 'l2lb-node4', leaseDurationSeconds: 30, renewTime: new Date() },
+    spec: { holderIdentity: 'l2lb-node4', leaseDurationSeconds: 30, renewTime: new V1MicroTime() },
   } })
   lan.source('l2lb-node4').start(() => {})
   await expose('web', ip)

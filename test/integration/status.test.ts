@@ -7,7 +7,7 @@ import { execFile } from 'node:child_process'
 import path from 'node:path'
 import { fileURLToPath } from 'node:url'
 import { promisify } from 'node:util'
-import { CoordinationV1Api, CoreV1Api } from '@kubernetes/client-node'
+import { CoordinationV1Api, CoreV1Api, V1MicroTime } from '@kubernetes/client-node'
 import { mergePatch } from '../../controller/kube/kube-client.js'
 import { collectStatus } from '../../controller/kube/collect-status.js'
 import { formatStatus } from '../../controller/core/status-report.js'
@@ -35,12 +35,12 @@ t.test('status shows pools, Services, announcers, speakers and problems', async 
     await core.createNode({ body: { metadata: { name } } })
     await core.patchNodeStatus({ name, body: { status: { conditions: [{ type: 'Ready', status: 'True', reason: 'KubeletReady', message: '' }] } } }, mergePatch())
   }
-  const lease = (node: string, renewTime: Date) => coordination.createNamespacedLease({ namespace: 'l2lb-system', body: {
+  const lease = (node: string, renewTime: V1MicroTime) => coordination.createNamespacedLease({ namespace: 'l2lb-system', body: {
     metadata: { name: `l2lb-speaker-${node}`, labels: { 'app.kubernetes.io/name': 'l2lb', 'app.kubernetes.io/component': 'speaker' } },
     spec: { holderIdentity: node, leaseDurationSeconds: 3, renewTime },
   } })
-  await lease('l2lb-node1', new Date())
-  await lease('l2lb-node2', new Date(Date.now() - 60_000))
+  await lease('l2lb-node1', new V1MicroTime())
+  await lease('l2lb-node2', new V1MicroTime(Date.now() - 60_000))
   const service = async (name: string, ip: string | null): Promise<void> => {
     await core.createNamespacedService({ namespace: 'default', body: {
       metadata: { name, annotations: ip === null ? {} : { 'l2lb.dev/ip-allocated-from-pool': 'default' } },

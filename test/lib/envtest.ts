@@ -8,7 +8,7 @@
 // (user `system:serviceaccount:NS:NAME`, groups `system:serviceaccounts`, `system:serviceaccounts:NS`,
 // `system:authenticated`), and `admin` is in `system:masters`.
 import { spawn, execFile, type ChildProcess } from 'node:child_process'
-import { existsSync, mkdtempSync, rmSync, writeFileSync, createWriteStream, readFileSync } from 'node:fs'
+import { existsSync, mkdirSync, mkdtempSync, rmSync, writeFileSync, createWriteStream, readFileSync } from 'node:fs'
 import { createServer } from 'node:net'
 import { tmpdir } from 'node:os'
 import { join } from 'node:path'
@@ -69,6 +69,7 @@ export interface RealApiServerFiles {
 
 /** CA, serving certificate (SANs: loopback, localhost and `ips`), ServiceAccount key pair, token file. */
 export async function prepareRealApiServer (dir: string, ips: readonly string[], users: readonly TokenUser[]): Promise<RealApiServerFiles> {
+  mkdirSync(dir, { recursive: true })
   const p = (f: string): string => join(dir, f)
   const ec = ['-newkey', 'ec', '-pkeyopt', 'ec_paramgen_curve:prime256v1', '-nodes']
   await run('openssl', ['req', '-x509', ...ec, '-keyout', p('ca.key'), '-out', p('ca.crt'), '-days', '365',
@@ -96,7 +97,12 @@ export interface RealApiServerArgs {
   /** `--service-cluster-ip-range`: one CIDR, or an IPv4 and an IPv6 CIDR for a dual-stack cluster. */
   readonly serviceCidrs: readonly string[]
   readonly advertiseAddress?: string
+  /** Writes every request (user, verb, URI, response code) as a JSON line here: the real server's record of 403s. */
+  readonly auditLog?: { readonly policyFile: string, readonly path: string }
 }
+
+/** An audit policy that records every request's metadata (no bodies). */
+export const AUDIT_POLICY = 'apiVersion: audit.k8s.io/v1\nkind: Policy\nomitStages: [RequestReceived]\nrules:\n- level: Metadata\n'
 
 export function etcdArgv (assets: EnvtestAssets, dataDir: string, clientPort: number, peerPort: number): string[] {
   return [assets.etcd, '--data-dir', dataDir, '--name', 'envtest',
@@ -122,6 +128,7 @@ export function kubeApiServerArgv (assets: EnvtestAssets, files: RealApiServerFi
     // No controller-manager runs: nothing would make the `default` ServiceAccount the admission plugin insists on.
     '--disable-admission-plugins=ServiceAccount',
     '--allow-privileged=true',
+    ...(a.auditLog !== undefined ? [`--audit-policy-file=${a.auditLog.policyFile}`, `--audit-log-path=${a.auditLog.path}`] : []),
   ]
 }
 
@@ -168,6 +175,16 @@ export interface RealApiServerOptions {
   /** Where the logs go; a new temporary folder by default (removed on close unless `keep`). */
   readonly dir?: string
   readonly readyTimeoutMs?: number
+  /** Keep an audit log (`auditEvents()`), e.g. to list what RBAC refused. */
+  readonly audit?: boolean
+}
+
+/** What the audit log says of one request. */
+export interface AuditEvent {
+  readonly user: string
+  readonly verb: string
+  readonly requestURI: string
+  readonly code: number
 }
 
 export interface RealApiServer {
@@ -178,6 +195,8 @@ export interface RealApiServer {
   readonly dir: string
   /** A kubeconfig for `token` (admin by default), written to `path`. */
   writeKubeconfig (path: string, token?: string): void
+  /** Requests recorded so far (empty unless started with `audit`). */
+  auditEvents (): AuditEvent[]
   close (): Promise<void>
 }
 
@@ -209,9 +228,12 @@ export async function startRealApiServer (assets: EnvtestAssets, opts: RealApiSe
   }
   try {
     start('etcd', etcdArgv(assets, join(dir, 'etcd-data'), clientPort, peerPort))
+    const auditLog = opts.audit === true ? { policyFile: join(dir, 'audit-policy.yaml'), path: join(dir, 'audit.log') } : undefined
+    if (auditLog !== undefined) writeFileSync(auditLog.policyFile, AUDIT_POLICY)
     const apiserver = start('kube-apiserver', kubeApiServerArgv(assets, files, {
       bindAddress: '127.0.0.1', port, etcdUrl: `http://127.0.0.1:${clientPort}`,
       serviceCidrs: opts.serviceCidrs ?? ['198.18.0.0/16', '2001:db8:0:200::/108'],
+      auditLog,
     }))
     const caPem = readFileSync(files.caFile, 'utf8')
     const url = `https://127.0.0.1:${port}`
@@ -225,10 +247,22 @@ export async function startRealApiServer (assets: EnvtestAssets, opts: RealApiSe
     return {
       url, caPem, caFile: files.caFile, adminToken: files.adminToken, dir,
       writeKubeconfig: (path, token = files.adminToken) => { writeFileSync(path, kubeconfigYaml(url, caPem, token), { mode: 0o600 }) },
+      auditEvents: () => auditLog === undefined || !existsSync(auditLog.path) ? [] : parseAuditLog(readFileSync(auditLog.path, 'utf8')),
       close,
     }
   } catch (err) {
     await close()
     throw err
   }
+}
+
+/** The audit log's JSON lines (audit.k8s.io/v1 Event), reduced to who did what and the answer. */
+export function parseAuditLog (text: string): AuditEvent[] {
+  const out: AuditEvent[] = []
+  for (const line of text.split('\n')) {
+    if (line.trim() === '') continue
+    const e = JSON.parse(line) as { user?: { username?: string }, verb?: string, requestURI?: string, responseStatus?: { code?: number } }
+    out.push({ user: e.user?.username ?? '', verb: e.verb ?? '', requestURI: e.requestURI ?? '', code: e.responseStatus?.code ?? 0 })
+  }
+  return out
 }
