@@ -7,6 +7,10 @@ import { isLabNetns } from './topology.js'
 import { labPods, renderNginxConf, nginxPaths } from './pods.js'
 import { desiredEndpointSlice, dnatRules, renderNft, sameSlice, selectorMatches, SERVICE_NAME_LABEL } from './kube-roles.js'
 import { ipInPoolEntry } from './flow.js'
+import { load as loadYaml } from 'js-yaml'
+import {
+  APISERVER_SANS, LAB_SERVICE_CIDRS, kubeProxyBindingYaml, labTokenUsers, realApiServerAssets, tokenKubeconfigYaml,
+} from './real-apiserver.js'
 
 const nodes = labNodes(3)
 const pods = labPods(nodes)
@@ -99,4 +103,31 @@ t.test('pool membership', async t => {
   t.ok(ipInPoolEntry('2001:db8:0:1::ff', '2001:db8:0:1::f0/124'))
   t.notOk(ipInPoolEntry('2001:db8:0:1::100', '2001:db8:0:1::f0/124'))
   t.notOk(ipInPoolEntry('192.0.2.240', '2001:db8:0:1::f0/124'))
+})
+
+t.test('real API server: identities, certificate addresses, kubeconfigs, the how-to without binaries', async t => {
+  const { users, tokens } = labTokenUsers()
+  t.same(users.map(u => u.name), [
+    'system:serviceaccount:l2lb-system:controller', 'system:serviceaccount:l2lb-system:speaker', 'system:serviceaccount:kube-system:kube-proxy',
+  ], 'the ServiceAccounts config/default binds, and kube-proxy\'s')
+  t.same(users.map(u => u.token), [tokens.controller, tokens.speaker, tokens['kube-proxy']])
+  t.equal(new Set(Object.values(tokens)).size, 3, 'one token each')
+  t.ok(users.every(u => u.groups.includes('system:serviceaccounts') && u.groups.includes('system:authenticated')))
+  t.ok(APISERVER_SANS.includes('192.0.2.1') && APISERVER_SANS.includes('198.19.255.2'), 'LAN and root-link addresses in the certificate')
+  t.same([...LAB_SERVICE_CIDRS], ['198.18.0.0/16', '2001:db8:0:200::/108'], 'dual-stack, the stand-in\'s ranges')
+
+  const kc: unknown = loadYaml(tokenKubeconfigYaml('https://198.19.255.2:6443', 'PEM', 'tok', 'admin', 'kubernetes'))
+  t.match(kc, {
+    clusters: [{ cluster: { server: 'https://198.19.255.2:6443', 'certificate-authority-data': Buffer.from('PEM').toString('base64'), 'tls-server-name': 'kubernetes' } }],
+    users: [{ name: 'admin', user: { token: 'tok' } }], 'current-context': 'l2lb-lab',
+  })
+  t.match(loadYaml(kubeProxyBindingYaml()), {
+    kind: 'ClusterRoleBinding', roleRef: { kind: 'ClusterRole', name: 'system:node-proxier' },
+    subjects: [{ kind: 'ServiceAccount', namespace: 'kube-system', name: 'kube-proxy' }],
+  })
+
+  const none = realApiServerAssets({})
+  t.ok('howTo' in none && /KUBEBUILDER_ASSETS/.test(none.howTo) && /setup-envtest/.test(none.howTo), 'no KUBEBUILDER_ASSETS: says how to get the binaries')
+  const empty = realApiServerAssets({ KUBEBUILDER_ASSETS: '/nonexistent-l2lb' })
+  t.ok('howTo' in empty && /no kube-apiserver/.test(empty.howTo), 'a folder without kube-apiserver: says which binary is missing')
 })

@@ -15,6 +15,11 @@ import { createTopology, deleteNetns, listNetns, isLabNetns, netnsPids, eth0Mac 
 import { labPods, createPod, nginxArgv, type LabPod } from './pods.js'
 import { startProcess, stopProcess, isAlive, type ProcessRecord } from './processes.js'
 import { saveState, loadState, type LabState } from './state.js'
+import { etcdArgv, kubeApiServerArgv, prepareRealApiServer, probe, type EnvtestAssets } from '../lib/envtest.js'
+import {
+  APISERVER_SANS, LAB_SERVICE_CIDRS, kubeProxyBindingYaml, labTokenUsers, realApiServerAssets, tokenKubeconfigYaml,
+  type ApiServerKind, type LabIdentity,
+} from './real-apiserver.js'
 
 export interface LabOptions {
   /** Where the lab keeps kubeconfigs, logs, nginx files and state.json (`.lab` for `npm run lab`). */
@@ -28,6 +33,13 @@ export interface LabOptions {
   readonly speakers?: boolean
   /** Extra environment for every speaker (e.g. `L2LB_HEARTBEAT_MS`). */
   readonly speakerEnv?: Readonly<Record<string, string>>
+  /**
+   * `stand-in` (default): test/apiserver. `real`: kube-apiserver and etcd from `assets` (KUBEBUILDER_ASSETS),
+   * with config/default's RBAC enforced and every program on its own ServiceAccount token.
+   */
+  readonly apiserver?: ApiServerKind
+  /** The binaries for `apiserver: 'real'`; default: KUBEBUILDER_ASSETS. */
+  readonly assets?: EnvtestAssets
 }
 
 export interface ArpingResult {
@@ -92,6 +104,10 @@ export class Lab {
   readonly #say: (line: string) => void
   readonly #speakers: boolean
   readonly #speakerEnv: Readonly<Record<string, string>>
+  readonly apiserver: ApiServerKind
+  readonly #assets: EnvtestAssets | undefined
+  /** Each program's kubeconfig inside the LAN: its own ServiceAccount token on the real server, admin on the stand-in. */
+  readonly #kubeconfigOf: Record<LabIdentity, string>
   readonly #netns: string[] = []
   readonly #processes: ProcessRecord[] = []
   readonly #startedAt = new Date().toISOString()
@@ -108,6 +124,23 @@ export class Lab {
     this.#say = opts.say ?? (() => {})
     this.#speakers = opts.speakers ?? true
     this.#speakerEnv = opts.speakerEnv ?? {}
+    this.apiserver = opts.apiserver ?? 'stand-in'
+    if (this.apiserver === 'real') {
+      const assets = opts.assets ?? realApiServerAssets()
+      if ('howTo' in assets) throw new Error(assets.howTo)
+      this.#assets = assets
+    } else {
+      this.#assets = opts.assets
+    }
+    const own = (id: LabIdentity): string => this.apiserver === 'real' ? path.join(this.stateDir, `kubeconfig-${id}`) : this.lanKubeconfig
+    this.#kubeconfigOf = { controller: own('controller'), speaker: own('speaker'), 'kube-proxy': own('kube-proxy') }
+  }
+
+  /** For summaries: which API server, and where its binaries came from. */
+  get apiserverDescription(): string {
+    return this.apiserver === 'real'
+      ? `real kube-apiserver + etcd (${this.#assets?.dir ?? '?'}), config/default's RBAC enforced, one ServiceAccount token per program`
+      : 'stand-in (test/apiserver)'
   }
 
   get processes(): readonly ProcessRecord[] {
@@ -177,32 +210,18 @@ export class Lab {
       await this.#start(`pod-${pod.name}`, nginxArgv(pod, paths))
     }
 
-    this.#say(`starting the API server on https://${APISERVER_HOST.ipv4}:${API_PORT} (netns ${APISERVER_HOST.netns})`)
-    const token = randomBytes(16).toString('hex')
-    const apiserverLog = path.join(this.logDir, 'apiserver.log')
-    await this.#start('apiserver', inNetns(APISERVER_HOST.netns, [
-      ...this.#nodeProgram('test/apiserver/main.ts'),
-      '--host', APISERVER_HOST.ipv4, '--port', String(API_PORT), '--token', token, '--kubeconfig', this.lanKubeconfig,
-      '--cert-dir', path.join(this.stateDir, 'apiserver-certs'),
-    ]))
-    await waitFor('the API server to print its URL', async () => {
-      const text = await readFile(apiserverLog, 'utf8').catch(() => '')
-      if (/^\{"url":/m.test(text) && existsSync(this.lanKubeconfig)) return true
-      const rec = this.#processes.find(p => p.name === 'apiserver')
-      if (rec !== undefined && !isAlive(rec.pid)) throw new StopWaiting(`the API server exited (log ${apiserverLog})`)
-      return undefined
-    }, { timeoutMs: 45_000, intervalMs: 100 })
-    await this.#writeMachineKubeconfig()
+    if (this.apiserver === 'real') await this.#startRealApiServer()
+    else await this.#startStandInApiServer()
 
     this.#say('registering Nodes (Ready, InternalIP)')
     await this.#registerNodes()
 
     this.#say(`starting the controller, the endpoints/kube-proxy roles${this.#speakers ? ' and one speaker per node' : ' (no speakers)'}`)
-    const lanEnv = { KUBECONFIG: this.lanKubeconfig }
-    await this.#start('controller', inNetns(APISERVER_HOST.netns, this.#nodeProgram('controller/main.ts')), lanEnv)
+    await this.#start('controller', inNetns(APISERVER_HOST.netns, this.#nodeProgram('controller/main.ts')), { KUBECONFIG: this.#kubeconfigOf.controller })
+    // The kube roles play Kubernetes components (the endpoints controller): admin, as a controller-manager would be.
     await this.#start('kube-roles', inNetns(APISERVER_HOST.netns, [
       ...this.#nodeProgram('test/lab/kube-roles-main.ts'), '--nodes', String(this.nodes.length),
-    ]), lanEnv)
+    ]), { KUBECONFIG: this.lanKubeconfig })
     for (const node of this.#speakers ? this.nodes : []) await this.#startSpeaker(node, {})
     // A program that dies at start (bad import, missing env) should fail the lab here, not as a timeout later;
     // the walk's waits check again, for the ones slower to die.
@@ -225,7 +244,7 @@ export class Lab {
 
   async #startSpeaker(node: LabNode, env: Readonly<Record<string, string>>): Promise<ProcessRecord> {
     return this.#start(`speaker-${node.name}`, inNetns(node.netns, this.#nodeProgram('speaker/main.ts')), {
-      KUBECONFIG: this.lanKubeconfig, NODE_NAME: node.name, L2LB_INTERFACES: 'eth0', ...this.#speakerEnv, ...env,
+      KUBECONFIG: this.#kubeconfigOf.speaker, NODE_NAME: node.name, L2LB_INTERFACES: 'eth0', ...this.#speakerEnv, ...env,
     })
   }
 
@@ -259,6 +278,85 @@ export class Lab {
       const r = await runAllowingFailure(inNetns(labNode.netns, ['curl', '-s', '-o', '/dev/null', '-w', '%{http_code}', '--max-time', '1', `http://${labNode.ipv4}:7473/readyz`]), { timeoutMs: 3000 })
       return r.stdout.trim() === '200' ? true : undefined
     }, { timeoutMs: 45_000, intervalMs: 200 })
+  }
+
+  /** test/apiserver in the l2lb-apiserver netns; it writes the LAN kubeconfig itself. */
+  async #startStandInApiServer(): Promise<void> {
+    this.#say(`starting the stand-in API server on https://${APISERVER_HOST.ipv4}:${API_PORT} (netns ${APISERVER_HOST.netns})`)
+    const token = randomBytes(16).toString('hex')
+    const apiserverLog = path.join(this.logDir, 'apiserver.log')
+    await this.#start('apiserver', inNetns(APISERVER_HOST.netns, [
+      ...this.#nodeProgram('test/apiserver/main.ts'),
+      '--host', APISERVER_HOST.ipv4, '--port', String(API_PORT), '--token', token, '--kubeconfig', this.lanKubeconfig,
+      '--cert-dir', path.join(this.stateDir, 'apiserver-certs'),
+    ]))
+    await waitFor('the API server to print its URL', async () => {
+      const text = await readFile(apiserverLog, 'utf8').catch(() => '')
+      if (/^\{"url":/m.test(text) && existsSync(this.lanKubeconfig)) return true
+      const rec = this.#processes.find(p => p.name === 'apiserver')
+      if (rec !== undefined && !isAlive(rec.pid)) throw new StopWaiting(`the API server exited (log ${apiserverLog})`)
+      return undefined
+    }, { timeoutMs: 45_000, intervalMs: 100 })
+    await this.#writeMachineKubeconfig()
+  }
+
+  /**
+   * etcd and kube-apiserver from KUBEBUILDER_ASSETS in the l2lb-apiserver netns (etcd on that netns' loopback,
+   * the API server on 192.0.2.1:6443 like the stand-in), then what a cluster has before l2lb is installed and
+   * what installing it does: namespaces, config/default applied (RBAC, ServiceAccounts, the Deployment and
+   * DaemonSet, which nothing runs here), kube-proxy's binding to system:node-proxier. Every program then runs
+   * with its own ServiceAccount's token.
+   */
+  async #startRealApiServer(): Promise<void> {
+    const assets = this.#assets
+    if (assets === undefined) throw new Error('no KUBEBUILDER_ASSETS for the real API server')
+    this.#say(`starting etcd and the real kube-apiserver (${assets.kubeApiServer}) on https://${APISERVER_HOST.ipv4}:${API_PORT} (netns ${APISERVER_HOST.netns})`)
+    const dir = path.join(this.stateDir, 'apiserver')
+    await mkdir(dir, { recursive: true })
+    const { users, tokens } = labTokenUsers()
+    const files = await prepareRealApiServer(dir, APISERVER_SANS, users)
+    const caPem = await readFile(files.caFile, 'utf8')
+    await this.#start('etcd', inNetns(APISERVER_HOST.netns, etcdArgv(assets, path.join(this.stateDir, 'etcd-data'), 2379, 2380)))
+    await this.#start('kube-apiserver', inNetns(APISERVER_HOST.netns, kubeApiServerArgv(assets, files, {
+      bindAddress: APISERVER_HOST.ipv4, advertiseAddress: APISERVER_HOST.ipv4, port: API_PORT,
+      etcdUrl: 'http://127.0.0.1:2379', serviceCidrs: LAB_SERVICE_CIDRS,
+    })))
+    const lanUrl = `https://${APISERVER_HOST.ipv4}:${API_PORT}`
+    await writeFile(this.lanKubeconfig, tokenKubeconfigYaml(lanUrl, caPem, files.adminToken, 'admin'), { mode: 0o600 })
+    for (const id of ['controller', 'speaker', 'kube-proxy'] as const) {
+      await writeFile(this.#kubeconfigOf[id], tokenKubeconfigYaml(lanUrl, caPem, tokens[id], id), { mode: 0o600 })
+    }
+    // The machine dials the root link's address (DNATed to the LAN address); the certificate names both.
+    await writeFile(this.kubeconfig, tokenKubeconfigYaml(`https://${ROOT_LINK.peerIP}:${API_PORT}`, caPem, files.adminToken, 'admin', 'kubernetes'), { mode: 0o600 })
+
+    const readyz = `https://${ROOT_LINK.peerIP}:${API_PORT}/readyz`
+    const t0 = Date.now()
+    await waitFor('the kube-apiserver to answer /readyz with 200', async () => {
+      this.checkAlive()
+      return (await probe(readyz, caPem, files.adminToken)) === 200 ? true : undefined
+    }, { timeoutMs: 60_000, intervalMs: 200 })
+    this.#say(`kube-apiserver ready in ${((Date.now() - t0) / 1000).toFixed(1)} s; kubectl apply -k config/default (namespace, RBAC, ServiceAccounts)`)
+    await this.kubectl(['apply', '-k', 'config/default'])
+    await this.kubectl(['apply', '-f', '-'], kubeProxyBindingYaml())
+    // Right after a start the RBAC authorizer may still refuse for a moment: wait until each identity may do
+    // what it needs, through its own token and the LAN address, as the programs will.
+    const checks: [LabIdentity, string[]][] = [
+      ['controller', ['get', 'configmaps', '-n', 'l2lb-system']], ['controller', ['get', 'services', '-A']],
+      ['speaker', ['get', 'leases', '-n', 'l2lb-system']], ['speaker', ['get', 'endpointslices', '-A']],
+      ['kube-proxy', ['get', 'endpointslices', '-A']], ['kube-proxy', ['get', 'nodes']],
+    ]
+    for (const [id, args] of checks) {
+      await waitFor(`RBAC to let ${id} ${args.join(' ')}`, async () => {
+        const res = await this.#kubectlInLan(this.#kubeconfigOf[id], args)
+        return res.code === 0 ? true : undefined
+      }, { timeoutMs: 20_000, intervalMs: 200 })
+    }
+  }
+
+  /** kubectl inside the API server's netns with one of the LAN kubeconfigs (a program's identity). */
+  #kubectlInLan(kubeconfig: string, args: readonly string[]): Promise<RunResult> {
+    const env = { PATH: process.env.PATH ?? '/usr/sbin:/usr/bin:/sbin:/bin', HOME: path.join(this.stateDir, 'home') }
+    return runAllowingFailure(inNetns(APISERVER_HOST.netns, ['kubectl', '--kubeconfig', kubeconfig, ...args]), { env, cwd: this.repoRoot, timeoutMs: 20_000 })
   }
 
   /**

@@ -1,9 +1,12 @@
 // `npm run lab`            build the lab, walk the used-by flow, print a summary, tear down; exit 0 if it all worked
 // `npm run lab -- up`      the same, but leave it running (.lab/kubeconfig for the machine's kubectl)
 // `npm run lab -- down`    stop every process the lab started and delete its namespaces and .lab/
+// `--apiserver real`        (run and up) the real kube-apiserver + etcd from KUBEBUILDER_ASSETS instead of the stand-in
 import path from 'node:path'
 import { fileURLToPath } from 'node:url'
-import { Lab, labPrerequisites, runningLabNetns, stopLabFromState, LabBusyError } from './lab.js'
+import { parseArgs } from 'node:util'
+import { Lab, labPrerequisites, runningLabNetns, stopLabFromState, LabBusyError, type LabOptions } from './lab.js'
+import { realApiServerAssets, type ApiServerKind } from './real-apiserver.js'
 import { walkService, ipInPoolEntry, type ServiceWalk } from './flow.js'
 
 const repoRoot = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '..', '..')
@@ -16,7 +19,7 @@ const POOL = ['192.0.2.240-192.0.2.250', '2001:db8:0:1::f0/124']
 const say = (line: string): void => { process.stdout.write(`lab: ${line}\n`) }
 
 function usage(): never {
-  process.stderr.write('usage: npm run lab [-- up | down]\n')
+  process.stderr.write('usage: npm run lab [-- [run | up] [--apiserver stand-in|real] | down]\n')
   process.exit(2)
 }
 
@@ -57,8 +60,8 @@ async function walk(lab: Lab): Promise<{ walk: ServiceWalk | null; problems: str
   return { walk: w, problems }
 }
 
-function summary(w: ServiceWalk | null, problems: readonly string[], seconds: number): string {
-  const lines = ['', '=== l2lb lab summary ===']
+function summary(lab: Lab, w: ServiceWalk | null, problems: readonly string[], seconds: number): string {
+  const lines = ['', '=== l2lb lab summary ===', `API server       ${lab.apiserverDescription}`]
   if (w !== null) {
     lines.push(
       `Service          default/${w.service}`,
@@ -73,10 +76,18 @@ function summary(w: ServiceWalk | null, problems: readonly string[], seconds: nu
   return lines.join('\n') + '\n'
 }
 
-async function runOnce(keep: boolean): Promise<number> {
+async function runOnce(keep: boolean, apiserver: ApiServerKind): Promise<number> {
   await prerequisitesOrExit()
   const t0 = Date.now()
-  const lab = new Lab({ stateDir, repoRoot, say })
+  const opts: LabOptions = { stateDir, repoRoot, say, apiserver }
+  if (apiserver === 'real') {
+    const assets = realApiServerAssets()
+    if ('howTo' in assets) {
+      process.stderr.write(`lab: ${assets.howTo}\n`)
+      return 1
+    }
+  }
+  const lab = new Lab(opts)
   // Ctrl-C tears down whatever exists so far (state.json lets `npm run lab -- down` finish the job if needed).
   let interrupted = false
   const onSignal = (): void => {
@@ -108,7 +119,7 @@ async function runOnce(keep: boolean): Promise<number> {
     return 130
   }
   if (result.problems.length > 0) process.stdout.write(`\n--- last lines of the lab's logs ---\n${await lab.logTails(12)}\n`)
-  process.stdout.write(summary(result.walk, result.problems, (Date.now() - t0) / 1000))
+  process.stdout.write(summary(lab, result.walk, result.problems, (Date.now() - t0) / 1000))
   if (keep) {
     const rel = path.relative(process.cwd(), lab.kubeconfig) || lab.kubeconfig
     process.stdout.write([
@@ -142,12 +153,25 @@ async function down(): Promise<number> {
   return problems.length === 0 && left.length === 0 ? 0 : 1
 }
 
-const [command, ...rest] = process.argv.slice(2)
-if (rest.length > 0) usage()
+let parsed: ReturnType<typeof parseCli>
+function parseCli(argv: string[]): { command: string | undefined; apiserver: ApiServerKind } {
+  const { values, positionals } = parseArgs({ args: argv, allowPositionals: true, strict: true, options: { apiserver: { type: 'string' } } })
+  if (positionals.length > 1) usage()
+  const apiserver = values.apiserver ?? 'stand-in'
+  if (apiserver !== 'stand-in' && apiserver !== 'real') usage()
+  if (positionals[0] === 'down' && values.apiserver !== undefined) usage()
+  return { command: positionals[0], apiserver }
+}
+try {
+  parsed = parseCli(process.argv.slice(2))
+} catch {
+  usage()
+}
+const { command, apiserver } = parsed
 let code: number
 try {
-  if (command === undefined || command === 'run') code = await runOnce(false)
-  else if (command === 'up') code = await runOnce(true)
+  if (command === undefined || command === 'run') code = await runOnce(false, apiserver)
+  else if (command === 'up') code = await runOnce(true, apiserver)
   else if (command === 'down') code = await down()
   else usage()
 } catch (err) {
