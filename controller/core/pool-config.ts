@@ -1,5 +1,5 @@
 // The pool ConfigMap (`l2lb-system/config`, key `config`), parsed strictly into a value. The format is
-// MetalLB's up to v0.12 (REFERENCE.md §2) plus l2lb's extensions: per pool `namespaces`,
+// MetalLB's up to v0.12 (docs/reference.md, "Pool ConfigMap") plus l2lb's extensions: per pool `namespaces`,
 // `service-selectors` and `priority` (MetalLB's later serviceAllocation), and a top-level
 // `l2-advertisements` list (MetalLB's L2Advertisement). Every problem found is reported, not only the first,
 // each with where it is and how to fix it; the function never throws.
