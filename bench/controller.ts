@@ -1,7 +1,8 @@
-// Create-to-status latency with 10000 Services (ROADMAP 2): from the moment a client sends the create of a
-// LoadBalancer Service until a watch on Services shows its status.loadBalancer.ingress written by the
-// controller. Beside it, in the same run and from the same watch, the floor the API server itself sets:
-// from the create until the watch shows the Service at all (ADDED). The controller's own share is the gap.
+// Create-to-status latency with 10000 Services (figures in docs/architecture.md): from the moment a client
+// sends the create of a LoadBalancer Service until a watch on Services shows its status.loadBalancer.ingress
+// written by the controller. Beside it, in the same run and from the same watch, the floor the API server
+// itself sets: from the create until the watch shows the Service at all (ADDED). The controller's own share is
+// the gap.
 //
 // The API server is test/apiserver (the project's stand-in, in a process of its own, over real HTTPS), the
 // controller the real one in this process (informers, work queue, allocator, status writes, Events), the

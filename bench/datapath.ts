@@ -1,5 +1,5 @@
-// The speaker's ARP data path beside the kernel's, measured in one run (ROADMAP 3: "Speaker ARP reply within
-// 1.2x of the kernel's own (p50)"; "a kernel BPF filter so ARP floods for other IPs cost no user-space CPU").
+// The speaker's ARP data path beside the kernel's, measured in one run, against two goals: an ARP reply within
+// 1.2x of the kernel's own (p50), and a kernel BPF filter so that ARP floods for other IPs cost no user-space CPU.
 //
 // Two network namespaces joined by a veth pair: the node (192.0.2.211/24) runs the speaker's real
 // ArpResponder in a child process announcing 192.0.2.241; the client (192.0.2.212/24) runs iputils arping.

@@ -1,5 +1,5 @@
-// Failover as a LAN client sees it (ROADMAP 1: "SIGKILL of the announcing speaker: the LAN client points at
-// the new node within 1 s (p99)"), with peer heartbeats (the default, every 200 ms) beside the Lease alone
+// Failover as a LAN client sees it (the goal: after a SIGKILL of the announcing speaker the LAN client points
+// at the new node within 1 s, p99), with peer heartbeats (the default, every 200 ms) beside the Lease alone
 // (L2LB_HEARTBEAT_MS=0, the 3 s Lease decides), in one run of the netns lab (test/lab).
 //
 // A trial: the client has just talked to the Service (curl), so its neighbour entry for the Service IP holds

@@ -1,7 +1,7 @@
 // `npm run bench` runs every group; `npm run bench -- allocator datapath` runs those. A group is any module
-// `bench/<group>.ts` exporting `run: RunGroup` (bench/lib/figures.ts): adding a file is all it takes.
-// Results merge into bench/results.json (REFERENCE.md §7): the figures of the groups run replace their old
-// ones, the others stay.
+// `bench/<group>.ts` exporting `run: RunGroup` (bench/lib/figures.ts): adding a file is all it takes. Results
+// merge into bench/results.json (docs/reference.md, "Bench results format"): the figures of the groups run
+// replace their old ones, the others stay.
 import { existsSync, readdirSync, readFileSync, writeFileSync } from 'node:fs'
 import { cpus } from 'node:os'
 import { dirname, join } from 'node:path'

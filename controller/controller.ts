@@ -20,7 +20,7 @@ export interface ControllerOptions {
   readonly kubeConfig: KubeConfig
   readonly log: Logger
   readonly metrics: MetricsRegistry
-  /** Where the pool ConfigMap lives (REFERENCE.md §2: l2lb-system/config, key `config`). */
+  /** Where the pool ConfigMap lives (docs/reference.md, "Pool ConfigMap": l2lb-system/config, key `config`). */
   readonly configNamespace: string
   readonly configName: string
   readonly loadBalancerClass: string | null

@@ -35,8 +35,8 @@ async function main(): Promise<void> {
     await runProgram({ log, listen, metrics, program: controller })
     return
   }
-  // Several replicas may run; one allocates (ROADMAP 2). Losing leadership exits, as client-go's controllers
-  // do: the restarted process comes back as a standby and re-syncs from scratch if it leads again.
+  // Several replicas may run; one allocates (docs/architecture.md). Losing leadership exits, as client-go's
+  // controllers do: the restarted process comes back as a standby and re-syncs from scratch if it leads again.
   const elector = new LeaderElector({
     api: kubeConfig.makeApiClient(CoordinationV1Api),
     namespace: configNamespace, name: 'l2lb-controller', identity: `${env.POD_NAME || hostname()}_${process.pid}`,

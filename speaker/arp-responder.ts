@@ -11,7 +11,7 @@ import { openPacketLink, type FrameLink, type OpenLink } from './link/packet-lin
 /**
  * Gratuitous ARP is repeated because Linux ignores an ARP update for a neighbour entry changed less than
  * `locktime` (1 s) ago unless it arrives as a gratuitous frame it recognises; MetalLB repeats every 1.1 s
- * for 5 s (MetalLB #172, REFERENCE.md §4): rounds at 0, 1.1, 2.2, 3.3 and 4.4 s.
+ * for 5 s (MetalLB #172; docs/reference.md, "Gratuitous ARP"): rounds at 0, 1.1, 2.2, 3.3 and 4.4 s.
  */
 export const GRATUITOUS_INTERVAL_MS = 1100
 export const GRATUITOUS_ROUNDS = 5
@@ -40,7 +40,8 @@ function arpProtocol(opts: ArpResponderOptions): Layer2Protocol<DropReason, Fram
     name: 'ARP',
     canonical: canonicalIpv4,
     decide: decideArp,
-    // Both forms: Junos learns from the RFC 5227 request, Linux from a reply with THA = SHA (REFERENCE.md §4).
+    // Both forms: Junos learns from the RFC 5227 request, Linux from a reply with THA = SHA
+    // (docs/reference.md, "Gratuitous ARP").
     announcements: (mac, ip) => [gratuitousRequest(mac, ip), gratuitousReply(mac, ip)],
     // Requests for IPs we do not announce (an ARP flood for other hosts) are dropped in the kernel.
     filterFor: announced => assembleBpf(arpRequestFilterFor(announced)),

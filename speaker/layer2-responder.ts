@@ -74,7 +74,7 @@ export const REOPEN_BACKOFF: ReopenBackoff = { initialMs: 100, maxMs: 5000 }
  * Decisions run on a sample request at start, before any real one: V8 compiles a function to fast code only
  * once it has run often, and a responder answering a few requests a second would otherwise answer them from
  * the interpreter for a long time — the first request after a failover is the one that matters most. A
- * few milliseconds at start (ROADMAP 3: reply latency near the kernel's).
+ * few milliseconds at start, for a reply latency near the kernel's (bench/datapath.ts measures both).
  */
 export const WARM_UP_DECISIONS = 5000
 
@@ -95,7 +95,7 @@ export interface Layer2ResponderOptions<L extends FrameLink> {
   /** Interface name in this process's network namespace. */
   interface: string
   log: Logger
-  /** When given, the counters are also exported as l2lb_layer2_* series (REFERENCE.md §6). */
+  /** When given, the counters are also exported as l2lb_layer2_* series (docs/reference.md, "Metric names"). */
   metrics?: MetricsRegistry
   openLink: OpenLink<L>
   reopen?: Partial<ReopenBackoff>

@@ -1,4 +1,4 @@
-// Keeps this speaker's per-node Lease fresh (ROADMAP 1: one Lease per node, so API writes do not grow with
+// Keeps this speaker's per-node Lease fresh (one Lease per node, so API writes do not grow with
 // the number of Services). Renews every quarter of the lease duration; deletes the Lease on close so that peers
 // take the node's IPs over as soon as the deletion reaches them instead of after a lease duration.
 import { V1MicroTime, type CoordinationV1Api, type V1Lease } from '@kubernetes/client-node'

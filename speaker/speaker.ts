@@ -44,7 +44,10 @@ export interface SpeakerOptions {
   readonly announcers: readonly Announcer[]
   /** spec.loadBalancerClass served; null = Services without a class. */
   readonly loadBalancerClass: string | null
-  /** The pool ConfigMap (REFERENCE.md §2): only IPs inside a pool are announced, as its advertisements say. */
+  /**
+   * The pool ConfigMap (docs/reference.md, "Pool ConfigMap"): only IPs inside a pool are announced, as its
+   * advertisements say.
+   */
   readonly configNamespace: string
   readonly configName: string
   /**
@@ -337,7 +340,7 @@ export class Speaker {
     this.#closed = true
     if (this.#expiryTimer) clearTimeout(this.#expiryTimer)
     // Stop answering first, then give the Lease up: peers see the deletion and the next winner's gratuitous
-    // ARP takes each IP over without waiting for the Lease to expire (SIGTERM handover, ROADMAP 1).
+    // ARP takes each IP over without waiting for the Lease to expire (SIGTERM handover, docs/architecture.md).
     for (const a of this.#o.announcers) a.setAnnounced([])
     // Peers hear `leaving` on the LAN within a millisecond; the Lease deletion reaches them through the API.
     this.#o.peerHeartbeats?.close()

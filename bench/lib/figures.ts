@@ -1,4 +1,4 @@
-// The results format of REFERENCE.md §7, shared by every bench group.
+// The results format (docs/reference.md, "Bench results format"), shared by every bench group.
 
 export interface Figure {
   /** Dotted, lower case, group first: `allocator.v4.ops_per_s.assigned_1k`. */

@@ -1,6 +1,6 @@
-// Service annotations l2lb reads and writes (REFERENCE.md §3). MetalLB's prefixes are read too so that a
-// MetalLB user's Services move over unchanged; when several prefixes carry the same name, l2lb.dev wins,
-// then metallb.io, then metallb.universe.tf (the newer MetalLB prefix before the older one).
+// Service annotations l2lb reads and writes (docs/reference.md, "Service behaviour"). MetalLB's prefixes are
+// read too so that a MetalLB user's Services move over unchanged; when several prefixes carry the same name,
+// l2lb.dev wins, then metallb.io, then metallb.universe.tf (the newer MetalLB prefix before the older one).
 
 export const PREFIX = 'l2lb.dev/'
 export const READ_PREFIXES = [PREFIX, 'metallb.io/', 'metallb.universe.tf/'] as const

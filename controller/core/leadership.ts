@@ -1,8 +1,8 @@
-// Leader election for controller replicas, decided purely (ROADMAP 2: two replicas, one active through a
-// Lease). The rules are client-go's: a holder renews every retry period; a candidate may take the Lease only
-// after it has seen the same renewTime for a whole lease duration on its own clock (no cross-machine clock
-// comparison); a leader that has not renewed within the renew deadline (shorter than the lease duration)
-// stops leading before anyone else can take over, so two leaders never overlap.
+// Leader election for controller replicas, decided purely (two replicas, one active through a Lease:
+// docs/architecture.md). The rules are client-go's: a holder renews every retry period; a candidate may take
+// the Lease only after it has seen the same renewTime for a whole lease duration on its own clock (no
+// cross-machine clock comparison); a leader that has not renewed within the renew deadline (shorter than the
+// lease duration) stops leading before anyone else can take over, so two leaders never overlap.
 export interface LeaseRecord {
   readonly holder: string
   readonly renewTime: string

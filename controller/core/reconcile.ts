@@ -1,4 +1,5 @@
-// Reconcile decisions: (Service view, allocator, writer) -> result (ROADMAP 2). The shell (controller/) owns
+// Reconcile decisions: (Service view, allocator, writer) -> result, pure so they are tested without a cluster
+// (docs/architecture.md). The shell (controller/) owns
 // the work queue, the informers and the retry policy; this file decides what to write and says what the
 // queue should do next. Three entry points:
 //

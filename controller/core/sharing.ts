@@ -1,6 +1,6 @@
-// When two Services may hold the same IP (REFERENCE.md §3, MetalLB's rules): both carry the same non-empty
-// allow-shared-ip key, both send traffic to the same backends (the backend key), and no (protocol, port)
-// pair is used by both — TCP/53 and UDP/53 may share, TCP/80 twice may not.
+// When two Services may hold the same IP (MetalLB's rules; docs/reference.md, "Sharing rules"): both carry the
+// same non-empty allow-shared-ip key, both send traffic to the same backends (the backend key), and no
+// (protocol, port) pair is used by both — TCP/53 and UDP/53 may share, TCP/80 twice may not.
 
 export interface PortKey {
   readonly protocol: 'TCP' | 'UDP' | 'SCTP'

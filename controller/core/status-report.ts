@@ -1,7 +1,8 @@
 // `l2lb status` (kubectl l2lb): one screen that says which pool gave which Service which IP, which node
 // announces it, whether every speaker is alive, and what is wrong — users' recurring question is "which node
-// answers for my IP?" (REFERENCE.md §5). Pure: built from views the CLI listed, with the real allocator
-// replaying the controller's restore, so the usage and the conflicts shown are the ones the controller sees.
+// answers for my IP?" (docs/reference.md, "Users' recurring complaints"). Pure: built from views the CLI
+// listed, with the real allocator replaying the controller's restore, so the usage and the conflicts shown are
+// the ones the controller sees.
 import { Allocator } from './allocator.js'
 import { ALLOCATED_FROM_POOL } from './annotations.js'
 import { formatConfigError, parsePoolConfig, type PoolConfig } from './pool-config.js'

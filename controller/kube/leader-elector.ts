@@ -1,5 +1,5 @@
 // Runs the pure leadership rules (controller/core/leadership.ts) against a Lease: one controller replica
-// allocates, the others stand by and take over when the leader stops renewing (ROADMAP 2). Writes use the
+// allocates, the others stand by and take over when the leader stops renewing (docs/architecture.md). Writes use the
 // Lease's resourceVersion, so two candidates racing for an expired Lease cannot both win (409 for the loser).
 import { V1MicroTime, type CoordinationV1Api, type V1Lease } from '@kubernetes/client-node'
 import type { Logger } from 'pino'

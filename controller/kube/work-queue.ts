@@ -13,7 +13,7 @@ export interface WorkQueueOptions {
   readonly maxAttempts?: number
   /**
    * Keys processed at once (default 1). Each key is still processed by one worker at a time; the gain is
-   * that one Service's API writes no longer wait for another's (ROADMAP 2: 10000 Services).
+   * that one Service's API writes no longer wait for another's (10000 Services in bench/controller.ts).
    */
   readonly workers?: number
 }

@@ -1,4 +1,5 @@
-// Who announces which IP. A pure function of two inputs kept apart on purpose (ROADMAP 1): the membership
+// Who announces which IP. A pure function of two inputs kept apart on purpose, so that how liveness is learned
+// can change without touching who wins (docs/architecture.md, "Decisions worth knowing"): the membership
 // view (which nodes are alive and eligible: membership.ts, from Node readiness and per-node Leases) and the
 // Services with their endpoints. Every speaker computes the same answer from the same view, so exactly one
 // node claims each IP without any coordination traffic.

@@ -1,6 +1,7 @@
 // Which interfaces the speaker answers on: a pure decision (reading /sys is speaker/interfaces.ts). Defaults
-// follow MetalLB's exclusions (REFERENCE.md §4): virtual and CNI interfaces, loopback, interfaces that are
-// down, enslaved to a bridge or bond, or flagged NOARP never carry announcements.
+// follow MetalLB's exclusions (docs/reference.md, "Interface exclusions"): virtual and CNI interfaces,
+// loopback, interfaces that are down, enslaved to a bridge or bond, or flagged NOARP never carry
+// announcements.
 
 export interface InterfaceInfo {
   readonly name: string

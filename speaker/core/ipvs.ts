@@ -1,8 +1,8 @@
 // kube-proxy in IPVS mode binds every LoadBalancer IP to the dummy interface kube-ipvs0 on every node, so
 // unless it runs with `strictARP: true` every node's kernel answers ARP for them and two nodes answer at once
-// (REFERENCE.md §4; the split brain MetalLB users hit). strictARP is visible on the node itself: kube-proxy then
-// sets net.ipv4.conf.all.arp_ignore=1 and arp_announce=2. The decision is pure; reading /sys and /proc is the
-// shell (speaker/ipvs-facts.ts).
+// (the split brain MetalLB users hit; docs/reference.md, "kube-proxy and IPVS strictARP"). strictARP is
+// visible on the node itself: kube-proxy then sets net.ipv4.conf.all.arp_ignore=1 and arp_announce=2. The
+// decision is pure; reading /sys and /proc is the shell (speaker/ipvs-facts.ts).
 
 export interface IpvsFacts {
   readonly hasKubeIpvs0: boolean

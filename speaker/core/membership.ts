@@ -1,8 +1,9 @@
 // Who is alive, as a pure function of what a speaker has observed. A node may announce only while it is Ready
-// (not excluded from load balancers) AND its speaker holds a fresh per-node Lease. One Lease per node keeps API
-// writes independent of the number of Services (ROADMAP 1; Cilium's Lease per Service grows with services x
-// nodes), a speaker that stops (SIGTERM) deletes its Lease so peers take over at once, and a node whose
-// speaker died stops counting after one lease duration instead of waiting for the Node to go NotReady.
+// (not excluded from load balancers) AND its speaker holds a fresh per-node Lease. One Lease per node keeps
+// API writes independent of the number of Services (Cilium's Lease per Service grows with services x nodes:
+// docs/reference.md, "Election and failover in peer projects"), a speaker that stops (SIGTERM) deletes its
+// Lease so peers take over at once, and a node whose speaker died stops counting after one lease duration
+// instead of waiting for the Node to go NotReady.
 //
 // Freshness is judged as client-go's leader election judges it: by when *this* observer last saw renewTime
 // change, on its own monotonic clock, never by comparing the server's timestamp with our wall clock (skew).

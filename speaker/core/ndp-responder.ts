@@ -1,6 +1,6 @@
 // The NDP responder's decision, pure: given one received frame, answer it with a Neighbor Advertisement or
 // drop it with a reason the shell counts. Rules from RFC 4861 §7.1.1 (validity), §7.2.3 (answer only
-// solicitations for our addresses) and §7.2.4 (how to answer), and ../shared/REFERENCE.md §4.
+// solicitations for our addresses) and §7.2.4 (how to answer), and docs/reference.md, "IPv6 Neighbor Discovery".
 import { PacketError, macEquals } from './ethernet.js'
 import {
   ICMPV6_NEIGHBOR_SOLICITATION, OFF_DST, OFF_TARGET, advertisementFor, checkNdpFrame, type NdpCheck,

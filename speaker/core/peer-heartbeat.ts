@@ -1,5 +1,6 @@
 // Peer heartbeats: the speakers on one LAN tell each other, several times a second, that they are alive, so
-// a killed speaker is passed over in well under a second (ROADMAP 1) rather than when its Lease runs out
+// a killed speaker is passed over in well under a second (sub-second failover, docs/architecture.md) rather
+// than when its Lease runs out
 // (3 s). keepalived's VRRP does the same over IP; these are plain Ethernet frames, so they need no address
 // and reach exactly the hosts of the segment the speakers answer ARP on:
 //

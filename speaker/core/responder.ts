@@ -1,5 +1,5 @@
 // The ARP responder's decision, pure: given one received frame, answer it, report a conflict, or drop it
-// with a reason the shell counts. Rules from RFC 826 and ../shared/REFERENCE.md §4: answer only requests
+// with a reason the shell counts. Rules from RFC 826 and docs/reference.md, "ARP answers": answer only requests
 // (op 1) whose target IP this node announces, with Ethernet destination broadcast or our MAC; reply unicast
 // to the sender. A frame whose *sender* IP is one we announce, from another MAC, is another host announcing
 // our address (RFC 5227 §2.4: a conflicting ARP packet), e.g. a node that took it over while we still hold

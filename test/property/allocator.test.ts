@@ -186,7 +186,10 @@ function stillValid(config: PoolConfig, s: ServiceView, ips: readonly string[], 
   return pools.size === 1
 }
 
-/** The sharing rules of REFERENCE.md §3, written again here so the oracle does not share the code under test. */
+/**
+ * The sharing rules (docs/reference.md, "Sharing rules"), written again here so the oracle does not share the code
+ * under test.
+ */
 function mayNotShare(x: ServiceView, y: ServiceView): string | null {
   const kx = x.annotations['l2lb.dev/allow-shared-ip'] ?? ''
   const ky = y.annotations['l2lb.dev/allow-shared-ip'] ?? ''
