@@ -1,7 +1,7 @@
 // The kinds the stand-in serves and their per-kind strategy: scope, defaulting, validation, what an update
 // keeps from the stored object, field selectors, printing. The registry applies these generically.
 import { fieldInvalid, fieldRequired, fieldUnsupported, type StatusCause } from './errors.js'
-import { isIP, isIPv4, isIPv6, type ServiceCidr } from './ip.js'
+import { parseIPSloppy, type ServiceCidr } from './ip.js'
 import { arrayAt, clone, deepEqual, isObject, type Json, type JsonObject, objectAt, orderKeys, stringAt } from './json.js'
 import {
   allocateService, defaultService, orderService, prepareServiceStatusUpdate, prepareServiceUpdate,
@@ -302,8 +302,9 @@ function endpointSliceDef (): ResourceDef {
         if (addrs.length === 0) causes.push(fieldRequired(`endpoints[${i}].addresses`, 'must contain at least 1 address'))
         addrs.forEach((a, j) => {
           const f = `endpoints[${i}].addresses[${j}]`
-          if (at === 'IPv4' && (typeof a !== 'string' || !isIPv4(a))) causes.push(fieldInvalid(f, a, 'must be a valid IPv4 address'))
-          if (at === 'IPv6' && (typeof a !== 'string' || !isIPv6(a))) causes.push(fieldInvalid(f, a, 'must be a valid IPv6 address'))
+          // As netutils.ParseIPSloppy reads them: no zones, IPv4 octets may have leading zeros.
+          if (at === 'IPv4' && (typeof a !== 'string' || parseIPSloppy(a) !== 4)) causes.push(fieldInvalid(f, a, 'must be a valid IPv4 address'))
+          if (at === 'IPv6' && (typeof a !== 'string' || parseIPSloppy(a) !== 6)) causes.push(fieldInvalid(f, a, 'must be a valid IPv6 address'))
         })
       })
       ;(arrayAt(o, 'ports') ?? []).forEach((p, i) => {
@@ -557,8 +558,4 @@ function podDef (): ResourceDef {
 
 export function buildResources (serviceColumns: readonly Column[] | undefined): ResourceDef[] {
   return [namespaceDef(), serviceDef(serviceColumns), configMapDef(), nodeDef(), podDef(), coreEventDef(), endpointSliceDef(), eventsV1Def(), leaseDef()]
-}
-
-export function isValidIP (v: Json | undefined): boolean {
-  return typeof v === 'string' && isIP(v) !== 0
 }

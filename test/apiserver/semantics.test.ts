@@ -94,6 +94,27 @@ t.test('registry semantics', async t => {
     t.match(st.json, { message: 'Service "cip" is invalid: status.loadBalancer.ingress: Forbidden: may only be used when `spec.type` is \'LoadBalancer\'' })
   })
 
+  t.test('loadBalancerIP with an IPv6 zone is stored as given; the status refuses such an address', async t => {
+    const body = { metadata: { name: 'zone' }, spec: { type: 'LoadBalancer', loadBalancerIP: 'fe80::1%eth0', ports: [{ port: 80 }] } }
+    const r = await raw(server, 'POST', '/api/v1/namespaces/default/services', { body })
+    t.equal(r.status, 201, 'not a 500: the real server stores it')
+    t.equal(obj(obj(r.json).spec).loadBalancerIP, 'fe80::1%eth0')
+    // netip.ParseAddr takes the zone and writes the address back unchanged, so 1.32 has nothing to warn about.
+    t.equal(r.headers.warning, undefined)
+    const upper = await raw(server, 'PATCH', '/api/v1/namespaces/default/services/zone', { body: { spec: { loadBalancerIP: 'FE80::1%eth0' } }, contentType: 'application/merge-patch+json' })
+    t.equal(upper.status, 200)
+    t.equal(upper.headers.warning, '299 - "spec.loadBalancerIP: IPv6 address \\"FE80::1%eth0\\" is not in RFC 5952 canonical format (\\"fe80::1%eth0\\"), which may cause controller apply-loops"')
+    const mapped = await raw(server, 'PATCH', '/api/v1/namespaces/default/services/zone', { body: { spec: { loadBalancerIP: '::ffff:192.0.2.1' } }, contentType: 'application/merge-patch+json' })
+    t.equal(mapped.headers.warning, undefined, 'an IPv4-mapped address is canonical as ::ffff:a.b.c.d')
+    const leading = await raw(server, 'PATCH', '/api/v1/namespaces/default/services/zone', { body: { spec: { loadBalancerIP: '192.0.2.010' } }, contentType: 'application/merge-patch+json' })
+    t.equal(leading.headers.warning, '299 - "spec.loadBalancerIP: IP address was accepted, but will be invalid in a future Kubernetes release: ParseAddr(\\"192.0.2.010\\"): IPv4 field has octet with leading zero"')
+    const st = await raw(server, 'PATCH', '/api/v1/namespaces/default/services/zone/status', { body: { status: { loadBalancer: { ingress: [{ ip: 'fe80::1%eth0', ipMode: 'VIP' }] } } }, contentType: 'application/merge-patch+json' })
+    t.equal(st.status, 422, 'status ingress IPs are validated (ParseIPSloppy: no zones)')
+    t.match(st.json, { details: { causes: [{ field: 'status.loadBalancer.ingress[0].ip', reason: 'FieldValueInvalid' }] } })
+    const ext = await raw(server, 'POST', '/api/v1/namespaces/default/services', { body: { metadata: { name: 'zone-ext' }, spec: { externalIPs: ['fe80::1%eth0'], ports: [{ port: 80 }] } } })
+    t.equal(ext.status, 422, 'so are externalIPs')
+  })
+
   t.test('timestamps come back in the server\'s canonical form; a bad one is a 400', async t => {
     const node = await raw(server, 'POST', '/api/v1/nodes', { body: { metadata: { name: 'ts' }, status: { conditions: [{ type: 'Ready', status: 'True', lastHeartbeatTime: '2026-11-22T01:02:03.456Z' }] } } })
     t.equal(node.status, 201)

@@ -11,6 +11,7 @@ import { join } from 'node:path'
 import { ANONYMOUS, authenticate, authorize as allowAll, type Authorizer, type User } from './auth.js'
 import { ApiError, badRequest, methodNotAllowed, pathNotFound, unauthorized, forbidden, unsupportedMediaType } from './errors.js'
 import { goldenDir, readGoldenJson } from './golden.js'
+import { warningHeader } from './gofmt.js'
 import { loadDiscovery, OPENAPI_FILES, type DiscoveryDocs } from './discovery.js'
 import { serviceCidrV4, serviceCidrV6 } from './ip.js'
 import { isObject, type Json, type JsonObject, parseJson } from './json.js'
@@ -268,9 +269,12 @@ export async function startApiServer (options: ApiServerOptions = {}): Promise<A
     return { dryRun: dryRun.length > 0, fieldValidation, warnings: [] }
   }
 
-  // One Warning header per warning, as the real server writes them (kubectl prints each as "Warning: ...").
-  const warningHeaders = (opts: WriteOptions): Record<string, string[]> =>
-    opts.warnings.length === 0 ? {} : { warning: opts.warnings.map(w => `299 - ${JSON.stringify(w)}`) }
+  // One Warning header per distinct warning, as the real server writes them (kubectl prints each as
+  // "Warning: ..."). The text goes out as its UTF-8 bytes, which Node sends unchanged from a latin1 string.
+  const warningHeaders = (opts: WriteOptions): Record<string, string[]> => {
+    const values = [...new Set(opts.warnings)].map(warningHeader).filter((h): h is string => h !== undefined)
+    return values.length === 0 ? {} : { warning: values.map(h => Buffer.from(h, 'utf8').toString('latin1')) }
+  }
 
   const startWatch = (req: IncomingMessage, res: ServerResponse, r: Route, q: URLSearchParams, rep: Representation): void => {
     const sel = selectors(r.def, q)

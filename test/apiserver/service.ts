@@ -4,7 +4,8 @@
 import {
   fieldDuplicate, fieldForbidden, fieldInvalid, fieldRequired, fieldUnsupported, type StatusCause
 } from './errors.js'
-import { canonicalIPv6, isIP, isIPv4, isIPv6, type ServiceCidr } from './ip.js'
+import { goQuote } from './gofmt.js'
+import { addrString, canonicalIPv6, isIPv4, isIPv6, parseAddr, parseIPSloppy, type ServiceCidr } from './ip.js'
 import { arrayAt, clone, deepEqual, isObject, type Json, type JsonObject, numberAt, objectAt, orderKeys, stringAt } from './json.js'
 
 export const NODE_PORT_MIN = 30000
@@ -127,7 +128,7 @@ export function validateServiceSpec (svc: JsonObject): StatusCause[] {
   // spec.loadBalancerIP is deliberately not validated: the real server accepts any string there and only
   // warns (pkg/api/service/warnings.go); the load-balancer implementation has to cope. See serviceWarnings.
   ;(arrayAt(spec, 'externalIPs') ?? []).forEach((ip, i) => {
-    if (typeof ip !== 'string' || isIP(ip) === 0) causes.push(fieldInvalid(`spec.externalIPs[${i}]`, ip, 'must be a valid IP address, (e.g. 10.9.8.7 or 2001:db8::ffff)'))
+    if (typeof ip !== 'string' || parseIPSloppy(ip) === 0) causes.push(fieldInvalid(`spec.externalIPs[${i}]`, ip, 'must be a valid IP address, (e.g. 10.9.8.7 or 2001:db8::ffff)'))
   })
   const first = (arrayAt(spec, 'clusterIPs') ?? [spec.clusterIP ?? ''])[0]
   if (first === 'None' && (type === 'LoadBalancer' || type === 'NodePort')) {
@@ -168,12 +169,18 @@ export function validateServiceSpec (svc: JsonObject): StatusCause[] {
   return causes
 }
 
-/** GetWarningsForIP for the fields the real server only warns about (the response's Warning headers). */
+/**
+ * getWarningsForIP of 1.32's pkg/api/service/warnings.go for spec.loadBalancerIP, which is stored whatever
+ * it holds: netip.ParseAddr's error, or a warning for IPv6 text that is not its canonical form. An IPv6
+ * address with a zone (`fe80::1%eth0`) parses and is canonical there: stored without a warning.
+ */
 export function serviceWarnings (svc: JsonObject): string[] {
   const lbIP = objectAt(svc, 'spec')?.loadBalancerIP
   if (typeof lbIP !== 'string' || lbIP === '') return []
-  if (isIP(lbIP) === 0) return [`spec.loadBalancerIP: IP address was accepted, but will be invalid in a future Kubernetes release: ParseAddr(${JSON.stringify(lbIP)}): unable to parse IP`]
-  if (isIPv6(lbIP) && canonicalIPv6(lbIP) !== lbIP) return [`spec.loadBalancerIP: IPv6 address ${JSON.stringify(lbIP)} is not in RFC 5952 canonical format (${JSON.stringify(canonicalIPv6(lbIP))}), which may cause controller apply-loops`]
+  const parsed = parseAddr(lbIP)
+  if (!parsed.ok) return [`spec.loadBalancerIP: IP address was accepted, but will be invalid in a future Kubernetes release: ${parsed.error}`]
+  const text = addrString(parsed.addr)
+  if (parsed.addr.bytes.length === 16 && text !== lbIP) return [`spec.loadBalancerIP: IPv6 address ${goQuote(lbIP)} is not in RFC 5952 canonical format (${goQuote(text)}), which may cause controller apply-loops`]
   return []
 }
 
@@ -188,7 +195,8 @@ export function validateServiceStatus (svc: JsonObject): StatusCause[] {
     const at = `status.loadBalancer.ingress[${i}]`
     if (!isObject(ing)) { causes.push(fieldInvalid(at, ing, 'must be an object')); return }
     const ip = stringAt(ing, 'ip') ?? ''
-    if (ip !== '' && isIP(ip) === 0) causes.push(fieldInvalid(`${at}.ip`, ip, 'must be a valid IP address'))
+    // netutils.ParseIPSloppy: no zone (`fe80::1%eth0` is refused), IPv4 octets may have leading zeros.
+    if (ip !== '' && parseIPSloppy(ip) === 0) causes.push(fieldInvalid(`${at}.ip`, ip, 'must be a valid IP address'))
     const mode = ing.ipMode
     if (mode !== undefined && mode !== null) {
       if (ip === '') causes.push(fieldForbidden(`${at}.ipMode`, 'may not be specified when `ip` is not set'))
@@ -197,7 +205,7 @@ export function validateServiceStatus (svc: JsonObject): StatusCause[] {
       causes.push(fieldRequired(`${at}.ipMode`, 'must be specified when `ip` is set'))
     }
     const hostname = stringAt(ing, 'hostname') ?? ''
-    if (hostname !== '' && isIP(hostname) !== 0) causes.push(fieldInvalid(`${at}.hostname`, hostname, 'must be a DNS name, not an IP address'))
+    if (hostname !== '' && parseIPSloppy(hostname) !== 0) causes.push(fieldInvalid(`${at}.hostname`, hostname, 'must be a DNS name, not an IP address'))
   })
   return causes
 }

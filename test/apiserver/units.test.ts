@@ -6,6 +6,8 @@ import { join } from 'node:path'
 import { isObject, type Json, type JsonObject, objectAt, parseJson } from './json.js'
 import { jsonPatch, mergePatch, strategicMergePatch } from './patch.js'
 import { normalizeTime, SchemaIndex } from './schema.js'
+import { goQuote, goSprintV, warningHeader } from './gofmt.js'
+import { addrString, parseAddr, parseIPSloppy } from './ip.js'
 import { matchesFields, matchesLabels, parseFieldSelector, parseLabelSelector } from './selectors.js'
 import { humanDuration } from './tables.js'
 
@@ -121,4 +123,38 @@ t.test('timestamps are normalised as Go re-marshals metav1.Time and MicroTime', 
   t.equal(normalizeTime('2026-11-22T01:02:03Z', 'micro'), '2026-11-22T01:02:03.000000Z')
   t.equal(normalizeTime('2026-11-22T03:02:03.1234567+02:00', 'micro'), '2026-11-22T01:02:03.123456Z', 'converted to UTC')
   t.equal(normalizeTime('yesterday', 'time'), undefined)
+})
+
+t.test('netip.ParseAddr and Addr.String (checked against Go: src/net/netip/netip.go)', async t => {
+  const errors: Array<[string, string]> = [
+    ['not-an-ip', 'ParseAddr("not-an-ip"): unable to parse IP'],
+    ['fe80::1%', 'ParseAddr("fe80::1%"): zone must be a non-empty string'],
+    ['%eth0', 'ParseAddr("%eth0"): missing IPv6 address'],
+    ['1.2.3.4%eth0', 'ParseAddr("1.2.3.4%eth0"): unexpected character (at "%eth0")'],
+    ['010.1.1.1', 'ParseAddr("010.1.1.1"): IPv4 field has octet with leading zero'],
+    ['1..2.3', 'ParseAddr("1..2.3"): IPv4 field must have at least one digit (at ".2.3")'],
+    ['1::2::3', 'ParseAddr("1::2::3"): multiple :: in address (at ":3")'],
+    ['::1.2.3', 'ParseAddr("::1.2.3"): ParseAddr("1.2.3"): IPv4 address too short (at "1.2.3")'],
+    ['1:2:3:4:5:6:7:1.2.3.4', 'ParseAddr("1:2:3:4:5:6:7:1.2.3.4"): embedded IPv4 address must replace the final 2 fields of the address (at "1.2.3.4")'],
+    ['a\nb', 'ParseAddr("a\\nb"): unable to parse IP']
+  ]
+  for (const [s, message] of errors) t.same(parseAddr(s), { ok: false, error: message }, s)
+  const canonical: Array<[string, string]> = [
+    ['fe80::1%eth0', 'fe80::1%eth0'], ['FE80::1%eth0', 'fe80::1%eth0'], ['::ffff:102:304', '::ffff:1.2.3.4'],
+    ['2001:db8:0:0:1:0:0:1', '2001:db8::1:0:0:1'], ['0:0:1:0:0:1:0:0', '::1:0:0:1:0:0'], ['1:2:3:4:5:6:1.2.3.4', '1:2:3:4:5:6:102:304'], ['::', '::']
+  ]
+  for (const [s, text] of canonical) {
+    const r = parseAddr(s)
+    t.equal(r.ok ? addrString(r.addr) : r.error, text, s)
+  }
+  t.equal(parseIPSloppy('fe80::1%eth0'), 0, 'the validators take no zone')
+  t.equal(parseIPSloppy('010.001.1.1'), 4, 'but IPv4 octets with leading zeros')
+  t.equal(parseIPSloppy('::ffff:010.1.1.1'), 6)
+})
+
+t.test('Go formatting: strconv.Quote, %+v of a map, the Warning header', async t => {
+  t.equal(goQuote('a"b\\c\t\n\x7f\u2028é中\u{1F600}\x01\u00a0\u200b'), '"a\\"b\\\\c\\t\\n\\x7f\\u2028é中😀\\x01\\u00a0\\u200b"')
+  t.equal(goSprintV({ b: 3, a: 'x y', c: ['q', null, 1.5, 1234567.5, true], d: { z: 1e-5, y: 0.0001 } }), 'map[a:x y b:3 c:[q <nil> 1.5 1.2345675e+06 true] d:map[y:0.0001 z:1e-05]]')
+  t.equal(warningHeader('unknown field "spec.x"'), '299 - "unknown field \\"spec.x\\""')
+  t.equal(warningHeader('a\nb'), undefined, 'a text with control characters is not sent')
 })
