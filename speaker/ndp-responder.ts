@@ -13,8 +13,8 @@ import { openPacketLink, type MulticastLink, type OpenLink } from './link/packet
 /**
  * RFC 4861 §7.2.6: a node that takes an address over MAY send up to MAX_NEIGHBOR_ADVERTISEMENT (3)
  * unsolicited advertisements, separated by at least RetransTimer (RETRANS_TIMER, 1 s; §10). Repeating
- * covers a lost frame; unlike ARP there is no Linux locktime to wait out (docs/reference.md, "IPv6 Neighbor
- * Discovery").
+ * covers a lost frame; unlike ARP there is no Linux locktime to wait out
+ * (docs/reference.md, "IPv6 Neighbor Discovery").
  */
 export const UNSOLICITED_NA_INTERVAL_MS = 1000
 export const UNSOLICITED_NA_ROUNDS = 3
