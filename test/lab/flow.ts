@@ -14,6 +14,8 @@ export interface ServiceWalk {
   /** The node whose eth0 has the MAC arping saw (when exactly one MAC answered). */
   readonly macOwner: string | null
   readonly answers: readonly { readonly path: string; readonly answer: HttpAnswer }[]
+  /** The announcing node's rule for the IP (Lab.proxyRule): which kube-proxy took the traffic on; null: none. */
+  readonly proxyRule: string | null
 }
 
 export interface WalkOptions {
@@ -63,7 +65,9 @@ export async function walkService(lab: Lab, opts: WalkOptions): Promise<ServiceW
     say(`${opts.service}: curl -H 'Host: k8s.com' http://${ip}${p} -> ${answer.status} ${JSON.stringify(answer.body.trim())}`)
     answers.push({ path: p, answer })
   }
-  return { service: opts.service, ip, announcingNode, arping, macOwner, answers }
+  const proxyRule = await lab.proxyRule(macOwner ?? announcingNode, ip)
+  say(`${opts.service}: on ${macOwner ?? announcingNode}: ${proxyRule ?? `no kube-proxy rule for ${ip}`}`)
+  return { service: opts.service, ip, announcingNode, arping, macOwner, answers, proxyRule }
 }
 
 /**

@@ -1,5 +1,6 @@
 // The lab's endpoints controller + kube-proxy as a process of its own, so `npm run lab -- up` can leave it
-// running. Usage: node --import tsx test/lab/kube-roles-main.ts --nodes 3 (KUBECONFIG from the environment).
+// running. Usage: node --import tsx test/lab/kube-roles-main.ts --nodes 3 [--kube-proxy off] (KUBECONFIG from the
+// environment). `--kube-proxy off`: the endpoints controller only, when the nodes run the real kube-proxy.
 import { parseArgs } from 'node:util'
 import { KubeConfig } from '@kubernetes/client-node'
 import { pino } from 'pino'
@@ -7,7 +8,9 @@ import { KubeRoles } from './kube-roles.js'
 import { labNodes } from './names.js'
 import { labPods } from './pods.js'
 
-const { values } = parseArgs({ options: { nodes: { type: 'string', default: '3' } } })
+const { values } = parseArgs({ options: { nodes: { type: 'string', default: '3' }, 'kube-proxy': { type: 'string', default: 'on' } } })
+if (values['kube-proxy'] !== 'on' && values['kube-proxy'] !== 'off') throw new Error(`--kube-proxy on|off, not ${values['kube-proxy']}`)
+const proxy = values['kube-proxy'] === 'on'
 const log = pino({ name: 'lab-kube-roles' })
 const kubeconfigPath = process.env.KUBECONFIG
 if (kubeconfigPath === undefined || kubeconfigPath === '') {
@@ -17,7 +20,7 @@ if (kubeconfigPath === undefined || kubeconfigPath === '') {
 const kubeConfig = new KubeConfig()
 kubeConfig.loadFromFile(kubeconfigPath)
 const nodes = labNodes(Number(values.nodes))
-const roles = new KubeRoles({ kubeConfig, nodes, pods: labPods(nodes), log })
+const roles = new KubeRoles({ kubeConfig, nodes, pods: labPods(nodes), log, proxy })
 
 let stopping = false
 const stop = (signal: string): void => {
@@ -32,4 +35,4 @@ process.on('SIGTERM', () => stop('SIGTERM'))
 process.on('SIGINT', () => stop('SIGINT'))
 
 await roles.start()
-log.info({ nodes: nodes.map(n => n.name) }, 'endpoints controller and kube-proxy roles running')
+log.info({ nodes: nodes.map(n => n.name) }, proxy ? 'endpoints controller and kube-proxy roles running' : 'endpoints controller role running (the nodes run the real kube-proxy)')

@@ -21,6 +21,8 @@ export const SERVICE_NAME_LABEL = 'kubernetes.io/service-name'
 export const MANAGED_BY_LABEL = 'endpointslice.kubernetes.io/managed-by'
 export const MANAGED_BY = 'l2lb-lab'
 export const NFT_TABLE = 'l2lb-kube-proxy'
+/** The stand-in kube-proxy's table family. */
+export const STAND_IN_PROXY_FAMILY = 'ip'
 
 export function selectorMatches(selector: Readonly<Record<string, string>> | undefined, labels: Readonly<Record<string, string>>): boolean {
   // A Service without a selector has hand-managed endpoints; an empty selector selects nothing here either.
@@ -159,6 +161,8 @@ export interface KubeRolesOptions {
   readonly nodes: readonly LabNode[]
   readonly pods: readonly LabPod[]
   readonly log: Logger
+  /** Play kube-proxy too (default true); false when the nodes run the real one. */
+  readonly proxy?: boolean
 }
 
 /** Watches Services and EndpointSlices; keeps the lab's slices and every node's nftables table in step. */
@@ -220,7 +224,7 @@ export class KubeRoles {
       this.#dirty = false
       try {
         await this.#syncSlices()
-        await this.#syncNodes()
+        if (this.#opts.proxy ?? true) await this.#syncNodes()
         this.#failures = 0
       } catch (err) {
         this.#failures++

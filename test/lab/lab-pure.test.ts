@@ -11,6 +11,7 @@ import { load as loadYaml } from 'js-yaml'
 import {
   APISERVER_SANS, LAB_SERVICE_CIDRS, kubeProxyBindingYaml, labTokenUsers, realApiServerAssets, tokenKubeconfigYaml,
 } from './real-apiserver.js'
+import { chooseKubeProxy, kubeProxyArgv, kubeProxyConfigYaml } from './kube-proxy.js'
 
 const nodes = labNodes(3)
 const pods = labPods(nodes)
@@ -130,4 +131,26 @@ t.test('real API server: identities, certificate addresses, kubeconfigs, the how
   t.ok('howTo' in none && /KUBEBUILDER_ASSETS/.test(none.howTo) && /setup-envtest/.test(none.howTo), 'no KUBEBUILDER_ASSETS: says how to get the binaries')
   const empty = realApiServerAssets({ KUBEBUILDER_ASSETS: '/nonexistent-l2lb' })
   t.ok('howTo' in empty && /no kube-apiserver/.test(empty.howTo), 'a folder without kube-apiserver: says which binary is missing')
+})
+
+t.test('real kube-proxy: configuration per node, and when the nodes run it', async t => {
+  const node = nodes[1]
+  if (node === undefined) throw new Error('no node')
+  const conf: unknown = loadYaml(kubeProxyConfigYaml(node, '/state/kubeconfig-kube-proxy'))
+  t.match(conf, {
+    apiVersion: 'kubeproxy.config.k8s.io/v1alpha1', kind: 'KubeProxyConfiguration',
+    clientConnection: { kubeconfig: '/state/kubeconfig-kube-proxy' },
+    hostnameOverride: 'l2lb-node2', mode: 'nftables', nodePortAddresses: ['primary'], oomScoreAdj: 0,
+    conntrack: { maxPerCore: 0 }, healthzBindAddress: '192.0.2.12:10256',
+  })
+  t.match(conf, { clusterCIDR: /^198\.19\.0\.0\/16/ }, 'the pods\' networks are the cluster CIDR')
+  t.same(kubeProxyArgv('/kb/kube-proxy', '/state/kube-proxy/l2lb-node2.yaml'), ['/kb/kube-proxy', '--config=/state/kube-proxy/l2lb-node2.yaml'])
+
+  const withProxy = { dir: '/kb', kubeApiServer: '/kb/kube-apiserver', etcd: '/kb/etcd', kubeProxy: '/kb/kube-proxy' }
+  const without = { ...withProxy, kubeProxy: undefined }
+  t.same(chooseKubeProxy('auto', withProxy), { kind: 'real', binary: '/kb/kube-proxy' }, 'auto: the real one when the assets have it')
+  t.same(chooseKubeProxy('auto', without), { kind: 'stand-in' }, 'auto: the stand-in role without it')
+  t.same(chooseKubeProxy('auto', undefined), { kind: 'stand-in' }, 'auto: the stand-in role without assets')
+  t.same(chooseKubeProxy('stand-in', withProxy), { kind: 'stand-in' }, 'the stand-in role when asked for')
+  t.throws(() => chooseKubeProxy('real', without), /no kube-proxy/, 'real without a binary says where to get it')
 })

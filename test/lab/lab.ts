@@ -15,7 +15,9 @@ import { createTopology, deleteNetns, listNetns, isLabNetns, netnsPids, eth0Mac 
 import { labPods, createPod, nginxArgv, type LabPod } from './pods.js'
 import { startProcess, stopProcess, isAlive, type ProcessRecord } from './processes.js'
 import { saveState, loadState, type LabState } from './state.js'
-import { etcdArgv, kubeApiServerArgv, prepareRealApiServer, probe, type EnvtestAssets } from '../lib/envtest.js'
+import { envtestAssets, etcdArgv, kubeApiServerArgv, prepareRealApiServer, probe, type EnvtestAssets } from '../lib/envtest.js'
+import { NFT_TABLE, STAND_IN_PROXY_FAMILY } from './kube-roles.js'
+import { chooseKubeProxy, kubeProxyArgv, kubeProxyConfigYaml, KUBE_PROXY_HEALTHZ_PORT, type KubeProxyChoice, type KubeProxyKind } from './kube-proxy.js'
 import {
   APISERVER_SANS, LAB_SERVICE_CIDRS, kubeProxyBindingYaml, labTokenUsers, realApiServerAssets, tokenKubeconfigYaml,
   type ApiServerKind, type LabIdentity,
@@ -38,8 +40,13 @@ export interface LabOptions {
    * with config/default's RBAC enforced and every program on its own ServiceAccount token.
    */
   readonly apiserver?: ApiServerKind
-  /** The binaries for `apiserver: 'real'`; default: KUBEBUILDER_ASSETS. */
+  /** The binaries for `apiserver: 'real'` and the real kube-proxy; default: KUBEBUILDER_ASSETS. */
   readonly assets?: EnvtestAssets
+  /**
+   * Which kube-proxy the nodes run. `auto` (default): the real one (nftables mode, one per node) when the assets
+   * have `kube-proxy`, whichever the API server; else the lab's stand-in role in kube-roles.ts.
+   */
+  readonly kubeProxy?: KubeProxyChoice
 }
 
 export interface ArpingResult {
@@ -106,6 +113,9 @@ export class Lab {
   readonly #speakerEnv: Readonly<Record<string, string>>
   readonly apiserver: ApiServerKind
   readonly #assets: EnvtestAssets | undefined
+  readonly kubeProxy: KubeProxyKind
+  readonly #kubeProxyBinary: string | undefined
+  #kubeProxyVersion = ''
   /** Each program's kubeconfig inside the LAN: its own ServiceAccount token on the real server, admin on the stand-in. */
   readonly #kubeconfigOf: Record<LabIdentity, string>
   readonly #netns: string[] = []
@@ -130,8 +140,12 @@ export class Lab {
       if ('howTo' in assets) throw new Error(assets.howTo)
       this.#assets = assets
     } else {
-      this.#assets = opts.assets
+      const fromEnv = envtestAssets()
+      this.#assets = opts.assets ?? ('missing' in fromEnv ? undefined : fromEnv)
     }
+    const proxy = chooseKubeProxy(opts.kubeProxy ?? 'auto', this.#assets)
+    this.kubeProxy = proxy.kind
+    this.#kubeProxyBinary = proxy.binary
     const own = (id: LabIdentity): string => this.apiserver === 'real' ? path.join(this.stateDir, `kubeconfig-${id}`) : this.lanKubeconfig
     this.#kubeconfigOf = { controller: own('controller'), speaker: own('speaker'), 'kube-proxy': own('kube-proxy') }
   }
@@ -141,6 +155,12 @@ export class Lab {
     return this.apiserver === 'real'
       ? `real kube-apiserver + etcd (${this.#assets?.dir ?? '?'}), config/default's RBAC enforced, one ServiceAccount token per program`
       : 'stand-in (test/apiserver)'
+  }
+
+  get kubeProxyDescription(): string {
+    return this.kubeProxy === 'real'
+      ? `real kube-proxy ${this.#kubeProxyVersion} (${this.#kubeProxyBinary ?? '?'}), nftables mode, one per node`
+      : 'stand-in role (test/lab/kube-roles.ts, nftables table l2lb-kube-proxy per node)'
   }
 
   get processes(): readonly ProcessRecord[] {
@@ -216,13 +236,16 @@ export class Lab {
     this.#say('registering Nodes (Ready, InternalIP)')
     await this.#registerNodes()
 
-    this.#say(`starting the controller, the endpoints/kube-proxy roles${this.#speakers ? ' and one speaker per node' : ' (no speakers)'}`)
+    const realProxy = this.kubeProxy === 'real'
+    this.#say(`starting the controller, the endpoints${realProxy ? '' : '/kube-proxy'} roles${this.#speakers ? ', one speaker per node' : ' (no speakers)'}` +
+      `${realProxy ? ' and the real kube-proxy on every node' : ''}`)
     await this.#start('controller', inNetns(APISERVER_HOST.netns, this.#nodeProgram('controller/main.ts')), { KUBECONFIG: this.#kubeconfigOf.controller })
     // The kube roles play Kubernetes components (the endpoints controller): admin, as a controller-manager would be.
     await this.#start('kube-roles', inNetns(APISERVER_HOST.netns, [
-      ...this.#nodeProgram('test/lab/kube-roles-main.ts'), '--nodes', String(this.nodes.length),
+      ...this.#nodeProgram('test/lab/kube-roles-main.ts'), '--nodes', String(this.nodes.length), '--kube-proxy', realProxy ? 'off' : 'on',
     ]), { KUBECONFIG: this.lanKubeconfig })
     for (const node of this.#speakers ? this.nodes : []) await this.#startSpeaker(node, {})
+    if (realProxy) await this.#startKubeProxies()
     // A program that dies at start (bad import, missing env) should fail the lab here, not as a timeout later;
     // the walk's waits check again, for the ones slower to die.
     await new Promise(resolve => setTimeout(resolve, 1000))
@@ -240,6 +263,28 @@ export class Lab {
       }, { timeoutMs: 45_000, intervalMs: 250 })
     }
     this.#say(`lab up in ${((Date.now() - t0) / 1000).toFixed(1)} s`)
+  }
+
+  /** The real kube-proxy in every node's netns, with its own identity; waits until each reports healthy (synced). */
+  async #startKubeProxies(): Promise<void> {
+    const binary = this.#kubeProxyBinary
+    if (binary === undefined) throw new Error('no kube-proxy binary')
+    this.#kubeProxyVersion = (await runAllowingFailure([binary, '--version'])).stdout.trim().replace(/^Kubernetes /, '')
+    const dir = path.join(this.stateDir, 'kube-proxy')
+    await mkdir(dir, { recursive: true })
+    for (const node of this.nodes) {
+      const file = path.join(dir, `${node.name}.yaml`)
+      await writeFile(file, kubeProxyConfigYaml(node, this.#kubeconfigOf['kube-proxy']))
+      await this.#start(`kube-proxy-${node.name}`, inNetns(node.netns, kubeProxyArgv(binary, file)))
+    }
+    for (const node of this.nodes) {
+      await waitFor(`kube-proxy on ${node.name} to be healthy`, async () => {
+        this.checkAlive()
+        const url = `http://${node.ipv4}:${KUBE_PROXY_HEALTHZ_PORT}/healthz`
+        const r = await runAllowingFailure(inNetns(node.netns, ['curl', '-s', '-o', '/dev/null', '-w', '%{http_code}', '--max-time', '1', url]), { timeoutMs: 3000 })
+        return r.stdout.trim() === '200' ? true : undefined
+      }, { timeoutMs: 30_000, intervalMs: 200 })
+    }
   }
 
   async #startSpeaker(node: LabNode, env: Readonly<Record<string, string>>): Promise<ProcessRecord> {
@@ -450,6 +495,26 @@ export class Lab {
     if (res.code !== 0) throw new Error(`curl ${url} failed (exit ${res.code}): ${res.stderr.trim()}`)
     const at = res.stdout.lastIndexOf(marker)
     return { status: Number(res.stdout.slice(at + marker.length)), body: res.stdout.slice(0, at) }
+  }
+
+  /**
+   * The rule that takes `ip`:`port`/TCP on a node to the Service's endpoints, read from that node's kernel: the
+   * real kube-proxy's `service-ips` map entry, or the stand-in role's DNAT rule; null when there is none. What
+   * shows that traffic for the IP went through the kube-proxy the lab says it runs.
+   */
+  async proxyRule(nodeName: string, ip: string, port = 80): Promise<string | null> {
+    const node = this.nodes.find(n => n.name === nodeName)
+    if (node === undefined) return null
+    const family = ip.includes(':') ? 'ip6' : 'ip'
+    const quoted = ip.replace(/[.]/g, '\\.')
+    if (this.kubeProxy === 'real') {
+      const res = await runAllowingFailure(inNetns(node.netns, ['nft', 'list', 'map', family, 'kube-proxy', 'service-ips']))
+      const m = new RegExp(`(?:^|[\\s,{])${quoted} \\. tcp \\. ${port} : goto ([^\\s,}]+)`).exec(res.stdout)
+      return m === null ? null : `kube-proxy (table ${family} kube-proxy): ${ip} . tcp . ${port} -> ${m[1] ?? ''}`
+    }
+    const res = await runAllowingFailure(inNetns(node.netns, ['nft', 'list', 'table', STAND_IN_PROXY_FAMILY, NFT_TABLE]))
+    const m = new RegExp(`^\\s*${family} daddr ${quoted} tcp dport ${port} (.*)$`, 'm').exec(res.stdout)
+    return m === null ? null : `stand-in role (table ${STAND_IN_PROXY_FAMILY} ${NFT_TABLE}): ${family} daddr ${ip} tcp dport ${port} ${m[1] ?? ''}`
   }
 
   /** Which lab node has this MAC on eth0 (read from the kernel), or null. */

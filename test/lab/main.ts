@@ -2,11 +2,14 @@
 // `npm run lab -- up`      the same, but leave it running (.lab/kubeconfig for the machine's kubectl)
 // `npm run lab -- down`    stop every process the lab started and delete its namespaces and .lab/
 // `--apiserver real`        (run and up) the real kube-apiserver + etcd from KUBEBUILDER_ASSETS instead of the stand-in
+// `--kube-proxy stand-in`   (run and up) the lab's kube-proxy role even when KUBEBUILDER_ASSETS has kube-proxy
+//                           (default `auto`: the real kube-proxy when it is there; `real` insists on it)
 import path from 'node:path'
 import { fileURLToPath } from 'node:url'
 import { parseArgs } from 'node:util'
 import { Lab, labPrerequisites, runningLabNetns, stopLabFromState, LabBusyError, type LabOptions } from './lab.js'
 import { realApiServerAssets, type ApiServerKind } from './real-apiserver.js'
+import type { KubeProxyChoice } from './kube-proxy.js'
 import { walkService, ipInPoolEntry, type ServiceWalk } from './flow.js'
 
 const repoRoot = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '..', '..')
@@ -19,7 +22,7 @@ const POOL = ['192.0.2.240-192.0.2.250', '2001:db8:0:1::f0/124']
 const say = (line: string): void => { process.stdout.write(`lab: ${line}\n`) }
 
 function usage(): never {
-  process.stderr.write('usage: npm run lab [-- [run | up] [--apiserver stand-in|real] | down]\n')
+  process.stderr.write('usage: npm run lab [-- [run | up] [--apiserver stand-in|real] [--kube-proxy auto|real|stand-in] | down]\n')
   process.exit(2)
 }
 
@@ -53,6 +56,7 @@ async function walk(lab: Lab): Promise<{ walk: ServiceWalk | null; problems: str
   if (!POOL.some(e => ipInPoolEntry(w.ip, e))) problems.push(`EXTERNAL-IP ${w.ip} is not in the pool ${POOL.join(', ')}`)
   if (w.arping.macs.length !== 1) problems.push(`arping saw ${w.arping.macs.length} MACs (${w.arping.macs.join(', ')}), want exactly one`)
   else if (w.macOwner !== w.announcingNode) problems.push(`the MAC that answered is ${w.macOwner ?? 'no node'}'s, but nodeAssigned names ${w.announcingNode}`)
+  if (w.proxyRule === null) problems.push(`${w.macOwner ?? w.announcingNode} has no ${lab.kubeProxy} kube-proxy rule for ${w.ip}`)
   for (const { path: p, answer } of w.answers) {
     const want = p.includes('v1') ? 'api v1' : 'api v2'
     if (answer.body.trim() !== want) problems.push(`GET ${p} answered ${JSON.stringify(answer.body.trim())}, want ${JSON.stringify(want)}`)
@@ -61,7 +65,7 @@ async function walk(lab: Lab): Promise<{ walk: ServiceWalk | null; problems: str
 }
 
 function summary(lab: Lab, w: ServiceWalk | null, problems: readonly string[], seconds: number): string {
-  const lines = ['', '=== l2lb lab summary ===', `API server       ${lab.apiserverDescription}`]
+  const lines = ['', '=== l2lb lab summary ===', `API server       ${lab.apiserverDescription}`, `kube-proxy       ${lab.kubeProxyDescription}`]
   if (w !== null) {
     lines.push(
       `Service          default/${w.service}`,
@@ -69,6 +73,7 @@ function summary(lab: Lab, w: ServiceWalk | null, problems: readonly string[], s
       `announcing node  ${w.announcingNode} (Event nodeAssigned)`,
       `arping saw       ${w.arping.macs.join(', ') || 'no answer'}${w.macOwner === null ? '' : ` = eth0 of ${w.macOwner}`} (${w.arping.replies} replies)`,
       ...w.answers.map(a => `GET ${a.path.padEnd(10)} ${a.answer.status} ${JSON.stringify(a.answer.body.trim())}`),
+      `proxied by       ${w.proxyRule ?? 'no rule found'}`,
     )
   }
   lines.push(problems.length === 0 ? `result           OK in ${seconds.toFixed(1)} s` : `result           FAILED in ${seconds.toFixed(1)} s`)
@@ -76,10 +81,10 @@ function summary(lab: Lab, w: ServiceWalk | null, problems: readonly string[], s
   return lines.join('\n') + '\n'
 }
 
-async function runOnce(keep: boolean, apiserver: ApiServerKind): Promise<number> {
+async function runOnce(keep: boolean, apiserver: ApiServerKind, kubeProxy: KubeProxyChoice): Promise<number> {
   await prerequisitesOrExit()
   const t0 = Date.now()
-  const opts: LabOptions = { stateDir, repoRoot, say, apiserver }
+  const opts: LabOptions = { stateDir, repoRoot, say, apiserver, kubeProxy }
   if (apiserver === 'real') {
     const assets = realApiServerAssets()
     if ('howTo' in assets) {
@@ -87,7 +92,13 @@ async function runOnce(keep: boolean, apiserver: ApiServerKind): Promise<number>
       return 1
     }
   }
-  const lab = new Lab(opts)
+  let lab: Lab
+  try {
+    lab = new Lab(opts)
+  } catch (err) {
+    process.stderr.write(`lab: ${err instanceof Error ? err.message : String(err)}\n`)
+    return 1
+  }
   // Ctrl-C tears down whatever exists so far (state.json lets `npm run lab -- down` finish the job if needed).
   let interrupted = false
   const onSignal = (): void => {
@@ -154,24 +165,29 @@ async function down(): Promise<number> {
 }
 
 let parsed: ReturnType<typeof parseCli>
-function parseCli(argv: string[]): { command: string | undefined; apiserver: ApiServerKind } {
-  const { values, positionals } = parseArgs({ args: argv, allowPositionals: true, strict: true, options: { apiserver: { type: 'string' } } })
+function parseCli(argv: string[]): { command: string | undefined; apiserver: ApiServerKind; kubeProxy: KubeProxyChoice } {
+  const { values, positionals } = parseArgs({
+    args: argv, allowPositionals: true, strict: true,
+    options: { apiserver: { type: 'string' }, 'kube-proxy': { type: 'string' } },
+  })
   if (positionals.length > 1) usage()
   const apiserver = values.apiserver ?? 'stand-in'
   if (apiserver !== 'stand-in' && apiserver !== 'real') usage()
-  if (positionals[0] === 'down' && values.apiserver !== undefined) usage()
-  return { command: positionals[0], apiserver }
+  const kubeProxy = values['kube-proxy'] ?? 'auto'
+  if (kubeProxy !== 'auto' && kubeProxy !== 'real' && kubeProxy !== 'stand-in') usage()
+  if (positionals[0] === 'down' && (values.apiserver !== undefined || values['kube-proxy'] !== undefined)) usage()
+  return { command: positionals[0], apiserver, kubeProxy }
 }
 try {
   parsed = parseCli(process.argv.slice(2))
 } catch {
   usage()
 }
-const { command, apiserver } = parsed
+const { command, apiserver, kubeProxy } = parsed
 let code: number
 try {
-  if (command === undefined || command === 'run') code = await runOnce(false, apiserver)
-  else if (command === 'up') code = await runOnce(true, apiserver)
+  if (command === undefined || command === 'run') code = await runOnce(false, apiserver, kubeProxy)
+  else if (command === 'up') code = await runOnce(true, apiserver, kubeProxy)
   else if (command === 'down') code = await down()
   else usage()
 } catch (err) {
