@@ -1,6 +1,8 @@
 // Two controller replicas behind one Lease: exactly one allocates; a graceful stop hands over at once; a
 // leader that vanished without releasing is replaced only after the Lease has run out; the new leader keeps
-// every IP where it was (it claims assignments back before allocating).
+// every IP where it was (it claims assignments back before allocating). Runs against the stand-in and, with
+// KUBEBUILDER_ASSETS, a real kube-apiserver; the replicas use the controller's ServiceAccount (config/default's
+// RBAC), the test writes as admin.
 import t from 'tap'
 import { performance } from 'node:perf_hooks'
 import { pino } from 'pino'
@@ -8,23 +10,23 @@ import { CoordinationV1Api, CoreV1Api, V1MicroTime, type V1Service } from '@kube
 import { Controller } from '../../controller/controller.js'
 import { LeaderElector } from '../../controller/kube/leader-elector.js'
 import { MetricsRegistry } from '../../controller/observe/metrics.js'
-import { startTestCluster, waitFor } from '../lib/cluster.js'
+import { eachApiServer, waitFor } from '../lib/cluster.js'
 
 const POOL = 'address-pools:\n- name: default\n  protocol: layer2\n  addresses: [192.0.2.240/29]\n'
 const svc = (name: string): V1Service => ({ metadata: { name }, spec: { type: 'LoadBalancer', selector: { app: name }, ports: [{ port: 80 }] } })
 
-t.test('one active controller at a time', async t => {
-  const cluster = await startTestCluster()
-  const kc = cluster.kubeConfig
-  const core = kc.makeApiClient(CoreV1Api)
-  const coordination = kc.makeApiClient(CoordinationV1Api)
+eachApiServer(t, 'one active controller at a time', async (t, cluster) => {
+  const kc = cluster.kubeConfigAs('controller')
+  const core = cluster.kubeConfig.makeApiClient(CoreV1Api)
+  const coordination = cluster.kubeConfig.makeApiClient(CoordinationV1Api)
+  const asController = kc.makeApiClient(CoordinationV1Api)
   await core.createNamespacedConfigMap({ namespace: 'l2lb-system', body: { metadata: { name: 'config' }, data: { config: POOL } } })
   const log = pino({ level: 'silent' })
   const replicas = ['ctl-a', 'ctl-b'].map(identity => {
     const controller = new Controller({ kubeConfig: kc, log, metrics: new MetricsRegistry(), configNamespace: 'l2lb-system', configName: 'config', loadBalancerClass: null, instance: identity })
     const started: string[] = []
     const elector = new LeaderElector({
-      api: coordination, namespace: 'l2lb-system', name: 'l2lb-controller', identity, log, now: () => performance.now(),
+      api: asController, namespace: 'l2lb-system', name: 'l2lb-controller', identity, log, now: () => performance.now(),
       leaseDurationMs: 1000, renewDeadlineMs: 700, retryPeriodMs: 100,
       onStartedLeading: () => { started.push('lead'); void controller.start() },
       onStoppedLeading: () => { started.push('lost'); void controller.close() },
@@ -33,7 +35,6 @@ t.test('one active controller at a time', async t => {
   })
   t.teardown(async () => {
     for (const r of replicas) { await r.elector.close(); await r.controller.close() }
-    await cluster.close()
   })
   for (const r of replicas) r.elector.start()
   await waitFor('a leader', () => replicas.some(r => r.elector.leading))
@@ -68,7 +69,7 @@ t.test('one active controller at a time', async t => {
   const crashedAt = Date.now()
   const controller = new Controller({ kubeConfig: kc, log, metrics: new MetricsRegistry(), configNamespace: 'l2lb-system', configName: 'config', loadBalancerClass: null, instance: 'ctl-c' })
   const c = new LeaderElector({
-    api: coordination, namespace: 'l2lb-system', name: 'l2lb-controller', identity: 'ctl-c', log, now: () => performance.now(),
+    api: asController, namespace: 'l2lb-system', name: 'l2lb-controller', identity: 'ctl-c', log, now: () => performance.now(),
     leaseDurationMs: 1000, renewDeadlineMs: 700, retryPeriodMs: 100,
     onStartedLeading: () => { void controller.start() }, onStoppedLeading: () => { void controller.close() },
   })
@@ -78,4 +79,7 @@ t.test('one active controller at a time', async t => {
   t.ok(Date.now() - crashedAt >= 900, `not before the crashed leader's Lease ran out (${Date.now() - crashedAt} ms)`)
   const after = await coordination.readNamespacedLease({ name: 'l2lb-controller', namespace: 'l2lb-system' })
   t.equal(after.spec?.leaseTransitions, 6, 'the takeover is counted in leaseTransitions')
+  await c.close()
+  await controller.close()
+  t.same(cluster.forbidden(), [], 'no request of the replicas was forbidden (Lease create, renew, take-over, release)')
 })
