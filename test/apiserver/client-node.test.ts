@@ -6,7 +6,7 @@ import { join } from 'node:path'
 import t from 'tap'
 import {
   ApiException, CoordinationV1Api, CoreV1Api, DiscoveryV1Api, EventsV1Api, KubeConfig, makeInformer, PatchStrategy,
-  setHeaderOptions, type V1Service, Watch
+  setHeaderOptions, V1MicroTime, type V1Service, Watch
 } from '@kubernetes/client-node'
 import { startApiServer } from './server.js'
 import { raw } from './test-client.js'
@@ -287,7 +287,7 @@ t.test('client-node against the stand-in', async t => {
     const v1 = await events.readNamespacedEvent({ name: 'web.1', namespace: 'default' })
     t.equal(v1.note, 'Assigned IP ["192.0.2.240"]', 'events.k8s.io/v1 is a view of the same Event')
     t.equal(v1.regarding?.name, 'web')
-    const created = await events.createNamespacedEvent({ namespace: 'default', body: { metadata: { name: 'web.2' }, eventTime: new Date(), reportingController: 'l2lb.dev/speaker', reportingInstance: 'node1', action: 'Announce', reason: 'nodeAssigned', note: 'announcing from node "node1"', type: 'Normal', regarding: { kind: 'Service', namespace: 'default', name: 'web' } } })
+    const created = await events.createNamespacedEvent({ namespace: 'default', body: { metadata: { name: 'web.2' }, eventTime: new V1MicroTime(), reportingController: 'l2lb.dev/speaker', reportingInstance: 'node1', action: 'Announce', reason: 'nodeAssigned', note: 'announcing from node "node1"', type: 'Normal', regarding: { kind: 'Service', namespace: 'default', name: 'web' } } })
     t.equal(created.reason, 'nodeAssigned')
     const asCore = await core.readNamespacedEvent({ name: 'web.2', namespace: 'default' })
     t.equal(asCore.message, 'announcing from node "node1"')

@@ -1,4 +1,5 @@
 // metav1.Status failures shaped exactly like the real server's (see the golden error-*.txt files).
+import { goQuote } from './gofmt.js'
 import type { JsonObject } from './json.js'
 
 export interface StatusCause { readonly reason: string, readonly message: string, readonly field: string }
@@ -41,6 +42,28 @@ export function conflict (resource: string, group: string, name: string, why = '
 
 export function badRequest (message: string): ApiError {
   return new ApiError(400, 'BadRequest', message)
+}
+
+/**
+ * A body the Go types cannot decode (a wrongly typed value, a timestamp that does not parse): the 400
+ * `<Kind> in version "<v>" cannot be handled as a <Kind>: <detail>` of a create or update. `detail` is the
+ * decoder's own error, which a patch reports instead (see invalidPatch).
+ */
+export class DecodeError extends ApiError {
+  readonly detail: string
+  constructor (message: string, detail: string) {
+    super(400, 'BadRequest', message)
+    this.detail = detail
+  }
+}
+
+/**
+ * A patch whose result does not decode: apiserver's patcher answers 422 Invalid with one cause on the
+ * field `patch`, the patched document as the value (errors.NewInvalid with an empty GroupKind and name).
+ */
+export function invalidPatch (patched: string, detail: string): ApiError {
+  const message = `Invalid value: ${goQuote(patched)}: ${detail}`
+  return new ApiError(422, 'Invalid', ` "" is invalid: patch: ${message}`, { causes: [{ reason: 'FieldValueInvalid', message, field: 'patch' }] })
 }
 
 export function methodNotAllowed (message = 'the server does not allow this method on the requested resource'): ApiError {

@@ -2,9 +2,9 @@
 // HTTPS. Volatile values (uid, resourceVersion, timestamps, allocated IPs and ports, managedFields) are
 // masked; everything else, including key order, must match.
 import t from 'tap'
-import { goldenDir, readGolden, readGoldenFile, readGoldenJson, readGoldenRequest } from './golden.js'
+import { goldenDir, type GoldenResponse, readGolden, readGoldenFile, readGoldenJson, readGoldenRequest } from './golden.js'
 import { startApiServer } from './server.js'
-import { raw, watchStream } from './test-client.js'
+import { raw, type RawResponse, watchStream } from './test-client.js'
 
 const dir = goldenDir()
 
@@ -243,5 +243,57 @@ t.test('golden comparisons', async t => {
     t.match(err?.object, { kind: 'Status', apiVersion: 'v1', status: 'Failure', reason: 'Expired', code: 410 })
     await tooOld.ended
     t.pass('the server ends the stream after the ERROR event')
+  })
+
+  t.test('strict decoding as the real server (the *-400 and *-warning captures)', async t => {
+    const replay = async (file: string): Promise<{ got: RawResponse, golden: GoldenResponse }> => {
+      const req = readGoldenRequest(dir, file)
+      const got = await raw(server, req.method, req.path, { body: req.body, contentType: req.contentType })
+      return { got, golden: readGolden(dir, file) }
+    }
+    // MicroTime takes exactly six fractional digits: a create with three (toISOString()) is a 400.
+    for (const file of ['lease-microtime-400.txt', 'event-eventtime-400.txt']) {
+      const { got, golden } = await replay(file)
+      t.equal(got.status, golden.status, `${file}: status code`)
+      t.equal(got.headers['content-type'], golden.headers['content-type'], `${file}: Content-Type`)
+      t.equal(JSON.stringify(got.json), JSON.stringify(JSON.parse(golden.body)), `${file}: the same Status, message and key order included`)
+    }
+
+    // In a merge patch the same mistake is the patcher's 422 on the field `patch`, quoting the patched document.
+    const lease = { apiVersion: 'coordination.k8s.io/v1', kind: 'Lease', metadata: { name: 'golden-us' }, spec: { holderIdentity: 'node1', leaseDurationSeconds: 3, acquireTime: '2026-11-30T01:12:57.420000Z', renewTime: '2026-11-30T01:12:57.420000Z' } }
+    t.equal((await raw(server, 'POST', '/apis/coordination.k8s.io/v1/namespaces/l2lb-system/leases', { body: lease })).status, 201, 'the Lease the capture patched')
+    const { got, golden } = await replay('lease-patch-microtime-400.txt')
+    t.equal(got.status, golden.status, 'lease-patch-microtime-400.txt: status code')
+    const status = obj(got.json)
+    const goldenStatus = obj(JSON.parse(golden.body))
+    t.same(Object.keys(status), Object.keys(goldenStatus), 'the Status has the same keys in the same order')
+    for (const k of ['kind', 'apiVersion', 'metadata', 'status', 'reason', 'code'] as const) t.same(status[k], goldenStatus[k], `Status ${k}`)
+    const split = (message: unknown): { quoted: string, doc: unknown, detail: string } => {
+      const m = /^ "" is invalid: patch: Invalid value: ("(?:[^"\\]|\\.)*"): (.*)$/s.exec(String(message))
+      if (m === null) throw new Error(`not a patch error: ${String(message)}`)
+      const quoted = m[1] ?? ''
+      const text = String(JSON.parse(quoted))
+      return { quoted, doc: JSON.parse(text), detail: m[2] ?? '' }
+    }
+    const ours = split(status.message)
+    const theirs = split(goldenStatus.message)
+    t.equal(ours.detail, theirs.detail, 'the same decoding error after the value')
+    t.equal(JSON.stringify(mask(ours.doc)), JSON.stringify(mask(theirs.doc)), 'the patched document as the real server writes it: top level and spec sorted, metadata in Go order (managedFields aside)')
+    t.equal(String(JSON.parse(ours.quoted)), JSON.stringify(JSON.parse(String(JSON.parse(ours.quoted)))), 'compact JSON')
+    const causes = arr(obj(status.details).causes).map(obj)
+    const goldenCauses = arr(obj(goldenStatus.details).causes).map(obj)
+    t.same(Object.keys(obj(status.details)), Object.keys(obj(goldenStatus.details)), 'details carry the causes only')
+    t.same(causes.map(c => Object.keys(c)), goldenCauses.map(c => Object.keys(c)))
+    t.same(causes.map(c => [c.reason, c.field]), goldenCauses.map(c => [c.reason, c.field]))
+    t.equal(causes[0]?.message, String(status.message).slice(' "" is invalid: patch: '.length), 'the cause repeats the message after the field')
+    t.equal(obj(obj((await raw(server, 'GET', '/apis/coordination.k8s.io/v1/namespaces/l2lb-system/leases/golden-us')).json).spec).renewTime, '2026-11-30T01:12:57.420000Z', 'nothing was written')
+
+    // Accepted with a Warning header: the unknown field is dropped, the odd loadBalancerIP stored.
+    for (const file of ['unknown-field-warning.txt', 'loadbalancerip-invalid-warning.txt']) {
+      const { got, golden } = await replay(file)
+      t.equal(got.status, golden.status, `${file}: status code`)
+      t.equal(got.headers.warning, golden.headers.warning, `${file}: the Warning header, byte for byte`)
+      t.equal(JSON.stringify(mask(got.json)), JSON.stringify(mask(JSON.parse(golden.body))), `${file}: same object, same key order`)
+    }
   })
 })

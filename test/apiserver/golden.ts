@@ -46,11 +46,11 @@ export function readGoldenFile (dir: string, file: string): string {
   return readFileSync(join(dir, file), 'utf8')
 }
 
-/** The request a capture was made with: method, path (with query) and the `# Body:` line if any. */
-export function readGoldenRequest (dir: string, file: string): { method: string, path: string, body: string | undefined } {
+/** The request a capture was made with: method, path (with query), the `# Content-Type:` and `# Body:` lines if any. */
+export function readGoldenRequest (dir: string, file: string): { method: string, path: string, contentType: string | undefined, body: string | undefined } {
   const lines = readFileSync(join(dir, file), 'utf8').split('\n')
   const first = /^# (\w+) (\S+)/.exec(lines[0] ?? '')
   if (first === null) throw new Error(`${file}: no request line`)
-  const bodyLine = lines.find(l => l.startsWith('# Body: '))
-  return { method: first[1] ?? '', path: first[2] ?? '', body: bodyLine?.slice('# Body: '.length) }
+  const header = (name: string): string | undefined => lines.find(l => l.startsWith(`# ${name}: `))?.slice(`# ${name}: `.length)
+  return { method: first[1] ?? '', path: first[2] ?? '', contentType: header('Content-Type'), body: header('Body') }
 }

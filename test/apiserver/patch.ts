@@ -3,6 +3,7 @@
 // `$patch`, `$setElementOrder`, `$retainKeys`, `$deleteFromPrimitiveList`) come from the OpenAPI schema's
 // x-kubernetes-patch-strategy / x-kubernetes-patch-merge-key, as the real server reads them.
 import { ApiError, badRequest } from './errors.js'
+import { goJson, goJsonString, goLess, goSprintV } from './gofmt.js'
 import { clone, deepEqual, isObject, type Json, type JsonObject } from './json.js'
 
 export function mergePatch (target: Json, patch: Json): Json {
@@ -244,4 +245,56 @@ function applyOrder (list: Json[], order: Json[], serverList: Json[], mergeKey: 
     if (li >= 0 && ri >= 0 && li < ri) { out.push(left); i++ } else { out.push(right); j++ }
   }
   return out
+}
+
+// The patched document as the real server quotes it when the result does not decode (422 on the field
+// `patch`). Merge and JSON patches are applied to the JSON text by evanphx/json-patch v4, which keeps
+// untouched values as they were written (Go struct order) but re-marshals every object it opened as a Go
+// map, keys sorted; strategic merge patches work on a map[string]interface{}, quoted with %+v.
+
+function prunedText (v: Json): string {
+  if (Array.isArray(v)) return `[${v.map(prunedText).join(',')}]`
+  if (isObject(v)) {
+    return `{${Object.keys(v).filter(k => v[k] !== null).sort(goLess).map(k => `${goJsonString(k)}:${prunedText(v[k] ?? null)}`).join(',')}}`
+  }
+  return goJson(v)
+}
+
+function mergeDocsText (cur: JsonObject, patch: JsonObject): string {
+  const out = new Map<string, string>()
+  for (const [k, v] of Object.entries(cur)) out.set(k, goJson(v))
+  for (const [k, v] of Object.entries(patch)) {
+    const c = cur[k]
+    if (v === null) out.delete(k)
+    // A new value, or one replacing a non-object, is the patch's own with its nulls pruned (opened, sorted).
+    else if (c === undefined || c === null || !isObject(c)) out.set(k, prunedText(v))
+    else if (!isObject(v)) out.set(k, goJson(v))
+    else out.set(k, mergeDocsText(c, v))
+  }
+  return `{${[...out.keys()].sort(goLess).map(k => `${goJsonString(k)}:${out.get(k) ?? 'null'}`).join(',')}}`
+}
+
+/** jsonpatch.MergePatch(current, patch) as text. */
+export function mergePatchText (current: Json, patch: Json, result: Json): string {
+  if (isObject(current) && isObject(patch)) return mergeDocsText(current, patch)
+  return prunedText(result)
+}
+
+/** Patch.Apply(current) as text: the root and every container an operation walked through are sorted. */
+export function jsonPatchText (result: Json, ops: Json): string {
+  const opened = new Set<string>([''])
+  for (const op of Array.isArray(ops) ? ops : []) {
+    if (!isObject(op)) continue
+    for (const p of [op.path, op.from]) {
+      if (typeof p !== 'string' || !p.startsWith('/')) continue
+      const tokens = p.slice(1).split('/')
+      for (let i = 1; i < tokens.length; i++) opened.add(`/${tokens.slice(0, i).join('/')}`)
+    }
+  }
+  return goJson(result, path => opened.has(path))
+}
+
+/** fmt.Sprintf("%+v", patchedObjMap). */
+export function strategicPatchText (result: Json): string {
+  return goSprintV(result)
 }

@@ -3,11 +3,12 @@
 // "watch cache") used to replay watches and to serve exact-resourceVersion lists; optimistic concurrency.
 import { randomUUID } from 'node:crypto'
 import {
-  alreadyExists, ApiError, badRequest, conflict, expired, fieldInvalid, fieldRequired, invalid, notFound, type StatusCause
+  alreadyExists, ApiError, badRequest, conflict, DecodeError, expired, fieldInvalid, fieldRequired, invalid, invalidPatch, notFound, type StatusCause
 } from './errors.js'
 import type { ServiceCidr } from './ip.js'
+import { goQuote } from './gofmt.js'
 import { clone, deepEqual, isObject, type Json, type JsonObject, objectAt, stringAt } from './json.js'
-import { jsonPatch, mergePatch, type SchemaResolver, strategicMergePatch } from './patch.js'
+import { jsonPatch, jsonPatchText, mergePatch, mergePatchText, type SchemaResolver, strategicMergePatch, strategicPatchText } from './patch.js'
 import type { ResourceDef } from './resources.js'
 import { type FieldSelector, type LabelSelector, matchesFields, matchesLabels } from './selectors.js'
 
@@ -281,10 +282,10 @@ export class Registry {
     const unknown = this.opts.decode(def, ext)
     if (unknown.length === 0) return
     if (opts.fieldValidation === 'Strict') {
-      const detail = `strict decoding error: ${unknown.map(u => `unknown field "${u}"`).join(', ')}`
+      const detail = `strict decoding error: ${unknown.map(u => `unknown field ${goQuote(u)}`).join(', ')}`
       throw badRequest(patched ? detail : `${def.kind} in version "${def.version}" cannot be handled as a ${def.kind}: ${detail}`)
     }
-    if (opts.fieldValidation === 'Warn') for (const u of unknown) opts.warnings.push(`unknown field "${u}"`)
+    if (opts.fieldValidation === 'Warn') for (const u of unknown) opts.warnings.push(`unknown field ${goQuote(u)}`)
   }
 
   create (def: ResourceDef, namespace: string, body: Json, opts: WriteOptions): JsonObject {
@@ -331,7 +332,8 @@ export class Registry {
    * `fromPut` enables create-on-update for the kinds that allow it.
    */
   update (def: ResourceDef, namespace: string, name: string, subresource: '' | 'status',
-    mutate: (current: JsonObject | undefined) => Json, opts: WriteOptions & { readonly fromPut: boolean }): { object: JsonObject, created: boolean } {
+    mutate: (current: JsonObject | undefined) => Json,
+    opts: WriteOptions & { readonly fromPut: boolean, readonly patchedText?: () => string }): { object: JsonObject, created: boolean } {
     const ns = def.namespaced ? namespace : ''
     const old = this.stored(def, ns, name)
     if (old === undefined) {
@@ -348,7 +350,13 @@ export class Registry {
     }
     const currentExt = this.present(def, old)
     const ext = clone(this.checkBody(def, mutate(clone(currentExt))))
-    this.decode(def, ext, opts, !opts.fromPut)
+    try {
+      this.decode(def, ext, opts, !opts.fromPut)
+    } catch (e) {
+      // A patch whose result the Go types cannot decode is the patcher's 422, quoting the patched document.
+      if (e instanceof DecodeError && opts.patchedText !== undefined) throw invalidPatch(opts.patchedText(), e.detail)
+      throw e
+    }
     const em = metaOf(ext)
     const bodyName = stringAt(em, 'name') ?? ''
     if (bodyName !== name) throw badRequest(`the name of the object (${bodyName}) does not match the name on the URL (${name})`)
@@ -397,16 +405,27 @@ export class Registry {
 
   patch (def: ResourceDef, namespace: string, name: string, subresource: '' | 'status', patchType: PatchType, patch: Json, opts: WriteOptions): JsonObject {
     const schema = this.opts.schemaFor(def)
+    let patchedText = (): string => ''
     return this.update(def, namespace, name, subresource, current => {
       const base: Json = current ?? {}
+      let result: Json = base
       switch (patchType) {
-        case 'application/merge-patch+json': return mergePatch(base, patch)
-        case 'application/json-patch+json': return jsonPatch(base, patch)
-        case 'application/strategic-merge-patch+json': return strategicMergePatch(base, patch, schema, this.opts.resolver)
-        case 'application/apply-patch+yaml': return strategicMergePatch(base, patch, schema, this.opts.resolver)
+        case 'application/merge-patch+json':
+          result = mergePatch(base, patch)
+          patchedText = () => mergePatchText(base, patch, result)
+          break
+        case 'application/json-patch+json':
+          result = jsonPatch(base, patch)
+          patchedText = () => jsonPatchText(result, patch)
+          break
+        // Server-side apply is approximated by a strategic merge (see server.ts), and so is its error.
+        case 'application/strategic-merge-patch+json':
+        case 'application/apply-patch+yaml':
+          result = strategicMergePatch(base, patch, schema, this.opts.resolver)
+          patchedText = () => strategicPatchText(result)
       }
-      return base
-    }, { ...opts, fromPut: false }).object
+      return result
+    }, { ...opts, fromPut: false, patchedText: () => patchedText() }).object
   }
 
   delete (def: ResourceDef, namespace: string, name: string, options: Json, opts: WriteOptions): JsonObject {

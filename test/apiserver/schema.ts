@@ -1,7 +1,9 @@
 // The OpenAPI v3 schemas of the golden documents, used the way the real server uses its Go types:
 // decoding drops unknown fields (reported under fieldValidation=Strict/Warn), rejects wrongly typed
-// values, and strategic merge patch reads each list's patch strategy and merge key.
-import { badRequest } from './errors.js'
+// values and timestamps their Go type cannot parse, and strategic merge patch reads each list's patch
+// strategy and merge key.
+import { DecodeError } from './errors.js'
+import { formatGoTime, GoTimeParseError, parseGoTime, RFC3339, RFC3339_MICRO } from './gotime.js'
 import { isObject, type Json, type JsonObject } from './json.js'
 import type { SchemaResolver } from './patch.js'
 
@@ -58,33 +60,40 @@ function jsonTypeName (v: Json): string {
 
 /**
  * Removes the fields the schema does not know (returning their paths, e.g. `spec.ports[0].foo`) and
- * rejects values of the wrong JSON type with the decoder's 400, as decoding into the Go struct would.
- * Map keys are put in sorted order, the order Go writes them in.
+ * rejects what decoding into the Go struct rejects, with the decoder's 400: a value of the wrong JSON type
+ * (noted, decoding goes on, the first one is reported at the end, as encoding/json's saved errors are) or a
+ * timestamp its type cannot parse (at once: metav1.Time and MicroTime's UnmarshalJSON fail the decode).
+ * Timestamps are rewritten as Go re-marshals them; map keys are put in sorted order, the order Go writes.
  */
 export function pruneUnknown (index: SchemaIndex, root: JsonObject, schema: JsonObject | undefined, ctx: DecodeContext): string[] {
   const unknown: string[] = []
-  const fail = (path: string, v: Json, s: JsonObject): never => {
-    throw badRequest(`${ctx.kind} in version "${ctx.version}" cannot be handled as a ${ctx.kind}: json: cannot unmarshal ${jsonTypeName(v)} into Go struct field ${ctx.kind}.${path} of type ${goType(s)}`)
+  const fail = (detail: string): DecodeError => new DecodeError(`${ctx.kind} in version "${ctx.version}" cannot be handled as a ${ctx.kind}: ${detail}`, detail)
+  let typeError: DecodeError | undefined
+  const wrongType = (path: string, v: Json, s: JsonObject): void => {
+    typeError ??= fail(`json: cannot unmarshal ${jsonTypeName(v)} into Go struct field ${ctx.kind}.${path} of type ${goType(s)}`)
   }
   const walk = (v: Json, sch: JsonObject | undefined, path: string, setValue: (x: Json) => void): void => {
     const time = timeKind(sch)
     if (time !== undefined && typeof v === 'string') {
-      const normal = normalizeTime(v, time)
-      if (normal === undefined) throw badRequest(`${ctx.kind} in version "${ctx.version}" cannot be handled as a ${ctx.kind}: parsing time ${JSON.stringify(v)} as "2006-01-02T15:04:05Z07:00": cannot parse ${JSON.stringify(v)} as "2006"`)
-      setValue(normal)
+      try {
+        setValue(normalizeTime(v, time))
+      } catch (e) {
+        if (e instanceof GoTimeParseError) throw fail(e.message)
+        throw e
+      }
       return
     }
     const s = index.resolve(sch)
     if (s === undefined || v === null) return
     if (s['x-kubernetes-preserve-unknown-fields'] === true || s['x-kubernetes-embedded-resource'] === true) return
     if (s['x-kubernetes-int-or-string'] === true || s.format === 'int-or-string') {
-      if (typeof v !== 'number' && typeof v !== 'string') fail(path, v, { type: 'string' })
+      if (typeof v !== 'number' && typeof v !== 'string') wrongType(path, v, { type: 'string' })
       return
     }
     const join = (k: string): string => path === '' ? k : `${path}.${k}`
     switch (s.type) {
       case 'object': {
-        if (!isObject(v)) { fail(path, v, s); return }
+        if (!isObject(v)) { wrongType(path, v, s); return }
         const props = isObject(s.properties) ? s.properties : undefined
         const extra = isObject(s.additionalProperties) ? s.additionalProperties : undefined
         for (const k of Object.keys(v)) {
@@ -102,22 +111,23 @@ export function pruneUnknown (index: SchemaIndex, root: JsonObject, schema: Json
         return
       }
       case 'array': {
-        if (!Array.isArray(v)) { fail(path, v, s); return }
+        if (!Array.isArray(v)) { wrongType(path, v, s); return }
         const items = isObject(s.items) ? s.items : undefined
         v.forEach((x, i) => walk(x, items, `${path}[${i}]`, y => { v[i] = y }))
         return
       }
-      case 'string': if (typeof v !== 'string') fail(path, v, s); return
-      case 'boolean': if (typeof v !== 'boolean') fail(path, v, s); return
-      case 'integer': if (typeof v !== 'number' || !Number.isInteger(v)) fail(path, v, s); return
-      case 'number': if (typeof v !== 'number') fail(path, v, s)
+      case 'string': if (typeof v !== 'string') wrongType(path, v, s); return
+      case 'boolean': if (typeof v !== 'boolean') wrongType(path, v, s); return
+      case 'integer': if (typeof v !== 'number' || !Number.isInteger(v)) wrongType(path, v, s); return
+      case 'number': if (typeof v !== 'number') wrongType(path, v, s)
     }
   }
   walk(root, schema, '', () => undefined)
+  if (typeError !== undefined) throw typeError
   return unknown
 }
 
-/** metav1.Time (RFC 3339, whole seconds) or metav1.MicroTime (six fractional digits), from the $ref. */
+/** metav1.Time or metav1.MicroTime, from the $ref (both are `type: string, format: date-time` in OpenAPI). */
 function timeKind (schema: JsonObject | undefined): 'time' | 'micro' | undefined {
   const allOf = Array.isArray(schema?.allOf) ? schema?.allOf[0] : undefined
   const ref = typeof schema?.$ref === 'string' ? schema.$ref : isObject(allOf) && typeof allOf.$ref === 'string' ? allOf.$ref : ''
@@ -127,17 +137,12 @@ function timeKind (schema: JsonObject | undefined): 'time' | 'micro' | undefined
 }
 
 /**
- * The server's canonical form of a timestamp, as Go re-marshals it: UTC, `Z`, and either whole seconds
- * (Time) or exactly six fractional digits (MicroTime). Undefined when the text is not RFC 3339.
+ * A timestamp decoded and re-marshalled as the Go types do: metav1.Time parses RFC 3339 (any fraction, or
+ * none) and writes whole seconds; MicroTime parses "2006-01-02T15:04:05.000000Z07:00" (exactly six
+ * fractional digits) and writes six. Both write UTC with `Z`, and null for Go's zero time. Throws
+ * GoTimeParseError with Go's message when the text does not parse.
  */
-export function normalizeTime (text: string, kind: 'time' | 'micro'): string | undefined {
-  const m = /^(\d{4}-\d{2}-\d{2})[Tt](\d{2}:\d{2}:\d{2})(\.\d+)?([Zz]|[+-]\d{2}:\d{2})$/.exec(text)
-  if (m === null) return undefined
-  const zone = (m[4] ?? 'Z').toUpperCase()
-  const ms = Date.parse(`${m[1] ?? ''}T${m[2] ?? ''}${zone}`)
-  if (Number.isNaN(ms)) return undefined
-  const whole = new Date(ms).toISOString().slice(0, 19)
-  if (kind === 'time') return `${whole}Z`
-  const fraction = ((m[3] ?? '.').slice(1) + '000000').slice(0, 6)
-  return `${whole}.${fraction}Z`
+export function normalizeTime (text: string, kind: 'time' | 'micro'): string | null {
+  const layout = kind === 'micro' ? RFC3339_MICRO : RFC3339
+  return formatGoTime(layout, parseGoTime(layout, text))
 }

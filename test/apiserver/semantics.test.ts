@@ -120,10 +120,49 @@ t.test('registry semantics', async t => {
     t.equal(node.status, 201)
     const conditions = obj(obj(node.json).status).conditions
     t.equal(Array.isArray(conditions) ? obj(conditions[0]).lastHeartbeatTime : undefined, '2026-11-22T01:02:03Z', 'Time in whole seconds')
-    const lease = await raw(server, 'POST', '/apis/coordination.k8s.io/v1/namespaces/l2lb-system/leases', { body: { metadata: { name: 'ts' }, spec: { holderIdentity: 'x', renewTime: '2026-11-22T01:02:03.456Z' } } })
-    t.equal(spec(lease.json).renewTime, '2026-11-22T01:02:03.456000Z', 'MicroTime with six digits')
+    const lease = await raw(server, 'POST', '/apis/coordination.k8s.io/v1/namespaces/l2lb-system/leases', { body: { metadata: { name: 'ts' }, spec: { holderIdentity: 'x', renewTime: '2026-11-22T03:02:03.456789+02:00' } } })
+    t.equal(spec(lease.json).renewTime, '2026-11-22T01:02:03.456789Z', 'MicroTime: six digits, in UTC')
     const bad = await raw(server, 'POST', '/apis/coordination.k8s.io/v1/namespaces/l2lb-system/leases', { body: { metadata: { name: 'ts2' }, spec: { renewTime: 'soon' } } })
     t.equal(bad.status, 400)
+    t.equal(obj(bad.json).message, 'Lease in version "v1" cannot be handled as a Lease: parsing time "soon" as "2006-01-02T15:04:05.000000Z07:00": cannot parse "soon" as "2006"')
+    const millis = await raw(server, 'POST', '/apis/coordination.k8s.io/v1/namespaces/l2lb-system/leases', { body: { metadata: { name: 'ts3' }, spec: { renewTime: new Date().toISOString() } } })
+    t.equal(millis.status, 400, 'MicroTime takes exactly six fractional digits: toISOString()\'s three are refused')
+    const time = await raw(server, 'POST', '/api/v1/nodes', { body: { metadata: { name: 'ts2' }, status: { conditions: [{ type: 'Ready', status: 'True', lastHeartbeatTime: '2026-11-22T01:02:03.4567891Z' }] } } })
+    t.equal(time.status, 201, 'metav1.Time takes any fraction (RFC 3339)')
+    const zero = await raw(server, 'POST', '/apis/coordination.k8s.io/v1/namespaces/l2lb-system/leases', { body: { metadata: { name: 'ts4' }, spec: { renewTime: '0001-01-01T00:00:00.000000Z' } } })
+    t.equal(spec(zero.json).renewTime, null, 'Go\'s zero time is written as null')
+  })
+
+  t.test('a timestamp that does not parse: 400 on create and update, 422 on the field `patch` for every patch type', async t => {
+    const base = '/apis/coordination.k8s.io/v1/namespaces/l2lb-system/leases'
+    const created = await raw(server, 'POST', base, { body: { metadata: { name: 'tp' }, spec: { holderIdentity: 'x', renewTime: '2026-11-22T01:02:03.000000Z' } } })
+    t.equal(created.status, 201)
+    const put = await raw(server, 'PUT', `${base}/tp`, { body: { ...obj(created.json), spec: { renewTime: '2026-11-22T01:02:04Z' } } })
+    t.equal(put.status, 400)
+    t.equal(obj(put.json).message, 'Lease in version "v1" cannot be handled as a Lease: parsing time "2026-11-22T01:02:04Z" as "2006-01-02T15:04:05.000000Z07:00": cannot parse "Z" as ".000000"')
+    const detail = 'parsing time "2026-11-22T01:02:04Z" as "2006-01-02T15:04:05.000000Z07:00": cannot parse "Z" as ".000000"'
+    const patches: Array<[string, unknown]> = [
+      ['application/merge-patch+json', { spec: { renewTime: '2026-11-22T01:02:04Z' } }],
+      ['application/strategic-merge-patch+json', { spec: { renewTime: '2026-11-22T01:02:04Z' } }],
+      ['application/json-patch+json', [{ op: 'replace', path: '/spec/renewTime', value: '2026-11-22T01:02:04Z' }]]
+    ]
+    for (const [contentType, body] of patches) {
+      const r = await raw(server, 'PATCH', `${base}/tp`, { body, contentType })
+      t.equal(r.status, 422, `${contentType}: 422`)
+      const status = obj(r.json)
+      t.equal(status.reason, 'Invalid')
+      t.match(status.message, /^ "" is invalid: patch: Invalid value: "/)
+      t.ok(String(status.message).endsWith(`": ${detail}`), `${contentType}: the decoder's error after the patched document`)
+      const causes = obj(status.details).causes
+      t.same(Object.keys(obj(status.details)), ['causes'], 'details carry the cause only')
+      t.match(causes, [{ reason: 'FieldValueInvalid', field: 'patch' }])
+    }
+    const smp = obj((await raw(server, 'PATCH', `${base}/tp`, { body: { spec: { renewTime: '2026-11-22T01:02:04Z' } }, contentType: 'application/strategic-merge-patch+json' })).json)
+    t.match(smp.message, /Invalid value: "map\[apiVersion:coordination.k8s.io\/v1 kind:Lease metadata:map\[/, 'a strategic merge patch quotes the patched map as %+v prints it')
+    const json = obj((await raw(server, 'PATCH', `${base}/tp`, { body: [{ op: 'replace', path: '/spec/renewTime', value: '2026-11-22T01:02:04Z' }], contentType: 'application/json-patch+json' })).json)
+    t.match(json.message, /Invalid value: "\{\\"apiVersion\\":\\"coordination.k8s.io\/v1\\",\\"kind\\":\\"Lease\\",\\"metadata\\":\{\\"name\\":\\"tp\\",\\"namespace\\"/, 'a JSON patch quotes the patched document: opened objects sorted, the rest in Go order')
+    const unchanged = obj(obj((await raw(server, 'GET', `${base}/tp`)).json).spec)
+    t.equal(unchanged.renewTime, '2026-11-22T01:02:03.000000Z', 'nothing was written')
   })
 
   t.test('watch options: timeoutSeconds ends the stream, sendInitialEvents ends with the marked bookmark', async t => {

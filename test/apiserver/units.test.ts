@@ -7,6 +7,7 @@ import { isObject, type Json, type JsonObject, objectAt, parseJson } from './jso
 import { jsonPatch, mergePatch, strategicMergePatch } from './patch.js'
 import { normalizeTime, SchemaIndex } from './schema.js'
 import { goQuote, goSprintV, warningHeader } from './gofmt.js'
+import { formatGoTime, parseGoTime, RFC3339, RFC3339_MICRO, type TimeLayout } from './gotime.js'
 import { addrString, parseAddr, parseIPSloppy } from './ip.js'
 import { matchesFields, matchesLabels, parseFieldSelector, parseLabelSelector } from './selectors.js'
 import { humanDuration } from './tables.js'
@@ -119,10 +120,31 @@ t.test('AGE as apimachinery HumanDuration prints it', async t => {
 
 t.test('timestamps are normalised as Go re-marshals metav1.Time and MicroTime', async t => {
   t.equal(normalizeTime('2026-11-22T01:02:03.456Z', 'time'), '2026-11-22T01:02:03Z', 'Time keeps whole seconds')
-  t.equal(normalizeTime('2026-11-22T01:02:03.456Z', 'micro'), '2026-11-22T01:02:03.456000Z', 'MicroTime has six digits')
-  t.equal(normalizeTime('2026-11-22T01:02:03Z', 'micro'), '2026-11-22T01:02:03.000000Z')
-  t.equal(normalizeTime('2026-11-22T03:02:03.1234567+02:00', 'micro'), '2026-11-22T01:02:03.123456Z', 'converted to UTC')
-  t.equal(normalizeTime('yesterday', 'time'), undefined)
+  t.equal(normalizeTime('2026-11-22T01:02:03Z', 'time'), '2026-11-22T01:02:03Z', 'Time needs no fraction')
+  t.equal(normalizeTime('2026-11-22T01:02:03.456000Z', 'micro'), '2026-11-22T01:02:03.456000Z', 'MicroTime has six digits')
+  t.equal(normalizeTime('2026-11-22T03:02:03,123456+02:00', 'micro'), '2026-11-22T01:02:03.123456Z', 'converted to UTC')
+  t.equal(normalizeTime('0001-01-01T00:00:00Z', 'time'), null, 'the zero time is null')
+  t.throws(() => normalizeTime('yesterday', 'time'), { message: 'parsing time "yesterday" as "2006-01-02T15:04:05Z07:00": cannot parse "yesterday" as "2006"' })
+})
+
+t.test('Go\'s time.Parse with its messages (checked against Go: src/time/format.go)', async t => {
+  const cases: Array<[TimeLayout, string, string]> = [
+    [RFC3339_MICRO, '2026-11-30T01:12:57.420Z', 'parsing time "2026-11-30T01:12:57.420Z" as "2006-01-02T15:04:05.000000Z07:00": cannot parse ".420Z" as ".000000"'],
+    [RFC3339_MICRO, '2026-11-30T01:12:58Z', 'parsing time "2026-11-30T01:12:58Z" as "2006-01-02T15:04:05.000000Z07:00": cannot parse "Z" as ".000000"'],
+    [RFC3339_MICRO, '2026-11-30T01:12:57.123456789Z', 'parsing time "2026-11-30T01:12:57.123456789Z" as "2006-01-02T15:04:05.000000Z07:00": cannot parse "789Z" as "Z07:00"'],
+    [RFC3339, '', 'parsing time "" as "2006-01-02T15:04:05Z07:00": cannot parse "" as "2006"'],
+    [RFC3339, '2026-13-30T01:12:57Z', 'parsing time "2026-13-30T01:12:57Z": month out of range'],
+    [RFC3339, '2023-02-29T00:00:00Z', 'parsing time "2023-02-29T00:00:00Z": day out of range'],
+    [RFC3339, '2026-11-30T01:12:60Z', 'parsing time "2026-11-30T01:12:60Z": second out of range'],
+    [RFC3339, '2026-11-30T01:12:57Zjunk', 'parsing time "2026-11-30T01:12:57Zjunk": extra text: "junk"'],
+    [RFC3339, '2026-11-30t01:12:57Z', 'parsing time "2026-11-30t01:12:57Z" as "2006-01-02T15:04:05Z07:00": cannot parse "t01:12:57Z" as "T"'],
+    [RFC3339, '2026-11-30T01:12:57+25:00', 'parsing time "2026-11-30T01:12:57+25:00": time zone offset hour out of range'],
+    [RFC3339, '2026-11-30T01:12:57.5éZ', 'parsing time "2026-11-30T01:12:57.5\\xc3\\xa9Z" as "2006-01-02T15:04:05Z07:00": cannot parse "\\xc3\\xa9Z" as "Z07:00"']
+  ]
+  for (const [layout, value, message] of cases) t.throws(() => parseGoTime(layout, value), { message }, value)
+  t.equal(formatGoTime(RFC3339, parseGoTime(RFC3339, '2026-11-30T1:12:57Z')), '2026-11-30T01:12:57Z', 'a one-digit hour is accepted')
+  t.equal(formatGoTime(RFC3339, parseGoTime(RFC3339, '0000-01-01T00:00:00+01:00')), '-0001-12-31T23:00:00Z')
+  t.equal(formatGoTime(RFC3339_MICRO, parseGoTime(RFC3339_MICRO, '2026-11-30T01:12:57.+12345Z')), '2026-11-30T01:12:57.012345Z', 'Go\'s atoi takes a sign')
 })
 
 t.test('netip.ParseAddr and Addr.String (checked against Go: src/net/netip/netip.go)', async t => {
