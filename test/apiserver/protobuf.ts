@@ -1,12 +1,15 @@
-// Decoding of the protobuf request bodies kubectl's typed clients send (e.g. `kubectl create namespace`,
-// `kubectl create configmap`, `kubectl create service`): the `k8s\0` envelope (runtime.Unknown) around the
-// object's protobuf, turned into the JSON object the rest of the server handles. Field numbers are those
-// of k8s.io/api and k8s.io/apimachinery generated.proto (stable by protobuf rules). Only the kinds listed
-// in KINDS are decoded; a field this table does not know is refused (415) rather than silently dropped.
+// Decoding of the protobuf request bodies client-go's typed clients send (e.g. `kubectl create namespace`,
+// `kubectl create configmap`, `kubectl create service`, kube-proxy's events.k8s.io/v1 Events): the `k8s\0`
+// envelope (runtime.Unknown) around the object's protobuf, turned into the JSON object the rest of the
+// server handles. Field numbers are those of k8s.io/api and k8s.io/apimachinery generated.proto (stable by
+// protobuf rules). Only the kinds listed in KINDS are decoded; a field this table does not know is refused
+// (415) rather than silently dropped.
 import { ApiError } from './errors.js'
+import { formatGoTime, RFC3339, RFC3339_MICRO } from './gotime.js'
 import type { Json, JsonObject } from './json.js'
 
-type Scalar = 'string' | 'int' | 'bool' | 'bytes' | 'time' | 'intOrString'
+/** `time` is metav1.Time (whole seconds), `microtime` metav1.MicroTime (seconds and nanos, six digits). */
+type Scalar = 'string' | 'int' | 'bool' | 'bytes' | 'time' | 'microtime' | 'intOrString'
 interface Field {
   readonly name: string
   readonly kind: Scalar | { readonly message: string } | { readonly map: 'string' | 'bytes' }
@@ -60,14 +63,31 @@ const MESSAGES: Readonly<Record<string, Message>> = {
   ServiceStatus: { 1: { name: 'loadBalancer', kind: { message: 'LoadBalancerStatus' } } },
   LoadBalancerStatus: { 1: { name: 'ingress', kind: { message: 'LoadBalancerIngress' }, repeated: true } },
   LoadBalancerIngress: { 1: { name: 'ip', kind: 'string' }, 2: { name: 'hostname', kind: 'string' }, 3: { name: 'ipMode', kind: 'string', pointer: true } },
+  // k8s.io/api/events/v1 Event, as kube-proxy and other client-go event recorders send it.
+  EventsV1Event: {
+    1: { name: 'metadata', kind: { message: 'ObjectMeta' } }, 2: { name: 'eventTime', kind: 'microtime' },
+    3: { name: 'series', kind: { message: 'EventsV1EventSeries' }, pointer: true }, 4: { name: 'reportingController', kind: 'string' },
+    5: { name: 'reportingInstance', kind: 'string' }, 6: { name: 'action', kind: 'string' }, 7: { name: 'reason', kind: 'string' },
+    8: { name: 'regarding', kind: { message: 'ObjectReference' } }, 9: { name: 'related', kind: { message: 'ObjectReference' }, pointer: true },
+    10: { name: 'note', kind: 'string' }, 11: { name: 'type', kind: 'string' }, 12: { name: 'deprecatedSource', kind: { message: 'EventSource' } },
+    13: { name: 'deprecatedFirstTimestamp', kind: 'time' }, 14: { name: 'deprecatedLastTimestamp', kind: 'time' }, 15: { name: 'deprecatedCount', kind: 'int' }
+  },
+  EventsV1EventSeries: { 1: { name: 'count', kind: 'int' }, 2: { name: 'lastObservedTime', kind: 'microtime' } },
+  ObjectReference: {
+    1: { name: 'kind', kind: 'string' }, 2: { name: 'namespace', kind: 'string' }, 3: { name: 'name', kind: 'string' }, 4: { name: 'uid', kind: 'string' },
+    5: { name: 'apiVersion', kind: 'string' }, 6: { name: 'resourceVersion', kind: 'string' }, 7: { name: 'fieldPath', kind: 'string' }
+  },
+  EventSource: { 1: { name: 'component', kind: 'string' }, 2: { name: 'host', kind: 'string' } },
   Time: { 1: { name: 'seconds', kind: 'int' }, 2: { name: 'nanos', kind: 'int' } },
   IntOrString: { 1: { name: 'type', kind: 'int' }, 2: { name: 'intVal', kind: 'int' }, 3: { name: 'strVal', kind: 'string' } },
   MapEntry: { 1: { name: 'key', kind: 'string' }, 2: { name: 'value', kind: 'string' } },
   BytesMapEntry: { 1: { name: 'key', kind: 'string' }, 2: { name: 'value', kind: 'bytes' } }
 }
 
-/** The kinds whose protobuf bodies are decoded. */
-export const KINDS = ['Namespace', 'ConfigMap', 'Service'] as const
+/** The kinds whose protobuf bodies are decoded (apiVersion/kind of the envelope) and their message. */
+export const KINDS: Readonly<Record<string, string>> = {
+  'v1/Namespace': 'Namespace', 'v1/ConfigMap': 'ConfigMap', 'v1/Service': 'Service', 'events.k8s.io/v1/Event': 'EventsV1Event'
+}
 
 export const PROTOBUF = 'application/vnd.kubernetes.protobuf'
 const MAGIC = Buffer.from([0x6b, 0x38, 0x73, 0x00])
@@ -124,10 +144,14 @@ function decodeMessage (buf: Buffer, type: string): JsonObject {
         case 'bytes': value = r.bytes().toString('base64'); break
         case 'bool': value = r.varint() !== 0n; break
         case 'int': value = Number(BigInt.asIntN(64, r.varint())); break
-        case 'time': {
-          const t = decodeMessage(r.bytes(), 'Time')
+        case 'time':
+        case 'microtime': {
+          // An empty message is Go's zero time (null); metav1.Time drops the nanoseconds, MicroTime keeps them.
+          const bytes = r.bytes()
+          const t = decodeMessage(bytes, 'Time')
           const seconds = typeof t.seconds === 'number' ? t.seconds : 0
-          value = seconds === 0 ? null : new Date(seconds * 1000).toISOString().replace(/\.\d{3}Z$/, 'Z')
+          const nanos = typeof t.nanos === 'number' ? t.nanos : 0
+          value = bytes.length === 0 ? null : kind === 'time' ? formatGoTime(RFC3339, { seconds, nanos: 0 }) : formatGoTime(RFC3339_MICRO, { seconds, nanos })
           break
         }
         case 'intOrString': {
@@ -164,7 +188,8 @@ export function decodeProtobufObject (body: Buffer): JsonObject {
   const typeMeta = unknown.typeMeta
   const kind = typeof typeMeta === 'object' && typeMeta !== null && !Array.isArray(typeMeta) && typeof typeMeta.kind === 'string' ? typeMeta.kind : ''
   const apiVersion = typeof typeMeta === 'object' && typeMeta !== null && !Array.isArray(typeMeta) && typeof typeMeta.apiVersion === 'string' ? typeMeta.apiVersion : ''
-  if (!KINDS.some(k => k === kind)) throw unsupported(`protobuf bodies of kind ${kind === '' ? '(none)' : kind} are not decoded by this stand-in`)
+  const message = KINDS[`${apiVersion}/${kind}`]
+  if (message === undefined) throw unsupported(`protobuf bodies of ${kind === '' ? '(no kind)' : `${apiVersion} ${kind}`} are not decoded by this stand-in`)
   const raw = typeof unknown.raw === 'string' ? Buffer.from(unknown.raw, 'base64') : Buffer.alloc(0)
-  return { kind, apiVersion, ...decodeMessage(raw, kind) }
+  return { kind, apiVersion, ...decodeMessage(raw, message) }
 }

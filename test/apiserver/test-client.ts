@@ -6,6 +6,7 @@ import type { ApiServer } from './server.js'
 export interface RawResponse { readonly status: number, readonly headers: IncomingHttpHeaders, readonly text: string, readonly json: unknown }
 
 export interface RawOptions {
+  /** A string or Buffer is sent as it is, anything else as JSON. */
   readonly body?: unknown
   readonly accept?: string
   readonly contentType?: string
@@ -14,7 +15,7 @@ export interface RawOptions {
 }
 
 export function raw (server: ApiServer, method: string, path: string, opts: RawOptions = {}): Promise<RawResponse> {
-  const body = opts.body === undefined ? undefined : typeof opts.body === 'string' ? opts.body : JSON.stringify(opts.body)
+  const body = opts.body === undefined ? undefined : typeof opts.body === 'string' || Buffer.isBuffer(opts.body) ? opts.body : JSON.stringify(opts.body)
   return new Promise((resolve, reject) => {
     const headers: Record<string, string> = { accept: opts.accept ?? 'application/json' }
     if (opts.anonymous !== true) headers.authorization = `Bearer ${server.token}`
