@@ -16,7 +16,7 @@ export const KUBE_PROXY_HEALTHZ_PORT = 10256
  * The pods' addresses (every node's pod networks), kube-proxy's `clusterCIDR`: traffic from these is the
  * cluster's own ("local" for detect-local-mode ClusterCIDR), anything else reaching a Service is masqueraded.
  */
-export const LAB_CLUSTER_CIDRS = ['198.19.0.0/16'] as const
+export const LAB_CLUSTER_CIDRS = ['198.19.0.0/16', '2001:db8:1::/48'] as const
 
 /**
  * A KubeProxyConfiguration for one node. Facts found by running kube-proxy v1.32 in a network namespace:

@@ -1,9 +1,11 @@
 // The lab plays two cluster roles that l2lb relies on but does not provide:
-//  - the endpoints controller: for every Service whose selector matches a lab pod, an EndpointSlice
-//    (label kubernetes.io/service-name) listing those pods as ready endpoints;
-//  - kube-proxy (iptables-mode semantics, written in nftables): on every node a table `ip l2lb-kube-proxy`
-//    that DNATs each LoadBalancer ingress IP:port in prerouting to the Service's endpoints, and masquerades
-//    DNATed traffic that leaves through the LAN to another node's pod (externalTrafficPolicy Cluster).
+//  - the endpoints controller: for every Service whose selector matches a lab pod, an EndpointSlice per IP
+//    family of the Service (label kubernetes.io/service-name, addressType IPv4 / IPv6) listing those pods as
+//    ready endpoints;
+//  - kube-proxy (iptables-mode semantics, written in nftables), only where the nodes do not run the real one:
+//    on every node a table `inet l2lb-kube-proxy` that DNATs each LoadBalancer ingress IP:port (IPv4 and IPv6)
+//    in prerouting to the Service's endpoints of that family, and masquerades DNATed traffic that leaves through
+//    the LAN to another node's pod (externalTrafficPolicy Cluster).
 // The decisions (which slices, which rules) are pure functions below; `KubeRoles` only watches and writes.
 import {
   CoreV1Api, DiscoveryV1Api,
@@ -22,7 +24,7 @@ export const MANAGED_BY_LABEL = 'endpointslice.kubernetes.io/managed-by'
 export const MANAGED_BY = 'l2lb-lab'
 export const NFT_TABLE = 'l2lb-kube-proxy'
 /** The stand-in kube-proxy's table family. */
-export const STAND_IN_PROXY_FAMILY = 'ip'
+export const STAND_IN_PROXY_FAMILY = 'inet'
 
 export function selectorMatches(selector: Readonly<Record<string, string>> | undefined, labels: Readonly<Record<string, string>>): boolean {
   // A Service without a selector has hand-managed endpoints; an empty selector selects nothing here either.
@@ -39,32 +41,53 @@ function targetPortOf(port: V1ServicePort, pod: LabPod): number {
   return port.port
 }
 
-/** The slice the endpoints controller keeps for a Service, or null when the Service selects no lab pod. */
-export function desiredEndpointSlice(svc: V1Service, pods: readonly LabPod[]): V1EndpointSlice | null {
+export type IPFamily = 'IPv4' | 'IPv6'
+
+/**
+ * A Service's IP families, as the EndpointSlice controller reads them: `spec.ipFamilies` (every server sets it),
+ * else the families of its ClusterIPs, else IPv4.
+ */
+export function serviceFamilies(svc: V1Service): IPFamily[] {
+  const named = (svc.spec?.ipFamilies ?? []).filter((f): f is IPFamily => f === 'IPv4' || f === 'IPv6')
+  if (named.length > 0) return named
+  const fromIPs = (svc.spec?.clusterIPs ?? []).filter(ip => ip !== 'None' && ip !== '').map((ip): IPFamily => ip.includes(':') ? 'IPv6' : 'IPv4')
+  return fromIPs.length > 0 ? [...new Set(fromIPs)] : ['IPv4']
+}
+
+/**
+ * The slices the endpoints controller keeps for a Service: one per IP family of the Service (`NAME-lab` for
+ * IPv4, `NAME-lab-v6` for IPv6, addressType accordingly), none when the Service selects no lab pod.
+ */
+export function desiredEndpointSlices(svc: V1Service, pods: readonly LabPod[]): V1EndpointSlice[] {
   const name = svc.metadata?.name
   const namespace = svc.metadata?.namespace ?? 'default'
-  if (name === undefined || namespace !== POD_NAMESPACE) return null
+  if (name === undefined || namespace !== POD_NAMESPACE) return []
   const selected = pods.filter(p => selectorMatches(svc.spec?.selector, p.labels))
   const first = selected[0]
-  if (first === undefined) return null
+  if (first === undefined) return []
   const ports = (svc.spec?.ports ?? []).map(p => ({ name: p.name ?? '', protocol: p.protocol ?? 'TCP', port: targetPortOf(p, first) }))
-  return {
+  return serviceFamilies(svc).map(family => ({
     apiVersion: 'discovery.k8s.io/v1',
     kind: 'EndpointSlice',
     metadata: {
-      name: `${name}-lab`,
+      name: family === 'IPv4' ? `${name}-lab` : `${name}-lab-v6`,
       namespace,
       labels: { [SERVICE_NAME_LABEL]: name, [MANAGED_BY_LABEL]: MANAGED_BY },
     },
-    addressType: 'IPv4',
+    addressType: family,
     endpoints: selected.map(p => ({
-      addresses: [p.ip],
+      addresses: [family === 'IPv4' ? p.ip : p.ipv6],
       nodeName: p.node.name,
       conditions: { ready: true, serving: true, terminating: false },
       targetRef: { kind: 'Pod', namespace, name: p.name },
     })),
     ports,
-  }
+  }))
+}
+
+/** The IPv4 slice alone (the first of desiredEndpointSlices for an IPv4 Service), or null. */
+export function desiredEndpointSlice(svc: V1Service, pods: readonly LabPod[]): V1EndpointSlice | null {
+  return desiredEndpointSlices(svc, pods).find(s => s.addressType === 'IPv4') ?? null
 }
 
 /** True when two slices say the same thing (what the controller writes; server-set fields are ignored). */
@@ -80,13 +103,17 @@ export function sameSlice(a: V1EndpointSlice, b: V1EndpointSlice): boolean {
 }
 
 interface Dnat {
+  readonly family: IPFamily
   readonly ip: string
   readonly protocol: string
   readonly port: number
   readonly targets: readonly { readonly ip: string; readonly port: number }[]
 }
 
-/** The DNAT rules kube-proxy would program for these Services and slices (IPv4 ingress IPs; lab pods are IPv4). */
+/**
+ * The DNAT rules kube-proxy would program for these Services and slices: each ingress IP to the ready
+ * endpoints of the slices of its own family (an IPv6 ingress IP to the IPv6 slices).
+ */
 export function dnatRules(services: readonly V1Service[], slices: readonly V1EndpointSlice[]): Dnat[] {
   const rules: Dnat[] = []
   const sorted = [...services].sort((a, b) => objectKey(a).localeCompare(objectKey(b)))
@@ -94,50 +121,64 @@ export function dnatRules(services: readonly V1Service[], slices: readonly V1End
     if (svc.spec?.type !== 'LoadBalancer') continue
     const ns = svc.metadata?.namespace ?? 'default'
     const name = svc.metadata?.name
-    const ips = (svc.status?.loadBalancer?.ingress ?? []).map(i => i.ip).filter((ip): ip is string => typeof ip === 'string' && ip.includes('.'))
-    const mine = slices.filter(s => (s.metadata?.namespace ?? 'default') === ns && s.metadata?.labels?.[SERVICE_NAME_LABEL] === name && s.addressType === 'IPv4')
-    for (const port of svc.spec.ports ?? []) {
-      const protocol = (port.protocol ?? 'TCP').toLowerCase()
-      const targets: { ip: string; port: number }[] = []
-      for (const slice of mine) {
-        const sp = (slice.ports ?? []).find(p => (p.name ?? '') === (port.name ?? '') && (p.protocol ?? 'TCP').toLowerCase() === protocol)
-        if (sp?.port === undefined) continue
-        for (const ep of slice.endpoints ?? []) {
-          // Kubernetes: a missing ready condition means ready.
-          if (ep.conditions?.ready === false) continue
-          for (const a of ep.addresses) targets.push({ ip: a, port: sp.port })
-        }
-      }
-      if (targets.length === 0) continue
-      for (const ip of ips) rules.push({ ip, protocol, port: port.port, targets })
+    const ingressIPs = (svc.status?.loadBalancer?.ingress ?? []).map(i => i.ip).filter((ip): ip is string => typeof ip === 'string' && ip !== '')
+    for (const family of ['IPv4', 'IPv6'] as const) {
+      const ips = ingressIPs.filter(ip => ip.includes(':') === (family === 'IPv6'))
+      const mine = slices.filter(s => (s.metadata?.namespace ?? 'default') === ns && s.metadata?.labels?.[SERVICE_NAME_LABEL] === name && s.addressType === family)
+      rules.push(...familyRules(family, ips, svc.spec.ports ?? [], mine))
     }
+  }
+  return rules
+}
+
+function familyRules(family: IPFamily, ips: readonly string[], ports: readonly V1ServicePort[], mine: readonly V1EndpointSlice[]): Dnat[] {
+  const rules: Dnat[] = []
+  if (ips.length === 0) return rules
+  for (const port of ports) {
+    const protocol = (port.protocol ?? 'TCP').toLowerCase()
+    const targets: { ip: string; port: number }[] = []
+    for (const slice of mine) {
+      const sp = (slice.ports ?? []).find(p => (p.name ?? '') === (port.name ?? '') && (p.protocol ?? 'TCP').toLowerCase() === protocol)
+      if (sp?.port === undefined) continue
+      for (const ep of slice.endpoints ?? []) {
+        // Kubernetes: a missing ready condition means ready.
+        if (ep.conditions?.ready === false) continue
+        for (const a of ep.addresses) targets.push({ ip: a, port: sp.port })
+      }
+    }
+    if (targets.length === 0) continue
+    for (const ip of ips) rules.push({ family, ip, protocol, port: port.port, targets })
   }
   return rules
 }
 
 /**
  * The whole nftables script for one node, replacing the table atomically: `table` (creates it if absent),
- * `delete table`, then the new table, all in one transaction.
+ * `delete table`, then the new table, all in one transaction. One `inet` table serves both families: IPv4
+ * rules match `ip daddr` and `dnat ip to A:P`, IPv6 ones `ip6 daddr` and `dnat ip6 to [A]:P`.
  */
 export function renderNft(rules: readonly Dnat[], lanInterface = 'eth0'): string {
+  const t = `${STAND_IN_PROXY_FAMILY} ${NFT_TABLE}`
   const lines: string[] = [
-    `table ip ${NFT_TABLE}`,
-    `delete table ip ${NFT_TABLE}`,
-    `table ip ${NFT_TABLE} {`,
+    `table ${t}`,
+    `delete table ${t}`,
+    `table ${t} {`,
   ]
   const chains: string[] = []
   const pre: string[] = []
   rules.forEach((r, i) => {
-    const match = `ip daddr ${r.ip} ${r.protocol} dport ${r.port}`
+    const v6 = r.family === 'IPv6'
+    const match = `${v6 ? 'ip6' : 'ip'} daddr ${r.ip} ${r.protocol} dport ${r.port}`
+    const to = (target: { ip: string; port: number }): string => v6 ? `dnat ip6 to [${target.ip}]:${target.port}` : `dnat ip to ${target.ip}:${target.port}`
     const only = r.targets[0]
     if (r.targets.length === 1 && only !== undefined) {
-      pre.push(`    ${match} dnat to ${only.ip}:${only.port}`)
+      pre.push(`    ${match} ${to(only)}`)
       return
     }
     // Several endpoints: pick one at random per new connection, as kube-proxy does.
-    const vmap = r.targets.map((t, j) => `${j} : goto svc${i}-ep${j}`).join(', ')
+    const vmap = r.targets.map((_, j) => `${j} : goto svc${i}-ep${j}`).join(', ')
     pre.push(`    ${match} numgen random mod ${r.targets.length} vmap { ${vmap} }`)
-    r.targets.forEach((t, j) => chains.push(`  chain svc${i}-ep${j} {`, `    meta l4proto ${r.protocol} dnat to ${t.ip}:${t.port}`, `  }`))
+    r.targets.forEach((target, j) => chains.push(`  chain svc${i}-ep${j} {`, `    meta l4proto ${r.protocol} ${to(target)}`, `  }`))
   })
   lines.push(
     `  chain prerouting {`,
@@ -244,8 +285,7 @@ export class KubeRoles {
     if (api === null) return
     const wanted = new Map<string, V1EndpointSlice>()
     for (const svc of services) {
-      const slice = desiredEndpointSlice(svc, this.#opts.pods)
-      if (slice !== null) wanted.set(objectKey(slice), slice)
+      for (const slice of desiredEndpointSlices(svc, this.#opts.pods)) wanted.set(objectKey(slice), slice)
     }
     for (const [key, slice] of wanted) {
       const existing = this.#slices?.get(key) ?? null

@@ -5,7 +5,7 @@ import type { V1Service, V1EndpointSlice } from '@kubernetes/client-node'
 import { labNodes } from './names.js'
 import { isLabNetns } from './topology.js'
 import { labPods, renderNginxConf, nginxPaths } from './pods.js'
-import { desiredEndpointSlice, dnatRules, renderNft, sameSlice, selectorMatches, SERVICE_NAME_LABEL } from './kube-roles.js'
+import { desiredEndpointSlice, desiredEndpointSlices, dnatRules, renderNft, sameSlice, selectorMatches, serviceFamilies, SERVICE_NAME_LABEL } from './kube-roles.js'
 import { ipInPoolEntry } from './flow.js'
 import { load as loadYaml } from 'js-yaml'
 import {
@@ -16,19 +16,22 @@ import { chooseKubeProxy, kubeProxyArgv, kubeProxyConfigYaml } from './kube-prox
 const nodes = labNodes(3)
 const pods = labPods(nodes)
 
-function lbService(name: string, selector: Record<string, string> | undefined, ips: string[], targetPort: number | string = 80): V1Service {
+function lbService(name: string, selector: Record<string, string> | undefined, ips: string[], targetPort: number | string = 80, ipFamilies?: string[]): V1Service {
   return {
     metadata: { name, namespace: 'default' },
-    spec: { type: 'LoadBalancer', ...(selector === undefined ? {} : { selector }), ports: [{ name: 'http', protocol: 'TCP', port: 80, targetPort }] },
+    spec: {
+      type: 'LoadBalancer', ...(selector === undefined ? {} : { selector }), ports: [{ name: 'http', protocol: 'TCP', port: 80, targetPort }],
+      ...(ipFamilies === undefined ? {} : { ipFamilies }),
+    },
     status: { loadBalancer: { ingress: ips.map(ip => ({ ip })) } },
   }
 }
 
 t.test('names and addresses follow REFERENCE.md §1', async t => {
-  t.same(nodes.map(n => [n.name, n.ipv4, n.ipv6, n.podCidr]), [
-    ['l2lb-node1', '192.0.2.11', '2001:db8:0:1::11', '198.19.1.0/24'],
-    ['l2lb-node2', '192.0.2.12', '2001:db8:0:1::12', '198.19.2.0/24'],
-    ['l2lb-node3', '192.0.2.13', '2001:db8:0:1::13', '198.19.3.0/24'],
+  t.same(nodes.map(n => [n.name, n.ipv4, n.ipv6, n.podCidr, n.podCidrV6, n.podGatewayV6]), [
+    ['l2lb-node1', '192.0.2.11', '2001:db8:0:1::11', '198.19.1.0/24', '2001:db8:1:1::/64', '2001:db8:1:1::1'],
+    ['l2lb-node2', '192.0.2.12', '2001:db8:0:1::12', '198.19.2.0/24', '2001:db8:1:2::/64', '2001:db8:1:2::1'],
+    ['l2lb-node3', '192.0.2.13', '2001:db8:0:1::13', '198.19.3.0/24', '2001:db8:1:3::/64', '2001:db8:1:3::1'],
   ])
   t.equal(nodes[0]?.mac, '02:00:c0:00:02:0b', 'MAC spells the IPv4 address')
   t.throws(() => labNodes(0))
@@ -37,11 +40,14 @@ t.test('names and addresses follow REFERENCE.md §1', async t => {
 })
 
 t.test('pods spread over the nodes with addresses from their node\'s /24', async t => {
-  t.same(pods.map(p => [p.name, p.node.name, p.ip]), [
-    ['ingress', 'l2lb-node1', '198.19.1.10'], ['api-v1', 'l2lb-node2', '198.19.2.10'], ['api-v2', 'l2lb-node3', '198.19.3.10'],
+  t.same(pods.map(p => [p.name, p.node.name, p.ip, p.ipv6]), [
+    ['ingress', 'l2lb-node1', '198.19.1.10', '2001:db8:1:1::10'],
+    ['api-v1', 'l2lb-node2', '198.19.2.10', '2001:db8:1:2::10'],
+    ['api-v2', 'l2lb-node3', '198.19.3.10', '2001:db8:1:3::10'],
   ])
   const one = labPods(labNodes(1))
   t.same(one.map(p => p.ip), ['198.19.1.10', '198.19.1.11', '198.19.1.12'], 'one node: distinct IPs')
+  t.same(one.map(p => p.ipv6), ['2001:db8:1:1::10', '2001:db8:1:1::11', '2001:db8:1:1::12'], 'and distinct IPv6 addresses')
 })
 
 t.test('nginx configs', async t => {
@@ -53,7 +59,10 @@ t.test('nginx configs', async t => {
   t.match(conf, /server_name k8s\.com;/)
   t.match(conf, /location \/api\/v1 \{ proxy_pass http:\/\/198\.19\.2\.10:80;/)
   t.match(conf, /location \/api\/v2 \{ proxy_pass http:\/\/198\.19\.3\.10:80;/)
-  t.match(renderNginxConf(v1, pods, nginxPaths('/state', v1)), /return 200 "api v1\\n";/)
+  t.match(conf, /listen 80;\n    listen \[::\]:80;\n    server_name k8s\.com;/, 'the ingress listens on IPv4 and IPv6')
+  const backend = renderNginxConf(v1, pods, nginxPaths('/state', v1))
+  t.match(backend, /return 200 "api v1\\n";/)
+  t.match(backend, /listen \[::\]:80 default_server;/, 'backends listen on IPv6 too')
 })
 
 t.test('endpoints controller: a slice for Services whose selector matches lab pods', async t => {
@@ -78,23 +87,47 @@ t.test('endpoints controller: a slice for Services whose selector matches lab po
   }
 })
 
+t.test('endpoints controller: one slice per IP family of the Service', async t => {
+  t.same(serviceFamilies(lbService('a', {}, [])), ['IPv4'], 'nothing said: IPv4')
+  t.same(serviceFamilies(lbService('a', {}, [], 80, ['IPv6', 'IPv4'])), ['IPv6', 'IPv4'])
+  t.same(serviceFamilies({ spec: { clusterIPs: ['2001:db8:0:200::5'] } }), ['IPv6'], 'else the ClusterIPs\' families')
+  const dual = desiredEndpointSlices(lbService('ingress-dual', { app: 'ingress' }, [], 80, ['IPv4', 'IPv6']), pods)
+  t.match(dual, [
+    { metadata: { name: 'ingress-dual-lab' }, addressType: 'IPv4', endpoints: [{ addresses: ['198.19.1.10'] }] },
+    { metadata: { name: 'ingress-dual-lab-v6', labels: { [SERVICE_NAME_LABEL]: 'ingress-dual' } }, addressType: 'IPv6', endpoints: [{ addresses: ['2001:db8:1:1::10'], nodeName: 'l2lb-node1' }] },
+  ])
+  t.equal(dual.length, 2)
+  t.same(desiredEndpointSlices(lbService('v6', { app: 'api' }, [], 80, ['IPv6']), pods).map(s => [s.metadata?.name, s.addressType, s.endpoints.map(e => e.addresses[0])]),
+    [['v6-lab-v6', 'IPv6', ['2001:db8:1:2::10', '2001:db8:1:3::10']]], 'IPv6 single-stack: the IPv6 slice only')
+})
+
 t.test('kube-proxy: DNAT from ingress IP:port to ready endpoints, masquerade when leaving via the LAN', async t => {
   const svc = lbService('ingress', { app: 'ingress' }, ['192.0.2.240', '2001:db8:0:1::f0'])
   const slice = desiredEndpointSlice(svc, pods)
   if (slice === null) throw new Error('no slice')
   const rules = dnatRules([svc], [slice])
-  t.same(rules, [{ ip: '192.0.2.240', protocol: 'tcp', port: 80, targets: [{ ip: '198.19.1.10', port: 80 }] }], 'IPv6 ingress skipped: pods are IPv4')
+  t.same(rules, [{ family: 'IPv4', ip: '192.0.2.240', protocol: 'tcp', port: 80, targets: [{ ip: '198.19.1.10', port: 80 }] }], 'IPv6 ingress skipped: no IPv6 slice')
   const script = renderNft(rules)
-  t.match(script, /^table ip l2lb-kube-proxy\ndelete table ip l2lb-kube-proxy\n/, 'replaced atomically')
-  t.match(script, /ip daddr 192\.0\.2\.240 tcp dport 80 dnat to 198\.19\.1\.10:80/)
+  t.match(script, /^table inet l2lb-kube-proxy\ndelete table inet l2lb-kube-proxy\n/, 'replaced atomically')
+  t.match(script, /ip daddr 192\.0\.2\.240 tcp dport 80 dnat ip to 198\.19\.1\.10:80/)
   t.match(script, /ct status dnat oifname "eth0" masquerade/)
+
+  const dualSvc = lbService('ingress-dual', { app: 'ingress' }, ['192.0.2.241', '2001:db8:0:1::f0'], 80, ['IPv4', 'IPv6'])
+  const dualRules = dnatRules([dualSvc], desiredEndpointSlices(dualSvc, pods))
+  t.same(dualRules.map(r => [r.family, r.ip, r.targets.map(x => x.ip)]), [
+    ['IPv4', '192.0.2.241', ['198.19.1.10']], ['IPv6', '2001:db8:0:1::f0', ['2001:db8:1:1::10']],
+  ], 'each ingress IP to the endpoints of its own family')
+  t.match(renderNft(dualRules), /ip6 daddr 2001:db8:0:1::f0 tcp dport 80 dnat ip6 to \[2001:db8:1:1::10\]:80/)
 
   const notReady: V1EndpointSlice = { ...slice, endpoints: slice.endpoints.map(e => ({ ...e, conditions: { ready: false } })) }
   t.same(dnatRules([svc], [notReady]), [], 'no ready endpoint, no rule')
   t.same(dnatRules([lbService('ingress', { app: 'ingress' }, [])], [slice]), [], 'no ingress IP yet, no rule')
-  const two = renderNft([{ ip: '192.0.2.241', protocol: 'tcp', port: 80, targets: [{ ip: '198.19.2.10', port: 80 }, { ip: '198.19.3.10', port: 80 }] }])
+  const two = renderNft([{ family: 'IPv4', ip: '192.0.2.241', protocol: 'tcp', port: 80, targets: [{ ip: '198.19.2.10', port: 80 }, { ip: '198.19.3.10', port: 80 }] }])
   t.match(two, /numgen random mod 2 vmap \{ 0 : goto svc0-ep0, 1 : goto svc0-ep1 \}/)
-  t.match(two, /meta l4proto tcp dnat to 198\.19\.3\.10:80/)
+  t.match(two, /meta l4proto tcp dnat ip to 198\.19\.3\.10:80/)
+  const twoV6 = renderNft([{ family: 'IPv6', ip: '2001:db8:0:1::f1', protocol: 'tcp', port: 80, targets: [{ ip: '2001:db8:1:2::10', port: 80 }, { ip: '2001:db8:1:3::10', port: 80 }] }])
+  t.match(twoV6, /ip6 daddr 2001:db8:0:1::f1 tcp dport 80 numgen random mod 2 vmap/)
+  t.match(twoV6, /meta l4proto tcp dnat ip6 to \[2001:db8:1:3::10\]:80/)
 })
 
 t.test('pool membership', async t => {
@@ -143,7 +176,7 @@ t.test('real kube-proxy: configuration per node, and when the nodes run it', asy
     hostnameOverride: 'l2lb-node2', mode: 'nftables', nodePortAddresses: ['primary'], oomScoreAdj: 0,
     conntrack: { maxPerCore: 0 }, healthzBindAddress: '192.0.2.12:10256',
   })
-  t.match(conf, { clusterCIDR: /^198\.19\.0\.0\/16/ }, 'the pods\' networks are the cluster CIDR')
+  t.match(conf, { clusterCIDR: '198.19.0.0/16,2001:db8:1::/48' }, 'the pods\' networks (both families) are the cluster CIDR')
   t.same(kubeProxyArgv('/kb/kube-proxy', '/state/kube-proxy/l2lb-node2.yaml'), ['/kb/kube-proxy', '--config=/state/kube-proxy/l2lb-node2.yaml'])
 
   const withProxy = { dir: '/kb', kubeApiServer: '/kb/kube-apiserver', etcd: '/kb/etcd', kubeProxy: '/kb/kube-proxy' }
@@ -152,5 +185,5 @@ t.test('real kube-proxy: configuration per node, and when the nodes run it', asy
   t.same(chooseKubeProxy('auto', without), { kind: 'stand-in' }, 'auto: the stand-in role without it')
   t.same(chooseKubeProxy('auto', undefined), { kind: 'stand-in' }, 'auto: the stand-in role without assets')
   t.same(chooseKubeProxy('stand-in', withProxy), { kind: 'stand-in' }, 'the stand-in role when asked for')
-  t.throws(() => chooseKubeProxy('real', without), /no kube-proxy/, 'real without a binary says where to get it')
+  t.throws(() => chooseKubeProxy('real', without), /no folder with kube-proxy/, 'real without a binary says where to get it')
 })

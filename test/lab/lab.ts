@@ -223,7 +223,7 @@ export class Lab {
     await createTopology(this.nodes, this.#netns)
     await this.#save()
 
-    this.#say(`starting pods: ${this.pods.map(p => `${p.name} ${p.ip} on ${p.node.name}`).join(', ')}`)
+    this.#say(`starting pods: ${this.pods.map(p => `${p.name} ${p.ip} ${p.ipv6} on ${p.node.name}`).join(', ')}`)
     for (const pod of this.pods) {
       const paths = await createPod(pod, this.pods, this.stateDir, this.#netns)
       await this.#save()
@@ -438,7 +438,7 @@ export class Lab {
       const body: V1Node = {
         apiVersion: 'v1', kind: 'Node',
         metadata: { name: node.name, labels: { 'kubernetes.io/hostname': node.name, 'kubernetes.io/os': 'linux' } },
-        spec: { podCIDR: node.podCidr, podCIDRs: [node.podCidr] },
+        spec: { podCIDR: node.podCidr, podCIDRs: [node.podCidr, node.podCidrV6] },
         status,
       }
       await core.createNode({ body })
@@ -485,6 +485,33 @@ export class Lab {
     return { replies, macs, output: res.stdout }
   }
 
+  /**
+   * NDP from l2lb-client (ndisc6): `count` Neighbor Solicitations, one a second, and every Neighbor Advertisement
+   * that answers them (`-m`), so a second node answering would show up as a second MAC. Same shape as arping's.
+   */
+  async ndisc(ip: string, opts: { count?: number } = {}): Promise<ArpingResult> {
+    const count = opts.count ?? 3
+    const macs: string[] = []
+    let replies = 0
+    let output = ''
+    for (let i = 0; i < count; i++) {
+      const res = await runAllowingFailure(inNetns(CLIENT_HOST.netns, ['ndisc6', '-m', '-n', '-r', '1', '-w', '1000', ip, 'eth0']), { timeoutMs: 5000 })
+      if (res.code !== 0 && res.code !== 1 && res.code !== 2) throw new Error(`ndisc6 failed (exit ${res.code}): ${res.stderr.trim()}`)
+      output += res.stdout
+      for (const m of res.stdout.matchAll(/Target link-layer address: ([0-9A-Fa-f:]{17})/g)) {
+        replies++
+        const mac = (m[1] ?? '').toLowerCase()
+        if (!macs.includes(mac)) macs.push(mac)
+      }
+    }
+    return { replies, macs, output }
+  }
+
+  /** Who answers for `ip` on the LAN: arping for IPv4, ndisc6 for IPv6. */
+  resolve(ip: string, opts: { count?: number } = {}): Promise<ArpingResult> {
+    return ip.includes(':') ? this.ndisc(ip, opts) : this.arping(ip, { count: opts.count ?? 3, deadlineS: opts.count ?? 3 })
+  }
+
   /** HTTP GET from l2lb-client with a Host header, as a browser on the LAN would. */
   async curl(ip: string, urlPath: string, host = 'k8s.com'): Promise<HttpAnswer> {
     const url = ip.includes(':') ? `http://[${ip}]${urlPath}` : `http://${ip}${urlPath}`
@@ -527,11 +554,19 @@ export class Lab {
 
   /** The newest `nodeAssigned` Event's node for a Service, from the message "announcing from node X". */
   async announcingNode(service: string, namespace = 'default'): Promise<string | null> {
+    return (await this.announcingNodes(service, namespace))[0] ?? null
+  }
+
+  /**
+   * Every node a `nodeAssigned` Event of the Service names, newest first. A dual-stack Service's two addresses
+   * may be announced by two nodes, and the Event does not say which address it is about.
+   */
+  async announcingNodes(service: string, namespace = 'default'): Promise<string[]> {
     const out = await this.kubectl(['get', 'events', '-n', namespace, '-o', 'json'])
     const list: unknown = JSON.parse(out)
-    if (typeof list !== 'object' || list === null || !('items' in list) || !Array.isArray(list.items)) return null
+    if (typeof list !== 'object' || list === null || !('items' in list) || !Array.isArray(list.items)) return []
     // Events carry whole-second timestamps: break ties by resourceVersion (the server's write order).
-    let best: { node: string; at: string; rv: number } | null = null
+    const seen: { node: string; at: string; rv: number }[] = []
     for (const ev of list.items) {
       if (typeof ev !== 'object' || ev === null) continue
       const reason = 'reason' in ev ? ev.reason : undefined
@@ -544,9 +579,21 @@ export class Lab {
       const at = eventTime(ev)
       const meta: unknown = 'metadata' in ev ? ev.metadata : undefined
       const rv = Number(stringField(meta, 'resourceVersion')) || 0
-      if (best === null || at > best.at || (at === best.at && rv > best.rv)) best = { node, at, rv }
+      seen.push({ node, at, rv })
     }
-    return best?.node ?? null
+    seen.sort((a, b) => a.at === b.at ? b.rv - a.rv : a.at < b.at ? 1 : -1)
+    return [...new Set(seen.map(s => s.node))]
+  }
+
+  /** The nodes whose speaker says, in its metrics, that it announces `ip` (`l2lb_speaker_announced{ip} 1`). */
+  async speakersAnnouncing(ip: string): Promise<string[]> {
+    const nodes: string[] = []
+    for (const node of this.nodes) {
+      const r = await runAllowingFailure(inNetns(node.netns, ['curl', '-s', '--max-time', '2', `http://${node.ipv4}:7473/metrics`]), { timeoutMs: 4000 })
+      const announced = r.stdout.split('\n').some(l => l.startsWith('l2lb_speaker_announced{') && l.includes(`ip="${ip}"`) && / 1$/.test(l))
+      if (announced) nodes.push(node.name)
+    }
+    return nodes
   }
 
   /**
@@ -633,6 +680,15 @@ export async function stopLabFromState(stateDir: string): Promise<{ stopped: str
   const problems = await teardown(processes, netns)
   await rm(stateDir, { recursive: true, force: true })
   return { stopped: [...processes.map(p => `${p.name} (pid ${p.pid})`), ...netns.map(n => `netns ${n}`)], problems }
+}
+
+/** Wait until the Service has an ingress IP of this family; returns it. */
+export async function waitForIngressIP(lab: Lab, service: string, family: 'IPv4' | 'IPv6', timeoutMs = 30_000, namespace = 'default'): Promise<string> {
+  return waitFor(`an ${family} EXTERNAL-IP on Service ${namespace}/${service}`, async () => {
+    lab.checkAlive()
+    const out = await lab.kubectl(['get', 'svc', service, '-n', namespace, '-o', 'jsonpath={.status.loadBalancer.ingress[*].ip}'])
+    return out.trim().split(/\s+/).find(ip => ip !== '' && ip.includes(':') === (family === 'IPv6'))
+  }, { timeoutMs, intervalMs: 250 })
 }
 
 /** Wait until the Service has an EXTERNAL-IP; returns it (the first ingress IP). */

@@ -17,6 +17,8 @@ const stateDir = path.join(repoRoot, '.lab')
 const POOL_FILE = 'config/samples/pool-configmap.yaml'
 const SERVICE_FILE = 'config/samples/ingress-service.yaml'
 const SERVICE = 'ingress'
+const DUAL_STACK_FILE = 'config/samples/dual-stack-service.yaml'
+const DUAL_STACK_SERVICE = 'ingress-dual'
 const POOL = ['192.0.2.240-192.0.2.250', '2001:db8:0:1::f0/124']
 
 const say = (line: string): void => { process.stdout.write(`lab: ${line}\n`) }
@@ -33,15 +35,35 @@ async function prerequisitesOrExit(): Promise<void> {
   process.exit(1)
 }
 
-/** The walk; returns the problems found (empty when everything worked). */
-async function walk(lab: Lab): Promise<{ walk: ServiceWalk | null; problems: string[] }> {
-  say(`kubectl apply -f ${POOL_FILE}`)
-  process.stdout.write(await lab.kubectl(['apply', '-f', POOL_FILE]))
-  say(`kubectl apply -f ${SERVICE_FILE}`)
-  process.stdout.write(await lab.kubectl(['apply', '-f', SERVICE_FILE]))
-  let w: ServiceWalk
+/** What one walk saw that is wrong (empty when everything worked). */
+function problemsOf(lab: Lab, w: ServiceWalk): string[] {
+  const problems: string[] = []
+  const tool = w.ip.includes(':') ? 'ndisc6' : 'arping'
+  if (!POOL.some(e => ipInPoolEntry(w.ip, e))) problems.push(`EXTERNAL-IP ${w.ip} is not in the pool ${POOL.join(', ')}`)
+  if (w.arping.macs.length !== 1) problems.push(`${tool} ${w.ip} saw ${w.arping.macs.length} MACs (${w.arping.macs.join(', ')}), want exactly one`)
+  else if (w.macOwner !== w.announcingNode) problems.push(`the MAC that answered for ${w.ip} is ${w.macOwner ?? 'no node'}'s, but nodeAssigned names ${w.announcingNode}`)
+  if (w.announcedBy.length !== 1) problems.push(`${w.announcedBy.length} speakers say they announce ${w.ip} (${w.announcedBy.join(', ')}), want exactly one`)
+  if (w.proxyRule === null) problems.push(`${w.macOwner ?? w.announcingNode} has no ${lab.kubeProxy} kube-proxy rule for ${w.ip}`)
+  for (const { path: p, answer } of w.answers) {
+    const want = p.includes('v1') ? 'api v1' : 'api v2'
+    if (answer.body.trim() !== want) problems.push(`GET ${p} on ${w.ip} answered ${JSON.stringify(answer.body.trim())}, want ${JSON.stringify(want)}`)
+  }
+  return problems
+}
+
+/**
+ * The walk: the pool, the ingress Service over IPv4, then the dual-stack Service over IPv6 (NDP, and curl
+ * through kube-proxy to the ingress pod's IPv6 address). Returns the walks and the problems found.
+ */
+async function walk(lab: Lab): Promise<{ walks: ServiceWalk[]; problems: string[] }> {
+  const walks: ServiceWalk[] = []
+  const problems: string[] = []
   try {
-    w = await walkService(lab, {
+    say(`kubectl apply -f ${POOL_FILE}`)
+    process.stdout.write(await lab.kubectl(['apply', '-f', POOL_FILE]))
+    say(`kubectl apply -f ${SERVICE_FILE}`)
+    process.stdout.write(await lab.kubectl(['apply', '-f', SERVICE_FILE]))
+    const w = await walkService(lab, {
       service: SERVICE,
       say,
       onExternalIP: async () => {
@@ -49,30 +71,38 @@ async function walk(lab: Lab): Promise<{ walk: ServiceWalk | null; problems: str
         process.stdout.write(await lab.kubectl(['get', 'svc']))
       },
     })
+    walks.push(w)
+    problems.push(...problemsOf(lab, w))
+
+    say(`kubectl apply -f ${DUAL_STACK_FILE}`)
+    process.stdout.write(await lab.kubectl(['apply', '-f', DUAL_STACK_FILE]))
+    const w6 = await walkService(lab, {
+      service: DUAL_STACK_SERVICE,
+      family: 'IPv6',
+      say,
+      onExternalIP: async () => {
+        say(`kubectl get svc ${DUAL_STACK_SERVICE}`)
+        process.stdout.write(await lab.kubectl(['get', 'svc', DUAL_STACK_SERVICE]))
+      },
+    })
+    walks.push(w6)
+    problems.push(...problemsOf(lab, w6))
   } catch (err) {
-    return { walk: null, problems: [err instanceof Error ? err.message : String(err)] }
+    problems.push(err instanceof Error ? err.message : String(err))
   }
-  const problems: string[] = []
-  if (!POOL.some(e => ipInPoolEntry(w.ip, e))) problems.push(`EXTERNAL-IP ${w.ip} is not in the pool ${POOL.join(', ')}`)
-  if (w.arping.macs.length !== 1) problems.push(`arping saw ${w.arping.macs.length} MACs (${w.arping.macs.join(', ')}), want exactly one`)
-  else if (w.macOwner !== w.announcingNode) problems.push(`the MAC that answered is ${w.macOwner ?? 'no node'}'s, but nodeAssigned names ${w.announcingNode}`)
-  if (w.proxyRule === null) problems.push(`${w.macOwner ?? w.announcingNode} has no ${lab.kubeProxy} kube-proxy rule for ${w.ip}`)
-  for (const { path: p, answer } of w.answers) {
-    const want = p.includes('v1') ? 'api v1' : 'api v2'
-    if (answer.body.trim() !== want) problems.push(`GET ${p} answered ${JSON.stringify(answer.body.trim())}, want ${JSON.stringify(want)}`)
-  }
-  return { walk: w, problems }
+  return { walks, problems }
 }
 
-function summary(lab: Lab, w: ServiceWalk | null, problems: readonly string[], seconds: number): string {
+function summary(lab: Lab, walks: readonly ServiceWalk[], problems: readonly string[], seconds: number): string {
   const lines = ['', '=== l2lb lab summary ===', `API server       ${lab.apiserverDescription}`, `kube-proxy       ${lab.kubeProxyDescription}`]
-  if (w !== null) {
+  for (const w of walks) {
+    const tool = w.ip.includes(':') ? 'ndisc6' : 'arping'
     lines.push(
       `Service          default/${w.service}`,
       `EXTERNAL-IP      ${w.ip}`,
-      `announcing node  ${w.announcingNode} (Event nodeAssigned)`,
-      `arping saw       ${w.arping.macs.join(', ') || 'no answer'}${w.macOwner === null ? '' : ` = eth0 of ${w.macOwner}`} (${w.arping.replies} replies)`,
-      ...w.answers.map(a => `GET ${a.path.padEnd(10)} ${a.answer.status} ${JSON.stringify(a.answer.body.trim())}`),
+      `announcing node  ${w.announcingNode} (Event nodeAssigned; speaker metric: ${w.announcedBy.join(', ')})`,
+      `${`${tool} saw`.padEnd(16)} ${w.arping.macs.join(', ') || 'no answer'}${w.macOwner === null ? '' : ` = eth0 of ${w.macOwner}`} (${w.arping.replies} replies)`,
+      ...w.answers.map(a => `GET ${a.path.padEnd(10)}   ${a.answer.status} ${JSON.stringify(a.answer.body.trim())}`),
       `proxied by       ${w.proxyRule ?? 'no rule found'}`,
     )
   }
@@ -119,18 +149,18 @@ async function runOnce(keep: boolean, apiserver: ApiServerKind, kubeProxy: KubeP
     process.stderr.write(`lab: ${err instanceof Error ? err.message : String(err)}\n`)
     return 1
   }
-  let result: { walk: ServiceWalk | null; problems: string[] }
+  let result: { walks: ServiceWalk[]; problems: string[] }
   try {
     result = await walk(lab)
   } catch (err) {
-    result = { walk: null, problems: [err instanceof Error ? err.message : String(err)] }
+    result = { walks: [], problems: [err instanceof Error ? err.message : String(err)] }
   }
   if (interrupted) {
     await lab.stop()
     return 130
   }
   if (result.problems.length > 0) process.stdout.write(`\n--- last lines of the lab's logs ---\n${await lab.logTails(12)}\n`)
-  process.stdout.write(summary(lab, result.walk, result.problems, (Date.now() - t0) / 1000))
+  process.stdout.write(summary(lab, result.walks, result.problems, (Date.now() - t0) / 1000))
   if (keep) {
     const rel = path.relative(process.cwd(), lab.kubeconfig) || lab.kubeconfig
     process.stdout.write([
@@ -139,6 +169,7 @@ async function runOnce(keep: boolean, apiserver: ApiServerKind, kubeProxy: KubeP
       `  kubectl --kubeconfig ${rel} get svc,nodes,endpointslices`,
       `  ip netns exec l2lb-client arping -c 3 -I eth0 <EXTERNAL-IP>`,
       `  ip netns exec l2lb-client curl -H 'Host: k8s.com' http://<EXTERNAL-IP>/api/v1/`,
+      `  ip netns exec l2lb-client ndisc6 <IPv6 EXTERNAL-IP> eth0; ip netns exec l2lb-client curl -H 'Host: k8s.com' 'http://[<IPv6 EXTERNAL-IP>]/api/v1/'`,
       `Logs: ${path.relative(process.cwd(), lab.logDir) || lab.logDir}/   State: ${path.relative(process.cwd(), stateDir)}/state.json`,
       'Stop it with: npm run lab -- down',
       '',

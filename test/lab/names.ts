@@ -30,11 +30,13 @@ export interface LanHost {
 
 export interface LabNode extends LanHost {
   readonly name: string
-  /** 1-based; node N owns pod network 198.19.N.0/24. */
+  /** 1-based; node N owns the pod networks 198.19.N.0/24 and 2001:db8:1:N::/64. */
   readonly index: number
   readonly podCidr: string
   /** The node's address on its pod bridge, the pods' default gateway. */
   readonly podGateway: string
+  readonly podCidrV6: string
+  readonly podGatewayV6: string
 }
 
 function macFor(ipv4: string): string {
@@ -64,6 +66,8 @@ export function labNodes(count: number): LabNode[] {
       index: i,
       podCidr: `198.19.${i}.0/24`,
       podGateway: `198.19.${i}.1`,
+      podCidrV6: `2001:db8:1:${i}::/64`,
+      podGatewayV6: `2001:db8:1:${i}::1`,
     })
   }
   return nodes

@@ -1,6 +1,6 @@
 // The lab's pods, played the way kubelet + a bridge CNI would: one netns per pod on a veth into its node's
-// pod bridge, an address from the node's pod /24, and one nginx per pod with its own config, pid file, temp
-// paths and logs under the lab's state directory.
+// pod bridge, an address from the node's pod /24 and one from its pod /64 (dual-stack), and one nginx per pod
+// (listening on both families) with its own config, pid file, temp paths and logs under the lab's state directory.
 import path from 'node:path'
 import { mkdir, writeFile } from 'node:fs/promises'
 import { run } from './run.js'
@@ -16,6 +16,8 @@ export interface LabPod {
   readonly netns: string
   readonly node: LabNode
   readonly ip: string
+  /** From the node's 2001:db8:1:N::/64, the same host part as `ip`. */
+  readonly ipv6: string
   readonly labels: Readonly<Record<string, string>>
   readonly port: number
   /** What the pod serves: the ingress proxy routes by path to the backends; a backend answers `text`. */
@@ -33,13 +35,15 @@ export function labPods(nodes: readonly LabNode[]): LabPod[] {
     return node
   }
   const perNode = new Map<string, number>()
-  const ipOn = (node: LabNode): string => {
+  const hostOn = (node: LabNode): number => {
     const n = perNode.get(node.name) ?? 0
     perNode.set(node.name, n + 1)
-    return `198.19.${node.index}.${10 + n}`
+    return 10 + n
   }
-  const make = (name: string, node: LabNode, labels: Record<string, string>, role: LabPod['role']): LabPod =>
-    ({ name, netns: `l2lb-pod-${name}`, node, ip: ipOn(node), labels, port: POD_PORT, role })
+  const make = (name: string, node: LabNode, labels: Record<string, string>, role: LabPod['role']): LabPod => {
+    const host = hostOn(node)
+    return { name, netns: `l2lb-pod-${name}`, node, ip: `198.19.${node.index}.${host}`, ipv6: `2001:db8:1:${node.index}::${host}`, labels, port: POD_PORT, role }
+  }
   return [
     make('ingress', pick(0), { app: 'ingress' }, { kind: 'ingress' }),
     make('api-v1', pick(1), { app: 'api', version: 'v1' }, { kind: 'backend', text: 'api v1', path: '/api/v1' }),
@@ -76,6 +80,7 @@ export function renderNginxConf(pod: LabPod, pods: readonly LabPod[], p: NginxPa
     servers = [
       `  server {`,
       `    listen ${pod.port} default_server;`,
+      `    listen [::]:${pod.port} default_server;`,
       `    location / { default_type text/plain; return 200 "${pod.role.text}\\n"; }`,
       `  }`,
     ].join('\n')
@@ -89,18 +94,20 @@ export function renderNginxConf(pod: LabPod, pods: readonly LabPod[], p: NginxPa
     servers = [
       `  server {`,
       `    listen ${pod.port};`,
+      `    listen [::]:${pod.port};`,
       `    server_name ${INGRESS_HOST};`,
       ...locations,
       `    location / { return 404; }`,
       `  }`,
       `  server {`,
       `    listen ${pod.port} default_server;`,
+      `    listen [::]:${pod.port} default_server;`,
       `    location / { return 404; }`,
       `  }`,
     ].join('\n')
   }
   return [
-    `# l2lb lab pod ${pod.name} (${pod.ip} on ${pod.node.name}); generated, do not edit`,
+    `# l2lb lab pod ${pod.name} (${pod.ip}, ${pod.ipv6} on ${pod.node.name}); generated, do not edit`,
     `daemon off;`,
     `master_process on;`,
     `worker_processes 1;`,
@@ -123,11 +130,15 @@ export async function createPod(pod: LabPod, pods: readonly LabPod[], stateDir: 
   await run(['ip', 'netns', 'add', pod.netns])
   created.push(pod.netns)
   await run(['ip', '-n', pod.netns, 'link', 'set', 'lo', 'up'])
+  // No DAD: the address is the pod's by construction (as in topology.ts).
+  await run(['ip', 'netns', 'exec', pod.netns, 'sysctl', '-q', '-w', 'net.ipv6.conf.all.accept_dad=0', 'net.ipv6.conf.default.accept_dad=0'])
   await run(['ip', '-n', pod.node.netns, 'link', 'add', veth, 'type', 'veth', 'peer', 'name', 'eth0', 'netns', pod.netns])
   await run(['ip', '-n', pod.node.netns, 'link', 'set', veth, 'master', POD_BRIDGE, 'up'])
   await run(['ip', '-n', pod.netns, 'addr', 'add', `${pod.ip}/24`, 'dev', 'eth0'])
+  await run(['ip', '-n', pod.netns, 'addr', 'add', `${pod.ipv6}/64`, 'dev', 'eth0', 'nodad'])
   await run(['ip', '-n', pod.netns, 'link', 'set', 'eth0', 'up'])
   await run(['ip', '-n', pod.netns, 'route', 'add', 'default', 'via', pod.node.podGateway])
+  await run(['ip', '-n', pod.netns, '-6', 'route', 'add', 'default', 'via', pod.node.podGatewayV6])
 
   const p = nginxPaths(stateDir, pod)
   await mkdir(p.tempDir, { recursive: true })

@@ -56,15 +56,20 @@ async function setUpNode(node: LabNode, all: readonly LabNode[]): Promise<void> 
     // would send the client ICMP redirects it cannot use.
     'net.ipv4.conf.all.send_redirects': 0,
     'net.ipv4.conf.default.send_redirects': 0,
+    // Pods have IPv6 addresses too: the node routes them like the IPv4 ones.
+    'net.ipv6.conf.all.forwarding': 1,
+    'net.ipv6.conf.default.forwarding': 1,
   })
   await plugIntoLan(node)
   await sysctl(node.netns, { 'net.ipv4.conf.eth0.proxy_arp': 0, 'net.ipv4.conf.eth0.rp_filter': 0, 'net.ipv4.conf.eth0.send_redirects': 0 })
   await run(['ip', '-n', node.netns, 'link', 'add', POD_BRIDGE, 'type', 'bridge', 'stp_state', '0', 'forward_delay', '0'])
   await run(['ip', '-n', node.netns, 'addr', 'add', `${node.podGateway}/24`, 'dev', POD_BRIDGE])
+  await run(['ip', '-n', node.netns, 'addr', 'add', `${node.podGatewayV6}/64`, 'dev', POD_BRIDGE, 'nodad'])
   await run(['ip', '-n', node.netns, 'link', 'set', POD_BRIDGE, 'up'])
   for (const other of all) {
     if (other.name === node.name) continue
     await run(['ip', '-n', node.netns, 'route', 'add', other.podCidr, 'via', other.ipv4, 'dev', 'eth0'])
+    await run(['ip', '-n', node.netns, '-6', 'route', 'add', other.podCidrV6, 'via', other.ipv6, 'dev', 'eth0'])
   }
 }
 
