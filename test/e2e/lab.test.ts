@@ -1,16 +1,23 @@
 // The used-by flow, end to end, in the netns lab: pool ConfigMap and a LoadBalancer Service applied with the
 // machine's kubectl, an EXTERNAL-IP from the pool, exactly one node answering ARP for it (the one its
-// nodeAssigned Event names), the ingress reached through it, and silence within 2 s of deleting the Service.
+// nodeAssigned Event names), the ingress reached through it and through kube-proxy, silence within 2 s of
+// deleting the Service, a dual-stack Service reached over IPv6 (NDP answered by exactly one node, curl through
+// kube-proxy to the ingress pod's IPv6 address), peer heartbeats, failover.
+// Once on the stand-in API server and, when KUBEBUILDER_ASSETS names the binaries, once on the real
+// kube-apiserver + etcd with config/default's RBAC enforced (skipped with the reason otherwise). Where the
+// assets hold kube-proxy, the nodes run the real one on both servers; else the lab's kube-proxy role.
 // Needs root and network namespaces; skipped (with the reason) otherwise.
 import t, { type Test } from 'tap'
 import path from 'node:path'
 import { mkdtemp } from 'node:fs/promises'
 import { tmpdir } from 'node:os'
 import { fileURLToPath } from 'node:url'
+import { readFile } from 'node:fs/promises'
 import { Lab, LabBusyError, labPrerequisites, runningLabNetns } from '../lab/lab.js'
 import { walkService, msUntilArpUnanswered, ipInPoolEntry, type ServiceWalk } from '../lab/flow.js'
 import { inNetns, runAllowingFailure } from '../lab/run.js'
-import { CLIENT_HOST } from '../lab/names.js'
+import type { ApiServerKind } from '../lab/real-apiserver.js'
+import { envtestAssets } from '../lib/envtest.js'
 
 function isRecord(v: unknown): v is Record<string, unknown> {
   return typeof v === 'object' && v !== null && !Array.isArray(v)
@@ -29,12 +36,110 @@ async function skipReason(): Promise<string | null> {
   return null
 }
 
-function checkWalk(t: Test, w: ServiceWalk): void {
-  t.equal(w.arping.macs.length, 1, `arping for ${w.ip} is answered by exactly one MAC (saw ${w.arping.macs.join(', ') || 'none'})`)
+function checkWalk(t: Test, lab: Lab, w: ServiceWalk): void {
+  const tool = w.ip.includes(':') ? 'ndisc6 (NDP)' : 'arping'
+  t.equal(w.arping.macs.length, 1, `${tool} for ${w.ip} is answered by exactly one MAC (saw ${w.arping.macs.join(', ') || 'none'})`)
   t.ok(w.announcingNode.startsWith('l2lb-node'), `nodeAssigned names a lab node (${w.announcingNode})`)
   t.equal(w.macOwner, w.announcingNode, 'the MAC that answered is the eth0 MAC of the node named in nodeAssigned')
+  t.same(w.announcedBy, [w.announcingNode], `exactly that node's speaker announces ${w.ip} (l2lb_speaker_announced)`)
   const bodies = Object.fromEntries(w.answers.map(a => [a.path, a.answer.body.trim()]))
-  t.same(bodies, { '/api/v1/': 'api v1', '/api/v2/': 'api v2' }, 'both paths reach their backends through the ingress')
+  t.same(bodies, { '/api/v1/': 'api v1', '/api/v2/': 'api v2' }, `both paths reach their backends through the ingress, over ${w.ip.includes(':') ? 'IPv6' : 'IPv4'}`)
+  t.match(w.proxyRule ?? '', lab.kubeProxy === 'real' ? /^kube-proxy \(table ip6? kube-proxy\)/ : /^stand-in role/,
+    `the ${lab.kubeProxy} kube-proxy on ${w.macOwner ?? '?'} holds the rule for ${w.ip} (${w.proxyRule ?? 'none'})`)
+}
+
+async function usedByFlow(t: Test, apiserver: ApiServerKind): Promise<void> {
+  const stateDir = await mkdtemp(path.join(tmpdir(), 'l2lb-lab-e2e-'))
+  const lab = new Lab({ stateDir, repoRoot, say: line => t.comment(line), apiserver })
+  t.comment(`API server: ${lab.apiserverDescription}; kube-proxy: ${lab.kubeProxyDescription}`)
+  t.teardown(async () => {
+    const problems = await lab.stop()
+    if (problems.length > 0) t.comment(`teardown: ${problems.join('; ')}`)
+  })
+  try {
+    await lab.up()
+  } catch (err) {
+    // Someone else's lab started between the check above and ours (tests of several people share a machine).
+    if (err instanceof LabBusyError) {
+      t.plan(0, err.message)
+      return
+    }
+    throw err
+  }
+
+  await lab.kubectl(['apply', '-f', sample('pool-configmap.yaml')])
+  await lab.kubectl(['apply', '-f', sample('ingress-service.yaml')])
+  const w = await walkService(lab, { service: 'ingress', say: line => t.comment(line) })
+  t.ok(DEFAULT_POOL.some(e => ipInPoolEntry(w.ip, e)), `EXTERNAL-IP ${w.ip} lies in the pool`)
+  checkWalk(t, lab, w)
+
+  // Issue 2, done-when: a second pool, and a Service asking for an address in it by spec.loadBalancerIP.
+  await lab.kubectl(['apply', '-f', sample('pool-configmap-two-pools.yaml')])
+  await lab.kubectl(['apply', '-f', sample('ingress-service-second.yaml')])
+  const w2 = await walkService(lab, { service: 'ingress-second', say: line => t.comment(line) })
+  t.equal(w2.ip, SECOND_IP, 'the second Service gets the address it asked for, from pool `second`')
+  checkWalk(t, lab, w2)
+  const svcJson: unknown = JSON.parse(await lab.kubectl(['get', 'svc', 'ingress', '-o', 'json']))
+  t.match(svcJson, { status: { loadBalancer: { ingress: [{ ip: w.ip }] } } }, 'the first Service kept its address across the pool change')
+
+  await lab.kubectl(['delete', 'svc', 'ingress'])
+  const deletedAt = Date.now()
+  const ms = await msUntilArpUnanswered(lab, w.ip, deletedAt)
+  t.ok(ms <= 2000, `after kubectl delete, ARP for ${w.ip} goes unanswered within 2 s (a probe sent ${ms} ms after went unanswered)`)
+  const again = await lab.arping(w.ip, { count: 2, deadlineS: 2 })
+  t.equal(again.replies, 0, `and stays unanswered (${again.replies} replies)`)
+  const other = await lab.arping(w2.ip, { count: 2, deadlineS: 2 })
+  t.same(other.macs, w2.arping.macs, 'the other Service is still announced by the same node')
+
+  // Dual stack: one IPv4 and one IPv6 address from the pool; exactly one node answers NDP for the IPv6 one,
+  // and curl to [IPv6]:80 goes through that node's kube-proxy to the ingress pod's IPv6 address.
+  await lab.kubectl(['apply', '-f', sample('dual-stack-service.yaml')])
+  const w6 = await walkService(lab, { service: 'ingress-dual', family: 'IPv6', say: line => t.comment(line) })
+  const dual: unknown = JSON.parse(await lab.kubectl(['get', 'svc', 'ingress-dual', '-o', 'json']))
+  const dualIPs = isRecord(dual) && isRecord(dual.status) && isRecord(dual.status.loadBalancer) && Array.isArray(dual.status.loadBalancer.ingress)
+    ? dual.status.loadBalancer.ingress.filter(isRecord).map(i => String(i.ip)) : []
+  t.ok(dualIPs.length === 2 && dualIPs.some(ip => !ip.includes(':')) && DEFAULT_POOL.some(e => ipInPoolEntry(w6.ip, e)),
+    `dual-stack Service got ${dualIPs.join(' and ')} from the pool`)
+  checkWalk(t, lab, w6)
+  const slices = await lab.kubectl(['get', 'endpointslices', '-l', 'kubernetes.io/service-name=ingress-dual', '-o', 'jsonpath={range .items[*]}{.addressType}={.endpoints[*].addresses[*]} {end}'])
+  t.same(slices.trim().split(' ').sort(), ['IPv4=198.19.1.10', 'IPv6=2001:db8:1:1::10'], 'one EndpointSlice per family, the ingress pod\'s addresses')
+
+  // Peer heartbeats cross the LAN as real frames: every speaker's metrics count heartbeats from every other node.
+  for (const node of lab.nodes) {
+    const r = await runAllowingFailure(inNetns(node.netns, ['curl', '-s', '--max-time', '3', `http://${node.ipv4}:7473/metrics`]), { timeoutMs: 5000 })
+    const heard = lab.nodes.filter(o => o.name !== node.name && new RegExp(`l2lb_speaker_heartbeats_received_total\\{node="${o.name}"\\} [1-9]`).test(r.stdout))
+    t.equal(heard.length, lab.nodes.length - 1, `${node.name} hears the heartbeats of ${heard.map(o => o.name).join(', ') || 'nobody'}`)
+  }
+
+  // Failover: SIGKILL the speaker that announces the second Service's IP. Its heartbeats stop; after three
+  // missed ones (600 ms) the next node in the hash order takes the IP over with gratuitous ARP, long before
+  // its per-node Lease (3 s) runs out.
+  const owner = w2.macOwner ?? ''
+  const oldMac = w2.arping.macs[0] ?? ''
+  const rec = lab.processes.find(p => p.name === `speaker-${owner}`)
+  t.ok(rec, `the lab runs a speaker on ${owner}`)
+  if (rec) process.kill(rec.pid, 'SIGKILL')
+  const killedAt = Date.now()
+  let takeover: string[] = []
+  for (let i = 0; i < 15 && Date.now() - killedAt < 20_000; i++) {
+    const r = await lab.arping(w2.ip, { count: 1, deadlineS: 1 })
+    if (r.macs.length > 0 && !r.macs.includes(oldMac)) { takeover = r.macs; break }
+  }
+  t.comment(`after SIGKILL of speaker-${owner}, another node answered within ${Date.now() - killedAt} ms (1 s arping granularity)`)
+  t.equal(takeover.length, 1, `exactly one other node answers for ${w2.ip} (saw ${takeover.join(', ') || 'none'})`)
+  const heir = await lab.nodeWithMac(takeover[0] ?? '')
+  t.ok(heir && heir.name !== owner, `the IP moved from ${owner} to ${heir?.name ?? 'nobody'}`)
+  const reached = await lab.curl(w2.ip, '/api/v1/')
+  t.equal(reached.body.trim(), 'api v1', 'the Service is reachable through the new node')
+
+  if (apiserver === 'real') {
+    // config/default's RBAC is all the programs need: nothing they asked for was refused.
+    for (const p of lab.processes.filter(p => p.name === 'controller' || p.name.startsWith('speaker-'))) {
+      const log = await readFile(p.log, 'utf8').catch(() => '')
+      const refused = log.split('\n').filter(l => /\b403\b|[Ff]orbidden/.test(l))
+      t.same(refused, [], `${p.name}, on its ServiceAccount token, was never refused (log ${p.log})`)
+    }
+  }
 }
 
 const reason = await skipReason()
@@ -42,94 +147,11 @@ if (reason !== null) {
   t.comment(`skipping the netns lab e2e test: ${reason}`)
   t.plan(0, reason)
 } else {
-  t.test('used-by flow in the netns lab', async t => {
-    const stateDir = await mkdtemp(path.join(tmpdir(), 'l2lb-lab-e2e-'))
-    const lab = new Lab({ stateDir, repoRoot, say: line => t.comment(line) })
-    t.teardown(async () => {
-      const problems = await lab.stop()
-      if (problems.length > 0) t.comment(`teardown: ${problems.join('; ')}`)
-    })
-    try {
-      await lab.up()
-    } catch (err) {
-      // Someone else's lab started between the check above and ours (tests of several people share a machine).
-      if (err instanceof LabBusyError) {
-        t.plan(0, err.message)
-        return
-      }
-      throw err
-    }
-
-    await lab.kubectl(['apply', '-f', sample('pool-configmap.yaml')])
-    await lab.kubectl(['apply', '-f', sample('ingress-service.yaml')])
-    const w = await walkService(lab, { service: 'ingress', say: line => t.comment(line) })
-    t.ok(DEFAULT_POOL.some(e => ipInPoolEntry(w.ip, e)), `EXTERNAL-IP ${w.ip} lies in the pool`)
-    checkWalk(t, w)
-
-    // Issue 2, done-when: a second pool, and a Service asking for an address in it by spec.loadBalancerIP.
-    await lab.kubectl(['apply', '-f', sample('pool-configmap-two-pools.yaml')])
-    await lab.kubectl(['apply', '-f', sample('ingress-service-second.yaml')])
-    const w2 = await walkService(lab, { service: 'ingress-second', say: line => t.comment(line) })
-    t.equal(w2.ip, SECOND_IP, 'the second Service gets the address it asked for, from pool `second`')
-    checkWalk(t, w2)
-    const svcJson: unknown = JSON.parse(await lab.kubectl(['get', 'svc', 'ingress', '-o', 'json']))
-    t.match(svcJson, { status: { loadBalancer: { ingress: [{ ip: w.ip }] } } }, 'the first Service kept its address across the pool change')
-
-    await lab.kubectl(['delete', 'svc', 'ingress'])
-    const deletedAt = Date.now()
-    const ms = await msUntilArpUnanswered(lab, w.ip, deletedAt)
-    t.ok(ms <= 2000, `after kubectl delete, ARP for ${w.ip} goes unanswered within 2 s (a probe sent ${ms} ms after went unanswered)`)
-    const again = await lab.arping(w.ip, { count: 2, deadlineS: 2 })
-    t.equal(again.replies, 0, `and stays unanswered (${again.replies} replies)`)
-    const other = await lab.arping(w2.ip, { count: 2, deadlineS: 2 })
-    t.same(other.macs, w2.arping.macs, 'the other Service is still announced by the same node')
-
-    // Dual stack: one IPv4 and one IPv6 address from the pool; exactly one node answers NDP for the IPv6 one.
-    await lab.kubectl(['apply', '-f', sample('dual-stack-service.yaml')])
-    let dual: string[] = []
-    for (let i = 0; i < 100 && dual.length < 2; i++) {
-      const out: unknown = JSON.parse(await lab.kubectl(['get', 'svc', 'ingress-dual', '-o', 'json']))
-      dual = isRecord(out) && isRecord(out.status) && isRecord(out.status.loadBalancer) && Array.isArray(out.status.loadBalancer.ingress)
-        ? out.status.loadBalancer.ingress.filter(isRecord).map(i => String(i.ip)) : []
-      if (dual.length < 2) await new Promise(r => setTimeout(r, 200))
-    }
-    const v6 = dual.find(ip => ip.includes(':')) ?? ''
-    t.ok(dual.some(ip => !ip.includes(':')) && DEFAULT_POOL.some(e => ipInPoolEntry(v6, e)), `dual-stack Service got ${dual.join(' and ')} from the pool`)
-    let ndpMacs: string[] = []
-    for (let i = 0; i < 10 && ndpMacs.length === 0; i++) {
-      const r = await runAllowingFailure(inNetns(CLIENT_HOST.netns, ['ndisc6', '-r', '2', '-w', '500', v6, 'eth0']), { timeoutMs: 5000 })
-      ndpMacs = [...new Set([...r.stdout.matchAll(/Target link-layer address: ([0-9A-Fa-f:]{17})/g)].map(m => (m[1] ?? '').toLowerCase()))]
-    }
-    t.equal(ndpMacs.length, 1, `ndisc6 ${v6} from the client is answered by exactly one MAC (${ndpMacs.join(', ') || 'none'})`)
-    const ndpOwner = await lab.nodeWithMac(ndpMacs[0] ?? '')
-    t.ok(ndpOwner, `the NDP answer carries the eth0 MAC of ${ndpOwner?.name ?? 'no lab node'}`)
-
-    // Peer heartbeats cross the LAN as real frames: every speaker's metrics count heartbeats from every other node.
-    for (const node of lab.nodes) {
-      const r = await runAllowingFailure(inNetns(node.netns, ['curl', '-s', '--max-time', '3', `http://${node.ipv4}:7473/metrics`]), { timeoutMs: 5000 })
-      const heard = lab.nodes.filter(o => o.name !== node.name && new RegExp(`l2lb_speaker_heartbeats_received_total\\{node="${o.name}"\\} [1-9]`).test(r.stdout))
-      t.equal(heard.length, lab.nodes.length - 1, `${node.name} hears the heartbeats of ${heard.map(o => o.name).join(', ') || 'nobody'}`)
-    }
-
-    // Failover: SIGKILL the speaker that announces the second Service's IP. Its heartbeats stop; after three
-    // missed ones (600 ms) the next node in the hash order takes the IP over with gratuitous ARP, long before
-    // its per-node Lease (3 s) runs out.
-    const owner = w2.macOwner ?? ''
-    const oldMac = w2.arping.macs[0] ?? ''
-    const rec = lab.processes.find(p => p.name === `speaker-${owner}`)
-    t.ok(rec, `the lab runs a speaker on ${owner}`)
-    if (rec) process.kill(rec.pid, 'SIGKILL')
-    const killedAt = Date.now()
-    let takeover: string[] = []
-    for (let i = 0; i < 15 && Date.now() - killedAt < 20_000; i++) {
-      const r = await lab.arping(w2.ip, { count: 1, deadlineS: 1 })
-      if (r.macs.length > 0 && !r.macs.includes(oldMac)) { takeover = r.macs; break }
-    }
-    t.comment(`after SIGKILL of speaker-${owner}, another node answered within ${Date.now() - killedAt} ms (1 s arping granularity)`)
-    t.equal(takeover.length, 1, `exactly one other node answers for ${w2.ip} (saw ${takeover.join(', ') || 'none'})`)
-    const heir = await lab.nodeWithMac(takeover[0] ?? '')
-    t.ok(heir && heir.name !== owner, `the IP moved from ${owner} to ${heir?.name ?? 'nobody'}`)
-    const reached = await lab.curl(w2.ip, '/api/v1/')
-    t.equal(reached.body.trim(), 'api v1', 'the Service is reachable through the new node')
-  })
+  const real = envtestAssets()
+  const realSkip = 'missing' in real ? real.missing : undefined
+  // Two labs one after the other: longer than the runner's default per-file limit on a busy 2-core machine.
+  t.setTimeout(realSkip === undefined ? 600_000 : 300_000)
+  t.test('used-by flow in the netns lab [stand-in API server]', t => usedByFlow(t, 'stand-in'))
+  if (realSkip !== undefined) t.comment(`skipping the real kube-apiserver run: ${realSkip}`)
+  t.test('used-by flow in the netns lab [real kube-apiserver]', realSkip === undefined ? {} : { skip: realSkip }, t => usedByFlow(t, 'real'))
 }

@@ -163,7 +163,8 @@ t.test('real API server: identities, certificate addresses, kubeconfigs, the how
   const none = realApiServerAssets({})
   t.ok('howTo' in none && /KUBEBUILDER_ASSETS/.test(none.howTo) && /setup-envtest/.test(none.howTo), 'no KUBEBUILDER_ASSETS: says how to get the binaries')
   const empty = realApiServerAssets({ KUBEBUILDER_ASSETS: '/nonexistent-l2lb' })
-  t.ok('howTo' in empty && /no kube-apiserver/.test(empty.howTo), 'a folder without kube-apiserver: says which binary is missing')
+  t.ok('howTo' in none && /KUBEBUILDER_ASSETS is not set/.test(none.howTo), 'and that the variable is not set')
+  t.ok('howTo' in empty && /KUBEBUILDER_ASSETS=\/nonexistent-l2lb has no kube-apiserver and etcd/.test(empty.howTo), 'a folder without the binaries: says which are missing')
 })
 
 t.test('real kube-proxy: configuration per node, and when the nodes run it', async t => {

@@ -5,6 +5,8 @@
 // lab.ts with the lab's own machinery (recorded PIDs, logs in .lab/logs), inside the l2lb-apiserver netns.
 import { dump as dumpYaml } from 'js-yaml'
 import { randomBytes } from 'node:crypto'
+import { existsSync } from 'node:fs'
+import path from 'node:path'
 import { envtestAssets, serviceAccountUser, type EnvtestAssets, type TokenUser } from '../lib/envtest.js'
 import { APISERVER_HOST, ROOT_LINK } from './names.js'
 
@@ -70,10 +72,14 @@ export function tokenKubeconfigYaml(server: string, caPem: string, token: string
   })
 }
 
-/** What to do when `--apiserver real` finds no binaries: where to get them. */
-export function realApiServerHowTo(missing: string): string {
+/** What to do when `--apiserver real` finds no binaries: what is missing, and where to get them. */
+export function realApiServerHowTo(env: NodeJS.ProcessEnv = process.env): string {
+  const dir = env.KUBEBUILDER_ASSETS
+  const missing = dir === undefined || dir === ''
+    ? 'KUBEBUILDER_ASSETS is not set'
+    : `KUBEBUILDER_ASSETS=${dir} has no ${['kube-apiserver', 'etcd'].filter(b => !existsSync(path.join(dir, b))).join(' and ')}`
   return [
-    `--apiserver real needs a real kube-apiserver and etcd, and there are none: ${missing}.`,
+    `--apiserver real needs the real kube-apiserver and etcd, and ${missing}.`,
     'Get them the way controller-runtime\'s envtest does and point KUBEBUILDER_ASSETS at the folder:',
     '  export KUBEBUILDER_ASSETS=$(setup-envtest use 1.32.x -p path)   # kube-apiserver + etcd',
     '  (setup-envtest: go install sigs.k8s.io/controller-runtime/tools/setup-envtest@latest)',
@@ -86,5 +92,5 @@ export function realApiServerHowTo(missing: string): string {
 /** The assets for `--apiserver real`, or the message saying how to get them. */
 export function realApiServerAssets(env: NodeJS.ProcessEnv = process.env): EnvtestAssets | { readonly howTo: string } {
   const a = envtestAssets(env)
-  return 'missing' in a ? { howTo: realApiServerHowTo(a.missing) } : a
+  return 'missing' in a ? { howTo: realApiServerHowTo(env) } : a
 }
