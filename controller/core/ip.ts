@@ -2,7 +2,7 @@
 // the accepted syntax is that package's, minus zones and leading zeros); formatting is done here because it
 // sits on the allocator's hot path and the canonical form is small: dotted quad for IPv4, RFC 5952 for IPv6
 // (lowercase, longest run of two or more zero groups compressed, leftmost on a tie).
-import { Address4, Address6 } from 'ip-address'
+import { Address6 } from 'ip-address'
 import type { IPFamily } from './views.js'
 
 export type { IPFamily }
@@ -45,8 +45,42 @@ export function parseIP(text: string): Parsed<IP> {
     if (!Address6.isValid(s)) return bad(`"${s}" is not a valid IPv6 address`)
     return ok({ family: 'IPv6', value: new Address6(s).bigInt() })
   }
-  if (!Address4.isValid(s)) return bad(`"${s}" is not a valid IPv4 address`)
-  return ok({ family: 'IPv4', value: new Address4(s).bigInt() })
+  const v4 = dottedQuad(s)
+  if (v4 < 0) return bad(`"${s}" is not a valid IPv4 address`)
+  return ok({ family: 'IPv4', value: BigInt(v4) })
+}
+
+/**
+ * The value of a dotted quad (four decimal octets 0-255, no leading zeros, nothing else: the syntax
+ * ip-address's Address4 accepts), or -1. Written out because a pool of 55,000 entries parses every one of
+ * them, and Address4 costs several objects and a regular expression per address.
+ */
+function dottedQuad(s: string): number {
+  let value = 0
+  let octet = -1 // -1: no digit yet in this octet
+  let dots = 0
+  let leadingZero = false
+  for (let i = 0; i < s.length; i++) {
+    const c = s.charCodeAt(i)
+    if (c === 46) { // '.'
+      if (octet < 0 || dots === 3) return -1
+      value = value * 256 + octet
+      octet = -1
+      dots++
+    } else if (c >= 48 && c <= 57) {
+      if (leadingZero) return -1
+      if (octet < 0) {
+        octet = c - 48
+        leadingZero = octet === 0
+      } else {
+        octet = octet * 10 + (c - 48)
+        if (octet > 255) return -1
+      }
+    } else return -1
+    if (c === 46) leadingZero = false
+  }
+  if (octet < 0 || dots !== 3) return -1
+  return value * 256 + octet
 }
 
 /** Canonical text of a raw value of a family. */
@@ -138,8 +172,9 @@ export function parseRange(text: string): Parsed<IPRange> {
 /** A pool `addresses` entry: a CIDR or a range. A bare address is refused with the /32 or /128 hint. */
 export function parseAddressBlock(text: string): Parsed<IPRange> {
   const s = text.trim()
-  if (s.includes('-')) return parseRange(s)
+  // A range never holds '/', so anything with one is a CIDR (`203.0.113.0/-1` is a bad prefix, not a range).
   if (s.includes('/')) return parseCIDR(s)
+  if (s.includes('-')) return parseRange(s)
   const single = parseIP(s)
   if (!single.ok) return bad(`"${s}" is neither a CIDR nor a range "start-end"`)
   const bits = single.value.family === 'IPv4' ? 32 : 128
@@ -168,4 +203,41 @@ export function rangeContains(r: IPRange, ip: IP): boolean {
 export function isBuggyIPv4(v: bigint): boolean {
   const last = Number(v & 255n)
   return last === 0 || last === 255
+}
+
+/** Address blocks a pool never yields: no host on a LAN can reach a Service there. */
+export interface ReservedBlock extends IPRange {
+  readonly cidr: string
+  readonly what: string
+}
+
+function block(cidr: string, what: string): ReservedBlock {
+  const r = parseCIDR(cidr)
+  if (!r.ok) throw new Error(`bad reserved block ${cidr}`)
+  return { ...r.value, cidr, what }
+}
+
+/**
+ * Per family: IPv4 "this network" incl. the unspecified 0.0.0.0 (RFC 1122 §3.2.1.3), loopback (RFC 1122),
+ * link-local (RFC 3927), multicast (RFC 5771), reserved incl. limited broadcast (RFC 1112 §4, RFC 919);
+ * IPv6 unspecified and loopback (RFC 4291 §2.5.2, §2.5.3), IPv4-mapped (§2.5.5.2), link-local (§2.5.6),
+ * multicast (§2.7). Ordered by family, then start.
+ */
+export const RESERVED_BLOCKS: readonly ReservedBlock[] = [
+  block('0.0.0.0/8', 'this network, incl. the unspecified address 0.0.0.0'),
+  block('127.0.0.0/8', 'loopback'),
+  block('169.254.0.0/16', 'link-local'),
+  block('224.0.0.0/4', 'multicast'),
+  block('240.0.0.0/4', 'reserved, incl. the broadcast address 255.255.255.255'),
+  block('::/128', 'the unspecified address'),
+  block('::1/128', 'loopback'),
+  block('::ffff:0:0/96', 'IPv4-mapped'),
+  block('fe80::/10', 'link-local'),
+  block('ff00::/8', 'multicast'),
+]
+
+/** The first reserved block a range touches, or null. */
+export function reservedIn(r: IPRange): ReservedBlock | null {
+  for (const b of RESERVED_BLOCKS) if (rangesOverlap(b, r)) return b
+  return null
 }

@@ -7,7 +7,7 @@ import { load } from 'js-yaml'
 import {
   formatRange,
   parseAddressBlock,
-  rangesOverlap,
+  reservedIn,
   type IPFamily,
   type IPRange,
 } from './ip.js'
@@ -75,6 +75,25 @@ export function formatConfigError(e: ConfigError): string {
   return `${e.path}: ${e.message} (${e.fix})`
 }
 
+/**
+ * Bounds on what one ConfigMap may ask of either program, so that no input can block the event loop long
+ * enough to miss a Lease renewal or take more memory than the manifests allow. A ConfigMap holds at most
+ * 1 MiB anyway (the API server's limit); the counts are far above any real site's and well inside what the
+ * parser, the overlap check and the allocator do in a fraction of a second (`npm run bench -- config`).
+ */
+export const CONFIG_LIMITS = {
+  /** Characters of the `config` text. */
+  bytes: 1024 * 1024,
+  /** YAML values visited, aliases counted each time they are used: a billion-laughs bomb stops here. */
+  yamlValues: 400_000,
+  pools: 10_000,
+  /** `addresses` entries over all pools. */
+  addressEntries: 100_000,
+  l2Advertisements: 10_000,
+  /** Problems listed; the rest are counted in one last entry. */
+  reportedErrors: 50,
+} as const
+
 const POOL_KEYS = [
   'name',
   'protocol',
@@ -104,8 +123,19 @@ function isObj(v: unknown): v is Obj {
 
 class Collector {
   readonly errors: ConfigError[] = []
+  /** Problems found beyond CONFIG_LIMITS.reportedErrors: counted, not kept. */
+  unreported = 0
+  get count(): number {
+    return this.errors.length + this.unreported
+  }
   add(path: string, message: string, fix: string): void {
-    this.errors.push({ path, message, fix })
+    if (this.errors.length < CONFIG_LIMITS.reportedErrors) this.errors.push({ path, message, fix })
+    else this.unreported++
+  }
+  /** The errors, with one last entry for those not listed. */
+  result(): ConfigError[] {
+    if (this.unreported === 0) return this.errors
+    return [...this.errors, { path: 'config', message: `and ${this.unreported} more problems not listed`, fix: 'fix the ones above first; the rest are often the same mistake' }]
   }
   unknownKeys(path: string, o: Obj, allowed: readonly string[]): void {
     for (const k of Object.keys(o)) {
@@ -121,7 +151,33 @@ class Collector {
   }
 }
 
+/**
+ * Whether the parsed YAML has at most `budget` values, aliases counted at every use. Stops as soon as the
+ * budget is spent, so it costs O(budget) whatever the document expands to.
+ */
+function withinValueBudget(doc: unknown, budget: number): boolean {
+  let left = budget
+  const stack: unknown[] = [doc]
+  while (stack.length > 0) {
+    const v = stack.pop()
+    if (--left < 0) return false
+    if (Array.isArray(v)) {
+      for (let i = 0; i < v.length; i++) stack.push(v[i])
+      if (stack.length > left) return false
+    } else if (isObj(v)) {
+      for (const k in v) stack.push(v[k])
+      if (stack.length > left) return false
+    }
+  }
+  return true
+}
+
+function tooLarge(what: string, fix: string): ConfigResult {
+  return { ok: false, errors: [{ path: 'config', message: `too large: ${what}`, fix }] }
+}
+
 function describe(v: unknown): string {
+  if (v === undefined) return 'nothing'
   if (v === null) return 'null'
   if (Array.isArray(v)) return 'a list'
   if (typeof v === 'object') return 'a mapping'
@@ -147,7 +203,7 @@ function parseSelector(c: Collector, path: string, v: unknown): LabelSelector | 
     c.add(path, `expected a label selector mapping, got ${describe(v)}`, 'write {matchLabels: {...}} and/or {matchExpressions: [...]}')
     return null
   }
-  const before = c.errors.length
+  const before = c.count
   c.unknownKeys(path, v, SELECTOR_KEYS)
   const matchLabels: Record<string, string> = {}
   if (v.matchLabels !== undefined) {
@@ -190,7 +246,7 @@ function parseSelector(c: Collector, path: string, v: unknown): LabelSelector | 
       })
     }
   }
-  return c.errors.length === before ? { matchLabels, matchExpressions } : null
+  return c.count === before ? { matchLabels, matchExpressions } : null
 }
 
 function selectorList(c: Collector, path: string, v: unknown): LabelSelector[] {
@@ -214,7 +270,7 @@ function parsePool(c: Collector, index: number, v: unknown): Pool | null {
   }
   const named = typeof v.name === 'string' && v.name.trim() !== ''
   const path = named ? `address-pools[${String(v.name).trim()}]` : anon
-  const before = c.errors.length
+  const before = c.count
   c.unknownKeys(path, v, POOL_KEYS)
   if (v.name === undefined) c.add(`${path}.name`, 'missing name', 'give the pool a unique name')
   else if (!named) c.add(`${path}.name`, `name must be a non-empty string, got ${describe(v.name)}`, 'give the pool a unique name')
@@ -226,16 +282,26 @@ function parsePool(c: Collector, index: number, v: unknown): Pool | null {
   else if (!Array.isArray(v.addresses)) c.add(`${path}.addresses`, `expected a list, got ${describe(v.addresses)}`, 'write a YAML list of CIDRs or ranges')
   else {
     if (v.addresses.length === 0) c.add(`${path}.addresses`, 'the list is empty', 'list at least one CIDR or range')
-    v.addresses.forEach((a, i) => {
-      const p = `${path}.addresses[${i}]`
+    // A pool may hold tens of thousands of entries: nothing is built per entry but the range itself.
+    const addresses: readonly unknown[] = v.addresses
+    for (let i = 0; i < addresses.length; i++) {
+      const a = addresses[i]
       if (typeof a !== 'string') {
-        c.add(p, `expected a CIDR or range, got ${describe(a)}`, 'quote it, e.g. "192.0.2.240/28"')
-        return
+        c.add(`${path}.addresses[${i}]`, `expected a CIDR or range, got ${describe(a)}`, 'quote it, e.g. "192.0.2.240/28"')
+        continue
       }
       const r = parseAddressBlock(a)
-      if (!r.ok) c.add(p, r.reason, 'write a CIDR like 192.0.2.240/28 or a range like 192.0.2.240-192.0.2.250')
-      else ranges.push({ ...r.value, source: a.trim() })
-    })
+      if (!r.ok) {
+        c.add(`${path}.addresses[${i}]`, r.reason, 'write a CIDR like 192.0.2.240/28 or a range like 192.0.2.240-192.0.2.250')
+        continue
+      }
+      const reserved = reservedIn(r.value)
+      if (reserved !== null) {
+        c.add(`${path}.addresses[${i}]`, `${a.trim()} includes ${reserved.cidr} (${reserved.what}), which no Service address may be`, `narrow the entry to leave ${reserved.cidr} out`)
+        continue
+      }
+      ranges.push({ family: r.value.family, start: r.value.start, end: r.value.end, source: a.trim() })
+    }
   }
   const bool = (key: 'auto-assign' | 'avoid-buggy-ips', dflt: boolean): boolean => {
     const b = v[key]
@@ -264,7 +330,7 @@ function parsePool(c: Collector, index: number, v: unknown): Pool | null {
     if (typeof v.priority === 'number' && Number.isSafeInteger(v.priority)) priority = v.priority
     else c.add(`${path}.priority`, `expected an integer, got ${describe(v.priority)}`, 'write e.g. priority: 10 (lower is tried first)')
   }
-  if (c.errors.length > before || !named) return null
+  if (c.count > before || !named) return null
   const families = (['IPv4', 'IPv6'] as const).filter(f => ranges.some(r => r.family === f))
   return {
     name: String(v.name).trim(),
@@ -285,7 +351,7 @@ function parseAdvertisement(c: Collector, index: number, v: unknown, poolNames: 
     c.add(path, `expected a mapping, got ${describe(v)}`, 'write {ip-address-pools: [...], node-selectors: [...], interfaces: [...]}')
     return null
   }
-  const before = c.errors.length
+  const before = c.count
   c.unknownKeys(path, v, ADV_KEYS)
   let ipAddressPools: string[] = []
   if (v['ip-address-pools'] !== undefined) {
@@ -300,12 +366,15 @@ function parseAdvertisement(c: Collector, index: number, v: unknown, poolNames: 
     // Linux interface names: at most 15 bytes, no '/', no whitespace (IFNAMSIZ - 1).
     if (name.length > 15 || /[\s/]/.test(name)) c.add(`${path}.interfaces[${i}]`, `"${name}" is not a valid interface name`, 'use a name like eth0 (at most 15 characters)')
   })
-  return c.errors.length === before ? { ipAddressPools, nodeSelectors, interfaces } : null
+  return c.count === before ? { ipAddressPools, nodeSelectors, interfaces } : null
 }
 
 /** Parse the text of the ConfigMap's `config` key. */
 export function parsePoolConfig(text: string): ConfigResult {
   const c = new Collector()
+  if (text.length > CONFIG_LIMITS.bytes) {
+    return tooLarge(`${text.length} characters, more than ${CONFIG_LIMITS.bytes}`, 'write fewer, larger entries (a CIDR or a range covers many addresses)')
+  }
   let doc: unknown
   try {
     doc = load(text)
@@ -316,6 +385,22 @@ export function parsePoolConfig(text: string): ConfigResult {
   }
   if (!isObj(doc)) {
     return { ok: false, errors: [{ path: 'config', message: `expected a mapping with address-pools, got ${describe(doc)}`, fix: 'start the config with address-pools:' }] }
+  }
+  if (!withinValueBudget(doc, CONFIG_LIMITS.yamlValues)) {
+    return tooLarge(`more than ${CONFIG_LIMITS.yamlValues} values once YAML aliases are expanded`, 'write each value out, or use fewer aliases')
+  }
+  const rawPools = doc['address-pools']
+  if (Array.isArray(rawPools)) {
+    if (rawPools.length > CONFIG_LIMITS.pools) return tooLarge(`${rawPools.length} pools, more than ${CONFIG_LIMITS.pools}`, 'merge pools that share their settings')
+    let entries = 0
+    for (const p of rawPools) if (isObj(p) && Array.isArray(p.addresses)) entries += p.addresses.length
+    if (entries > CONFIG_LIMITS.addressEntries) {
+      return tooLarge(`${entries} addresses entries, more than ${CONFIG_LIMITS.addressEntries}`, 'write fewer, larger entries (a CIDR or a range covers many addresses)')
+    }
+  }
+  const rawAdverts = doc['l2-advertisements']
+  if (Array.isArray(rawAdverts) && rawAdverts.length > CONFIG_LIMITS.l2Advertisements) {
+    return tooLarge(`${rawAdverts.length} l2-advertisements, more than ${CONFIG_LIMITS.l2Advertisements}`, 'merge advertisements that share their settings')
   }
   c.unknownKeys('config', doc, TOP_KEYS)
   const pools: Pool[] = []
@@ -340,20 +425,7 @@ export function parsePoolConfig(text: string): ConfigResult {
       } else seen.set(name, i)
     })
   }
-  const all = pools.flatMap(p => p.ranges.map((r, i) => ({ pool: p.name, i, r })))
-  for (let a = 0; a < all.length; a++) {
-    for (let b = a + 1; b < all.length; b++) {
-      const x = all[a]
-      const y = all[b]
-      if (x === undefined || y === undefined || !rangesOverlap(x.r, y.r)) continue
-      c.add(
-        `address-pools[${y.pool}].addresses[${y.i}]`,
-        `${y.r.source} overlaps ${x.r.source} in address-pools[${x.pool}].addresses[${x.i}]` +
-          ` (both hold ${formatRange({ family: x.r.family, start: x.r.start > y.r.start ? x.r.start : y.r.start, end: x.r.end < y.r.end ? x.r.end : y.r.end })})`,
-        'an address may belong to one pool entry only: shrink or remove one of them',
-      )
-    }
-  }
+  reportOverlaps(c, pools)
   const l2Advertisements: L2Advertisement[] = []
   const advRaw = doc['l2-advertisements']
   if (advRaw !== undefined) {
@@ -366,8 +438,38 @@ export function parsePoolConfig(text: string): ConfigResult {
       })
     }
   }
-  if (c.errors.length > 0) return { ok: false, errors: c.errors }
+  if (c.count > 0) return { ok: false, errors: c.result() }
   return { ok: true, config: { pools, l2Advertisements } }
+}
+
+/**
+ * Every entry that overlaps an earlier one (in config order) is reported once, naming the earlier entry and
+ * the addresses both hold. Sorted by start and swept, so n entries cost O(n log n), not a check per pair:
+ * among the entries that start at or before this one, the one reaching furthest is the one it overlaps if
+ * any does.
+ */
+function reportOverlaps(c: Collector, pools: readonly Pool[]): void {
+  interface Entry { readonly pool: string, readonly i: number, readonly order: number, readonly r: PoolRange }
+  const all: Entry[] = []
+  for (const p of pools) p.ranges.forEach((r, i) => all.push({ pool: p.name, i, order: all.length, r }))
+  all.sort((a, b) => a.r.family !== b.r.family ? (a.r.family < b.r.family ? -1 : 1)
+    : a.r.start !== b.r.start ? (a.r.start < b.r.start ? -1 : 1) : a.order - b.order)
+  let reach: Entry | undefined // the entry, among those seen in this family, whose end is furthest
+  for (const e of all) {
+    if (reach === undefined || reach.r.family !== e.r.family || reach.r.end < e.r.start) {
+      reach = e
+      continue
+    }
+    // e and reach overlap; the later one in config order is the one to change.
+    const [first, later] = reach.order < e.order ? [reach, e] : [e, reach]
+    const shared: IPRange = { family: e.r.family, start: e.r.start, end: reach.r.end < e.r.end ? reach.r.end : e.r.end }
+    c.add(
+      `address-pools[${later.pool}].addresses[${later.i}]`,
+      `${later.r.source} overlaps ${first.r.source} in address-pools[${first.pool}].addresses[${first.i}] (both hold ${formatRange(shared)})`,
+      'an address may belong to one pool entry only: shrink or remove one of them',
+    )
+    if (e.r.end > reach.r.end) reach = e
+  }
 }
 
 export function selectorMatches(sel: LabelSelector, labels: Readonly<Record<string, string>>): boolean {

@@ -168,13 +168,14 @@ t.test('capacity is exact for huge IPv6 pools', async t => {
 })
 
 t.test('a range near :: spanning several 2^52 chunks: every address can be requested, held and released', async t => {
-  // ::/75 ends below 2^53, yet is two chunks: offsets must come from the chunk, not the range start.
-  const a = fresh('address-pools: [{name: p, protocol: layer2, addresses: ["::/75"]}]')
+  // 2^48 .. 2^53-1 ends below 2^53, yet is two chunks: offsets must come from the chunk, not the range start.
+  // (It was ::/75, which now holds reserved blocks, :: and ::ffff:0:0/96, that no pool may.)
+  const a = fresh('address-pools: [{name: p, protocol: layer2, addresses: ["::1:0:0:0-::1f:ffff:ffff:ffff"]}]')
   const high = { ipFamilies: ['IPv6' as const], loadBalancerIP: '::10:0:0:5' }
   t.same(ips(a, svc('high', high)), ['::10:0:0:5'], 'an address in the second chunk')
   t.same(a.holders({ family: 'IPv6', value: (1n << 52n) + 5n }), ['default/high'])
   t.equal(failure(a, svc('other', high)), 'ipTaken', 'and it is held, not free')
-  t.same(ips(a, svc('low', { ipFamilies: ['IPv6'] })), ['::'], 'the lowest free is still the first address')
+  t.same(ips(a, svc('low', { ipFamilies: ['IPv6'] })), ['::1:0:0:0'], 'the lowest free is still the first address')
   t.equal(a.usage()[0]?.inUse, 2n)
   a.release('default/high')
   t.same(ips(a, svc('other', high)), ['::10:0:0:5'], 'released, it can be had again')

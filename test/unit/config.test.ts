@@ -1,5 +1,5 @@
 import t from 'tap'
-import { formatConfigError, parsePoolConfig, selectorMatches } from '../../controller/core/pool-config.js'
+import { CONFIG_LIMITS, formatConfigError, parsePoolConfig, selectorMatches } from '../../controller/core/pool-config.js'
 
 const SAMPLE = `
 address-pools:
@@ -150,10 +150,63 @@ address-pools:
   }
   const v4v6 = parsePoolConfig(`
 address-pools:
-- {name: a, protocol: layer2, addresses: [0.0.0.0/0]}
-- {name: b, protocol: layer2, addresses: ["::/0"]}
+- {name: a, protocol: layer2, addresses: [198.18.0.0/15]}
+- {name: b, protocol: layer2, addresses: ["2001:db8::/32"]}
 `)
   t.ok(v4v6.ok, 'IPv4 and IPv6 never overlap')
+})
+
+t.test('overlaps are found by a sweep: each overlapping entry once, whatever the order', async t => {
+  const r = parsePoolConfig(`
+address-pools:
+- {name: a, protocol: layer2, addresses: [192.0.2.64/26, 192.0.2.0/28]}
+- {name: b, protocol: layer2, addresses: [192.0.2.8-192.0.2.70, 192.0.2.200/32]}
+- {name: c, protocol: layer2, addresses: [192.0.2.128/25]}
+`)
+  t.notOk(r.ok)
+  if (!r.ok) {
+    t.same(r.errors.map(e => e.path).sort(), ['address-pools[b].addresses[0]', 'address-pools[b].addresses[0]', 'address-pools[c].addresses[0]'],
+      'b[0] overlaps both entries of a; c overlaps b[1]; each named at the later entry')
+    t.ok(r.errors.some(e => /overlaps 192\.0\.2\.0\/28 .*both hold 192\.0\.2\.8-192\.0\.2\.15/.test(e.message)))
+    t.ok(r.errors.some(e => /overlaps 192\.0\.2\.64\/26 .*both hold 192\.0\.2\.64-192\.0\.2\.70/.test(e.message)))
+    t.ok(r.errors.some(e => /192\.0\.2\.128\/25 overlaps 192\.0\.2\.200\/32 .*both hold 192\.0\.2\.200\)/.test(e.message)))
+  }
+})
+
+t.test('reserved blocks are never part of a pool', async t => {
+  for (const [entry, block] of [['0.0.0.0/0', '0.0.0.0/8'], ['0.0.0.0/32', '0.0.0.0/8'], ['127.0.0.1/32', '127.0.0.0/8'], ['169.254.0.0/24', '169.254.0.0/16'],
+    ['224.0.0.1/32', '224.0.0.0/4'], ['255.255.255.255/32', '240.0.0.0/4'], ['::/0', '::/128'], ['::/128', '::/128'], ['::1/128', '::1/128'],
+    ['fe80::1/128', 'fe80::/10'], ['ff02::1/128', 'ff00::/8'], ['::ffff:192.0.2.1/128', '::ffff:0:0/96']] as const) {
+    const r = parsePoolConfig(`address-pools: [{name: p, protocol: layer2, addresses: ["${entry}"]}]`)
+    t.notOk(r.ok, `${entry} refused`)
+    if (!r.ok) t.match(r.errors[0]?.message ?? '', new RegExp(`includes ${block.replace(/[.*/]/g, m => `\\${m}`)}`), `${entry}: names ${block}`)
+  }
+  t.ok(parsePoolConfig('address-pools: [{name: p, protocol: layer2, addresses: [192.0.2.0/24, "2001:db8::/64", 1.0.0.0-126.255.255.255]}]').ok, 'ordinary blocks are fine')
+})
+
+t.test('any input costs bounded work: limits with their own error, at most 50 problems listed', async t => {
+  const copies = parsePoolConfig(`address-pools: [{name: p, protocol: layer2, addresses: [${Array.from({ length: 6000 }, () => '192.0.2.7/32').join(', ')}]}]`)
+  t.notOk(copies.ok)
+  if (!copies.ok) {
+    t.equal(copies.errors.length, 51, '50 listed and one that counts the rest')
+    t.match(copies.errors[50]?.message ?? '', /and 5949 more problems not listed/, '5999 overlapping entries in all, each once')
+  }
+  const big = parsePoolConfig(`address-pools: [{name: p, protocol: layer2, addresses: ["192.0.2.0/32"]}]\n#${'x'.repeat(CONFIG_LIMITS.bytes)}`)
+  t.match(big.ok ? '' : big.errors[0]?.message ?? '', /^too large: \d+ characters/)
+  let bomb = 'x0: &x0 [a, a, a, a, a, a, a, a, a, a]\n'
+  for (let i = 1; i < 9; i++) bomb += `x${i}: &x${i} [${Array.from({ length: 10 }, () => `*x${i - 1}`).join(', ')}]\n`
+  const laughs = parsePoolConfig(`${bomb}address-pools: [{name: p, protocol: layer2, addresses: *x8}]\n`)
+  t.match(laughs.ok ? '' : laughs.errors[0]?.message ?? '', /too large: more than \d+ values once YAML aliases are expanded/, 'an alias bomb is refused before it is walked')
+  const pools = parsePoolConfig(`address-pools:\n${Array.from({ length: CONFIG_LIMITS.pools + 1 }, (_, i) => `- {name: p${i}, protocol: layer2, addresses: []}\n`).join('')}`)
+  t.match(pools.ok ? '' : pools.errors[0]?.message ?? '', /too large: 10001 pools/)
+})
+
+t.test('messages say what was written', async t => {
+  const cidr = parsePoolConfig('address-pools: [{name: p, protocol: layer2, addresses: [203.0.113.0/-1]}]')
+  t.match(cidr.ok ? '' : cidr.errors[0]?.message ?? '', /prefix length must be 0\.\.32/, 'a CIDR with a bad prefix is a CIDR, not a range')
+  const label = parsePoolConfig('address-pools: [{name: p, protocol: layer2, addresses: [192.0.2.0/24], service-selectors: [{matchExpressions: [{operator: Exists}]}]}]')
+  t.match(label.ok ? '' : label.errors.map(e => e.message).join('; '), /missing or invalid label key nothing/)
+  t.notMatch(label.ok ? '' : label.errors.map(e => e.message).join('; '), /undefined/)
 })
 
 t.test('every error is reported, not only the first', async t => {
