@@ -33,7 +33,10 @@ export interface PoolUsage {
 /** An assignment the allocator dropped (its IP left the config, or it lost a restore conflict). */
 export interface ClearedAssignment {
   readonly key: string
+  /** The addresses taken from the Service. */
   readonly ips: readonly string[]
+  /** Those it keeps (a dual-stack pair that lost one family); empty when it lost everything. */
+  readonly kept: readonly string[]
   readonly message: string
 }
 
@@ -316,8 +319,24 @@ export class Allocator {
           continue
         }
       }
+      // A dual-stack pair that lost one address keeps the other where it is: it stays taken, so nothing else
+      // can be given it before this Service is reprocessed (and gets its missing family, or under
+      // RequireDualStack both anew from a pool that can give both: allocateAuto tries this pool first).
+      // When the valid ones now lie in different pools, those in the pool of the first (the Service's primary
+      // family) stay: an assignment is drawn from one pool.
+      const valid = h.ips.length > 1 ? h.ips.filter(ip => this.configProblem([ip], h.namespace, h.labels) === null) : []
+      const home = valid[0] === undefined ? null : this.poolOf(valid[0])
+      const still = home === null ? [] : valid.filter(ip => this.poolOf(ip) === home)
+      if (home !== null) {
+        this.place(h.key, home, still, h.namespace, h.labels, h.sharing)
+        const stays = new Set(still)
+        const gone = h.texts.filter((_, i) => { const ip = h.ips[i]; return ip === undefined || !stays.has(ip) })
+        const kept = h.texts.filter(t => !gone.includes(t))
+        cleared.push({ key: h.key, ips: gone, kept, message: `IP ${gone.join(', ')} is no longer usable: ${why ?? 'outside every pool'}; ${kept.join(', ')} stays` })
+        continue
+      }
       const message = `IP ${h.texts.join(', ')} is no longer usable: ${why ?? 'outside every pool'}`
-      cleared.push({ key: h.key, ips: h.texts, message })
+      cleared.push({ key: h.key, ips: h.texts, kept: [], message })
     }
     return cleared
   }
@@ -475,6 +494,10 @@ export class Allocator {
       if (ps === undefined) return { ok: false, failure: { kind: 'unknownPool', pool: req.pool, message: `no pool is named ${req.pool}` } }
       order = [ps]
     }
+    // The pool of the addresses the Service had comes first: an address that is still valid stays put.
+    const first = prefer[0]
+    const home = first === undefined ? null : this.poolOf(first)
+    if (home !== null && order.includes(home) && order[0] !== home) order = [home, ...order.filter(ps => ps !== home)]
     // PreferDualStack: the first family is required, the second wanted; a pool that gives both wins over
     // an earlier one that gives only the first.
     const prefer2 = req.dualStack === 'prefer' && req.families.length > 1
@@ -649,7 +672,7 @@ export class Allocator {
       }
       const texts = req.statusIPs.map(formatIP)
       const message = `IP ${texts.join(', ')} could not be kept: ${why.message}`
-      losers.push({ key: req.key, ips: texts, message })
+      losers.push({ key: req.key, ips: texts, kept: [], message })
     }
     return losers
   }

@@ -8,7 +8,7 @@ import t from 'tap'
 import fc from 'fast-check'
 import { Allocator } from '../../controller/core/allocator.js'
 import { canonicalIP, isBuggyIPv4, parseCIDR, parseIP, parseRange, rangeContains } from '../../controller/core/ip.js'
-import { parsePoolConfig, type PoolConfig } from '../../controller/core/pool-config.js'
+import { parsePoolConfig, type Pool, type PoolConfig } from '../../controller/core/pool-config.js'
 import { applyConfig, reconcileService, type ReconcileResult, type ServiceWriter, type WriteOutcome } from '../../controller/core/reconcile.js'
 import { requestFromService } from '../../controller/core/allocation-request.js'
 import type { ServiceView } from '../../controller/core/views.js'
@@ -72,6 +72,9 @@ type Step =
   // Only the sharing key changes, everything else stays: the case that keeps the IP under a new key.
   | { readonly op: 'reshare'; readonly name: number; readonly ns: 'ns1' | 'ns2'; readonly share: 'a' | 'b' | null }
   | { readonly op: 'pools'; readonly pools: PoolSpec }
+  // The current pools less every block of one family in one pool: what takes a dual-stack Service's IPv6
+  // (or IPv4) away while its other address stays valid.
+  | { readonly op: 'dropFamily'; readonly pool: number; readonly family: 'IPv4' | 'IPv6' }
   | { readonly op: 'restart' }
 
 const poolSpec = fc.record({
@@ -97,6 +100,7 @@ const step: fc.Arbitrary<Step> = fc.oneof(
   { weight: 2, arbitrary: fc.record({ name: fc.integer({ min: 0, max: 4 }), ns: fc.constantFrom('ns1' as const, 'ns2' as const) }).map(d => ({ op: 'delete' as const, ...d })) },
   { weight: 2, arbitrary: fc.record({ name: fc.integer({ min: 0, max: 4 }), ns: fc.constantFrom('ns1' as const, 'ns2' as const), share: fc.constantFrom(null, 'a' as const, 'b' as const) }).map(d => ({ op: 'reshare' as const, ...d })) },
   { weight: 2, arbitrary: poolSpec.map(pools => ({ op: 'pools' as const, pools })) },
+  { weight: 1, arbitrary: fc.record({ pool: fc.integer({ min: 0, max: 2 }), family: fc.constantFrom('IPv4' as const, 'IPv6' as const) }).map(d => ({ op: 'dropFamily' as const, ...d })) },
   { weight: 1, arbitrary: fc.constant({ op: 'restart' as const }) },
 )
 
@@ -246,10 +250,14 @@ function check(cluster: Cluster, a: Allocator, config: PoolConfig | null): void 
   }
 }
 
+const familyOfBlock = (b: string): 'IPv4' | 'IPv6' => (b.includes(':') ? 'IPv6' : 'IPv4')
+
 async function runSteps(steps: readonly Step[]): Promise<void> {
   const cluster = new Cluster()
   let allocator = new Allocator()
   let config: PoolConfig | null = null
+  /** The pools of the last accepted config. */
+  let spec: PoolSpec | null = null
   let n = 0
   for (const st of steps) {
     n++
@@ -271,18 +279,26 @@ async function runSteps(steps: readonly Step[]): Promise<void> {
         cluster.services.set(key, { ...cur, annotations })
         await drain(cluster, allocator, [key])
       }
-    } else if (st.op === 'pools') {
-      const text = configText(st.pools)
+    } else if (st.op === 'pools' || st.op === 'dropFamily') {
+      let next: PoolSpec
+      if (st.op === 'pools') next = st.pools
+      else if (spec === null) continue
+      else {
+        const from = spec
+        next = { ...from, blocks: from.blocks.map((p, b) => (p === st.pool && familyOfBlock(BLOCKS[b] ?? '') === st.family ? -1 : p)) }
+      }
+      const text = configText(next)
       const before = snapshot(allocator)
       const out = applyConfig(allocator, text, [...cluster.services.values()], null)
       if (out.accepted) {
         const parsed = parsePoolConfig(text)
         config = parsed.ok ? parsed.config : config
+        spec = next
         // ClearAssignment only for Services whose IPs really left (or no longer admit them).
         for (const c of out.cleared) {
           const s = cluster.services.get(c.key)
-          if (s !== undefined && config !== null && stillValid(config, s, c.ips, false)) {
-            throw new Error(`pool edit cleared ${c.key} although ${c.ips.join(',')} stays valid`)
+          if (s !== undefined && config !== null && stillValid(config, s, [...c.kept, ...c.ips], false)) {
+            throw new Error(`pool edit cleared ${c.key} although ${[...c.kept, ...c.ips].join(',')} stays valid`)
           }
         }
         await drain(cluster, allocator, cluster.services.keys())
@@ -296,6 +312,30 @@ async function runSteps(steps: readonly Step[]): Promise<void> {
           const kept = ips.every(ip => now?.texts.includes(ip) ?? false)
           if (!kept) throw new Error(`pool edit moved ${key} from ${ips.join(',')} to ${now?.texts.join(',') ?? 'nothing'}`)
         }
+        // Nor does it move an address that stays valid while the Service's other one does not (a dual-stack
+        // pair that loses one family keeps the other). The rules that say otherwise: addresses the Service
+        // asked for are all or nothing, and RequireDualStack needs both families from one pool.
+        for (const [key, was] of before) {
+          const s = cluster.services.get(key)
+          if (s === undefined || config === null) continue
+          const r = requestFromService(s)
+          if (!r.ok || r.request.requested.length > 0) continue
+          const poolOf = (ip: string): Pool | undefined => {
+            const v = parseIP(ip)
+            return v.ok ? config?.pools.find(pl => pl.ranges.some(rg => rangeContains(rg, v.value))) : undefined
+          }
+          // Of the addresses that stay valid one by one, those in the pool of the first: one pool per Service.
+          const valid = was.slice(was.indexOf(':') + 1).split(',').filter(ip => stillValid(config as PoolConfig, s, [ip]))
+          const home = valid[0] === undefined ? undefined : poolOf(valid[0])
+          for (const ip of valid.filter(v => poolOf(v) === home)) {
+            const now = allocator.assignment(key)
+            if (now?.texts.includes(ip) ?? false) continue
+            const other = ip.includes(':') ? 'IPv4' : 'IPv6'
+            const mayDraw = home !== undefined && (home.autoAssign || r.request.pool === home.name)
+            if (s.ipFamilyPolicy === 'RequireDualStack' && (home === undefined || !home.families.includes(other) || !mayDraw)) continue
+            throw new Error(`pool edit moved ${key}'s ${ip}, still valid, (was ${was}, now ${now?.texts.join(',') ?? 'nothing'})`)
+          }
+        }
       } else {
         await drain(cluster, allocator, cluster.services.keys())
       }
@@ -303,8 +343,8 @@ async function runSteps(steps: readonly Step[]): Promise<void> {
       // Restart: a fresh allocator rebuilt from the Services' status before anything is allocated.
       const before = snapshot(allocator)
       allocator = new Allocator()
-      if (config !== null) {
-        const out = applyConfig(allocator, configText(lastPools(steps, n)), [...cluster.services.values()], null)
+      if (config !== null && spec !== null) {
+        const out = applyConfig(allocator, configText(spec), [...cluster.services.values()], null)
         if (!out.accepted) throw new Error('the last accepted config is refused after a restart')
         if (out.cleared.length > 0) throw new Error(`restart cleared ${out.cleared.map(c => `${c.key}: ${c.message}`).join('; ')}`)
       }
@@ -316,7 +356,7 @@ async function runSteps(steps: readonly Step[]): Promise<void> {
       if (after.size !== before.size) throw new Error(`restart changed the number of assignments ${before.size} -> ${after.size}`)
     }
     check(cluster, allocator, config)
-    if (config !== null) probe(cluster, allocator, configText(lastPools(steps, n)))
+    if (config !== null && spec !== null) probe(cluster, allocator, configText(spec))
   }
 }
 
@@ -354,16 +394,6 @@ function probe(cluster: Cluster, live: Allocator, text: string): void {
       if (l !== b) throw new Error(`a ${stack[0]} Service with key ${share} gets ${l}, but ${b} after a rebuild`)
     }
   }
-}
-
-/** The PoolSpec of the last accepted pools step before step n (1-based). */
-function lastPools(steps: readonly Step[], n: number): PoolSpec {
-  let found: PoolSpec | null = null
-  for (const st of steps.slice(0, n)) {
-    if (st.op === 'pools' && parsePoolConfig(configText(st.pools)).ok) found = st.pools
-  }
-  if (found === null) throw new Error('no accepted config')
-  return found
 }
 
 t.test('sanity: the universe blocks parse and do not overlap', async t => {

@@ -89,3 +89,41 @@ t.test('free-gap count stays bounded by assignments, not pool size', async t => 
   t.same(texts(a, 'default/t0'), ['2001:db8::'], 'holes are refilled lowest first')
   t.equal(a.usage()[0]?.inUse, 200n)
 })
+
+t.test('a dual-stack pair that loses one family keeps the other, and nobody takes it meanwhile', async t => {
+  const dual = (name: string, policy: 'PreferDualStack' | 'RequireDualStack'): ServiceView =>
+    svc(name, { ipFamilies: ['IPv4', 'IPv6'], ipFamilyPolicy: policy })
+  const a = new Allocator()
+  a.setConfig(config('address-pools: [{name: p, protocol: layer2, addresses: [192.0.2.0/30, "2001:db8:5::/126", "2001:db8:6::/126"]}]'))
+  a.restore([])
+  a.assign(req(dual('prefer', 'PreferDualStack')))
+  a.assign(req(dual('require', 'RequireDualStack')))
+  t.same(texts(a, 'default/prefer'), ['192.0.2.0', '2001:db8:5::'])
+  t.same(texts(a, 'default/require'), ['192.0.2.1', '2001:db8:5::1'])
+  // The edit takes 2001:db8:5::/126 away; the IPv4 addresses stay valid.
+  const cleared = a.setConfig(config('address-pools: [{name: p, protocol: layer2, addresses: [192.0.2.0/30, "2001:db8:6::/126"]}]'))
+  t.same(cleared.map(c => [c.key, c.ips, c.kept]), [
+    ['default/prefer', ['2001:db8:5::'], ['192.0.2.0']],
+    ['default/require', ['2001:db8:5::1'], ['192.0.2.1']],
+  ], 'only the lost address is cleared')
+  t.match(cleared[0]?.message ?? '', /2001:db8:5:: is no longer usable: .*; 192\.0\.2\.0 stays/)
+  // Before either is reprocessed, a new Service arrives: it cannot get a kept IPv4.
+  const other = a.assign(req(svc('newcomer')))
+  t.same(other.ok ? other.assignment.texts : [], ['192.0.2.2'], 'the kept addresses stay taken')
+  const p = a.assign(req(dual('prefer', 'PreferDualStack')))
+  t.same(p.ok ? p.assignment.texts : [], ['192.0.2.0', '2001:db8:6::'], 'PreferDualStack: IPv4 kept, IPv6 from the same pool')
+  const r = a.assign(req(dual('require', 'RequireDualStack')))
+  t.same(r.ok ? r.assignment.texts : [], ['192.0.2.1', '2001:db8:6::1'], 'RequireDualStack: IPv4 kept, IPv6 anew from the same pool')
+})
+
+t.test('RequireDualStack whose pool keeps one family only is moved whole, by its rule', async t => {
+  const a = new Allocator()
+  a.setConfig(config('address-pools: [{name: p, protocol: layer2, addresses: [192.0.2.0/30, "2001:db8:5::/126"]}, {name: q, protocol: layer2, addresses: [198.51.100.0/30, "2001:db8:7::/126"]}]'))
+  a.restore([])
+  a.assign(req(svc('r', { ipFamilies: ['IPv4', 'IPv6'], ipFamilyPolicy: 'RequireDualStack' })))
+  t.same(texts(a, 'default/r'), ['192.0.2.0', '2001:db8:5::'])
+  a.setConfig(config('address-pools: [{name: p, protocol: layer2, addresses: [192.0.2.0/30]}, {name: q, protocol: layer2, addresses: [198.51.100.0/30, "2001:db8:7::/126"]}]'))
+  t.same(texts(a, 'default/r'), ['192.0.2.0'], 'held until reprocessed')
+  const r = a.assign(req(svc('r', { ipFamilies: ['IPv4', 'IPv6'], ipFamilyPolicy: 'RequireDualStack' })))
+  t.same(r.ok ? r.assignment.texts : [], ['198.51.100.0', '2001:db8:7::'], 'both families from one pool: p has no IPv6 left')
+})
