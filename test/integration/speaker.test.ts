@@ -1,12 +1,15 @@
-// Three speakers' shells against the in-memory API server: they agree on exactly one announcing node per IP,
-// move it when that node stops being Ready, withdraw when the Service goes, and record `nodeAssigned` only
-// when the announcing node changes. The announcers here record the set they are given; the packet path
-// under them is tested with real sockets in test/integration/arp-responder.test.ts and the lab e2e test.
+// Three speakers' shells against an API server (the stand-in and, with KUBEBUILDER_ASSETS, a real
+// kube-apiserver), each as l2lb's speaker ServiceAccount under config/default's RBAC: they agree on exactly
+// one announcing node per IP, move it when that node stops being Ready, withdraw when the Service goes, and
+// record `nodeAssigned` only when the announcing node changes. The announcers here record the set they are
+// given; the packet path under them is tested with real sockets in test/integration/arp-responder.test.ts
+// and the lab e2e test. The test itself writes (Nodes, Services and their status, EndpointSlices, Leases
+// standing for other nodes) as admin.
 import t, { type Test } from 'tap'
 import { pino } from 'pino'
 import { CoordinationV1Api, CoreV1Api, DiscoveryV1Api, V1MicroTime } from '@kubernetes/client-node'
 import { Speaker } from '../../speaker/speaker.js'
-import { RecordingAnnouncer, startTestCluster, waitFor } from '../lib/cluster.js'
+import { eachApiServer, RecordingAnnouncer, waitFor, type TestCluster } from '../lib/cluster.js'
 import { announcingNode } from '../../speaker/core/election.js'
 import { MetricsRegistry } from '../../controller/observe/metrics.js'
 import { mergePatch } from '../../controller/kube/kube-client.js'
@@ -29,11 +32,10 @@ l2-advertisements:
   - matchLabels: {edge: "true"}
 `
 
-t.test('speakers elect one announcer per IP and hand over', async t => {
-  const cluster = await startTestCluster()
-  const kc = cluster.kubeConfig
-  const core = kc.makeApiClient(CoreV1Api)
-  const discovery = kc.makeApiClient(DiscoveryV1Api)
+eachApiServer(t, 'speakers elect one announcer per IP and hand over', async (t, cluster) => {
+  const kc = cluster.kubeConfigAs('speaker')
+  const core = cluster.kubeConfig.makeApiClient(CoreV1Api)
+  const discovery = cluster.kubeConfig.makeApiClient(DiscoveryV1Api)
   const ready = (status: 'True' | 'False') => ({ conditions: [{ type: 'Ready', status, reason: 'KubeletReady', message: '' }] })
   for (const name of NODES) {
     await core.createNode({ body: { metadata: { name } } })
@@ -47,7 +49,6 @@ t.test('speakers elect one announcer per IP and hand over', async t => {
   })
   t.teardown(async () => {
     for (const s of speakers) await s.close()
-    await cluster.close()
   })
   await core.createNamespacedConfigMap({ namespace: 'l2lb-system', body: { metadata: { name: 'config' }, data: { config: POOLS } } })
   await Promise.all(speakers.map(s => s.start()))
@@ -120,10 +121,11 @@ t.test('speakers elect one announcer per IP and hand over', async t => {
   await svcWith('edge', '192.0.2.250')
   await waitFor('edge announce', () => who('192.0.2.250').length === 1)
   t.same(who('192.0.2.250'), [edge], 'only the node the advertisement selects announces')
+  t.same(cluster.forbidden(), [], 'no request of the speakers was forbidden')
 })
 
-t.test('per-node Leases: a node without a live speaker is passed over; a stopping speaker hands over', async t => {
-  const { coordination, announcers, speakers, expose, who } = await speakerCluster(t, 1)
+eachApiServer(t, 'per-node Leases: a node without a live speaker is passed over; a stopping speaker hands over', async (t, cluster) => {
+  const { coordination, announcers, speakers, expose, who } = await speakerCluster(t, cluster, 1)
   const all = [...NODES, 'l2lb-node4']
   const leases = await coordination.listNamespacedLease({ namespace: 'l2lb-system' })
   t.same(leases.items.map(l => l.spec?.holderIdentity).sort(), NODES, 'one Lease per running speaker, none per Service')
@@ -166,6 +168,7 @@ t.test('per-node Leases: a node without a live speaker is passed over; a stoppin
   t.same(who(victimIP), [heir], `${heir} announces ${victimIP} after ${victim} stopped`)
   const gone = await coordination.listNamespacedLease({ namespace: 'l2lb-system' })
   t.notOk(gone.items.some(l => l.spec?.holderIdentity === victim), 'the stopped speaker gave its Lease up')
+  t.same(cluster.forbidden(), [], 'no request of the speakers was forbidden (Lease create, renew, delete)')
 })
 
 /**
@@ -214,12 +217,11 @@ class HeartbeatLan {
  * speaker here, a test gives it a Lease or heartbeats by hand. `expose` makes a Service with a status IP and
  * a ready endpoint; `who` says which speakers announce an IP.
  */
-async function speakerCluster(t: Test, leaseSeconds: number, lan?: HeartbeatLan) {
-  const cluster = await startTestCluster()
-  const kc = cluster.kubeConfig
-  const core = kc.makeApiClient(CoreV1Api)
-  const discovery = kc.makeApiClient(DiscoveryV1Api)
-  const coordination = kc.makeApiClient(CoordinationV1Api)
+async function speakerCluster(t: Test, cluster: TestCluster, leaseSeconds: number, lan?: HeartbeatLan) {
+  const kc = cluster.kubeConfigAs('speaker')
+  const core = cluster.kubeConfig.makeApiClient(CoreV1Api)
+  const discovery = cluster.kubeConfig.makeApiClient(DiscoveryV1Api)
+  const coordination = cluster.kubeConfig.makeApiClient(CoordinationV1Api)
   for (const name of [...NODES, 'l2lb-node4']) {
     await core.createNode({ body: { metadata: { name } } })
     await core.patchNodeStatus({ name, body: { status: { conditions: [{ type: 'Ready', status: 'True', reason: 'KubeletReady', message: '' }] } } }, mergePatch())
@@ -237,7 +239,6 @@ async function speakerCluster(t: Test, leaseSeconds: number, lan?: HeartbeatLan)
   }))
   t.teardown(async () => {
     for (const s of speakers.values()) await s.close()
-    await cluster.close()
   })
   await Promise.all([...speakers.values()].map(s => s.start()))
   const expose = async (name: string, ip: string): Promise<void> => {
@@ -252,9 +253,9 @@ async function speakerCluster(t: Test, leaseSeconds: number, lan?: HeartbeatLan)
   return { coordination, announcers, speakers, expose, who }
 }
 
-t.test('peer heartbeats: a node whose heartbeats stop is passed over long before its Lease runs out', async t => {
+eachApiServer(t, 'peer heartbeats: a node whose heartbeats stop is passed over long before its Lease runs out', async (t, cluster) => {
   const lan = new HeartbeatLan(50)
-  const { coordination, expose, who } = await speakerCluster(t, 30, lan)
+  const { coordination, expose, who } = await speakerCluster(t, cluster, 30, lan)
   // l2lb-node4 stands for a speaker about to be SIGKILLed: a Lease renewed now (30 s), heartbeats on the LAN,
   // no announcer of its own here. It wins the hash for ip among all four nodes.
   const all = [...NODES, 'l2lb-node4']
@@ -272,11 +273,12 @@ t.test('peer heartbeats: a node whose heartbeats stop is passed over long before
   lan.silence('l2lb-node4') // SIGKILL: no more heartbeats, no more renewals
   await waitFor('a live node takes over', () => who(ip).length === 1, 5000)
   t.same(who(ip), [heir], `${heir} took ${ip} over within 5 s of node4 falling silent, though node4's Lease had 30 s left`)
+  t.same(cluster.forbidden(), [], 'no request of the speakers was forbidden')
 })
 
-t.test('peer heartbeats lost on the way: the node is passed over until its next Lease renewal, then it is back alone', async t => {
+eachApiServer(t, 'peer heartbeats lost on the way: the node is passed over until its next Lease renewal, then it is back alone', async (t, cluster) => {
   const lan = new HeartbeatLan(50)
-  const { expose, who } = await speakerCluster(t, 2, lan) // renewed every 0.5 s
+  const { expose, who } = await speakerCluster(t, cluster, 2, lan) // renewed every 0.5 s
   const ip = '192.0.2.240'
   await expose('web', ip)
   const owner = announcingNode(ip, NODES) ?? ''
@@ -287,4 +289,5 @@ t.test('peer heartbeats lost on the way: the node is passed over until its next 
   await new Promise(r => setTimeout(r, 2000))
   await waitFor('one announcer again', () => who(ip).length === 1, 5000)
   t.same(who(ip), [owner], 'the owner, alive and renewing, announces alone: the heartbeats did not take it out for good')
+  t.same(cluster.forbidden(), [], 'no request of the speakers was forbidden')
 })
