@@ -12,6 +12,7 @@ import {
   APISERVER_SANS, LAB_SERVICE_CIDRS, kubeProxyBindingYaml, labTokenUsers, realApiServerAssets, tokenKubeconfigYaml,
 } from './real-apiserver.js'
 import { chooseKubeProxy, kubeProxyArgv, kubeProxyConfigYaml } from './kube-proxy.js'
+import { stopTiers, type ProcessRecord } from './lab.js'
 
 const nodes = labNodes(3)
 const pods = labPods(nodes)
@@ -187,4 +188,13 @@ t.test('real kube-proxy: configuration per node, and when the nodes run it', asy
   t.same(chooseKubeProxy('auto', undefined), { kind: 'stand-in' }, 'auto: the stand-in role without assets')
   t.same(chooseKubeProxy('stand-in', withProxy), { kind: 'stand-in' }, 'the stand-in role when asked for')
   t.throws(() => chooseKubeProxy('real', without), /no folder with kube-proxy/, 'real without a binary says where to get it')
+})
+
+t.test('teardown order: the API server\'s clients, then the API server, then etcd', async t => {
+  const rec = (name: string, pid: number): ProcessRecord => ({ name, pid, log: `/l/${name}.log`, argv: [] })
+  const started = [rec('pod-ingress', 1), rec('etcd', 2), rec('kube-apiserver', 3), rec('controller', 4), rec('speaker-l2lb-node1', 5), rec('kube-proxy-l2lb-node1', 6)]
+  t.same(stopTiers(started).map(tier => tier.map(p => p.name)), [
+    ['kube-proxy-l2lb-node1', 'speaker-l2lb-node1', 'controller', 'pod-ingress'], ['kube-apiserver'], ['etcd'],
+  ])
+  t.same(stopTiers([rec('apiserver', 1), rec('controller', 2)]).map(tier => tier.map(p => p.name)), [['controller'], ['apiserver']], 'the stand-in: no etcd tier')
 })

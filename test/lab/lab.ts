@@ -640,22 +640,36 @@ function eventTime(ev: object): string {
   return stringField(ev, 'lastTimestamp') || stringField(ev, 'eventTime') || stringField(meta, 'creationTimestamp')
 }
 
+/** The order `teardown` stops processes in: every client of the API server, then the API server, then etcd. */
+export function stopTiers(processes: readonly ProcessRecord[]): ProcessRecord[][] {
+  const servers = new Set(['apiserver', 'kube-apiserver', 'etcd'])
+  return [
+    processes.filter(p => !servers.has(p.name)).reverse(),
+    processes.filter(p => p.name === 'apiserver' || p.name === 'kube-apiserver'),
+    processes.filter(p => p.name === 'etcd'),
+  ].filter(tier => tier.length > 0)
+}
+
 /**
- * Stops recorded processes (newest first) by PID, then any process still inside one of the lab's namespaces
- * (`ip netns pids`; everything the lab starts lives in one), then deletes the namespaces.
+ * Stops recorded processes (clients, then API server, then etcd) by PID, then any process still inside one of
+ * the lab's namespaces (`ip netns pids`; everything the lab starts lives in one), then deletes the namespaces.
  */
 async function teardown(processes: readonly ProcessRecord[], netns: readonly string[]): Promise<string[]> {
   const problems: string[] = []
   // Only the namespaces given: a Lab instance tears down what it made and never a lab someone else runs.
   const labNetns = new Set(netns)
-  const stops = [...processes].reverse().map(async p => {
-    // A PID from an old state file may since belong to someone else: only signal it if it is in a lab netns.
-    if (!isAlive(p.pid)) return
-    const where = (await runAllowingFailure(['ip', 'netns', 'identify', String(p.pid)])).stdout.trim()
-    if (!labNetns.has(where)) return
-    await stopProcess(p.pid)
-  })
-  await Promise.all(stops)
+  // In tiers, each in parallel: the API server's clients first (so speakers can still delete their Leases and
+  // nothing waits on a server that is going away), then the API server, then etcd (a kube-apiserver whose etcd
+  // is gone does not finish its graceful shutdown).
+  for (const tier of stopTiers(processes)) {
+    await Promise.all(tier.map(async p => {
+      // A PID from an old state file may since belong to someone else: only signal it if it is in a lab netns.
+      if (!isAlive(p.pid)) return
+      const where = (await runAllowingFailure(['ip', 'netns', 'identify', String(p.pid)])).stdout.trim()
+      if (!labNetns.has(where)) return
+      await stopProcess(p.pid)
+    }))
+  }
   for (const ns of labNetns) {
     for (const pid of await netnsPids(ns)) {
       const how = await stopProcess(pid, 1000)
