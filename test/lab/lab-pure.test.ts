@@ -28,7 +28,7 @@ function lbService(name: string, selector: Record<string, string> | undefined, i
   }
 }
 
-t.test('names and addresses follow REFERENCE.md §1', async t => {
+t.test('names and addresses follow docs/reference.md "Lab address plan"', async t => {
   t.same(nodes.map(n => [n.name, n.ipv4, n.ipv6, n.podCidr, n.podCidrV6, n.podGatewayV6]), [
     ['l2lb-node1', '192.0.2.11', '2001:db8:0:1::11', '198.19.1.0/24', '2001:db8:1:1::/64', '2001:db8:1:1::1'],
     ['l2lb-node2', '192.0.2.12', '2001:db8:0:1::12', '198.19.2.0/24', '2001:db8:1:2::/64', '2001:db8:1:2::1'],

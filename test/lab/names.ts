@@ -1,4 +1,4 @@
-// The lab's names and addresses, from ../shared/REFERENCE.md §1. Everything here lives only inside network
+// The lab's names and addresses, from docs/reference.md "Lab address plan". Everything here lives only inside network
 // namespaces the lab creates.
 //
 // One deviation from the reference table, and why: the machines this runs on can themselves sit on
