@@ -28,6 +28,8 @@ export class LeaderElector {
   #leading = false
   #lastRenewMs = 0
   #timer: NodeJS.Timeout | null = null
+  /** The step running now, if any: close() lets it finish before releasing. */
+  #inflight: Promise<void> | null = null
   #closed = false
 
   constructor(opts: LeaderElectorOptions) {
@@ -43,7 +45,11 @@ export class LeaderElector {
   get #retryMs(): number { return this.#o.retryPeriodMs ?? 2_000 }
 
   start(): void {
-    void this.#tick()
+    this.#run()
+  }
+
+  #run(): void {
+    this.#inflight = this.#tick()
   }
 
   async #tick(): Promise<void> {
@@ -54,7 +60,7 @@ export class LeaderElector {
       this.#o.log.warn({ lease: this.#o.name, err: classifyApiError(err).message }, 'leader election step failed')
     }
     if (this.#leading && mustStepDown(this.#lastRenewMs, this.#deadlineMs, this.#o.now())) this.#stepDown('renew deadline passed')
-    if (!this.#closed) this.#timer = setTimeout(() => void this.#tick(), this.#retryMs)
+    if (!this.#closed) this.#timer = setTimeout(() => this.#run(), this.#retryMs)
   }
 
   #body(resourceVersion: string | undefined, transitions: number, acquired: boolean): V1Lease {
@@ -128,6 +134,9 @@ export class LeaderElector {
     if (this.#closed) return
     this.#closed = true
     if (this.#timer) clearTimeout(this.#timer)
+    // A renewal in flight would land after the release's read, and the release then fail with 409: the
+    // standby would wait out a whole lease duration instead of taking over at once.
+    await this.#inflight
     if (!this.#leading) return
     this.#leading = false
     try {

@@ -27,7 +27,7 @@ eachApiServer(t, 'one active controller at a time', async (t, cluster) => {
     const started: string[] = []
     const elector = new LeaderElector({
       api: asController, namespace: 'l2lb-system', name: 'l2lb-controller', identity, log, now: () => performance.now(),
-      leaseDurationMs: 1000, renewDeadlineMs: 700, retryPeriodMs: 100,
+      leaseDurationMs: 2000, renewDeadlineMs: 1400, retryPeriodMs: 100,
       onStartedLeading: () => { started.push('lead'); void controller.start() },
       onStoppedLeading: () => { started.push('lost'); void controller.close() },
     })
@@ -50,10 +50,14 @@ eachApiServer(t, 'one active controller at a time', async (t, cluster) => {
   t.equal(await waitFor('IP for one', () => ip('one')), '192.0.2.240')
   t.same(standby.started, [], 'the standby never started its controller')
 
-  // Graceful stop: the leader releases the Lease and the standby takes over without waiting for it to expire.
+  // Graceful stop: the leader releases the Lease and the standby takes over without waiting for it to expire
+  // (2 s after the standby last saw it renewed; a released Lease is taken on the standby's next try, 0.1 s).
+  const stoppedAt = performance.now()
   await leader.elector.close()
-  await leader.controller.close()
   await waitFor('standby leads', () => standby.elector.leading, 3000)
+  const handover = performance.now() - stoppedAt
+  t.ok(handover < 1500, `the standby took over before the released Lease could have expired (${Math.round(handover)} ms)`)
+  await leader.controller.close()
   await core.createNamespacedService({ namespace: 'default', body: svc('two') })
   t.equal(await waitFor('IP for two', () => ip('two')), '192.0.2.241', 'the new leader allocates around what is assigned')
   t.equal(await ip('one'), '192.0.2.240', 'and moved nothing')
