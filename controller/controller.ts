@@ -26,6 +26,11 @@ export interface ControllerOptions {
   readonly loadBalancerClass: string | null
   /** Instance name for Events' reportingInstance (the pod name). */
   readonly instance: string
+  /**
+   * Asked right before every write (status, annotation, Event): false means this replica is not sure it still
+   * leads, and nothing is written (the Service is retried). Default: always true (a single replica).
+   */
+  readonly mayWrite?: () => boolean
 }
 
 /** Services reconciled at once. */
@@ -56,8 +61,9 @@ export class Controller {
     if (this.#closed) return
     const { kubeConfig, log, metrics, configNamespace, configName } = this.#o
     const api = kubeConfig.makeApiClient(CoreV1Api)
-    this.#events = new EventRecorder({ api, component: 'l2lb-controller', instance: this.#o.instance, log })
-    this.#ctx = { allocator: this.#allocator, writer: new KubeServiceWriter(api, this.#events, log), loadBalancerClass: this.#o.loadBalancerClass }
+    const mayWrite = this.#o.mayWrite ?? (() => true)
+    this.#events = new EventRecorder({ api, component: 'l2lb-controller', instance: this.#o.instance, log, mayWrite })
+    this.#ctx = { allocator: this.#allocator, writer: new KubeServiceWriter(api, this.#events, log, mayWrite), loadBalancerClass: this.#o.loadBalancerClass }
     this.#gauges = {
       stale: metrics.gauge('l2lb_k8s_client_config_stale_bool', '1 when the pool ConfigMap on the server is not the config in force'),
       total: metrics.gauge('l2lb_allocator_addresses_total', 'Usable addresses in each pool'),
@@ -156,6 +162,14 @@ export class Controller {
       g.total.set({ pool: u.pool }, u.capacity)
       g.inUse.set({ pool: u.pool }, u.inUse)
     }
+  }
+
+  /**
+   * Every Service once more: after a spell without writes (the leader was unsure it led), what was refused
+   * then, or given up on, is written now.
+   */
+  resync(): void {
+    if (this.#synced && !this.#closed) this.#enqueueAll()
   }
 
   /** Resolves when the queue is empty: for tests. */

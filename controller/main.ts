@@ -7,52 +7,61 @@ import { LeaderElector } from './kube/leader-elector.js'
 import { loadKubeConfig } from './kube/kube-client.js'
 import { MetricsRegistry } from './observe/metrics.js'
 import { runProgram } from './observe/run-program.js'
-import { parseListenAddress } from './observe/listen-address.js'
 import { Controller } from './controller.js'
+import { controllerSettings } from './settings.js'
 
 const log = pino({ name: 'l2lb-controller', level: process.env.LOG_LEVEL ?? 'info' })
 
 async function main(): Promise<void> {
   const env = process.env
-  const listen = parseListenAddress(env.L2LB_METRICS_ADDR ?? '0.0.0.0:7472')
-  if (!listen.ok) {
-    log.fatal(`L2LB_METRICS_ADDR: ${listen.error}`)
+  const parsed = controllerSettings(env)
+  if (!parsed.ok) {
+    for (const e of parsed.errors) log.fatal(e)
     process.exit(2)
   }
+  const settings = parsed.settings
   const metrics = new MetricsRegistry()
   const kubeConfig = loadKubeConfig(env)
-  const configNamespace = env.L2LB_NAMESPACE || 'l2lb-system'
+  const instance = env.POD_NAME || hostname()
+  // The elector exists before the controller so that the controller's writes can ask it; it starts later.
+  let elector: LeaderElector | null = null
   const controller = new Controller({
     kubeConfig,
     log,
     metrics,
-    configNamespace,
-    configName: env.L2LB_CONFIGMAP || 'config',
-    loadBalancerClass: env.L2LB_LOAD_BALANCER_CLASS || null,
-    instance: env.POD_NAME || hostname(),
+    configNamespace: settings.configNamespace,
+    configName: settings.configName,
+    loadBalancerClass: settings.loadBalancerClass,
+    instance,
+    mayWrite: () => elector === null || elector.certain,
   })
-  if (env.L2LB_LEADER_ELECT === 'false') {
-    await runProgram({ log, listen, metrics, program: controller })
+  if (!settings.leaderElect) {
+    await runProgram({ log, listen: settings.listen, metrics, program: controller })
     return
   }
-  // Several replicas may run; one allocates (docs/architecture.md). Losing leadership exits, as client-go's
-  // controllers do: the restarted process comes back as a standby and re-syncs from scratch if it leads again.
-  const elector = new LeaderElector({
+  // Several replicas may run; one allocates (docs/architecture.md). An API server outage does not end the
+  // leader: it writes nothing while it is unsure it leads, and goes on when it can renew again (nobody took
+  // over meanwhile, or it would have read their Lease). Only a leader that sees another holder exits, as
+  // client-go's controllers do: the restarted process comes back as a standby and re-syncs from scratch.
+  const le = new LeaderElector({
     api: kubeConfig.makeApiClient(CoordinationV1Api),
-    namespace: configNamespace, name: 'l2lb-controller', identity: `${env.POD_NAME || hostname()}_${process.pid}`,
+    namespace: settings.configNamespace, name: 'l2lb-controller', identity: `${instance}_${process.pid}`,
+    leaseDurationMs: settings.leaseMs, renewDeadlineMs: settings.renewDeadlineMs, retryPeriodMs: settings.retryMs,
     log, now: () => performance.now(),
     onStartedLeading: () => {
       controller.start().catch(err => { log.fatal({ err }, 'controller failed to start'); process.exit(1) })
     },
-    onStoppedLeading: () => { log.fatal('lost the controller Lease; exiting so that a restart starts clean'); process.exit(1) },
+    onRegainedCertainty: () => controller.resync(),
+    onStoppedLeading: () => { log.fatal('another replica holds the controller Lease; exiting so that a restart starts clean'); process.exit(1) },
   })
+  elector = le
   await runProgram({
-    log, listen, metrics,
+    log, listen: settings.listen, metrics,
     program: {
       // A standby is healthy and ready: it is doing its job, which is to wait.
-      get ready() { return controller.ready || !elector.leading },
-      start: async () => elector.start(),
-      close: async () => { await controller.close(); await elector.close() },
+      get ready() { return controller.ready || !le.leading },
+      start: async () => le.start(),
+      close: async () => { await controller.close(); await le.close() },
     },
   })
 }

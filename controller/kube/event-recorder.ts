@@ -23,6 +23,8 @@ export interface EventRecorderOptions {
   readonly instance: string
   readonly log: Logger
   readonly now?: () => Date
+  /** Asked right before each write; false: the Event is dropped (Events are best effort). */
+  readonly mayWrite?: () => boolean
 }
 
 interface Recent { name: string; count: number; first: string; at: number }
@@ -38,6 +40,7 @@ export class EventRecorder {
   }
 
   async record(ref: ObjectRef, type: 'Normal' | 'Warning', reason: string, message: string): Promise<void> {
+    if (this.#o.mayWrite !== undefined && !this.#o.mayWrite()) return
     const now = (this.#o.now ?? (() => new Date()))()
     const stamp = now.toISOString().replace(/\.\d+Z$/, 'Z')
     const foldKey = `${ref.uid}|${type}|${reason}|${message}`

@@ -19,7 +19,16 @@ export interface LeaderElectorOptions {
   readonly log: Logger
   readonly now: () => number
   readonly onStartedLeading: () => void
+  /** Another replica holds the Lease now (or close() released it): this one must stop for good. */
   readonly onStoppedLeading: () => void
+  /**
+   * The renew deadline passed without a renewal (the API server is away, or this process was paused): from
+   * now on `certain` is false and the leader must write nothing, but it keeps its state and keeps trying. If
+   * its next renewal succeeds nobody took over (a takeover is a write of the Lease, which it would have
+   * read), and onRegainedCertainty follows; if another holder shows up, onStoppedLeading.
+   */
+  readonly onLostCertainty?: () => void
+  readonly onRegainedCertainty?: () => void
 }
 
 export class LeaderElector {
@@ -31,6 +40,7 @@ export class LeaderElector {
   /** The step running now, if any: close() lets it finish before releasing. */
   #inflight: Promise<void> | null = null
   #closed = false
+  #uncertain = false
 
   constructor(opts: LeaderElectorOptions) {
     this.#o = opts
@@ -38,6 +48,15 @@ export class LeaderElector {
 
   get leading(): boolean {
     return this.#leading
+  }
+
+  /**
+   * Whether this replica may write: it leads and renewed within the renew deadline, on the monotonic clock,
+   * checked at the moment of asking. A process that wakes from a pause (SIGSTOP, a long GC or VM stall) is
+   * uncertain before any timer of its own has run, so the watch events it had buffered cannot lead to a write.
+   */
+  get certain(): boolean {
+    return this.#leading && !mustStepDown(this.#lastRenewMs, this.#deadlineMs, this.#o.now())
   }
 
   get #durationMs(): number { return this.#o.leaseDurationMs ?? 15_000 }
@@ -58,8 +77,16 @@ export class LeaderElector {
       await this.#step()
     } catch (err) {
       this.#o.log.warn({ lease: this.#o.name, err: classifyApiError(err).message }, 'leader election step failed')
+      // A replica that could not see the Lease cannot tell that its holder stopped renewing: it watches for a
+      // whole lease duration again from its next good read. Without this, a standby cut off by the same API
+      // outage as the leader would take over the moment both are back, for a leader that was never gone.
+      this.#seen = null
     }
-    if (this.#leading && mustStepDown(this.#lastRenewMs, this.#deadlineMs, this.#o.now())) this.#stepDown('renew deadline passed')
+    if (this.#leading && !this.#uncertain && mustStepDown(this.#lastRenewMs, this.#deadlineMs, this.#o.now())) {
+      this.#uncertain = true
+      this.#o.log.warn({ lease: this.#o.name }, 'renew deadline passed: writing nothing until the Lease is renewed again')
+      this.#o.onLostCertainty?.()
+    }
     if (!this.#closed) this.#timer = setTimeout(() => this.#run(), this.#retryMs)
   }
 
@@ -116,6 +143,11 @@ export class LeaderElector {
     }
     this.#lastRenewMs = sentAt
     if (this.#closed) return // close() ran while this step was in flight: never start leading after it
+    if (this.#uncertain) {
+      this.#uncertain = false
+      this.#o.log.info({ lease: this.#o.name }, 'Lease renewed again after the renew deadline: nobody took over, writing again')
+      this.#o.onRegainedCertainty?.()
+    }
     if (!this.#leading) {
       this.#leading = true
       this.#o.log.info({ lease: `${namespace}/${name}`, identity: this.#o.identity }, 'became leader')
@@ -125,6 +157,7 @@ export class LeaderElector {
 
   #stepDown(reason: string): void {
     this.#leading = false
+    this.#uncertain = false
     this.#o.log.warn({ lease: this.#o.name, reason }, 'stopped leading')
     this.#o.onStoppedLeading()
   }

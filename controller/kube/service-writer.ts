@@ -14,14 +14,21 @@ export class KubeServiceWriter implements ServiceWriter {
   readonly #api: CoreV1Api
   readonly #events: EventRecorder
   readonly #log: Logger
+  readonly #mayWrite: () => boolean
 
-  constructor(api: CoreV1Api, events: EventRecorder, log: Logger) {
+  /** `mayWrite` is asked right before each write; false: nothing is sent and the write counts as failed. */
+  constructor(api: CoreV1Api, events: EventRecorder, log: Logger, mayWrite: () => boolean = () => true) {
     this.#api = api
     this.#events = events
     this.#log = log
+    this.#mayWrite = mayWrite
   }
 
   async #patch(svc: ServiceView, what: string, call: () => Promise<unknown>): Promise<WriteOutcome> {
+    if (!this.#mayWrite()) {
+      this.#log.debug({ service: svc.key }, `not writing ${what}: not sure this replica still leads`)
+      return 'failed'
+    }
     try {
       await call()
       return 'ok'

@@ -33,10 +33,20 @@ export interface TestCluster {
   kubeconfigPathAs(account: Account): string
   /** `METHOD path` of every request of l2lb's accounts refused with 403 so far. */
   forbidden(): string[]
+  /** Requests of an account that change something (create, update, patch, delete), as the server saw them. */
+  writesBy(account: Account): AccountWrite[]
   close(): Promise<void>
 }
 
+export interface AccountWrite {
+  readonly verb: string
+  readonly path: string
+  /** When the server received it, ms since the epoch. */
+  readonly atMs: number
+}
+
 const ACCOUNTS: readonly Account[] = ['controller', 'speaker']
+const WRITE_VERBS = new Set(['create', 'update', 'patch', 'delete', 'deletecollection'])
 const tokenOf = (account: Account): string => `${account}-token-l2lb-test`
 const userOf = (account: Account): string => `system:serviceaccount:l2lb-system:${account}`
 
@@ -50,6 +60,7 @@ function loadKubeConfig(path: string): KubeConfig {
 export async function startTestCluster(opts: ApiServerOptions = {}): Promise<TestCluster> {
   const dir = mkdtempSync(join(tmpdir(), 'l2lb-test-'))
   const refused: string[] = []
+  const writes: (AccountWrite & { user: string })[] = []
   const governed = new Set(ACCOUNTS.map(userOf))
   const rbac = shippedRbacAuthorizer()
   const server = await startApiServer({
@@ -58,6 +69,7 @@ export async function startTestCluster(opts: ApiServerOptions = {}): Promise<Tes
     authorize: (user, verb, r) => {
       const allowed = rbac(user, verb, r)
       if (!allowed && governed.has(user.name)) refused.push(`${verb} ${r.path}`)
+      if (governed.has(user.name) && WRITE_VERBS.has(verb)) writes.push({ user: user.name, verb, path: r.path, atMs: Date.now() })
       return allowed
     },
     ...opts,
@@ -71,6 +83,7 @@ export async function startTestCluster(opts: ApiServerOptions = {}): Promise<Tes
     kind: 'stand-in', url: server.url, kubeConfig: loadKubeConfig(kubeconfigPath), kubeconfigPath, dir, standIn: server,
     kubeConfigAs: a => loadKubeConfig(pathAs(a)), kubeconfigPathAs: pathAs,
     forbidden: () => [...refused],
+    writesBy: a => writes.filter(w => w.user === userOf(a)).map(({ verb, path, atMs }) => ({ verb, path, atMs })),
     close: async () => { await server.close(); rmSync(dir, { recursive: true, force: true }) },
   }
 }
@@ -106,6 +119,8 @@ export async function startRealCluster(): Promise<TestCluster> {
     kind: 'real', url: server.url, kubeConfig, kubeconfigPath, dir, standIn: undefined,
     kubeConfigAs: a => loadKubeConfig(pathAs(a)), kubeconfigPathAs: pathAs,
     forbidden: () => server.auditEvents().filter(e => e.code === 403 && governed.has(e.user)).map(e => `${e.verb} ${e.requestURI}`),
+    writesBy: a => server.auditEvents().filter(e => e.user === userOf(a) && WRITE_VERBS.has(e.verb))
+      .map(e => ({ verb: e.verb, path: e.requestURI.split('?')[0] ?? '', atMs: e.atMs })),
     close,
   }
 }

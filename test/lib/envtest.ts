@@ -185,6 +185,8 @@ export interface AuditEvent {
   readonly verb: string
   readonly requestURI: string
   readonly code: number
+  /** When the server received it, ms since the epoch. */
+  readonly atMs: number
 }
 
 export interface RealApiServer {
@@ -261,8 +263,11 @@ export function parseAuditLog (text: string): AuditEvent[] {
   const out: AuditEvent[] = []
   for (const line of text.split('\n')) {
     if (line.trim() === '') continue
-    const e = JSON.parse(line) as { user?: { username?: string }, verb?: string, requestURI?: string, responseStatus?: { code?: number } }
-    out.push({ user: e.user?.username ?? '', verb: e.verb ?? '', requestURI: e.requestURI ?? '', code: e.responseStatus?.code ?? 0 })
+    const e = JSON.parse(line) as { user?: { username?: string }, verb?: string, requestURI?: string, responseStatus?: { code?: number }, requestReceivedTimestamp?: string }
+    out.push({
+      user: e.user?.username ?? '', verb: e.verb ?? '', requestURI: e.requestURI ?? '', code: e.responseStatus?.code ?? 0,
+      atMs: Date.parse(e.requestReceivedTimestamp ?? '') || 0,
+    })
   }
   return out
 }
