@@ -13,6 +13,7 @@ import { NdpResponder } from './ndp-responder.js'
 import { judgeIpvs } from './core/ipvs.js'
 import { readIpvsFacts } from './ipvs-facts.js'
 import { PeerHeartbeats } from './peer-heartbeat.js'
+import { parseClusterName, parseHeartbeatKeys } from './core/peer-heartbeat.js'
 
 const log = pino({ name: 'l2lb-speaker', level: process.env.LOG_LEVEL ?? 'info' })
 
@@ -48,6 +49,18 @@ async function main(): Promise<void> {
     log.fatal(`L2LB_HEARTBEAT_MS="${env.L2LB_HEARTBEAT_MS}": write 0 (off) or a whole number of milliseconds from 20 to ${leaseSeconds * 100} (a tenth of L2LB_LEASE_SECONDS; default 200)`)
     process.exit(2)
   }
+  // Peer-heartbeat authentication (README, "Heartbeat authentication"): the cluster's name, and its keys
+  // (from the Secret l2lb-heartbeat-key; none: unauthenticated, which the heartbeats warn about at start).
+  const cluster = parseClusterName(env.L2LB_CLUSTER_NAME ?? '')
+  if (!cluster.ok) {
+    log.fatal(`L2LB_CLUSTER_NAME: ${cluster.error}`)
+    process.exit(2)
+  }
+  const keys = parseHeartbeatKeys(env.L2LB_HEARTBEAT_KEYS ?? '')
+  if (!keys.ok) {
+    log.fatal(`L2LB_HEARTBEAT_KEYS: ${keys.error} (README, "Heartbeat authentication")`)
+    process.exit(2)
+  }
   const metrics = new MetricsRegistry()
   const ipvs = judgeIpvs(readIpvsFacts())
   metrics.gauge('l2lb_speaker_ipvs_without_strict_arp_bool', '1 when kube-proxy IPVS mode lacks strictARP on this node (several nodes answer ARP)')
@@ -76,6 +89,7 @@ async function main(): Promise<void> {
     leaseDurationSeconds: leaseSeconds,
     peerHeartbeats: heartbeatMs === 0 ? undefined : new PeerHeartbeats({
       node: nodeName, interfaces: names, intervalMs: heartbeatMs, log: log.child({ part: 'peer-heartbeat' }), metrics,
+      trust: { cluster: cluster.cluster, keys: keys.keys },
     }),
   })
   await runProgram({ log, listen, metrics, program: speaker })

@@ -4,13 +4,22 @@
 //
 // Heartbeats are an accelerator, never a requirement: an interface where the socket cannot be opened, a send
 // that fails, a LAN that drops the group — each leaves the Leases to decide, as without heartbeats.
+//
+// Every frame heard is decoded, checked against the cluster name and keys, and against the last frame taken
+// from its node (the replay rule, core/peer-heartbeat.ts); one that fails is dropped and counted, never
+// thrown on: l2lb_speaker_heartbeats_dropped_total{reason} for a frame that is not a readable heartbeat of
+// another node (the codec's code, SAME_NODE_NAME, OWN_FRAME, DUPLICATE), ..._rejected_total{reason} for a
+// readable one that is not trusted (other_cluster, unsigned, unknown_key, bad_mac, replay).
+import { randomBytes } from 'node:crypto'
+import { performance } from 'node:perf_hooks'
 import type { Logger } from 'pino'
 import type { MetricFamily, MetricsRegistry } from '../controller/observe/metrics.js'
 import { assembleBpf } from './core/bpf.js'
 import { PacketError } from './core/ethernet.js'
 import {
-  ETHERTYPE_L2LB_HEARTBEAT, HEARTBEAT_GROUP_MAC, decodeHeartbeat, encodeHeartbeat, heartbeatFilter,
-  type HeartbeatKind, type ReceivedHeartbeat,
+  ETHERTYPE_L2LB_HEARTBEAT, HEARTBEAT_GROUP_MAC, REJECT_REASONS, decodeHeartbeat, encodeHeartbeat, heartbeatFilter,
+  judgeFreshness, senderRecord, verifyHeartbeat,
+  type DecodedHeartbeat, type HeartbeatKind, type HeartbeatTrust, type ReceivedHeartbeat, type SenderRecord,
 } from './core/peer-heartbeat.js'
 import { openPacketLink, type MulticastLink, type OpenLink } from './link/packet-link.js'
 
@@ -35,6 +44,31 @@ export interface PeerHeartbeatOptions {
   readonly openLink?: OpenLink<MulticastLink>
   /** Monotonic clock in ms, the speaker's; performance.now by default. */
   readonly now?: () => number
+  /**
+   * The cluster name and keys (README, "Heartbeat authentication"); by default unnamed and without keys:
+   * frames unsigned and every frame of the cluster taken, which start() warns about.
+   */
+  readonly trust?: HeartbeatTrust
+  /** This process's boot id (64 bits); random by default. */
+  readonly bootId?: bigint
+  /**
+   * The sent-at clock in ms: wall-clock time at process start plus monotonic time since (never steps back
+   * while the process runs), by default.
+   */
+  readonly sentAtClock?: () => number
+}
+
+const UNNAMED_UNAUTHENTICATED: HeartbeatTrust = { cluster: '', keys: [] }
+
+/** How many sending nodes the replay rule remembers (the least recently heard is forgotten first). */
+export const SENDERS_REMEMBERED = 4096
+
+function newBootId(): bigint {
+  return randomBytes(8).readBigUInt64BE(0)
+}
+
+function processClockMs(): number {
+  return Math.floor(performance.timeOrigin + performance.now())
 }
 
 const openHeartbeatLink: OpenLink<MulticastLink> = name =>
@@ -65,10 +99,15 @@ export class PeerHeartbeats implements PeerHeartbeatSource {
   #slots: Slot[] = []
   #timer: NodeJS.Timeout | null = null
   #sequence = 0
+  #bootId: bigint
+  readonly #trust: HeartbeatTrust
+  /** The last frame taken from each node, least recently heard first (the replay rule). */
+  readonly #senders = new Map<string, SenderRecord>()
   #closed = false
   #onHeartbeat: (h: ReceivedHeartbeat) => void = () => {}
   #sent: MetricFamily | null = null
   #dropped: MetricFamily | null = null
+  #rejected: MetricFamily | null = null
   #reopened: MetricFamily | null = null
   /** Interfaces whose last send failed: logged once per failure streak, not every interval. */
   #failing = new Set<string>()
@@ -77,6 +116,8 @@ export class PeerHeartbeats implements PeerHeartbeatSource {
 
   constructor(opts: PeerHeartbeatOptions) {
     this.#o = opts
+    this.#trust = opts.trust ?? UNNAMED_UNAUTHENTICATED
+    this.#bootId = opts.bootId ?? newBootId()
   }
 
   get intervalMs(): number {
@@ -94,6 +135,16 @@ export class PeerHeartbeats implements PeerHeartbeatSource {
     this.#sent = metrics?.counter('l2lb_speaker_heartbeats_sent_total', 'Peer heartbeats sent, per interface') ?? null
     this.#dropped = metrics?.counter('l2lb_speaker_heartbeats_dropped_total', 'Frames of the heartbeat EtherType dropped, per reason') ?? null
     this.#reopened = metrics?.counter('l2lb_speaker_heartbeat_socket_opens_total', 'Heartbeat sockets opened again after one was lost, per interface') ?? null
+    this.#rejected = metrics?.counter('l2lb_speaker_heartbeats_rejected_total', 'Peer heartbeats refused, per reason: other_cluster, unsigned, unknown_key, bad_mac, replay') ?? null
+    for (const reason of REJECT_REASONS) this.#rejected?.inc({ reason }, 0)
+    const { cluster, keys } = this.#trust
+    metrics?.gauge('l2lb_speaker_heartbeat_auth_enabled_bool', '1 when peer heartbeats are signed and checked (L2LB_HEARTBEAT_KEYS); 0 when any host on the LAN can forge them')
+      .set({}, keys.length > 0 ? 1 : 0)
+    if (keys.length > 0) {
+      this.#o.log.info({ cluster, signingKey: keys[0]?.id, keys: keys.map(k => k.id) }, 'peer heartbeats are signed and checked')
+    } else {
+      this.#o.log.warn({ cluster }, 'peer heartbeats are NOT authenticated: any host on the LAN can forge or replay one (a forged `leaving` moves a node\'s IPs away). Set L2LB_HEARTBEAT_KEYS from the Secret l2lb-heartbeat-key (README, "Heartbeat authentication")')
+    }
     this.#slots = this.#o.interfaces.map(name => ({ name, link: null, retryIn: 0 }))
     for (const slot of this.#slots) this.#open(slot, false)
     this.#tick()
@@ -145,15 +196,25 @@ export class PeerHeartbeats implements PeerHeartbeatSource {
   }
 
   #receive(frame: Buffer): void {
-    let h: ReceivedHeartbeat
+    let h: DecodedHeartbeat
     try {
       h = decodeHeartbeat(frame)
     } catch (err) {
       this.#dropped?.inc({ reason: err instanceof PacketError ? err.code : 'ERROR' })
       return
     }
+    const refused = verifyHeartbeat(h, this.#trust)
+    if (refused !== null) {
+      this.#rejected?.inc({ reason: refused })
+      return
+    }
     if (h.node === this.#o.node) {
-      // Not our own frame (the link never delivers our sends): another host uses our node name.
+      // A link never delivers its own sends, but another interface on the same LAN hears them: our boot id.
+      if (h.bootId === this.#bootId) {
+        this.#dropped?.inc({ reason: 'OWN_FRAME' })
+        return
+      }
+      // Another host uses our node name.
       this.#dropped?.inc({ reason: 'SAME_NODE_NAME' })
       if (!this.#sameNameWarned) {
         this.#sameNameWarned = true
@@ -161,17 +222,44 @@ export class PeerHeartbeats implements PeerHeartbeatSource {
       }
       return
     }
-    this.#onHeartbeat(h)
+    const freshness = judgeFreshness(this.#senders.get(h.node), h)
+    if (freshness === 'replay') {
+      this.#rejected?.inc({ reason: 'replay' })
+      return
+    }
+    if (freshness === 'duplicate') {
+      this.#dropped?.inc({ reason: 'DUPLICATE' })
+      return
+    }
+    this.#senders.delete(h.node)
+    this.#senders.set(h.node, senderRecord(h))
+    if (this.#senders.size > SENDERS_REMEMBERED) {
+      const oldest = this.#senders.keys().next()
+      if (oldest.done !== true) this.#senders.delete(oldest.value)
+    }
+    const heard: ReceivedHeartbeat = { node: h.node, kind: h.kind, intervalMs: h.intervalMs, sequence: h.sequence, src: h.src }
+    this.#onHeartbeat(heard)
   }
 
   #send(kind: HeartbeatKind): void {
-    const sequence = this.#sequence
-    this.#sequence = (this.#sequence + 1) >>> 0
+    const frame = {
+      node: this.#o.node, kind, intervalMs: this.#o.intervalMs, sequence: this.#sequence, cluster: this.#trust.cluster,
+      bootId: this.#bootId, sentAtMs: (this.#o.sentAtClock ?? processClockMs)(),
+    }
+    // After 2^32 frames (27 years at 200 ms, 2.7 at the shortest interval, 20 ms) the sequence would wrap and
+    // read as a replay: carry on as a new process would, with a new boot id (its sent-at is later).
+    if (this.#sequence === 0xffffffff) {
+      this.#bootId = newBootId()
+      this.#sequence = 0
+    } else {
+      this.#sequence++
+    }
+    const key = this.#trust.keys[0] ?? null
     for (const slot of this.#slots) {
       const { name, link } = slot
       if (link === null) continue
       try {
-        link.send(encodeHeartbeat(link.mac, { node: this.#o.node, kind, intervalMs: this.#o.intervalMs, sequence }))
+        link.send(encodeHeartbeat(link.mac, frame, key))
         this.#sent?.inc({ interface: name })
         this.#lastSent = this.#o.now ? this.#o.now() : performance.now()
         if (this.#failing.delete(name)) this.#o.log.info({ interface: name }, 'peer heartbeats are sent again')

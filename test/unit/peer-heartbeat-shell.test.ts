@@ -10,6 +10,11 @@ import { FakeLink, systemError, until } from '../lib/fake-link.js'
 const log = pino({ level: 'silent' })
 const PEER = Buffer.from([0x02, 0x00, 0xc0, 0x00, 0x02, 0x0c])
 
+/** An unsigned frame of the unnamed cluster, from one process of `node` (boot id 7). */
+function peerFrame(node: string, sequence: number): Buffer {
+  return encodeHeartbeat(PEER, { node, kind: 'alive', intervalMs: 200, sequence, cluster: '', bootId: 7n, sentAtMs: 1_000 + sequence }, null)
+}
+
 function setup(interfaces = ['eth0'], failOpen: string[] = []): { hb: PeerHeartbeats; links: Map<string, FakeLink>; heard: ReceivedHeartbeat[]; metrics: MetricsRegistry } {
   const links = new Map<string, FakeLink>()
   const metrics = new MetricsRegistry()
@@ -53,13 +58,13 @@ t.test('hands over heartbeats of other nodes; drops and counts everything else',
   const { hb, links, heard, metrics } = setup()
   const link = links.get('eth0')
   if (!link) throw new Error('no link opened')
-  link.receive(encodeHeartbeat(PEER, { node: 'l2lb-node2', kind: 'alive', intervalMs: 200, sequence: 9 }))
+  link.receive(peerFrame('l2lb-node2', 9))
   t.equal(heard.length, 1)
-  t.equal(heard[0]?.node, 'l2lb-node2')
-  const bad = encodeHeartbeat(PEER, { node: 'l2lb-node2', kind: 'alive', intervalMs: 200, sequence: 10 })
+  t.same(heard[0], { node: 'l2lb-node2', kind: 'alive', intervalMs: 200, sequence: 9, src: PEER }, 'what the speaker needs, no more')
+  const bad = peerFrame('l2lb-node2', 10)
   bad.write('XXXX', 14)
   link.receive(bad)
-  link.receive(encodeHeartbeat(PEER, { node: 'l2lb-node1', kind: 'alive', intervalMs: 200, sequence: 1 }))
+  link.receive(peerFrame('l2lb-node1', 1))
   t.equal(heard.length, 1, 'a malformed frame and one carrying our own name are not handed over')
   const text = metrics.render()
   t.match(text, /l2lb_speaker_heartbeats_dropped_total\{reason="BAD_MAGIC"\} 1/)
