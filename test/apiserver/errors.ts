@@ -40,6 +40,29 @@ export function conflict (resource: string, group: string, name: string, why = '
   return new ApiError(409, 'Conflict', `Operation cannot be fulfilled on ${qualified} "${name}": ${why}`, details(resource, group, name))
 }
 
+/**
+ * A storage precondition that failed (the etcd3 store's Preconditions.Check): the uid a PUT body carries is not
+ * the stored object's ('' when there is none). `key` is the etcd key.
+ */
+export function storageUidPreconditionFailed (resource: string, group: string, name: string, key: string, want: string, have: string): ApiError {
+  return conflict(resource, group, name, `StorageError: invalid object, Code: 4, Key: ${key}, ResourceVersion: 0, AdditionalErrorMsg: Precondition failed: UID in precondition: ${want}, UID in object meta: ${have}`)
+}
+
+/**
+ * A DELETE precondition that failed in rest.BeforeDelete: the conflict is named by the Kind (`Service`,
+ * `EndpointSlice.discovery.k8s.io`), not the resource (golden delete-precondition-*-409.txt).
+ */
+export function deletePreconditionFailed (kind: string, group: string, name: string, field: 'UID' | 'ResourceVersion', want: string, have: string): ApiError {
+  const qualified = group === '' ? kind : `${kind}.${group}`
+  const why = field === 'UID'
+    ? `the UID in the precondition (${want}) does not match the UID in record (${have}). The object might have been deleted and then recreated`
+    : `the ResourceVersion in the precondition (${want}) does not match the ResourceVersion in record (${have}). The object might have been modified`
+  const d: JsonObject = { name }
+  if (group !== '') d.group = group
+  d.kind = kind
+  return new ApiError(409, 'Conflict', `Operation cannot be fulfilled on ${qualified} "${name}": ${why}`, d)
+}
+
 export function badRequest (message: string): ApiError {
   return new ApiError(400, 'BadRequest', message)
 }
@@ -99,9 +122,12 @@ export function pathNotFound (): ApiError {
   return new ApiError(404, 'NotFound', 'the server could not find the requested resource', {})
 }
 
-/** 422 Invalid: `Kind "name" is invalid: <field>: <message>` or `[a, b]` when several causes. */
+/**
+ * 422 Invalid: `Kind "name" is invalid: <field>: <message>` or `[a, b]` when several causes. The message names
+ * each distinct cause once (field.ErrorList.ToAggregate); `details.causes` keeps them all.
+ */
 export function invalid (kind: string, name: string, group: string, causes: readonly StatusCause[]): ApiError {
-  const parts = causes.map(c => `${c.field}: ${c.message}`)
+  const parts = [...new Set(causes.map(c => `${c.field}: ${c.message}`))]
   const summary = parts.length === 1 ? parts[0] ?? '' : `[${parts.join(', ')}]`
   const qualifiedKind = group === '' ? kind : `${kind}.${group}`
   const d: JsonObject = { name }

@@ -3,7 +3,8 @@
 // "watch cache") used to replay watches and to serve exact-resourceVersion lists; optimistic concurrency.
 import { randomUUID } from 'node:crypto'
 import {
-  alreadyExists, ApiError, badRequest, conflict, DecodeError, expired, fieldInvalid, fieldRequired, invalid, invalidPatch, notFound, type StatusCause
+  alreadyExists, ApiError, badRequest, conflict, DecodeError, deletePreconditionFailed, expired, fieldImmutable, fieldInvalid, fieldRequired, invalid,
+  invalidPatch, notFound, type StatusCause, storageUidPreconditionFailed
 } from './errors.js'
 import type { ServiceCidr } from './ip.js'
 import { goQuote } from './gofmt.js'
@@ -79,6 +80,14 @@ function metaOf (o: JsonObject): JsonObject {
 
 function rfc3339 (d: Date): string {
   return d.toISOString().replace(/\.\d{3}Z$/, 'Z')
+}
+
+/**
+ * The group of the Kind the registry's strategy reports (422 Invalid, delete preconditions): the stored object's,
+ * so an events.k8s.io Event, stored as a core Event, is an `Event` without a group.
+ */
+function kindGroup (def: ResourceDef): string {
+  return def.storage === 'events' ? '' : def.group
 }
 
 function keyOf (namespace: string, name: string): string {
@@ -311,11 +320,11 @@ export class Registry {
     def.defaults(obj)
     def.prepareForCreate(obj)
     const causes = [...this.validateMeta(def, obj), ...def.validate(obj, undefined, '')]
-    if (causes.length > 0) throw invalid(def.kind, name, def.group, causes)
+    if (causes.length > 0) throw invalid(def.kind, name, kindGroup(def), causes)
     const key = keyOf(def.namespaced ? namespace : '', name)
     if (this.store(def).has(key)) throw alreadyExists(def.resource, def.group, name)
     const allocCauses = def.allocate(obj, { others: () => this.others(def, key), random: this.opts.random, serviceCidrs: this.opts.serviceCidrs })
-    if (allocCauses.length > 0) throw invalid(def.kind, name, def.group, allocCauses)
+    if (allocCauses.length > 0) throw invalid(def.kind, name, kindGroup(def), allocCauses)
     opts.warnings.push(...def.warnings(obj))
     m.uid = randomUUID()
     m.creationTimestamp = rfc3339(this.opts.now())
@@ -337,6 +346,9 @@ export class Registry {
     const ns = def.namespaced ? namespace : ''
     const old = this.stored(def, ns, name)
     if (old === undefined) {
+      // A PUT body's uid is a storage precondition, checked before the object is looked for: a missing object
+      // has no uid, so it fails (409), ahead of the 404 or the create-on-update (golden uid-put-missing-409.txt).
+      if (opts.fromPut) this.checkUidPrecondition(def, ns, name, mutate(undefined), '')
       if (opts.fromPut && def.allowCreateOnUpdate && subresource === '') {
         // Only a create checks the namespace; an update of a missing object is that object's 404.
         this.checkNamespace(def, ns)
@@ -362,11 +374,19 @@ export class Registry {
     if (bodyName !== name) throw badRequest(`the name of the object (${bodyName}) does not match the name on the URL (${name})`)
     const bodyNs = stringAt(em, 'namespace') ?? ''
     if (def.namespaced && bodyNs !== '' && bodyNs !== ns) throw badRequest('the namespace of the provided object does not match the namespace sent on the request')
+    const om = metaOf(old)
+    if (opts.fromPut) this.checkUidPrecondition(def, ns, name, ext, stringAt(om, 'uid') ?? '')
     const next = def.toStorage(ext)
     const nm = metaOf(next)
-    const om = metaOf(old)
     const wantRv = stringAt(nm, 'resourceVersion') ?? ''
     if (wantRv !== '' && wantRv !== stringAt(om, 'resourceVersion')) throw conflict(def.resource, def.group, name)
+    // A patch that changes the uid is refused by rest.BeforeUpdate (an empty one means "keep it"): 422 naming
+    // metadata.uid, twice for the kinds whose own update validation checks metadata again (golden
+    // uid-patch-immutable-422.txt). l2lb's controller sends its Service's uid in every merge patch for this.
+    const sentUid = typeof nm.uid === 'string' ? nm.uid : ''
+    const uidCauses = sentUid !== '' && sentUid !== om.uid
+      ? Array.from({ length: def.validatesMetaUpdate ? 2 : 1 }, () => fieldImmutable('metadata.uid', sentUid))
+      : []
     // System-owned metadata always comes from the stored object.
     for (const k of ['uid', 'creationTimestamp', 'deletionTimestamp', 'deletionGracePeriodSeconds', 'generation', 'resourceVersion']) {
       if (om[k] === undefined) delete nm[k]
@@ -380,12 +400,12 @@ export class Registry {
     def.prepareForUpdate(next, old, subresource)
     // Again: what prepareForUpdate carried over (e.g. spec on /status) may enable more defaults (ipMode).
     def.defaults(next)
-    const causes = [...this.validateMeta(def, next), ...def.validate(next, old, subresource)]
-    if (causes.length > 0) throw invalid(def.kind, name, def.group, causes)
+    const causes = [...this.validateMeta(def, next), ...uidCauses, ...def.validate(next, old, subresource)]
+    if (causes.length > 0) throw invalid(def.kind, name, kindGroup(def), causes)
     const key = keyOf(ns, name)
     if (subresource === '') {
       const allocCauses = def.allocate(next, { others: () => this.others(def, key), old, random: this.opts.random, serviceCidrs: this.opts.serviceCidrs })
-      if (allocCauses.length > 0) throw invalid(def.kind, name, def.group, allocCauses)
+      if (allocCauses.length > 0) throw invalid(def.kind, name, kindGroup(def), allocCauses)
       opts.warnings.push(...def.warnings(next))
     }
     if (def.tracksGeneration) {
@@ -435,9 +455,15 @@ export class Registry {
     const om = metaOf(old)
     const pre = objectAt(isObject(options) ? options : undefined, 'preconditions')
     const preUid = stringAt(pre, 'uid')
-    if (preUid !== undefined && preUid !== om.uid) throw conflict(def.resource, def.group, name, `Precondition failed: UID in precondition: ${preUid}, UID in object meta: ${String(om.uid)}`)
     const preRv = stringAt(pre, 'resourceVersion')
-    if (preRv !== undefined && preRv !== om.resourceVersion) throw conflict(def.resource, def.group, name, `Precondition failed: ResourceVersion in precondition: ${preRv}, ResourceVersion in object meta: ${String(om.resourceVersion)}`)
+    if (def.group === '' && def.resource === 'namespaces') {
+      // The namespace registry checks preconditions itself, with the storage layer's words.
+      if (preUid !== undefined && preUid !== om.uid) throw conflict(def.resource, def.group, name, `Precondition failed: UID in precondition: ${preUid}, UID in object meta: ${String(om.uid)}`)
+      if (preRv !== undefined && preRv !== om.resourceVersion) throw conflict(def.resource, def.group, name, `Precondition failed: ResourceVersion in precondition: ${preRv}, ResourceVersion in object meta: ${String(om.resourceVersion)}`)
+    }
+    // rest.BeforeDelete names the conflict by the stored object's Kind.
+    if (preUid !== undefined && preUid !== om.uid) throw deletePreconditionFailed(def.kind, kindGroup(def), name, 'UID', preUid, String(om.uid))
+    if (preRv !== undefined && preRv !== om.resourceVersion) throw deletePreconditionFailed(def.kind, kindGroup(def), name, 'ResourceVersion', preRv, String(om.resourceVersion))
     const finalizers = om.finalizers
     if (opts.dryRun) return this.deleteResult(def, old)
     if (Array.isArray(finalizers) && finalizers.length > 0) {
@@ -452,6 +478,14 @@ export class Registry {
     if (def.group === '' && def.resource === 'namespaces') return this.deleteNamespace(def, old)
     const gone = this.commit(def, 'DELETED', clone(old), old)
     return this.deleteResult(def, gone)
+  }
+
+  /** The uid of a PUT body is a precondition on the stored object's (`have`, '' when there is none): 409. */
+  private checkUidPrecondition (def: ResourceDef, ns: string, name: string, body: Json, have: string): void {
+    const sent = isObject(body) ? stringAt(objectAt(body, 'metadata'), 'uid') ?? '' : ''
+    if (sent === '' || sent === have) return
+    const key = `${def.etcdPrefix}/${def.namespaced ? `${ns}/` : ''}${name}`
+    throw storageUidPreconditionFailed(def.resource, def.group, name, key, sent, have)
   }
 
   private deleteResult (def: ResourceDef, obj: JsonObject): JsonObject {

@@ -32,6 +32,14 @@ export interface ResourceDef {
   readonly shortNames: readonly string[]
   /** Objects are stored once per storage key; events.k8s.io/v1 Events are a view of core v1 Events. */
   readonly storage: string
+  /** The etcd key prefix (`/registry/services/specs`, `/registry/minions`, else `/registry/<resource>`): storage errors quote the key. */
+  readonly etcdPrefix: string
+  /**
+   * The kind's update validation runs ValidateObjectMetaUpdate itself after rest.BeforeUpdate's generic check, so
+   * a changed uid is named twice in the 422 (every kind here but core/v1 Events and EndpointSlices: golden
+   * uid-patch-immutable-422.txt, uid-patch-immutable-endpointslice-422.txt).
+   */
+  readonly validatesMetaUpdate: boolean
   readonly hasStatus: boolean
   readonly allowCreateOnUpdate: boolean
   readonly tracksGeneration: boolean
@@ -102,6 +110,8 @@ function def (base: Base, rest: Partial<ResourceDef>): ResourceDef {
     ...base,
     shortNames: [],
     storage: `${base.group}/${base.resource}`,
+    etcdPrefix: `/registry/${base.resource}`,
+    validatesMetaUpdate: true,
     hasStatus: false,
     allowCreateOnUpdate: false,
     tracksGeneration: false,
@@ -161,6 +171,7 @@ function namespaceDef (): ResourceDef {
 function serviceDef (goldenColumns: readonly Column[] | undefined): ResourceDef {
   return def({ group: '', version: 'v1', resource: 'services', singular: 'service', kind: 'Service', namespaced: true }, {
     shortNames: ['svc'],
+    etcdPrefix: '/registry/services/specs',
     hasStatus: true,
     returnDeletedObject: true,
     fieldLabels: ['metadata.name', 'metadata.namespace', 'spec.clusterIP', 'spec.type'],
@@ -239,6 +250,7 @@ const NODE_STATUS_DEFAULTS: JsonObject = {
 function nodeDef (): ResourceDef {
   return def({ group: '', version: 'v1', resource: 'nodes', singular: 'node', kind: 'Node', namespaced: false }, {
     shortNames: ['no'],
+    etcdPrefix: '/registry/minions',
     hasStatus: true,
     fieldLabels: ['metadata.name', 'spec.unschedulable'],
     fields: o => ({ ...metaFields(o), 'spec.unschedulable': String(objectAt(o, 'spec')?.unschedulable === true) }),
@@ -285,6 +297,7 @@ function nodeDef (): ResourceDef {
 function endpointSliceDef (): ResourceDef {
   return def({ group: 'discovery.k8s.io', version: 'v1', resource: 'endpointslices', singular: 'endpointslice', kind: 'EndpointSlice', namespaced: true }, {
     tracksGeneration: true,
+    validatesMetaUpdate: false,
     printer: endpointSlicePrinter,
     defaults: o => {
       for (const p of (arrayAt(o, 'ports') ?? []).filter(isObject)) p.protocol ??= 'TCP'
@@ -367,14 +380,16 @@ function defaultCoreEvent (o: JsonObject): void {
   o.reportingInstance ??= ''
 }
 
-function validateEventCommon (o: JsonObject, names: { regarding: string, controller: string, note: string }, strict: boolean): StatusCause[] {
+/**
+ * Event validation (ValidateEventCreate). `strict`: a new-style Event (eventTime set, or any written through
+ * events.k8s.io); `eventsApi`: written through events.k8s.io, which alone checks `type` — core/v1 stores any type.
+ */
+function validateEventCommon (o: JsonObject, names: { regarding: string, controller: string, note: string }, strict: boolean, eventsApi: boolean): StatusCause[] {
   const causes: StatusCause[] = []
   const ns = stringAt(objectAt(o, 'metadata'), 'namespace') ?? ''
   const io = objectAt(o, 'involvedObject')
   const ioNs = stringAt(io, 'namespace') ?? ''
   if (ioNs !== '' && ioNs !== ns) causes.push(fieldInvalid(`${names.regarding}.namespace`, ioNs, 'does not match event.namespace'))
-  const type = o.type
-  if (type !== undefined && type !== '' && type !== 'Normal' && type !== 'Warning') causes.push(fieldUnsupported('type', type, ['Normal', 'Warning']))
   if (strict) {
     if (o.eventTime === null || o.eventTime === undefined) causes.push(fieldRequired('eventTime'))
     if ((stringAt(o, 'reportingComponent') ?? '') === '') causes.push(fieldRequired(names.controller))
@@ -384,6 +399,9 @@ function validateEventCommon (o: JsonObject, names: { regarding: string, control
   }
   const note = stringAt(o, 'message') ?? ''
   if (strict && note.length > 1024) causes.push(fieldInvalid(names.note, '', 'can have at most 1024 characters'))
+  const type = typeof o.type === 'string' ? o.type : ''
+  // Go's words: field.Invalid(type, "", "has invalid value: <type>").
+  if (eventsApi && type !== 'Normal' && type !== 'Warning') causes.push(fieldInvalid('type', '', `has invalid value: ${type}`))
   return causes
 }
 
@@ -391,13 +409,15 @@ function coreEventDef (): ResourceDef {
   return def({ group: '', version: 'v1', resource: 'events', singular: 'event', kind: 'Event', namespaced: true }, {
     shortNames: ['ev'],
     storage: 'events',
+    // ValidateEventUpdate checks metadata only for requests through events.k8s.io.
+    validatesMetaUpdate: false,
     allowCreateOnUpdate: true,
     fieldLabels: EVENT_FIELD_LABELS,
     fields: eventFields,
     printer: eventPrinter,
     defaults: defaultCoreEvent,
     // Events written with eventTime set are new-style and validated as events.k8s.io ones are.
-    validate: o => validateEventCommon(o, { regarding: 'involvedObject', controller: 'reportingComponent', note: 'message' }, o.eventTime !== null && o.eventTime !== undefined),
+    validate: o => validateEventCommon(o, { regarding: 'involvedObject', controller: 'reportingComponent', note: 'message' }, o.eventTime !== null && o.eventTime !== undefined, false),
     order: o => orderTop(o, CORE_EVENT_ORDER)
   })
 }
@@ -455,7 +475,7 @@ function eventsV1Def (): ResourceDef {
     fromStorage: fromCore,
     // Strategy hooks see the stored (core v1) form; only names in messages and output differ.
     defaults: defaultCoreEvent,
-    validate: o => validateEventCommon(o, { regarding: 'regarding', controller: 'reportingController', note: 'note' }, true),
+    validate: o => validateEventCommon(o, { regarding: 'regarding', controller: 'reportingController', note: 'note' }, true, true),
     order: o => orderTop(o, EVENTS_V1_ORDER)
   })
 }

@@ -19,7 +19,12 @@ export function raw (server: ApiServer, method: string, path: string, opts: RawO
   return new Promise((resolve, reject) => {
     const headers: Record<string, string> = { accept: opts.accept ?? 'application/json' }
     if (opts.anonymous !== true) headers.authorization = `Bearer ${server.token}`
-    if (body !== undefined) headers['content-type'] = opts.contentType ?? 'application/json'
+    if (body !== undefined) {
+      headers['content-type'] = opts.contentType ?? 'application/json'
+      // Node frames a DELETE body neither by chunks nor by length unless told: the server would read a bodiless
+      // DELETE and then take the body for the next request.
+      headers['content-length'] = String(Buffer.byteLength(body))
+    }
     const req = request(`${server.url}${path}`, { method, ca: server.caPem, headers, timeout: 10_000 }, res => {
       const chunks: Buffer[] = []
       res.on('data', (c: Buffer) => chunks.push(c))
