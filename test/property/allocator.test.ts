@@ -331,6 +331,8 @@ async function runSteps(steps: readonly Step[]): Promise<void> {
             const now = allocator.assignment(key)
             if (now?.texts.includes(ip) ?? false) continue
             const other = ip.includes(':') ? 'IPv4' : 'IPv6'
+            // PreferDualStack requires its first family: an address of the other one cannot be held alone.
+            if (s.ipFamilyPolicy === 'PreferDualStack' && s.ipFamilies[0] === other) continue
             const mayDraw = home !== undefined && (home.autoAssign || r.request.pool === home.name)
             if (s.ipFamilyPolicy === 'RequireDualStack' && (home === undefined || !home.families.includes(other) || !mayDraw)) continue
             throw new Error(`pool edit moved ${key}'s ${ip}, still valid, (was ${was}, now ${now?.texts.join(',') ?? 'nothing'})`)
