@@ -1,7 +1,9 @@
 // Writes what reconcile decided back to the API server: status.loadBalancer.ingress through the status
 // subresource, the pool annotation through the main resource, Events through the recorder. Each write is a
 // JSON merge patch carrying the Service's uid, so a Service deleted and re-created under the same name is
-// never given its predecessor's IP (the server answers 409 on a uid mismatch).
+// never given its predecessor's IP: kube-apiserver 1.32 refuses a patch that would change metadata.uid with
+// 422 Invalid naming `metadata.uid` (test/apiserver/golden/uid-patch-immutable-422.txt), which counts here
+// as a conflict — the view was of an object that no longer exists.
 import type { CoreV1Api } from '@kubernetes/client-node'
 import type { Logger } from 'pino'
 import type { ServiceView } from '../core/views.js'
@@ -35,6 +37,7 @@ export class KubeServiceWriter implements ServiceWriter {
     } catch (err) {
       const e = classifyApiError(err)
       this.#log.warn({ service: svc.key, status: e.status, err: e.message }, `writing ${what} failed`)
+      if (e.status === 422 && e.message.includes('metadata.uid')) return 'conflict'
       return e.outcome === 'conflict' ? 'conflict' : e.outcome === 'notFound' ? 'notFound' : 'failed'
     }
   }
