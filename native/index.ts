@@ -41,7 +41,10 @@ interface Binding {
   ifindex(ifname: string): number
 }
 
-export const ADDON_PATH = new URL('./build/Release/l2lb_packet.node', import.meta.url).pathname
+// node-gyp builds the addon into native/build under the package root. This module runs from there as
+// native/index.ts (tsx, tests) or compiled as dist/native/index.js (tsconfig.build.json): find the root from either.
+const PACKAGE_ROOT = new URL(import.meta.url.endsWith('.js') ? '../../' : '../', import.meta.url)
+export const ADDON_PATH = new URL('native/build/Release/l2lb_packet.node', PACKAGE_ROOT).pathname
 
 function isBinding(value: unknown): value is Binding {
   if (typeof value !== 'object' || value === null) return false

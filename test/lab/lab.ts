@@ -188,8 +188,19 @@ export class Lab {
     return rec
   }
 
+  /**
+   * The command line of a node program the lab starts. The controller and the speaker run compiled, from the
+   * same dist/ that ships (`npm run build`; `npm run lab` and `npm test` build it first); the lab's own
+   * helpers (the stand-in API server, the kube roles) run from source under tsx.
+   */
   #nodeProgram(script: string): string[] {
-    return [process.execPath, '--import', 'tsx', script]
+    const shipped = /^(controller|speaker)\/main\.ts$/.exec(script)
+    if (shipped === null) return [process.execPath, '--import', 'tsx', script]
+    const compiled = `dist/${shipped[1]}/main.js`
+    if (!existsSync(path.join(this.repoRoot, compiled))) {
+      throw new Error(`${compiled} is missing: run \`npm run build\` first (npm run lab and npm test do)`)
+    }
+    return [process.execPath, compiled]
   }
 
   /** Builds and starts everything; on failure tears down what it made and rethrows. */
