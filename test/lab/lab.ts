@@ -446,29 +446,9 @@ export class Lab {
     const kc = new KubeConfig()
     kc.loadFromFile(this.kubeconfig)
     const core = kc.makeApiClient(CoreV1Api)
-    for (const node of this.nodes) {
-      const now = new Date()
-      const status: V1Node['status'] = {
-        conditions: [{ type: 'Ready', status: 'True', reason: 'KubeletReady', message: 'l2lb lab node', lastHeartbeatTime: now, lastTransitionTime: now }],
-        addresses: [
-          { type: 'InternalIP', address: node.ipv4 },
-          { type: 'InternalIP', address: node.ipv6 },
-          { type: 'Hostname', address: node.name },
-        ],
-      }
-      const body: V1Node = {
-        apiVersion: 'v1', kind: 'Node',
-        metadata: { name: node.name, labels: { 'kubernetes.io/hostname': node.name, 'kubernetes.io/os': 'linux' } },
-        spec: { podCIDR: node.podCidr, podCIDRs: [node.podCidr, node.podCidrV6] },
-        status,
-      }
-      await core.createNode({ body })
-      // Like kubelet: status goes through the status subresource (a server may drop it on create).
-      const created = await core.readNode({ name: node.name })
-      const ready = created.status?.conditions?.some(c => c.type === 'Ready' && c.status === 'True') ?? false
-      if (!ready) await core.replaceNodeStatus({ name: node.name, body: { ...created, status } })
-    }
+    for (const node of this.nodes) await registerLabNode(core, node, false)
   }
+
 
   /** The machine's kubectl against the lab, with HOME in the state dir so ~/.kube is never read or written. */
   kubectlResult(args: readonly string[], input?: string): Promise<RunResult> {
@@ -662,6 +642,32 @@ function eventTime(ev: object): string {
 }
 
 /** The order `teardown` stops processes in: every client of the API server, then the API server, then etcd. */
+/**
+ * Registers one lab node as kubelet would: the Node with its labels and pod CIDRs, then its Ready status and
+ * addresses through the status subresource when the server dropped them on create (or when `forceStatusWrite`).
+ */
+export async function registerLabNode(core: CoreV1Api, node: LabNode, forceStatusWrite: boolean): Promise<void> {
+  const now = new Date()
+  const status: V1Node['status'] = {
+    conditions: [{ type: 'Ready', status: 'True', reason: 'KubeletReady', message: 'l2lb lab node', lastHeartbeatTime: now, lastTransitionTime: now }],
+    addresses: [
+      { type: 'InternalIP', address: node.ipv4 },
+      { type: 'InternalIP', address: node.ipv6 },
+      { type: 'Hostname', address: node.name },
+    ],
+  }
+  const body: V1Node = {
+    apiVersion: 'v1', kind: 'Node',
+    metadata: { name: node.name, labels: { 'kubernetes.io/hostname': node.name, 'kubernetes.io/os': 'linux' } },
+    spec: { podCIDR: node.podCidr, podCIDRs: [node.podCidr, node.podCidrV6] },
+    status,
+  }
+  await core.createNode({ body })
+  const created = await core.readNode({ name: node.name })
+  const ready = created.status?.conditions?.some(c => c.type === 'Ready' && c.status === 'True') ?? false
+  if (!ready || forceStatusWrite) await core.replaceNodeStatus({ name: node.name, body: { ...created, status } })
+}
+
 export function stopTiers(processes: readonly ProcessRecord[]): ProcessRecord[][] {
   const servers = new Set(['apiserver', 'kube-apiserver', 'etcd'])
   return [

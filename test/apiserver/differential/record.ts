@@ -22,7 +22,7 @@ import { dirname, join, resolve } from 'node:path'
 import { fileURLToPath } from 'node:url'
 import { parseArgs, promisify } from 'node:util'
 import { request } from 'node:https'
-import { CoreV1Api, KubeConfig, V1MicroTime, type V1Node } from '@kubernetes/client-node'
+import { CoreV1Api, KubeConfig, V1MicroTime } from '@kubernetes/client-node'
 import { pino } from 'pino'
 import { startApiServer, type ApiServer } from '../server.js'
 import { generateCerts } from '../tls.js'
@@ -31,6 +31,7 @@ import { isObject } from '../json.js'
 import { freePort, kubeconfigYaml } from '../../lib/envtest.js'
 import { RecordingAnnouncer } from '../../lib/cluster.js'
 import { labNodes } from '../../lab/names.js'
+import { registerLabNode } from '../../lab/lab.js'
 import { Speaker } from '../../../speaker/speaker.js'
 import { MetricsRegistry } from '../../../controller/observe/metrics.js'
 import { EventRecorder } from '../../../controller/kube/event-recorder.js'
@@ -119,33 +120,13 @@ async function stopChild (child: ChildProcess): Promise<void> {
 }
 
 /**
- * The lab's Node registration (Lab.#registerNodes in test/lab/lab.ts), call for call. Its status write (a PUT of
+ * The lab's Node registration (registerLabNode in test/lab/lab.ts, the same function). Its status write (a PUT of
  * the object as read, with the status) happens only where a server drops the status on create, which neither the
  * stand-in nor kube-apiserver 1.32 does; `forceStatusWrite` makes it for the first node all the same.
  */
 async function registerNodes (kc: KubeConfig, forceStatusWrite: boolean): Promise<void> {
   const core = kc.makeApiClient(CoreV1Api)
-  for (const [i, node] of NODES.entries()) {
-    const now = new Date()
-    const status: V1Node['status'] = {
-      conditions: [{ type: 'Ready', status: 'True', reason: 'KubeletReady', message: 'l2lb lab node', lastHeartbeatTime: now, lastTransitionTime: now }],
-      addresses: [
-        { type: 'InternalIP', address: node.ipv4 },
-        { type: 'InternalIP', address: node.ipv6 },
-        { type: 'Hostname', address: node.name },
-      ],
-    }
-    const body: V1Node = {
-      apiVersion: 'v1', kind: 'Node',
-      metadata: { name: node.name, labels: { 'kubernetes.io/hostname': node.name, 'kubernetes.io/os': 'linux' } },
-      spec: { podCIDR: node.podCidr, podCIDRs: [node.podCidr, node.podCidrV6] },
-      status,
-    }
-    await core.createNode({ body })
-    const created = await core.readNode({ name: node.name })
-    const ready = created.status?.conditions?.some(c => c.type === 'Ready' && c.status === 'True') ?? false
-    if (!ready || (forceStatusWrite && i === 0)) await core.replaceNodeStatus({ name: node.name, body: { ...created, status } })
-  }
+  for (const [i, node] of NODES.entries()) await registerLabNode(core, node, forceStatusWrite && i === 0)
 }
 
 /** The known refusals (and the two stored-with-a-Warning cases), as raw requests. */
