@@ -167,6 +167,11 @@ function notAllowedMessage(pool: Pool, namespace: string): string {
   return `pool ${pool.name} is reserved by service-selectors the Service's labels do not match`
 }
 
+function sameSharing(a: SharingInfo, b: SharingInfo): boolean {
+  if (a.sharingKey !== b.sharingKey || a.backendKey !== b.backendKey || a.ports.length !== b.ports.length) return false
+  return a.ports.every((p, i) => p.protocol === b.ports[i]?.protocol && p.port === b.ports[i]?.port)
+}
+
 export class Allocator {
   private config: PoolConfig | null = null
   private pools = new Map<string, PoolState>()
@@ -223,7 +228,10 @@ export class Allocator {
     return this.restored
   }
 
-  /** How many times an IP has gone back to free: a change tells the caller waiting Services may now fit. */
+  /**
+   * How many times an address has opened up: gone back to free, or become shareable in a new way (its holder's
+   * sharing key, ports or backends changed). A change tells the caller that waiting Services may now fit.
+   */
   freedCount(): number {
     return this.freed
   }
@@ -443,6 +451,9 @@ export class Allocator {
     // sharing key moves the IPs to it in the index, or Services with the new key would not find them and
     // the old key would keep them filed for good.
     const was = cur.sharing.sharingKey
+    // A new key, other ports or other backends may let a waiting Service share this address now: count it as
+    // an opening, as a freed address is, so that the caller tries the waiting Services again.
+    if (!sameSharing(cur.sharing, req.sharing)) this.freed++
     cur.sharing = req.sharing
     if (was !== req.sharing.sharingKey) {
       for (const e of cur.ips) {

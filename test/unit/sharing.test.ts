@@ -95,3 +95,18 @@ t.test('a Service that changes its sharing key takes its IP to the new key', asy
   t.equal(assign(a, shared('d', 'new', 8080)), '192.0.2.0', 'the IP a left is still filed under b\'s key')
   t.equal(a.usage()[0]?.inUse, 2n)
 })
+
+t.test('a holder whose sharing changes opens its address to waiting Services (freedCount moves)', async t => {
+  const a = new Allocator()
+  a.setConfig(config('address-pools: [{name: p, protocol: layer2, addresses: [192.0.2.0/32]}]'))
+  a.restore([])
+  t.equal(assign(a, svc('holder')), '192.0.2.0')
+  t.equal(assign(a, shared('waiter', 'k', 443)), 'poolExhausted', 'the only address is held without a key')
+  const before = a.freedCount()
+  t.equal(assign(a, shared('holder', 'k', 80)), '192.0.2.0', 'the holder now carries the same key')
+  t.not(a.freedCount(), before, 'counted as an opening, so reconcile retries the waiting Services')
+  t.equal(assign(a, shared('waiter', 'k', 443)), '192.0.2.0', 'and the waiter now shares it')
+  const same = a.freedCount()
+  assign(a, shared('holder', 'k', 80))
+  t.equal(a.freedCount(), same, 'nothing changed, nothing counted')
+})
