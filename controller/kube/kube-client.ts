@@ -52,13 +52,28 @@ function statusMessage(body: unknown): string | null {
   return null
 }
 
-/** Translate a client-node error: 404, 409 and 410 are the answers the logic above cares about. */
+/** The `details.causes[].field` of a Status body. */
+function causeFields(body: unknown): string[] {
+  if (typeof body === 'string') {
+    try { return causeFields(JSON.parse(body)) } catch { return [] }
+  }
+  if (!body || typeof body !== 'object' || !('details' in body)) return []
+  const details: unknown = body.details
+  if (!details || typeof details !== 'object' || !('causes' in details) || !Array.isArray(details.causes)) return []
+  return details.causes.map((c: unknown) => (c && typeof c === 'object' && 'field' in c && typeof c.field === 'string' ? c.field : ''))
+}
+
+/**
+ * Translate a client-node error: 404, 409 and 410 are the answers the logic above cares about. A 422 naming
+ * `metadata.uid` is a conflict too: kube-apiserver 1.32 answers a write whose uid precondition no longer holds
+ * (the object was deleted and re-created under its name) that way (test/apiserver/golden/uid-patch-immutable-422.txt).
+ */
 export function classifyApiError(err: unknown): ClassifiedApiError {
   if (err instanceof ApiException) {
     const status = typeof err.code === 'number' ? err.code : null
     const message = statusMessage(err.body) ?? err.message
     if (status === 404) return { outcome: 'notFound', status, message }
-    if (status === 409) return { outcome: 'conflict', status, message }
+    if (status === 409 || (status === 422 && causeFields(err.body).includes('metadata.uid'))) return { outcome: 'conflict', status, message }
     if (status === 410) return { outcome: 'gone', status, message }
     return { outcome: 'failed', status, message }
   }

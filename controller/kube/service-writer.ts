@@ -2,8 +2,8 @@
 // subresource, the pool annotation through the main resource, Events through the recorder. Each write is a
 // JSON merge patch carrying the Service's uid, so a Service deleted and re-created under the same name is
 // never given its predecessor's IP: kube-apiserver 1.32 refuses a patch that would change metadata.uid with
-// 422 Invalid naming `metadata.uid` (test/apiserver/golden/uid-patch-immutable-422.txt), which counts here
-// as a conflict — the view was of an object that no longer exists.
+// 422 Invalid naming `metadata.uid`, which classifyApiError counts as a conflict — the view was of an object
+// that no longer exists.
 import type { CoreV1Api } from '@kubernetes/client-node'
 import type { Logger } from 'pino'
 import type { ServiceView } from '../core/views.js'
@@ -37,7 +37,6 @@ export class KubeServiceWriter implements ServiceWriter {
     } catch (err) {
       const e = classifyApiError(err)
       this.#log.warn({ service: svc.key, status: e.status, err: e.message }, `writing ${what} failed`)
-      if (e.status === 422 && e.message.includes('metadata.uid')) return 'conflict'
       return e.outcome === 'conflict' ? 'conflict' : e.outcome === 'notFound' ? 'notFound' : 'failed'
     }
   }

@@ -9,7 +9,7 @@ import { tmpdir } from 'node:os'
 import { join } from 'node:path'
 import { loadAll } from 'js-yaml'
 import type { Test } from 'tap'
-import { KubeConfig, KubernetesObjectApi, type KubernetesObject } from '@kubernetes/client-node'
+import { CoreV1Api, KubeConfig, KubernetesObjectApi, type KubernetesObject } from '@kubernetes/client-node'
 import { startApiServer, type ApiServer, type ApiServerOptions } from '../apiserver/server.js'
 import type { Announcer } from '../../speaker/speaker.js'
 import { envtestAssets, serviceAccountUser, startRealApiServer } from './envtest.js'
@@ -109,7 +109,7 @@ export async function startRealCluster(): Promise<TestCluster> {
       { apiVersion: 'v1', kind: 'Namespace', metadata: { name: 'l2lb-system' } },
       ...loadAll(readFileSync(RBAC_MANIFEST, 'utf8')) as KubernetesObject[],
     ], 'l2lb-system')
-    await untilAuthorized(kubeconfigPath, pathAs)
+    await untilAuthorized(pathAs)
   } catch (err) {
     await close()
     throw err
@@ -137,8 +137,7 @@ async function applyManifests(kc: KubeConfig, objects: readonly KubernetesObject
 }
 
 /** A fresh real server may answer 403 for a few hundred ms while its RBAC caches sync; wait that out once. */
-async function untilAuthorized(_admin: string, pathAs: (a: Account) => string): Promise<void> {
-  const { CoreV1Api } = await import('@kubernetes/client-node')
+async function untilAuthorized(pathAs: (a: Account) => string): Promise<void> {
   for (const a of ACCOUNTS) {
     const api = loadKubeConfig(pathAs(a)).makeApiClient(CoreV1Api)
     await waitFor(`RBAC for ${a} in force`, async () => {

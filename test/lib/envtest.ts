@@ -79,8 +79,7 @@ export async function prepareRealApiServer (dir: string, ips: readonly string[],
   writeFileSync(p('server.ext'), `subjectAltName=${[...new Set(sans)].join(',')}\nbasicConstraints=CA:FALSE\nkeyUsage=critical,digitalSignature,keyEncipherment\nextendedKeyUsage=serverAuth\n`)
   await run('openssl', ['x509', '-req', '-in', p('server.csr'), '-CA', p('ca.crt'), '-CAkey', p('ca.key'),
     '-CAcreateserial', '-out', p('server.crt'), '-days', '365', '-extfile', p('server.ext')])
-  // The ServiceAccount token signer must be RSA (kube-apiserver refuses an EC key for --service-account-key-file? it
-  // accepts both; RSA keeps to what kubeadm makes).
+  // The ServiceAccount token signing key: RSA, as kubeadm makes it.
   await run('openssl', ['genrsa', '-out', p('sa.key'), '2048'])
   await run('openssl', ['rsa', '-in', p('sa.key'), '-pubout', '-out', p('sa.pub')])
   const adminToken = `admin-${Math.random().toString(36).slice(2)}`
