@@ -4,7 +4,7 @@
 import { V1MicroTime, type CoordinationV1Api, type V1Lease } from '@kubernetes/client-node'
 import type { Logger } from 'pino'
 import { classifyApiError, mergePatch } from '../controller/kube/kube-client.js'
-import { speakerLeaseName } from './core/membership.js'
+import { HEARTBEAT_INTERVAL_ANNOTATION, speakerLeaseName } from './core/membership.js'
 
 export const SPEAKER_LEASE_LABELS = { 'app.kubernetes.io/name': 'l2lb', 'app.kubernetes.io/component': 'speaker' } as const
 
@@ -13,11 +13,15 @@ export interface LeaseHeartbeatOptions {
   readonly namespace: string
   readonly node: string
   readonly durationSeconds: number
+  /** Peer heartbeat interval (0: off), declared on the Lease so that peers know to expect heartbeats. */
+  readonly heartbeatIntervalMs: number
   readonly log: Logger
   /** Monotonic milliseconds (performance.now in production). */
   readonly now: () => number
   /** Called after each successful renewal with the time the request was sent (conservative for fencing). */
   readonly onRenewed: (sentAtMs: number) => void
+  /** Called after a renewal failed, with the send time of the first failure of the streak. */
+  readonly onFailed?: (failingSinceMs: number) => void
 }
 
 export class LeaseHeartbeat {
@@ -49,9 +53,20 @@ export class LeaseHeartbeat {
     this.#timer = setTimeout(() => { void this.#renew().finally(() => this.#schedule()) }, this.renewIntervalMs)
   }
 
+  get failingSinceMs(): number | null {
+    return this.#failingSince
+  }
+
+  #annotations(): Record<string, string> {
+    return { [HEARTBEAT_INTERVAL_ANNOTATION]: String(this.#o.heartbeatIntervalMs) }
+  }
+
   #body(at: V1MicroTime): V1Lease {
     return {
-      metadata: { name: this.name, namespace: this.#o.namespace, labels: { ...SPEAKER_LEASE_LABELS, 'l2lb.dev/node': this.#o.node } },
+      metadata: {
+        name: this.name, namespace: this.#o.namespace, labels: { ...SPEAKER_LEASE_LABELS, 'l2lb.dev/node': this.#o.node },
+        annotations: this.#annotations(),
+      },
       spec: { holderIdentity: this.#o.node, leaseDurationSeconds: this.#o.durationSeconds, renewTime: at },
     }
   }
@@ -67,7 +82,10 @@ export class LeaseHeartbeat {
       try {
         await api.patchNamespacedLease({
           name: this.name, namespace,
-          body: { spec: { holderIdentity: this.#o.node, leaseDurationSeconds: this.#o.durationSeconds, renewTime: at } },
+          body: {
+            metadata: { annotations: this.#annotations() },
+            spec: { holderIdentity: this.#o.node, leaseDurationSeconds: this.#o.durationSeconds, renewTime: at },
+          },
         }, mergePatch())
       } catch (err) {
         if (classifyApiError(err).outcome !== 'notFound') throw err
@@ -78,8 +96,12 @@ export class LeaseHeartbeat {
       this.#failingSince = null
       this.#o.onRenewed(sentAt)
     } catch (err) {
-      if (this.#failingSince === null) this.#failingSince = sentAt
-      log.warn({ lease: this.name, err: classifyApiError(err).message }, 'lease renewal failed')
+      // Logged once per streak (an outage fails every 0.75 s); the end of the streak is logged above.
+      if (this.#failingSince === null) {
+        this.#failingSince = sentAt
+        log.warn({ lease: this.name, err: classifyApiError(err).message }, 'lease renewal failed; retrying every renewal interval')
+      }
+      if (!this.#closed) this.#o.onFailed?.(this.#failingSince)
     }
   }
 

@@ -1,9 +1,12 @@
-// The peer-heartbeat shell: on every interface the speaker answers on, send an `alive` heartbeat every
-// interval to the heartbeat group, hand every heartbeat heard from another node to the speaker, and say
-// `leaving` on close. The frames and the rules are in core/peer-heartbeat.ts and core/membership.ts.
+// The peer-heartbeat shell: on every interface the speaker answers on, listen to the heartbeat group from
+// the start and hand every heartbeat heard from another node to the speaker; once the speaker joins, send
+// one every interval saying what the speaker says of itself (alive or standby, and whether it reaches the API
+// server), and say `leaving` on close. The frames are in core/peer-heartbeat.ts, the rules in
+// core/membership.ts.
 //
-// Heartbeats are an accelerator, never a requirement: an interface where the socket cannot be opened, a send
-// that fails, a LAN that drops the group — each leaves the Leases to decide, as without heartbeats.
+// An interface where the socket cannot be opened, or where a send fails, is retried every few intervals;
+// meanwhile peers that hear nothing from this node pass it over, and it takes itself out when no send at all
+// has gone out for HEARTBEATS_MISSED intervals (core/membership.ts).
 //
 // Every frame heard is decoded, checked against the cluster name and keys, and against the last frame taken
 // from its node (the replay rule, core/peer-heartbeat.ts); one that fails is dropped and counted, never
@@ -19,18 +22,29 @@ import { PacketError } from './core/ethernet.js'
 import {
   ETHERTYPE_L2LB_HEARTBEAT, HEARTBEAT_GROUP_MAC, REJECT_REASONS, decodeHeartbeat, encodeHeartbeat, heartbeatFilter,
   judgeFreshness, senderRecord, verifyHeartbeat,
-  type DecodedHeartbeat, type HeartbeatKind, type HeartbeatTrust, type ReceivedHeartbeat, type SenderRecord,
+  type DecodedHeartbeat, type HeartbeatTrust, type ReceivedHeartbeat, type SenderRecord,
 } from './core/peer-heartbeat.js'
 import { openPacketLink, type MulticastLink, type OpenLink } from './link/packet-link.js'
+
+/** What this node says of itself in each heartbeat (core/membership.ts decides it). */
+export interface OwnStatus {
+  readonly kind: 'alive' | 'standby'
+  readonly reachesApi: boolean
+}
 
 /** What the speaker needs of a heartbeat source (tests drive it by hand). */
 export interface PeerHeartbeatSource {
   /** The interval this node sends at (and announces). */
   readonly intervalMs: number
-  start(onHeartbeat: (h: ReceivedHeartbeat) => void): void
+  /** Opens the sockets and hands every heartbeat heard from another node to onHeartbeat; sends nothing yet. */
+  listen(onHeartbeat: (h: ReceivedHeartbeat) => void): void
+  /** Starts sending: one heartbeat now, then one every interval, saying what status() says at that moment. */
+  join(status: () => OwnStatus): void
+  /** Sends one heartbeat now, out of turn (the status changed: peers should know at once). */
+  sendNow(): void
   /** When (on the speaker's clock) a heartbeat last went out on some interface; null before the first. */
   lastSentMs(): number | null
-  /** Says `leaving` where it can, then stops. */
+  /** Says `leaving` where it can (once joined), then stops. */
   close(): void
 }
 
@@ -113,6 +127,8 @@ export class PeerHeartbeats implements PeerHeartbeatSource {
   #failing = new Set<string>()
   #sameNameWarned = false
   #lastSent: number | null = null
+  /** Set by join(): what to say in each heartbeat; null while only listening. */
+  #status: (() => OwnStatus) | null = null
 
   constructor(opts: PeerHeartbeatOptions) {
     this.#o = opts
@@ -128,7 +144,7 @@ export class PeerHeartbeats implements PeerHeartbeatSource {
     return this.#lastSent
   }
 
-  start(onHeartbeat: (h: ReceivedHeartbeat) => void): void {
+  listen(onHeartbeat: (h: ReceivedHeartbeat) => void): void {
     if (this.#closed || this.#timer !== null) return
     const { metrics } = this.#o
     this.#onHeartbeat = onHeartbeat
@@ -147,9 +163,19 @@ export class PeerHeartbeats implements PeerHeartbeatSource {
     }
     this.#slots = this.#o.interfaces.map(name => ({ name, link: null, retryIn: 0 }))
     for (const slot of this.#slots) this.#open(slot, false)
-    this.#tick()
     this.#timer = setInterval(() => this.#tick(), this.#o.intervalMs)
     this.#timer.unref()
+  }
+
+  join(status: () => OwnStatus): void {
+    if (this.#closed || this.#status !== null) return
+    this.#status = status
+    this.#send(status())
+  }
+
+  sendNow(): void {
+    if (this.#closed || this.#status === null) return
+    this.#send(this.#status())
   }
 
   #open(slot: Slot, again: boolean): void {
@@ -192,7 +218,7 @@ export class PeerHeartbeats implements PeerHeartbeatSource {
       }
       if (--slot.retryIn <= 0) this.#open(slot, true)
     }
-    this.#send('alive')
+    if (this.#status !== null) this.#send(this.#status())
   }
 
   #receive(frame: Buffer): void {
@@ -237,13 +263,13 @@ export class PeerHeartbeats implements PeerHeartbeatSource {
       const oldest = this.#senders.keys().next()
       if (oldest.done !== true) this.#senders.delete(oldest.value)
     }
-    const heard: ReceivedHeartbeat = { node: h.node, kind: h.kind, intervalMs: h.intervalMs, sequence: h.sequence, src: h.src }
+    const heard: ReceivedHeartbeat = { node: h.node, kind: h.kind, intervalMs: h.intervalMs, sequence: h.sequence, reachesApi: h.reachesApi, src: h.src }
     this.#onHeartbeat(heard)
   }
 
-  #send(kind: HeartbeatKind): void {
+  #send(status: OwnStatus | { readonly kind: 'leaving'; readonly reachesApi: boolean }): void {
     const frame = {
-      node: this.#o.node, kind, intervalMs: this.#o.intervalMs, sequence: this.#sequence, cluster: this.#trust.cluster,
+      node: this.#o.node, kind: status.kind, reachesApi: status.reachesApi, intervalMs: this.#o.intervalMs, sequence: this.#sequence, cluster: this.#trust.cluster,
       bootId: this.#bootId, sentAtMs: (this.#o.sentAtClock ?? processClockMs)(),
     }
     // After 2^32 frames (27 years at 200 ms, 2.7 at the shortest interval, 20 ms) the sequence would wrap and
@@ -281,7 +307,7 @@ export class PeerHeartbeats implements PeerHeartbeatSource {
     this.#closed = true
     if (this.#timer !== null) clearInterval(this.#timer)
     this.#timer = null
-    this.#send('leaving')
+    if (this.#status !== null) this.#send({ kind: 'leaving', reachesApi: this.#status().reachesApi })
     for (const slot of this.#slots) slot.link?.close()
     this.#slots = []
   }

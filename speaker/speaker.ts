@@ -18,9 +18,10 @@ import { formatConfigError, parsePoolConfig, type PoolConfig } from '../controll
 import { electService, shouldAnnounce } from './core/election.js'
 import { isOurs } from '../controller/core/reconcile.js'
 import {
-  liveMembers, observeHeartbeat, observeLease, type HeartbeatObservation, type LeaseObservation,
+  HEARTBEATS_MISSED, declaredHeartbeatInterval, liveMembers, observeHeartbeat, observeLease,
+  type HeartbeatObservation, type LeaseObservation, type Membership, type SelfVerdict,
 } from './core/membership.js'
-import type { PeerHeartbeatSource } from './peer-heartbeat.js'
+import type { OwnStatus, PeerHeartbeatSource } from './peer-heartbeat.js'
 import type { ReceivedHeartbeat } from './core/peer-heartbeat.js'
 import { LeaseHeartbeat, SPEAKER_LEASE_LABELS } from './lease-heartbeat.js'
 import { advertisementOf, interfacesFor, nodeMayAnnounce, type IPAdvertisement } from './core/advertisement.js'
@@ -58,7 +59,8 @@ export interface SpeakerOptions {
   readonly leaseDurationSeconds?: number
   /**
    * Heartbeats with the other speakers on the LAN (peer-heartbeat.ts): a peer that falls silent is passed
-   * over after a few intervals, long before its Lease runs out. Without it, the Leases alone decide.
+   * over after a few intervals, long before its Lease runs out, and the speakers keep announcing through an
+   * API server outage (core/membership.ts). Without it, the Leases alone decide.
    */
   readonly peerHeartbeats?: PeerHeartbeatSource
   /** Monotonic clock in ms; performance.now by default. */
@@ -75,10 +77,17 @@ export class Speaker {
   #heartbeat: LeaseHeartbeat | null = null
   /** When our own last successful renewal was sent (monotonic ms); null until the first one. */
   #ownRenewSentMs: number | null = null
+  /** Since when our renewals have been failing without a break; null: the last one succeeded. */
+  #renewalsFailingSinceMs: number | null = null
+  /** When we started listening for heartbeats (monotonic ms). */
+  #listeningSinceMs = 0
+  /** We have joined: our heartbeats go out and we count ourselves. */
+  #joined = false
+  #self: SelfVerdict = { state: 'standby', reason: 'not joined yet' }
   #observations = new Map<string, LeaseObservation>()
   /** The last heartbeat heard from each other node of this cluster. */
   #heard = new Map<string, HeartbeatObservation>()
-  /** When we last started hearing peers after hearing none (see liveMembers). */
+  /** When we last started hearing peers after hearing none (see core/membership.ts). */
   #hearingSinceMs = -Infinity
   /** Until when the freshest alive heartbeat heard so far stays fresh. */
   #hearingUntilMs = -Infinity
@@ -92,6 +101,7 @@ export class Speaker {
   #configText: string | null = null
   #events: EventRecorder | null = null
   #announcedGauge: MetricFamily | null = null
+  #selfStateGauge: MetricFamily | null = null
   #synced = false
   #scheduled = false
   #closed = false
@@ -113,6 +123,8 @@ export class Speaker {
     const discovery = kubeConfig.makeApiClient(DiscoveryV1Api)
     this.#events = new EventRecorder({ api: core, component: 'l2lb-speaker', instance: this.#o.nodeName, log })
     this.#announcedGauge = this.#o.metrics.gauge('l2lb_speaker_announced', 'IPs this speaker announces (1 = announcing)')
+    this.#selfStateGauge = this.#o.metrics.gauge('l2lb_speaker_serving_bool', '1 while this node may announce; 0 while it stands by or has fenced itself (the log says why)')
+    this.#selfStateGauge.set({}, 0)
     const onChange = (): void => this.#schedule()
     this.#services = new Informer({
       kubeConfig, log, path: '/api/v1/services', list: () => core.listServiceForAllNamespaces(),
@@ -139,23 +151,58 @@ export class Speaker {
       onChange: () => this.#checkMembership(),
     })
     const durationSeconds = this.#o.leaseDurationSeconds ?? 3
+    const hb = this.#o.peerHeartbeats
     this.#heartbeat = new LeaseHeartbeat({
       api: kubeConfig.makeApiClient(CoordinationV1Api), namespace: ns, node: this.#o.nodeName, durationSeconds, log,
-      now: this.#now, onRenewed: sentAt => { this.#ownRenewSentMs = sentAt; this.#checkMembership() },
+      heartbeatIntervalMs: hb?.intervalMs ?? 0, now: this.#now,
+      onRenewed: sentAt => { this.#ownRenewSentMs = sentAt; this.#renewalsFailingSinceMs = null; this.#checkMembership() },
+      onFailed: since => { this.#renewalsFailingSinceMs = since; this.#checkMembership() },
     })
     await Promise.all([
       this.#services.start(), this.#nodes.start(), this.#slices.start(), this.#configMaps.start(), this.#leases.start(),
     ])
     // Sockets first: a speaker that cannot answer (EPERM, ENODEV) must never take a Lease and be elected.
     for (const a of this.#o.announcers) await a.start()
-    await this.#heartbeat.start()
-    // Heartbeats only once our Lease is taken: a peer that hears us counts us again at once, and we must
-    // already count ourselves by then, or nobody answers for our IPs in between.
-    this.#heartbeatsReceived = this.#o.metrics.counter('l2lb_speaker_heartbeats_received_total', 'Peer heartbeats heard, per sending node of this cluster')
-    this.#o.peerHeartbeats?.start(h => this.#onHeartbeat(h))
+    if (hb !== undefined) await this.#join(hb)
+    else await this.#heartbeat.start()
+    if (this.#closed) return
     this.#synced = true
     log.info({ node: this.#o.nodeName, interfaces: this.#o.announcers.map(a => a.interfaceName) }, 'speaker synced')
     this.#recompute()
+  }
+
+  /**
+   * A new speaker counts for the election only once it answers for what it wins (core/membership.ts): it
+   * listens for HEARTBEATS_MISSED + 1 intervals first, so that it knows which peers are alive (a node that
+   * died a moment ago is not heard, whatever its Lease says); then it joins, and its first heartbeat tells
+   * peers to hand over the IPs it wins. It starts announcing one interval later, once they have let go
+   * (a gap of one interval for those IPs rather than two MACs answering). Its Lease is taken at the join:
+   * a peer that hears nobody counts it only from a renewal seen after that.
+   */
+  async #join(hb: PeerHeartbeatSource): Promise<void> {
+    this.#heartbeatsReceived = this.#o.metrics.counter('l2lb_speaker_heartbeats_received_total', 'Peer heartbeats heard, per sending node of this cluster')
+    this.#listeningSinceMs = this.#now()
+    hb.listen(h => this.#onHeartbeat(h))
+    await this.#sleep((HEARTBEATS_MISSED + 1) * hb.intervalMs)
+    if (this.#closed) return
+    this.#joined = true
+    this.#checkMembership()
+    hb.join(() => this.#ownStatus())
+    const joinedAt = this.#now()
+    await this.#heartbeat?.start()
+    await this.#sleep(hb.intervalMs - (this.#now() - joinedAt))
+  }
+
+  #sleep(ms: number): Promise<void> {
+    return ms <= 0 ? Promise.resolve() : new Promise(resolve => setTimeout(resolve, ms))
+  }
+
+  /** What our heartbeats say: alive while we serve; whether our last Lease renewal succeeded. */
+  #ownStatus(): OwnStatus {
+    return {
+      kind: this.#self.state === 'serving' ? 'alive' : 'standby',
+      reachesApi: this.#ownRenewSentMs !== null && this.#renewalsFailingSinceMs === null,
+    }
   }
 
   #schedule(): void {
@@ -179,28 +226,18 @@ export class Speaker {
     for (const l of this.#leases.list()) {
       const node = l.holderIdentity ?? l.labels['l2lb.dev/node'] ?? null
       if (!node || l.leaseDurationSeconds === null) continue
-      if (node === this.#o.nodeName) {
-        selfSeen = observeLease(this.#selfSeen, l.renewTime, l.leaseDurationSeconds * 1000, now)
-        continue
+      const sighting = {
+        renewTime: l.renewTime, durationMs: l.leaseDurationSeconds * 1000, heartbeatIntervalMs: declaredHeartbeatInterval(l.annotations),
       }
-      seen.set(node, observeLease(this.#observations.get(node), l.renewTime, l.leaseDurationSeconds * 1000, now))
+      if (node === this.#o.nodeName) selfSeen = observeLease(this.#selfSeen, sighting, now)
+      else seen.set(node, observeLease(this.#observations.get(node), sighting, now))
     }
     this.#selfSeen = selfSeen
-    // We count ourselves live only while both hold: our last renewal was sent less than a lease duration ago
-    // (else peers are about to pass us over: fence first), and our watch has shown it (else our view of the
-    // peers' Leases may be stale and we would take over IPs that live peers still announce).
-    if (this.#ownRenewSentMs !== null && selfSeen !== undefined) {
-      seen.set(this.#o.nodeName, {
-        renewTime: selfSeen.renewTime,
-        observedAtMs: Math.min(this.#ownRenewSentMs, selfSeen.observedAtMs),
-        durationMs: (this.#o.leaseDurationSeconds ?? 3) * 1000,
-      })
-    }
     this.#observations = seen
-    const m = liveMembers(this.#nodes.list(), seen, now, this.#heartbeatView(), this.#o.nodeName, this.#hearingSinceMs)
+    const m = this.#membership(now)
     if (this.#expiryTimer) clearTimeout(this.#expiryTimer)
-    this.#expiryTimer = m.nextExpiryMs === null ? null
-      : setTimeout(() => this.#checkMembership(), Math.max(1, m.nextExpiryMs - now + 1))
+    this.#expiryTimer = m.recheckAtMs === null ? null
+      : setTimeout(() => this.#checkMembership(), Math.max(1, m.recheckAtMs - now + 1))
     const changed = m.live.size !== this.#live.size || [...m.live].some(n => !this.#live.has(n))
     if (changed) {
       this.#o.log.info({ live: [...m.live].sort() }, 'membership changed')
@@ -210,9 +247,42 @@ export class Speaker {
   }
 
   /**
+   * The membership as of now. We count our own Lease as renewed only once both hold: the renewal was sent
+   * (conservative: the send time), and our watch has shown it (else our view of the peers' Leases may be
+   * stale). A change of our own state is logged and told to peers at once.
+   */
+  #membership(now: number): Membership {
+    const selfSeen = this.#selfSeen
+    const hb = this.#o.peerHeartbeats
+    const m = liveMembers({
+      nodes: this.#nodes?.list() ?? [],
+      leases: this.#observations,
+      heard: this.#heard,
+      listening: hb === undefined ? null : { sinceMs: this.#listeningSinceMs, hearingSinceMs: this.#hearingSinceMs, ownIntervalMs: hb.intervalMs },
+      self: {
+        name: this.#o.nodeName,
+        leaseRenewedAtMs: this.#ownRenewSentMs !== null && selfSeen !== undefined ? Math.min(this.#ownRenewSentMs, selfSeen.observedAtMs) : null,
+        leaseDurationMs: (this.#o.leaseDurationSeconds ?? 3) * 1000,
+        renewalsFailingSinceMs: this.#renewalsFailingSinceMs,
+        heartbeatSentAtMs: this.#joined ? (hb?.lastSentMs() ?? now) : null,
+      },
+      nowMs: now,
+    })
+    if (m.self.state !== this.#self.state) {
+      const level = m.self.state === 'serving' ? 'info' : 'warn'
+      this.#o.log[level]({ state: m.self.state, was: this.#self.state, reason: m.self.reason }, `this node is now ${m.self.state}`)
+      this.#self = m.self
+      this.#selfStateGauge?.set({}, m.self.state === 'serving' ? 1 : 0)
+      if (this.#joined) hb?.sendNow()
+    }
+    return m
+  }
+
+  /**
    * Records a peer's heartbeat. Membership is re-checked only when it can change because of this one: the
-   * node was unheard, silent or leaving before, or says it is leaving now. Routine heartbeats (every node,
-   * several times a second) cost a map write; the expiry timer catches a node falling silent.
+   * node was unheard, silent or leaving before, or says something new (its kind, whether it reaches the API
+   * server, its interval). Routine heartbeats (every node, several times a second) cost a map write; the
+   * recheck timer catches a node falling silent.
    */
   #onHeartbeat(h: ReceivedHeartbeat): void {
     if (this.#closed) return
@@ -221,23 +291,17 @@ export class Speaker {
     if (!this.#nodes || this.#nodes.get(h.node) === null) return
     this.#heartbeatsReceived?.inc({ node: h.node })
     const now = this.#now()
-    // O(1) per heartbeat (every node sends several a second): whether any alive heartbeat is still fresh,
-    // kept as the latest deadline of them all (a node's later `leaving` does not shorten it).
-    if (h.kind === 'alive' && now >= this.#hearingUntilMs) this.#hearingSinceMs = now
+    // O(1) per heartbeat (every node sends several a second): whether any heartbeat is still fresh, kept as
+    // the latest deadline of them all (a node's later `leaving` does not shorten it).
+    if (h.kind !== 'leaving' && now >= this.#hearingUntilMs) this.#hearingSinceMs = now
     const before = this.#heard.get(h.node)
-    const obs = observeHeartbeat(h.kind, h.intervalMs, now)
-    if (!obs.leaving) this.#hearingUntilMs = Math.max(this.#hearingUntilMs, now + obs.deadlineMs)
+    const obs = observeHeartbeat(before, h, now)
+    if (obs.kind !== 'leaving') this.#hearingUntilMs = Math.max(this.#hearingUntilMs, now + obs.deadlineMs)
     this.#heard.set(h.node, obs)
-    const wasFresh = before !== undefined && !before.leaving && before.heardAtMs + before.deadlineMs > now
-    if (!wasFresh || obs.leaving || before.deadlineMs !== obs.deadlineMs) this.#checkMembership()
-  }
-
-  /** Heartbeats heard from peers, and our own as last sent: we stop counting ourselves when we go quiet. */
-  #heartbeatView(): ReadonlyMap<string, HeartbeatObservation> {
-    const source = this.#o.peerHeartbeats
-    const sent = source?.lastSentMs() ?? null
-    if (source === undefined || sent === null) return this.#heard
-    return new Map(this.#heard).set(this.#o.nodeName, observeHeartbeat('alive', source.intervalMs, sent))
+    const wasFresh = before !== undefined && before.kind !== 'leaving' && before.heardAtMs + before.deadlineMs > now
+    const same = wasFresh && before.kind === obs.kind && before.deadlineMs === obs.deadlineMs
+      && (before.reachesApiSinceMs === null) === (obs.reachesApiSinceMs === null)
+    if (!same) this.#checkMembership()
   }
 
   #serves(svc: ServiceView): boolean {
@@ -265,7 +329,7 @@ export class Speaker {
     const me = this.#o.nodeName
     const nodes = new Map(this.#nodes.list().map(n => [n.name, n]))
     // Node readiness may have changed too: refresh the membership without re-entering #schedule.
-    const live = liveMembers(nodes.values(), this.#observations, this.#now(), this.#heartbeatView(), me, this.#hearingSinceMs).live
+    const live = this.#membership(this.#now()).live
     this.#live = live
     const adverts = new Map<string, IPAdvertisement | null>()
     const advertOf = (ip: string): IPAdvertisement | null => {

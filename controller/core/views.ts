@@ -155,6 +155,7 @@ export interface LeaseView {
   readonly namespace: string
   readonly name: string
   readonly labels: Readonly<Record<string, string>>
+  readonly annotations: Readonly<Record<string, string>>
   readonly holderIdentity: string | null
   readonly leaseDurationSeconds: number | null
   /** spec.renewTime as the server sent it ('' when unset); compared for change, never against our clock. */
@@ -172,6 +173,7 @@ export function toLeaseView(lease: V1Lease): LeaseView {
     namespace,
     name,
     labels: { ...(lease.metadata?.labels ?? {}) },
+    annotations: { ...(lease.metadata?.annotations ?? {}) },
     holderIdentity: lease.spec?.holderIdentity ?? null,
     leaseDurationSeconds: lease.spec?.leaseDurationSeconds ?? null,
     renewTime: renew instanceof Date ? (Number.isNaN(renew.getTime()) ? '' : renew.toISOString()) : typeof renew === 'string' ? renew : '',

@@ -1,29 +1,40 @@
-// Who is alive, as a pure function of what a speaker has observed. A node may announce only while it is Ready
-// (not excluded from load balancers) AND its speaker holds a fresh per-node Lease. One Lease per node keeps
-// API writes independent of the number of Services (Cilium's Lease per Service grows with services x nodes:
-// docs/reference.md, "Election and failover in peer projects"), a speaker that stops (SIGTERM) deletes its
-// Lease so peers take over at once, and a node whose speaker died stops counting after one lease duration
-// instead of waiting for the Node to go NotReady.
+// Who may announce, as a pure function of what a speaker has observed: which other nodes are live, and what
+// this node itself does (serve, stand by, or fence). Two inputs, each authoritative where the other cannot see:
 //
-// Freshness is judged as client-go's leader election judges it: by when *this* observer last saw renewTime
-// change, on its own monotonic clock, never by comparing the server's timestamp with our wall clock (skew).
+// - The per-node Lease in the API server (one Lease per node keeps API writes independent of the number of
+//   Services, unlike Cilium's Lease per Service: docs/reference.md, "Election and failover in peer
+//   projects"). Freshness is judged as client-go's leader election judges it: by when *this* observer saw
+//   renewTime change, on its own monotonic clock, never by comparing the server's timestamp with our clock.
+// - Peer heartbeats on the LAN (core/peer-heartbeat.ts), signed with the cluster's key: what the segment
+//   the IPs live on actually hears, several times a second, with or without an API server.
 //
-// Peer heartbeats on the LAN (core/peer-heartbeat.ts) are a second, faster input: a node whose heartbeats
-// stopped (or which said it is leaving) stops counting after a few of its intervals, well before its Lease
-// runs out. They can only take a node out, never keep one in: the Lease still decides that. A node never
-// heard (an older speaker, another segment) is judged by its Lease alone. Three rules keep the two inputs
-// from disagreeing for long:
-// - A Lease renewal seen after the silence began (or after the `leaving`) overrides the heartbeat: the node
-//   is alive whatever the LAN lost, and it came back without heartbeats (restarted with them off, downgraded).
-//   So a killed speaker goes after 3 missed heartbeats, while a live one whose heartbeats are lost on the way
-//   is passed over for at most one renewal interval (two announcers for that long), not for good.
-// - Silence counts only while this observer demonstrably hears the LAN — some other peer's heartbeat is
-//   fresh — and only from when it started hearing again: a speaker whose own receive path broke, or just came
-//   back, would otherwise pass every quiet peer over and announce everything.
-// - The observer's own heartbeats, passed in under its own name, are the ones it last managed to send: once it
-//   has been unable to send for as long as peers wait, it takes itself out too (until its next renewal, by
-//   the first rule, as its peers do).
+// The failure matrix they answer (docs/architecture.md, "When things fail", has the measurements):
+// - A node whose heartbeats an observer hears is live; one that said `leaving` or `standby` is not; one that
+//   went silent for HEARTBEATS_MISSED of its intervals is not, whatever its Lease says, as long as the
+//   observer hears some other peer (its own receive path works): a node cut from the LAN but renewing its
+//   Lease cannot answer there, so its IPs move.
+// - An observer that hears nobody cannot tell its own deafness from its peers' deaths, so it asks the API:
+//   a silent peer counts again when a renewal of its Lease is seen after its silence began (a dead node
+//   renews nothing, so it stays out: failover in HEARTBEATS_MISSED intervals even for the last survivor).
+//   A first sighting of a Lease (a speaker that just started lists it) is not a renewal: the Lease of a node
+//   killed a moment ago is not taken for a live one.
+// - A node never heard is given HEARTBEATS_MISSED intervals from when this observer started listening (or
+//   started hearing again after hearing nobody) before its silence counts; a speaker joins only after
+//   listening that long, so it starts with the same picture as its peers.
+// - A node whose Lease says it sends no heartbeats (L2LB_HEARTBEAT_MS=0, annotation
+//   HEARTBEAT_INTERVAL_ANNOTATION "0"), or an older speaker that says nothing and was never heard, is judged
+//   by its Lease alone.
+// - This node itself (judgeSelf): it serves while it renews its Lease; when it cannot, it keeps serving as
+//   long as it hears peers none of which reach the API server either (the API server is away for all:
+//   the LAN decides, and the data plane outlives the control plane); it stands by, heartbeats `standby`,
+//   when a peer it hears has reached the API server for a whole Lease duration while it could not (that
+//   peer sees Nodes and Services it cannot); and it fences itself when it neither renews nor hears anyone
+//   and some other node could take over. A node that cannot send its heartbeats takes itself out at once.
 import type { NodeView } from '../../controller/core/views.js'
+import type { Heartbeat, HeartbeatKind } from './peer-heartbeat.js'
+
+/** The Lease annotation in which a speaker declares its heartbeat interval in ms ("0": it sends none). */
+export const HEARTBEAT_INTERVAL_ANNOTATION = 'l2lb.dev/heartbeat-interval-ms'
 
 export interface LeaseObservation {
   /** The renewTime last seen; a change means the holder renewed. */
@@ -31,80 +42,225 @@ export interface LeaseObservation {
   /** Our monotonic clock (ms) when we saw that renewTime first. */
   readonly observedAtMs: number
   readonly durationMs: number
+  /** When we last saw renewTime change (a renewal witnessed); null while we have only the first sighting. */
+  readonly renewalSeenAtMs: number | null
+  /** The holder's declared heartbeat interval (0: none); null when its Lease does not say (an older speaker). */
+  readonly heartbeatIntervalMs: number | null
 }
 
-/** Records a Lease sighting: keeps the old observation unless the holder renewed. */
-export function observeLease(
-  previous: LeaseObservation | undefined,
-  renewTime: string,
-  durationMs: number,
-  nowMs: number,
-): LeaseObservation {
-  if (previous && previous.renewTime === renewTime && previous.durationMs === durationMs) return previous
-  return { renewTime, observedAtMs: nowMs, durationMs }
+/** What the Lease says, read from its view. */
+export interface LeaseSighting {
+  readonly renewTime: string
+  readonly durationMs: number
+  readonly heartbeatIntervalMs: number | null
+}
+
+/** Records a Lease sighting: keeps when the renewTime was first seen unless the holder renewed. */
+export function observeLease(previous: LeaseObservation | undefined, seen: LeaseSighting, nowMs: number): LeaseObservation {
+  const { renewTime, durationMs, heartbeatIntervalMs } = seen
+  if (previous && previous.renewTime === renewTime && previous.durationMs === durationMs) {
+    return previous.heartbeatIntervalMs === heartbeatIntervalMs ? previous : { ...previous, heartbeatIntervalMs }
+  }
+  return { renewTime, observedAtMs: nowMs, durationMs, renewalSeenAtMs: previous ? nowMs : null, heartbeatIntervalMs }
+}
+
+/** The declared interval from a Lease's annotations: a whole number of ms, or null when absent or unreadable. */
+export function declaredHeartbeatInterval(annotations: Readonly<Record<string, string>>): number | null {
+  const text = annotations[HEARTBEAT_INTERVAL_ANNOTATION]
+  if (text === undefined || !/^[0-9]{1,6}$/.test(text)) return null
+  return Number(text)
 }
 
 export interface HeartbeatObservation {
   /** Our monotonic clock (ms) when the node's last heartbeat arrived. */
   readonly heardAtMs: number
-  /** Silence longer than this passes the node over (a few of its own announced intervals). */
+  /** Silence longer than this passes the node over (HEARTBEATS_MISSED of its own announced intervals). */
   readonly deadlineMs: number
-  /** It said it is stopping: passed over at once. */
-  readonly leaving: boolean
+  readonly kind: HeartbeatKind
+  /** Since when (our clock) its heartbeats have said, without a break, that it reaches the API server; null: they do not. */
+  readonly reachesApiSinceMs: number | null
 }
 
 /** Heartbeats a node may miss before it is passed over (VRRP's master-down interval is 3 adverts too). */
 export const HEARTBEATS_MISSED = 3
 
+/** What membership needs of a heartbeat. */
+export type HeardHeartbeat = Pick<Heartbeat, 'kind' | 'intervalMs' | 'reachesApi'>
+
 /** Records a heartbeat as it arrives. */
-export function observeHeartbeat(kind: 'alive' | 'leaving', intervalMs: number, nowMs: number): HeartbeatObservation {
-  return { heardAtMs: nowMs, deadlineMs: HEARTBEATS_MISSED * intervalMs, leaving: kind === 'leaving' }
+export function observeHeartbeat(previous: HeartbeatObservation | undefined, h: HeardHeartbeat, nowMs: number): HeartbeatObservation {
+  const unbroken = previous !== undefined && previous.kind !== 'leaving' && previous.heardAtMs + previous.deadlineMs > nowMs
+  const since = unbroken ? previous.reachesApiSinceMs : null
+  return {
+    heardAtMs: nowMs,
+    deadlineMs: HEARTBEATS_MISSED * h.intervalMs,
+    kind: h.kind,
+    reachesApiSinceMs: h.reachesApi ? (since ?? nowMs) : null,
+  }
+}
+
+function isFresh(h: HeartbeatObservation, nowMs: number): boolean {
+  return h.heardAtMs + h.deadlineMs > nowMs
+}
+
+/** What this observer knows of its own listening (null: heartbeats are off, the Leases alone decide). */
+export interface Listening {
+  /** When it started listening (this process). */
+  readonly sinceMs: number
+  /** When it last started hearing some peer after hearing none (-Infinity: never deaf since it started). */
+  readonly hearingSinceMs: number
+  /** Its own interval: the grace given to a node whose Lease does not declare one. */
+  readonly ownIntervalMs: number
+}
+
+/** What this observer knows of itself. */
+export interface SelfObservation {
+  readonly name: string
+  /** Sent time of its last Lease renewal that succeeded and that its watch has shown; null: none yet. */
+  readonly leaseRenewedAtMs: number | null
+  readonly leaseDurationMs: number
+  /** Since when its renewals have been failing without a break; null: the last one succeeded (or none tried). */
+  readonly renewalsFailingSinceMs: number | null
+  /** When its last heartbeat went out; null: it has not joined (or heartbeats are off). */
+  readonly heartbeatSentAtMs: number | null
+}
+
+export interface MembershipInput {
+  readonly nodes: Iterable<NodeView>
+  /** The other nodes' Leases, as observed. */
+  readonly leases: ReadonlyMap<string, LeaseObservation>
+  /** The last heartbeat heard from each other node of the cluster. */
+  readonly heard: ReadonlyMap<string, HeartbeatObservation>
+  readonly listening: Listening | null
+  readonly self: SelfObservation
+  readonly nowMs: number
+}
+
+/** What this node does: serve (announce what it wins), stand by (alive, announces nothing), or fence itself. */
+export type SelfState = 'serving' | 'standby' | 'fenced'
+
+export interface SelfVerdict {
+  readonly state: SelfState
+  /** Why, in words for the log. */
+  readonly reason: string
 }
 
 export interface Membership {
+  /** The nodes that may announce, this one included when it serves. */
   readonly live: ReadonlySet<string>
-  /** The earliest moment (our clock) a live node's Lease runs out: re-evaluate then. null if none. */
-  readonly nextExpiryMs: number | null
+  readonly self: SelfVerdict
+  /** The earliest moment (our clock) the answer may change without a new observation: re-evaluate then. */
+  readonly recheckAtMs: number | null
 }
 
-export function liveMembers(
-  nodes: Iterable<NodeView>,
-  leases: ReadonlyMap<string, LeaseObservation>,
-  nowMs: number,
-  heartbeats: ReadonlyMap<string, HeartbeatObservation> = new Map(),
-  self: string | null = null,
-  /** When this observer last started hearing the LAN after hearing nobody (our clock); silence counts from then. */
-  hearingSinceMs = -Infinity,
-): Membership {
-  // Do we hear the LAN at all? Some other node's heartbeat is fresh.
-  let hearing = false
-  for (const [node, h] of heartbeats) if (node !== self && !h.leaving && h.heardAtMs + h.deadlineMs > nowMs) hearing = true
-  const live = new Set<string>()
-  let next: number | null = null
+export function liveMembers(input: MembershipInput): Membership {
+  const { leases, heard, listening, nowMs } = input
+  const selfName = input.self.name
+  let recheck: number | null = null
   const wake = (at: number): void => {
-    if (next === null || at < next) next = at
+    if (at > nowMs && (recheck === null || at < recheck)) recheck = at
   }
-  for (const n of nodes) {
+  // Do we hear the LAN? Some other node's heartbeat (alive or standby) is fresh.
+  let hearing = false
+  for (const [node, h] of heard) {
+    if (node === selfName || h.kind === 'leaving' || !isFresh(h, nowMs)) continue
+    hearing = true
+    wake(h.heardAtMs + h.deadlineMs)
+  }
+  const live = new Set<string>()
+  let selfNode: NodeView | undefined
+  let otherCandidates = false
+  for (const n of input.nodes) {
+    if (n.name === selfName) { selfNode = n; continue }
     if (!n.ready || n.excludedFromLoadBalancers) continue
     const lease = leases.get(n.name)
     if (!lease) continue
-    const expires = lease.observedAtMs + lease.durationMs
-    if (expires <= nowMs) continue
-    const hb = heartbeats.get(n.name)
-    if (hb !== undefined) {
-      const isSelf = n.name === self
-      const silentAt = Math.max(hb.heardAtMs, isSelf ? -Infinity : hearingSinceMs) + hb.deadlineMs
-      const renewedSince = lease.observedAtMs > (hb.leaving ? hb.heardAtMs : silentAt)
-      if (!renewedSince) {
-        if (hb.leaving) continue
-        if (silentAt <= nowMs && (hearing || isSelf)) continue
-        if (silentAt > nowMs) wake(silentAt)
+    otherCandidates = true
+    if (isPeerLive(n.name, lease, heard.get(n.name), listening, hearing, nowMs, wake)) live.add(n.name)
+  }
+  const self = judgeSelf(input, selfNode, hearing, otherCandidates, wake)
+  if (self.state === 'serving') live.add(selfName)
+  return { live, self, recheckAtMs: recheck }
+}
+
+function isPeerLive(
+  node: string,
+  lease: LeaseObservation,
+  hb: HeartbeatObservation | undefined,
+  listening: Listening | null,
+  hearing: boolean,
+  nowMs: number,
+  wake: (at: number) => void,
+): boolean {
+  const leaseExpires = lease.observedAtMs + lease.durationMs
+  const leaseFresh = leaseExpires > nowMs
+  const byLease = (): boolean => {
+    if (leaseFresh) wake(leaseExpires)
+    return leaseFresh
+  }
+  const speaks = listening !== null && (lease.heartbeatIntervalMs !== null ? lease.heartbeatIntervalMs > 0 : hb !== undefined)
+  if (!speaks || listening === null) return byLease()
+  // Deaf: a renewal witnessed after `since` says the node is alive though we do not hear it.
+  const renewedAfter = (since: number): boolean => {
+    const seen = lease.renewalSeenAtMs
+    if (seen === null || seen <= since || seen + lease.durationMs <= nowMs) return false
+    wake(seen + lease.durationMs)
+    return true
+  }
+  if (hb?.kind === 'leaving') return !hearing && renewedAfter(hb.heardAtMs)
+  if (hb !== undefined && isFresh(hb, nowMs)) {
+    wake(hb.heardAtMs + hb.deadlineMs)
+    return hb.kind === 'alive'
+  }
+  const intervalMs = hb ? hb.deadlineMs / HEARTBEATS_MISSED : (lease.heartbeatIntervalMs ?? listening.ownIntervalMs)
+  const silentFrom = Math.max(hb?.heardAtMs ?? listening.sinceMs, listening.hearingSinceMs) + HEARTBEATS_MISSED * intervalMs
+  if (nowMs < silentFrom) {
+    // Not yet silent for long enough to count: a node we have not heard since we (re)started hearing.
+    wake(silentFrom)
+    return hb?.kind === 'standby' ? false : byLease()
+  }
+  return !hearing && renewedAfter(silentFrom)
+}
+
+function judgeSelf(
+  input: MembershipInput,
+  node: NodeView | undefined,
+  hearing: boolean,
+  otherCandidates: boolean,
+  wake: (at: number) => void,
+): SelfVerdict {
+  const { self, heard, listening, nowMs } = input
+  if (!node) return { state: 'standby', reason: 'this node is not in the Node list' }
+  if (!node.ready) return { state: 'standby', reason: 'this node is not Ready' }
+  if (node.excludedFromLoadBalancers) return { state: 'standby', reason: 'this node is excluded from load balancers (node.kubernetes.io/exclude-from-external-load-balancers)' }
+  if (listening !== null) {
+    if (self.heartbeatSentAtMs === null) return { state: 'standby', reason: 'not joined yet' }
+    const sendDeadline = self.heartbeatSentAtMs + HEARTBEATS_MISSED * listening.ownIntervalMs
+    if (sendDeadline <= nowMs) return { state: 'fenced', reason: 'it cannot send its heartbeats: peers pass it over' }
+    wake(sendDeadline)
+  }
+  const leaseGood = self.leaseRenewedAtMs !== null && self.leaseRenewedAtMs + self.leaseDurationMs > nowMs
+  if (leaseGood && self.leaseRenewedAtMs !== null) {
+    wake(self.leaseRenewedAtMs + self.leaseDurationMs)
+    return { state: 'serving', reason: 'it renews its Lease' }
+  }
+  if (listening === null) return { state: 'fenced', reason: 'it cannot renew its Lease (heartbeats off: peers judge it by the Lease)' }
+  if (hearing) {
+    const cutFor = self.renewalsFailingSinceMs === null ? 0 : nowMs - self.renewalsFailingSinceMs
+    for (const h of heard.values()) {
+      if (h.kind === 'leaving' || !isFresh(h, nowMs) || h.reachesApiSinceMs === null) continue
+      const peerFor = nowMs - h.reachesApiSinceMs
+      if (self.renewalsFailingSinceMs !== null && cutFor >= self.leaseDurationMs && peerFor >= self.leaseDurationMs) {
+        return { state: 'standby', reason: 'it cannot reach the API server while a peer it hears can: that peer sees what it cannot' }
+      }
+      if (self.renewalsFailingSinceMs !== null) {
+        wake(Math.max(self.renewalsFailingSinceMs, h.reachesApiSinceMs) + self.leaseDurationMs)
       }
     }
-    live.add(n.name)
-    wake(expires)
+    return { state: 'serving', reason: self.renewalsFailingSinceMs === null ? 'its Lease is being taken; peers hear it' : 'the API server is away for every peer it hears: heartbeats decide' }
   }
-  return { live, nextExpiryMs: next }
+  if (!otherCandidates) return { state: 'serving', reason: 'no other node could take over' }
+  return { state: 'fenced', reason: 'it neither renews its Lease nor hears a peer: another node takes over' }
 }
 
 export const SPEAKER_LEASE_PREFIX = 'l2lb-speaker-'

@@ -7,11 +7,13 @@
 //   dst  03:6c:32:6c:62:00   a locally administered group address (IEEE 802: first octet, I/G and U/L bits
 //                            set), so NICs of hosts that did not join it drop the frame in hardware
 //   type 0x88b5              IEEE 802 Local Experimental EtherType 1 (IEEE Std 802, clause 9.2.2)
-//   payload (big-endian)     magic "L2LB" (4) | version 2 (1) | kind (1) | interval ms (2) | key id (2)
+//   payload (big-endian)     magic "L2LB" (4) | version 3 (1) | kind (1) | interval ms (2) | key id (2)
 //                            | boot id (8) | sent-at ms (6) | sequence (4) | cluster length (1) | cluster name
 //                            | node name length (1) | node name | MAC (32, only when key id is not 0)
 //
-// kind 1 = alive; kind 2 = leaving (a speaker that stops says so, and peers pass it over at once).
+// kind, low 7 bits: 1 = alive (serving); 2 = leaving (a speaker that stops says so, and peers pass it over at
+// once); 3 = standby (alive, announces nothing: core/membership.ts says when). High bit: the sender reaches
+// the API server (its last Lease renewal succeeded), which tells a peer cut from the API server to stand by.
 //
 // Authentication. MAC = HMAC-SHA-256 (RFC 2104, FIPS 180-4) under the key `key id` names, over the whole
 // frame before it: Ethernet header (so the source MAC too) and every payload field. The keys are the
@@ -50,8 +52,11 @@ import { BPF_LD_B_ABS, BPF_LD_H_ABS, BPF_LD_W_ABS, allOf, type BpfInsn } from '.
 export const ETHERTYPE_L2LB_HEARTBEAT = 0x88b5
 export const HEARTBEAT_GROUP_MAC: Readonly<Buffer> = Buffer.from([0x03, 0x6c, 0x32, 0x6c, 0x62, 0x00])
 const MAGIC = 0x4c324c42 // "L2LB"
-/** Version 2 added key id, boot id, sent-at, cluster name and MAC; version 1 frames are dropped in the kernel. */
-export const HEARTBEAT_VERSION = 2
+/**
+ * Version 2 added key id, boot id, sent-at, cluster name and MAC; version 3 the standby kind and the
+ * reaches-API bit. Frames of other versions are dropped in the kernel.
+ */
+export const HEARTBEAT_VERSION = 3
 /** magic, version, kind, interval, key id, boot id, sent-at, sequence */
 const FIXED = 28
 const OFF_CLUSTER_LENGTH = FIXED
@@ -72,7 +77,10 @@ const NAME_MAX = 253
 const CLUSTER_MAX = 63
 const NODE_NAME = /^[a-z0-9]([-a-z0-9.]*[a-z0-9])?$/
 
-export type HeartbeatKind = 'alive' | 'leaving'
+export type HeartbeatKind = 'alive' | 'standby' | 'leaving'
+const KIND_CODES: Readonly<Record<HeartbeatKind, number>> = { alive: 1, leaving: 2, standby: 3 }
+const KIND_BY_CODE: ReadonlyMap<number, HeartbeatKind> = new Map(Object.entries(KIND_CODES).map(([k, c]) => [c, k as HeartbeatKind]))
+const REACHES_API_BIT = 0x80
 
 /** What the speaker needs of a peer's heartbeat. */
 export interface Heartbeat {
@@ -82,6 +90,8 @@ export interface Heartbeat {
   readonly intervalMs: number
   /** Counts up by one per frame sent by one process (boot id), from 0. */
   readonly sequence: number
+  /** The sender's last Lease renewal succeeded. */
+  readonly reachesApi: boolean
 }
 
 export interface ReceivedHeartbeat extends Heartbeat {
@@ -124,7 +134,8 @@ export interface HeartbeatTrust {
 }
 
 function checkFrame(h: HeartbeatFrame): void {
-  if (h.kind !== 'alive' && h.kind !== 'leaving') throw new PacketError('BAD_KIND', `heartbeat kind ${String(h.kind)} is neither alive nor leaving`)
+  if (typeof h.kind !== 'string' || !Object.hasOwn(KIND_CODES, h.kind)) throw new PacketError('BAD_KIND', `heartbeat kind ${String(h.kind)} is not alive, standby or leaving`)
+  if (typeof h.reachesApi !== 'boolean') throw new PacketError('BAD_KIND', `heartbeat reachesApi ${String(h.reachesApi)} is not a boolean`)
   if (!Number.isInteger(h.intervalMs) || h.intervalMs < 1 || h.intervalMs > 60_000) {
     throw new PacketError('BAD_INTERVAL', `heartbeat interval ${h.intervalMs} ms is not an integer in 1..60000`)
   }
@@ -163,7 +174,7 @@ export function encodeHeartbeat(src: Buffer, h: HeartbeatFrame, key: HeartbeatKe
   const payload = Buffer.alloc(body + (key === null ? 0 : HEARTBEAT_MAC_LENGTH))
   payload.writeUInt32BE(MAGIC, 0)
   payload.writeUInt8(HEARTBEAT_VERSION, 4)
-  payload.writeUInt8(h.kind === 'alive' ? 1 : 2, 5)
+  payload.writeUInt8(KIND_CODES[h.kind] | (h.reachesApi ? REACHES_API_BIT : 0), 5)
   payload.writeUInt16BE(h.intervalMs, 6)
   payload.writeUInt16BE(key === null ? UNSIGNED_KEY_ID : key.id, 8)
   payload.writeBigUInt64BE(h.bootId, 10)
@@ -191,7 +202,8 @@ export function decodeHeartbeat(frame: Buffer): DecodedHeartbeat {
   const version = p.readUInt8(4)
   if (version !== HEARTBEAT_VERSION) throw new PacketError('BAD_VERSION', `heartbeat version ${version}; this speaker speaks ${HEARTBEAT_VERSION}`)
   const kindByte = p.readUInt8(5)
-  if (kindByte !== 1 && kindByte !== 2) throw new PacketError('BAD_KIND', `heartbeat kind ${kindByte} is neither 1 (alive) nor 2 (leaving)`)
+  const kind = KIND_BY_CODE.get(kindByte & ~REACHES_API_BIT)
+  if (kind === undefined) throw new PacketError('BAD_KIND', `heartbeat kind ${kindByte & ~REACHES_API_BIT} is not 1 (alive), 2 (leaving) or 3 (standby)`)
   const clusterLength = p.readUInt8(OFF_CLUSTER_LENGTH)
   const offName = OFF_CLUSTER_LENGTH + 1 + clusterLength
   if (p.length < offName + 1) throw new PacketError('TRUNCATED', `heartbeat cluster name of ${clusterLength} bytes overruns the frame`)
@@ -204,7 +216,8 @@ export function decodeHeartbeat(frame: Buffer): DecodedHeartbeat {
   }
   const h: DecodedHeartbeat = {
     node: p.toString('latin1', offName + 1, body),
-    kind: kindByte === 1 ? 'alive' : 'leaving',
+    kind,
+    reachesApi: (kindByte & REACHES_API_BIT) !== 0,
     intervalMs: p.readUInt16BE(6),
     sequence: p.readUInt32BE(24),
     src: Buffer.from(eth.src.subarray(0, ETH_ALEN)),

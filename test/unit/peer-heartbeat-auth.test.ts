@@ -42,14 +42,15 @@ function rig(trust: HeartbeatTrust | undefined, interfaces = ['eth0']): Rig {
     },
   })
   const heard: ReceivedHeartbeat[] = []
-  hb.start(h => heard.push(h))
+  hb.listen(h => heard.push(h))
+  hb.join(() => ({ kind: 'alive', reachesApi: false }))
   const link = links[0]
   if (link === undefined) throw new Error('no link opened')
   const cluster = trust?.cluster ?? ''
   return {
     hb, link, heard, metrics, logs,
     from: (sequence, key, h = {}) => encodeHeartbeat(PEER, {
-      node: 'l2lb-node2', kind: 'alive', intervalMs: 200, sequence, cluster, bootId: 5n, sentAtMs: 2_000 + sequence * 200, ...h,
+      node: 'l2lb-node2', kind: 'alive', reachesApi: false, intervalMs: 200, sequence, cluster, bootId: 5n, sentAtMs: 2_000 + sequence * 200, ...h,
     }, key),
     counted: (family, reason) => {
       const m = new RegExp(`l2lb_speaker_heartbeats_${family}_total\\{reason="${reason}"\\} (\\d+)`).exec(metrics.render())
@@ -178,7 +179,7 @@ t.test('our own frames heard on another interface are ours, not a second speaker
   r.link.receive(own)
   t.equal(r.counted('dropped', 'OWN_FRAME'), 1)
   t.equal(r.counted('dropped', 'SAME_NODE_NAME'), 0)
-  r.link.receive(encodeHeartbeat(PEER, { node: 'l2lb-node1', kind: 'alive', intervalMs: 200, sequence: 0, cluster: 'lab', bootId: 43n, sentAtMs: 5 }, OLD))
+  r.link.receive(encodeHeartbeat(PEER, { node: 'l2lb-node1', kind: 'alive', reachesApi: false, intervalMs: 200, sequence: 0, cluster: 'lab', bootId: 43n, sentAtMs: 5 }, OLD))
   t.equal(r.counted('dropped', 'SAME_NODE_NAME'), 1, 'another process with our name is')
   t.ok(r.logs.some(l => /same NODE_NAME/.test(l.msg)))
   t.equal(r.heard.length, 0)

@@ -12,7 +12,7 @@ const PEER = Buffer.from([0x02, 0x00, 0xc0, 0x00, 0x02, 0x0c])
 
 /** An unsigned frame of the unnamed cluster, from one process of `node` (boot id 7). */
 function peerFrame(node: string, sequence: number): Buffer {
-  return encodeHeartbeat(PEER, { node, kind: 'alive', intervalMs: 200, sequence, cluster: '', bootId: 7n, sentAtMs: 1_000 + sequence }, null)
+  return encodeHeartbeat(PEER, { node, kind: 'alive', reachesApi: false, intervalMs: 200, sequence, cluster: '', bootId: 7n, sentAtMs: 1_000 + sequence }, null)
 }
 
 function setup(interfaces = ['eth0'], failOpen: string[] = []): { hb: PeerHeartbeats; links: Map<string, FakeLink>; heard: ReceivedHeartbeat[]; metrics: MetricsRegistry } {
@@ -28,7 +28,8 @@ function setup(interfaces = ['eth0'], failOpen: string[] = []): { hb: PeerHeartb
     },
   })
   const heard: ReceivedHeartbeat[] = []
-  hb.start(h => heard.push(h))
+  hb.listen(h => heard.push(h))
+  hb.join(() => ({ kind: 'alive', reachesApi: false }))
   return { hb, links, heard, metrics }
 }
 
@@ -60,7 +61,7 @@ t.test('hands over heartbeats of other nodes; drops and counts everything else',
   if (!link) throw new Error('no link opened')
   link.receive(peerFrame('l2lb-node2', 9))
   t.equal(heard.length, 1)
-  t.same(heard[0], { node: 'l2lb-node2', kind: 'alive', intervalMs: 200, sequence: 9, src: PEER }, 'what the speaker needs, no more')
+  t.same(heard[0], { node: 'l2lb-node2', kind: 'alive', reachesApi: false, intervalMs: 200, sequence: 9, src: PEER }, 'what the speaker needs, no more')
   const bad = peerFrame('l2lb-node2', 10)
   bad.write('XXXX', 14)
   link.receive(bad)
@@ -101,7 +102,8 @@ t.test('a lost socket is opened again: interface gone, ENODEV on send, native po
       return l
     },
   })
-  hb.start(() => {})
+  hb.listen(() => {})
+  hb.join(() => ({ kind: 'alive', reachesApi: false }))
   t.same(opened, ['eth0'], 'late0 is not there yet')
   refuse = false
   t.ok(await until(() => opened.includes('late0')), 'it is opened once it can be (retried every 10 intervals)')
@@ -125,4 +127,44 @@ t.test('a lost socket is opened again: interface gone, ENODEV on send, native po
   t.ok(await until(() => opened.filter(n => n === 'eth0').length === 4), 'native stopped polling: opened again')
   hb.close()
   t.ok(links.every(l => l.closed), 'close closes every socket')
+})
+
+t.test('listens from the start but sends nothing until it joins; then says what the speaker says of itself', async t => {
+  const links = new Map<string, FakeLink>()
+  const hb = new PeerHeartbeats({
+    node: 'l2lb-node1', interfaces: ['eth0'], intervalMs: 20, log,
+    openLink: name => { const l = new FakeLink(Buffer.from([0x02, 0, 0, 0, 0, 1])); links.set(name, l); return l },
+  })
+  const heard: ReceivedHeartbeat[] = []
+  hb.listen(h => heard.push(h))
+  const link = links.get('eth0')
+  if (!link) throw new Error('no link opened')
+  link.receive(peerFrame('l2lb-node2', 0))
+  t.equal(heard.length, 1, 'a peer is heard while only listening')
+  await new Promise(r => setTimeout(r, 70))
+  t.equal(link.sent.length, 0, 'nothing sent before the join (peers must not count a speaker that does not answer yet)')
+  t.equal(hb.lastSentMs(), null)
+  let status: { kind: 'alive' | 'standby'; reachesApi: boolean } = { kind: 'standby', reachesApi: false }
+  hb.join(() => status)
+  const first = decodeHeartbeat(link.sent[0] ?? Buffer.alloc(0))
+  t.same([first.kind, first.reachesApi], ['standby', false], 'the first heartbeat goes out at the join')
+  status = { kind: 'alive', reachesApi: true }
+  hb.sendNow()
+  const second = decodeHeartbeat(link.sent[1] ?? Buffer.alloc(0))
+  t.same([second.kind, second.reachesApi], ['alive', true], 'sendNow says a change at once, out of turn')
+  hb.close()
+  const last = decodeHeartbeat(link.sent.at(-1) ?? Buffer.alloc(0))
+  t.same([last.kind, last.reachesApi], ['leaving', true])
+})
+
+t.test('a speaker that never joined says nothing on close', async t => {
+  const links = new Map<string, FakeLink>()
+  const hb = new PeerHeartbeats({
+    node: 'l2lb-node1', interfaces: ['eth0'], intervalMs: 20, log,
+    openLink: name => { const l = new FakeLink(Buffer.from([0x02, 0, 0, 0, 0, 1])); links.set(name, l); return l },
+  })
+  hb.listen(() => {})
+  hb.close()
+  t.equal(links.get('eth0')?.sent.length, 0, 'no leaving: peers never counted it')
+  t.ok(links.get('eth0')?.closed)
 })

@@ -18,6 +18,7 @@ const KEY1: HeartbeatKey = { id: 1, secret: Buffer.alloc(32, 0x11) }
 const KEY2: HeartbeatKey = { id: 2, secret: Buffer.alloc(32, 0x22) }
 const BASE: HeartbeatFrame = {
   node: 'l2lb-node1', kind: 'alive', intervalMs: 200, sequence: 7, cluster: 'lab', bootId: 0x0102030405060708n, sentAtMs: 1_700_000_000_123,
+  reachesApi: false,
 }
 
 function codeOf(f: () => unknown): string {
@@ -33,14 +34,23 @@ t.test('one unsigned frame, byte for byte', async t => {
   const frame = encodeHeartbeat(SRC, BASE, null)
   t.equal(frame.subarray(0, 14).toString('hex'), '036c326c6200' + '0200c000020b' + '88b5', 'group, source, EtherType')
   t.equal(frame.subarray(14, 42).toString('hex'),
-    '4c324c42' + '02' + '01' + '00c8' + '0000' + '0102030405060708' + '018bcfe5687b' + '00000007',
-    'magic, version 2, kind, interval, key id 0 (unsigned), boot id, sent-at, sequence')
+    '4c324c42' + '03' + '01' + '00c8' + '0000' + '0102030405060708' + '018bcfe5687b' + '00000007',
+    'magic, version 3, kind, interval, key id 0 (unsigned), boot id, sent-at, sequence')
   t.equal(frame.subarray(42, 46).toString('hex'), '03' + '6c6162', 'cluster name length and name')
   t.equal(frame.subarray(46, 57).toString('hex'), '0a' + Buffer.from('l2lb-node1').toString('hex'), 'node name length and name')
   t.equal(frame.length, 60, 'padded to the Ethernet minimum')
   const h = decodeHeartbeat(frame)
   t.same({ ...h, signed: undefined }, { ...BASE, src: SRC, keyId: 0, mac: null, signed: undefined })
   t.equal(h.signed.length, 57, 'the bytes a MAC would cover: header and payload')
+})
+
+t.test('the kind byte: alive 1, leaving 2, standby 3, and the high bit when the sender reaches the API server', async t => {
+  for (const [kind, reachesApi, byte] of [['alive', false, 0x01], ['leaving', false, 0x02], ['standby', false, 0x03], ['alive', true, 0x81], ['standby', true, 0x83]] as const) {
+    const frame = encodeHeartbeat(SRC, { ...BASE, kind, reachesApi }, null)
+    t.equal(frame.readUInt8(19), byte, `${kind}${reachesApi ? ', reaching the API server' : ''}`)
+    const h = decodeHeartbeat(frame)
+    t.same([h.kind, h.reachesApi], [kind, reachesApi], 'and back')
+  }
 })
 
 t.test('one signed frame: HMAC-SHA-256 over the header and every field, then the MAC', async t => {
@@ -60,7 +70,8 @@ const nodeName = fc.stringMatching(/^[a-z0-9]([-a-z0-9.]{0,251}[a-z0-9])?$/)
 const clusterName = fc.oneof(fc.constant(''), fc.stringMatching(/^[a-z0-9]([-a-z0-9.]{0,61}[a-z0-9])?$/))
 const heartbeat: fc.Arbitrary<HeartbeatFrame> = fc.record({
   node: nodeName,
-  kind: fc.constantFrom('alive' as const, 'leaving' as const),
+  kind: fc.constantFrom('alive' as const, 'standby' as const, 'leaving' as const),
+  reachesApi: fc.boolean(),
   intervalMs: fc.integer({ min: 1, max: 60_000 }),
   sequence: fc.integer({ min: 0, max: 0xffffffff }),
   cluster: clusterName,
@@ -74,7 +85,7 @@ const key: fc.Arbitrary<HeartbeatKey> = fc.record({
 
 function plain(h: HeartbeatFrame & { src?: Buffer }): string {
   return JSON.stringify({
-    node: h.node, kind: h.kind, intervalMs: h.intervalMs, sequence: h.sequence, cluster: h.cluster,
+    node: h.node, kind: h.kind, reachesApi: h.reachesApi, intervalMs: h.intervalMs, sequence: h.sequence, cluster: h.cluster,
     bootId: h.bootId.toString(), sentAtMs: h.sentAtMs, src: h.src === undefined ? undefined : [...h.src],
   })
 }
@@ -125,7 +136,9 @@ t.test('bad input: each rejected with its code', async t => {
   t.equal(codeOf(() => decodeHeartbeat(mutate(b => b.writeUInt16BE(0x0806, 12)))), 'BAD_ETHERTYPE')
   t.equal(codeOf(() => decodeHeartbeat(mutate(b => b.write('XXXX', 14)))), 'BAD_MAGIC')
   t.equal(codeOf(() => decodeHeartbeat(mutate(b => b.writeUInt8(1, 18)))), 'BAD_VERSION', 'version 1, the unsigned format')
-  t.equal(codeOf(() => decodeHeartbeat(mutate(b => b.writeUInt8(3, 19)))), 'BAD_KIND')
+  t.equal(codeOf(() => decodeHeartbeat(mutate(b => b.writeUInt8(2, 18)))), 'BAD_VERSION', 'version 2, without standby and the API bit')
+  t.equal(codeOf(() => decodeHeartbeat(mutate(b => b.writeUInt8(4, 19)))), 'BAD_KIND')
+  t.equal(codeOf(() => decodeHeartbeat(mutate(b => b.writeUInt8(0x80, 19)))), 'BAD_KIND', 'the API bit alone is no kind')
   t.equal(codeOf(() => decodeHeartbeat(mutate(b => b.writeUInt16BE(0, 20)))), 'BAD_INTERVAL')
   t.equal(codeOf(() => decodeHeartbeat(mutate(b => b.writeUInt8(0, 43)))), 'BAD_NAME', 'empty node name')
   t.equal(codeOf(() => decodeHeartbeat(mutate(b => b.writeUInt8(255, 43)))), 'TRUNCATED', 'node name overruns the frame')
@@ -290,7 +303,10 @@ t.test('the kernel filter passes what the decoder accepts, and drops other frame
   const v1 = Buffer.from(good)
   v1.writeUInt8(1, 18)
   t.equal(runBpf(program, v1), 0, 'nor a version 1 heartbeat (an older speaker: its peers judge it by its Lease)')
+  const v2 = Buffer.from(good)
+  v2.writeUInt8(2, 18)
+  t.equal(runBpf(program, v2), 0, 'nor a version 2 heartbeat')
   const future = Buffer.from(good)
-  future.writeUInt8(3, 18)
+  future.writeUInt8(4, 18)
   t.equal(runBpf(program, future), 0, 'nor a heartbeat version it cannot read')
 })
