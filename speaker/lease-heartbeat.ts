@@ -73,24 +73,13 @@ export class LeaseHeartbeat {
 
   async #renew(): Promise<void> {
     if (this.#closed) return
-    const { api, namespace, log } = this.#o
+    const { log } = this.#o
     const sentAt = this.#o.now()
     // spec.renewTime is a MicroTime: the real API server refuses anything but six fractional digits (400 on
     // create, 422 on patch); V1MicroTime serialises exactly that, a plain Date only three.
     const at = new V1MicroTime()
     try {
-      try {
-        await api.patchNamespacedLease({
-          name: this.name, namespace,
-          body: {
-            metadata: { annotations: this.#annotations() },
-            spec: { holderIdentity: this.#o.node, leaseDurationSeconds: this.#o.durationSeconds, renewTime: at },
-          },
-        }, mergePatch())
-      } catch (err) {
-        if (classifyApiError(err).outcome !== 'notFound') throw err
-        await api.createNamespacedLease({ namespace, body: this.#body(at) })
-      }
+      await this.#withinDeadline(this.#write(at))
       if (this.#closed) return
       if (this.#failingSince !== null) log.info({ lease: this.name }, 'lease renewed again')
       this.#failingSince = null
@@ -102,6 +91,35 @@ export class LeaseHeartbeat {
         log.warn({ lease: this.name, err: classifyApiError(err).message }, 'lease renewal failed; retrying every renewal interval')
       }
       if (!this.#closed) this.#o.onFailed?.(this.#failingSince)
+    }
+  }
+
+  /**
+   * A renewal that hangs (the API server stalled, its packets dropped) is a failed one after two renewal
+   * intervals: otherwise the speaker would go on saying it reaches the API server, and stop renewing.
+   */
+  #withinDeadline(p: Promise<void>): Promise<void> {
+    let timer: NodeJS.Timeout | undefined
+    const deadline = new Promise<never>((_, reject) => {
+      timer = setTimeout(() => reject(new Error(`no answer within ${2 * this.renewIntervalMs} ms`)), 2 * this.renewIntervalMs)
+    })
+    p.catch(() => undefined)
+    return Promise.race([p, deadline]).finally(() => clearTimeout(timer))
+  }
+
+  async #write(at: V1MicroTime): Promise<void> {
+    const { api, namespace } = this.#o
+    try {
+      await api.patchNamespacedLease({
+        name: this.name, namespace,
+        body: {
+          metadata: { annotations: this.#annotations() },
+          spec: { holderIdentity: this.#o.node, leaseDurationSeconds: this.#o.durationSeconds, renewTime: at },
+        },
+      }, mergePatch())
+    } catch (err) {
+      if (classifyApiError(err).outcome !== 'notFound') throw err
+      await api.createNamespacedLease({ namespace, body: this.#body(at) })
     }
   }
 

@@ -84,6 +84,8 @@ export class Speaker {
   /** We have joined: our heartbeats go out and we count ourselves. */
   #joined = false
   #self: SelfVerdict = { state: 'standby', reason: 'not joined yet' }
+  /** When we last became serving (monotonic ms). */
+  #servingSinceMs = -Infinity
   #observations = new Map<string, LeaseObservation>()
   /** The last heartbeat heard from each other node of this cluster. */
   #heard = new Map<string, HeartbeatObservation>()
@@ -176,8 +178,8 @@ export class Speaker {
    * listens for HEARTBEATS_MISSED + 1 intervals first, so that it knows which peers are alive (a node that
    * died a moment ago is not heard, whatever its Lease says); then it joins, and its first heartbeat tells
    * peers to hand over the IPs it wins. It starts announcing one interval later, once they have let go
-   * (a gap of one interval for those IPs rather than two MACs answering). Its Lease is taken at the join:
-   * a peer that hears nobody counts it only from a renewal seen after that.
+   * (#membership: a gap of one interval for those IPs rather than two MACs answering). Its Lease is taken at
+   * the join: a peer that hears nobody counts it only from a renewal seen after that.
    */
   async #join(hb: PeerHeartbeatSource): Promise<void> {
     this.#heartbeatsReceived = this.#o.metrics.counter('l2lb_speaker_heartbeats_received_total', 'Peer heartbeats heard, per sending node of this cluster')
@@ -188,20 +190,19 @@ export class Speaker {
     this.#joined = true
     this.#checkMembership()
     hb.join(() => this.#ownStatus())
-    const joinedAt = this.#now()
     await this.#heartbeat?.start()
-    await this.#sleep(hb.intervalMs - (this.#now() - joinedAt))
   }
 
   #sleep(ms: number): Promise<void> {
     return ms <= 0 ? Promise.resolve() : new Promise(resolve => setTimeout(resolve, ms))
   }
 
-  /** What our heartbeats say: alive while we serve; whether our last Lease renewal succeeded. */
+  /** What our heartbeats say: alive while we serve; whether our last renewal succeeded, less than a Lease ago. */
   #ownStatus(): OwnStatus {
+    const ok = this.#ownRenewSentMs
     return {
       kind: this.#self.state === 'serving' ? 'alive' : 'standby',
-      reachesApi: this.#ownRenewSentMs !== null && this.#renewalsFailingSinceMs === null,
+      reachesApi: ok !== null && this.#renewalsFailingSinceMs === null && this.#now() - ok < (this.#o.leaseDurationSeconds ?? 3) * 1000,
     }
   }
 
@@ -264,6 +265,7 @@ export class Speaker {
         leaseRenewedAtMs: this.#ownRenewSentMs !== null && selfSeen !== undefined ? Math.min(this.#ownRenewSentMs, selfSeen.observedAtMs) : null,
         leaseDurationMs: (this.#o.leaseDurationSeconds ?? 3) * 1000,
         renewalsFailingSinceMs: this.#renewalsFailingSinceMs,
+        lastRenewalOkMs: this.#ownRenewSentMs,
         heartbeatSentAtMs: this.#joined ? (hb?.lastSentMs() ?? now) : null,
       },
       nowMs: now,
@@ -272,8 +274,18 @@ export class Speaker {
       const level = m.self.state === 'serving' ? 'info' : 'warn'
       this.#o.log[level]({ state: m.self.state, was: this.#self.state, reason: m.self.reason }, `this node is now ${m.self.state}`)
       this.#self = m.self
+      if (m.self.state === 'serving') this.#servingSinceMs = now
       this.#selfStateGauge?.set({}, m.self.state === 'serving' ? 1 : 0)
       if (this.#joined) hb?.sendNow()
+    }
+    // Once we serve again (joined, back from standby or fenced), peers hear it at once and let go of the IPs
+    // we win; we take them one heartbeat interval later, so that a handover back to us is a short gap
+    // rather than two MACs answering while the news travels.
+    const takeFrom = this.#servingSinceMs + (hb?.intervalMs ?? 0)
+    if (m.self.state === 'serving' && now < takeFrom) {
+      const live = new Set(m.live)
+      live.delete(this.#o.nodeName)
+      return { ...m, live, recheckAtMs: m.recheckAtMs === null ? takeFrom : Math.min(m.recheckAtMs, takeFrom) }
     }
     return m
   }

@@ -119,8 +119,10 @@ export interface SelfObservation {
   /** Sent time of its last Lease renewal that succeeded and that its watch has shown; null: none yet. */
   readonly leaseRenewedAtMs: number | null
   readonly leaseDurationMs: number
-  /** Since when its renewals have been failing without a break; null: the last one succeeded (or none tried). */
+  /** Since when its renewals have been failing (or timing out) without a break; null: the last one succeeded (or none tried). */
   readonly renewalsFailingSinceMs: number | null
+  /** Sent time of its last renewal that succeeded, watch or not; null: none. */
+  readonly lastRenewalOkMs: number | null
   /** When its last heartbeat went out; null: it has not joined (or heartbeats are off). */
   readonly heartbeatSentAtMs: number | null
 }
@@ -170,56 +172,62 @@ export function liveMembers(input: MembershipInput): Membership {
   const live = new Set<string>()
   let selfNode: NodeView | undefined
   let otherCandidates = false
+  /** Live peers that send heartbeats we do not hear (we are deaf): they do not hear us either, most likely. */
+  let unheardLivePeers = 0
   for (const n of input.nodes) {
     if (n.name === selfName) { selfNode = n; continue }
     if (!n.ready || n.excludedFromLoadBalancers) continue
     const lease = leases.get(n.name)
     if (!lease) continue
     otherCandidates = true
-    if (isPeerLive(n.name, lease, heard.get(n.name), listening, hearing, nowMs, wake)) live.add(n.name)
+    const why = peerLiveBy(lease, heard.get(n.name), listening, hearing, nowMs, wake)
+    if (why !== null) live.add(n.name)
+    if (why === 'renewal-while-deaf') unheardLivePeers++
   }
-  const self = judgeSelf(input, selfNode, hearing, otherCandidates, wake)
+  const self = judgeSelf(input, selfNode, hearing, otherCandidates, unheardLivePeers, wake)
   if (self.state === 'serving') live.add(selfName)
   return { live, self, recheckAtMs: recheck }
 }
 
-function isPeerLive(
-  node: string,
+/** Why a peer counts as live: its Lease alone, its heartbeats, or a renewal seen while we hear nobody. */
+type LiveBy = 'lease' | 'heartbeat' | 'renewal-while-deaf'
+
+function peerLiveBy(
   lease: LeaseObservation,
   hb: HeartbeatObservation | undefined,
   listening: Listening | null,
   hearing: boolean,
   nowMs: number,
   wake: (at: number) => void,
-): boolean {
+): LiveBy | null {
   const leaseExpires = lease.observedAtMs + lease.durationMs
-  const leaseFresh = leaseExpires > nowMs
-  const byLease = (): boolean => {
-    if (leaseFresh) wake(leaseExpires)
-    return leaseFresh
+  const byLease = (): LiveBy | null => {
+    if (leaseExpires <= nowMs) return null
+    wake(leaseExpires)
+    return 'lease'
   }
   const speaks = listening !== null && (lease.heartbeatIntervalMs !== null ? lease.heartbeatIntervalMs > 0 : hb !== undefined)
   if (!speaks || listening === null) return byLease()
   // Deaf: a renewal witnessed after `since` says the node is alive though we do not hear it.
-  const renewedAfter = (since: number): boolean => {
+  const renewedAfter = (since: number): LiveBy | null => {
     const seen = lease.renewalSeenAtMs
-    if (seen === null || seen <= since || seen + lease.durationMs <= nowMs) return false
+    if (hearing || seen === null || seen <= since || seen + lease.durationMs <= nowMs) return null
     wake(seen + lease.durationMs)
-    return true
+    return 'renewal-while-deaf'
   }
-  if (hb?.kind === 'leaving') return !hearing && renewedAfter(hb.heardAtMs)
+  if (hb?.kind === 'leaving') return renewedAfter(hb.heardAtMs)
   if (hb !== undefined && isFresh(hb, nowMs)) {
     wake(hb.heardAtMs + hb.deadlineMs)
-    return hb.kind === 'alive'
+    return hb.kind === 'alive' ? 'heartbeat' : null
   }
   const intervalMs = hb ? hb.deadlineMs / HEARTBEATS_MISSED : (lease.heartbeatIntervalMs ?? listening.ownIntervalMs)
   const silentFrom = Math.max(hb?.heardAtMs ?? listening.sinceMs, listening.hearingSinceMs) + HEARTBEATS_MISSED * intervalMs
   if (nowMs < silentFrom) {
     // Not yet silent for long enough to count: a node we have not heard since we (re)started hearing.
     wake(silentFrom)
-    return hb?.kind === 'standby' ? false : byLease()
+    return hb?.kind === 'standby' ? null : byLease()
   }
-  return !hearing && renewedAfter(silentFrom)
+  return renewedAfter(silentFrom)
 }
 
 function judgeSelf(
@@ -227,6 +235,7 @@ function judgeSelf(
   node: NodeView | undefined,
   hearing: boolean,
   otherCandidates: boolean,
+  unheardLivePeers: number,
   wake: (at: number) => void,
 ): SelfVerdict {
   const { self, heard, listening, nowMs } = input
@@ -239,6 +248,12 @@ function judgeSelf(
     if (sendDeadline <= nowMs) return { state: 'fenced', reason: 'it cannot send its heartbeats: peers pass it over' }
     wake(sendDeadline)
   }
+  if (unheardLivePeers > 0) {
+    // Peers renew their Leases but we hear none of them: a split LAN or a cut link, most likely both ways,
+    // and they have passed us over. If it is only our receive path, they hear our `standby` and take our
+    // IPs. Either way one announcer per IP, also at the moment the LAN is whole again.
+    return { state: 'standby', reason: 'it hears no peer though peers renew their Leases: they have taken its IPs over' }
+  }
   const leaseGood = self.leaseRenewedAtMs !== null && self.leaseRenewedAtMs + self.leaseDurationMs > nowMs
   if (leaseGood && self.leaseRenewedAtMs !== null) {
     wake(self.leaseRenewedAtMs + self.leaseDurationMs)
@@ -246,18 +261,19 @@ function judgeSelf(
   }
   if (listening === null) return { state: 'fenced', reason: 'it cannot renew its Lease (heartbeats off: peers judge it by the Lease)' }
   if (hearing) {
-    const cutFor = self.renewalsFailingSinceMs === null ? 0 : nowMs - self.renewalsFailingSinceMs
+    // Cut from the API server for two Lease durations since its last good renewal, while a peer it hears has
+    // said for a whole Lease duration that it reaches it: stand by. The margins keep an outage for everyone
+    // (every node stops reaching it within one renewal interval of the others, and says so within a heartbeat)
+    // and its end (every node reaches it again within a few seconds) from moving anything.
+    const cutSince = self.renewalsFailingSinceMs === null ? null : (self.lastRenewalOkMs ?? self.renewalsFailingSinceMs)
     for (const h of heard.values()) {
+      if (cutSince === null) break
       if (h.kind === 'leaving' || !isFresh(h, nowMs) || h.reachesApiSinceMs === null) continue
-      const peerFor = nowMs - h.reachesApiSinceMs
-      if (self.renewalsFailingSinceMs !== null && cutFor >= self.leaseDurationMs && peerFor >= self.leaseDurationMs) {
-        return { state: 'standby', reason: 'it cannot reach the API server while a peer it hears can: that peer sees what it cannot' }
-      }
-      if (self.renewalsFailingSinceMs !== null) {
-        wake(Math.max(self.renewalsFailingSinceMs, h.reachesApiSinceMs) + self.leaseDurationMs)
-      }
+      const at = Math.max(cutSince + 2 * self.leaseDurationMs, h.reachesApiSinceMs + self.leaseDurationMs)
+      if (at <= nowMs) return { state: 'standby', reason: 'it cannot reach the API server while a peer it hears can: that peer sees what it cannot' }
+      wake(at)
     }
-    return { state: 'serving', reason: self.renewalsFailingSinceMs === null ? 'its Lease is being taken; peers hear it' : 'the API server is away for every peer it hears: heartbeats decide' }
+    return { state: 'serving', reason: cutSince === null ? 'its Lease is being taken; peers hear it' : 'the API server is away for every peer it hears: heartbeats decide' }
   }
   if (!otherCandidates) return { state: 'serving', reason: 'no other node could take over' }
   return { state: 'fenced', reason: 'it neither renews its Lease nor hears a peer: another node takes over' }

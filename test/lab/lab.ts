@@ -325,25 +325,51 @@ export class Lab {
     try { process.kill(rec.pid, 'SIGKILL') } catch { /* already gone */ }
   }
 
+  /** Stops a node's speaker politely (SIGTERM, by PID; SIGKILL after 3 s): it hands its IPs over and says leaving. */
+  async stopSpeaker(node: string): Promise<void> {
+    const old = this.#speakerRecord(node)
+    if (old === undefined) return
+    await stopProcess(old.pid)
+    this.#processes.splice(this.#processes.indexOf(old), 1)
+    await this.#save()
+  }
+
   /**
-   * Starts a node's speaker again (stopping the running one first, politely), with `env` on top of the lab's,
-   * and waits until it reports ready (synced, sockets open, Lease taken).
+   * Starts a node's speaker (none may be running there), with `env` on top of the lab's; resolves once it
+   * reports ready (synced, sockets open, joined) unless `ready: false`.
    */
-  async restartSpeaker(node: string, env: Readonly<Record<string, string>> = {}): Promise<void> {
+  async startSpeaker(node: string, env: Readonly<Record<string, string>> = {}, opts: { ready?: boolean } = {}): Promise<void> {
     const labNode = this.nodes.find(n => n.name === node)
     if (labNode === undefined) throw new Error(`no lab node ${node}`)
-    const old = this.#speakerRecord(node)
-    if (old !== undefined) {
-      await stopProcess(old.pid)
-      this.#processes.splice(this.#processes.indexOf(old), 1)
-      await this.#save()
+    const running = this.#speakerRecord(node)
+    if (running !== undefined) {
+      if (isAlive(running.pid)) throw new Error(`a speaker already runs on ${node} (pid ${running.pid})`)
+      this.#processes.splice(this.#processes.indexOf(running), 1)
     }
-    const rec = await this.#startSpeaker(labNode, env)
+    await this.#startSpeaker(labNode, env)
+    if (opts.ready === false) return
+    await this.waitSpeakerReady(node)
+  }
+
+  /** Waits until the speaker on `node` answers /readyz with 200. */
+  async waitSpeakerReady(node: string, timeoutMs = 45_000): Promise<void> {
+    const labNode = this.nodes.find(n => n.name === node)
+    const rec = this.#speakerRecord(node)
+    if (labNode === undefined || rec === undefined) throw new Error(`the lab runs no speaker on ${node}`)
     await waitFor(`the speaker on ${node} to be ready`, async () => {
       if (!isAlive(rec.pid)) throw new StopWaiting(`the speaker on ${node} exited (log ${rec.log})`)
       const r = await runAllowingFailure(inNetns(labNode.netns, ['curl', '-s', '-o', '/dev/null', '-w', '%{http_code}', '--max-time', '1', `http://${labNode.ipv4}:7473/readyz`]), { timeoutMs: 3000 })
       return r.stdout.trim() === '200' ? true : undefined
-    }, { timeoutMs: 45_000, intervalMs: 200 })
+    }, { timeoutMs, intervalMs: 100 })
+  }
+
+  /**
+   * Starts a node's speaker again (stopping the running one first, politely), with `env` on top of the lab's,
+   * and waits until it reports ready (synced, sockets open, joined).
+   */
+  async restartSpeaker(node: string, env: Readonly<Record<string, string>> = {}): Promise<void> {
+    await this.stopSpeaker(node)
+    await this.startSpeaker(node, env)
   }
 
   /** test/apiserver in the l2lb-apiserver netns; it writes the LAN kubeconfig itself. */

@@ -16,7 +16,7 @@ const heard = (at: number, kind: 'alive' | 'standby' | 'leaving' = 'alive', reac
   ({ heardAtMs: at, deadlineMs: 600, kind, reachesApiSinceMs })
 
 const me = (over: Partial<SelfObservation> = {}): SelfObservation =>
-  ({ name: 'me', leaseRenewedAtMs: null, leaseDurationMs: 3000, renewalsFailingSinceMs: null, heartbeatSentAtMs: null, ...over })
+  ({ name: 'me', leaseRenewedAtMs: null, leaseDurationMs: 3000, renewalsFailingSinceMs: null, lastRenewalOkMs: null, heartbeatSentAtMs: null, ...over })
 const listening = (over: Partial<Listening> = {}): Listening => ({ sinceMs: 0, hearingSinceMs: -Infinity, ownIntervalMs: 200, ...over })
 
 function run(over: Partial<MembershipInput> & { nowMs: number }) {
@@ -99,8 +99,9 @@ t.test('rule A fixed: the last survivor, hearing nobody, takes over from a kille
   const m = run({ nodes: [node('me'), node('a'), node('b')], leases, heard: h, self, nowMs: 1600 })
   t.same(sorted(m.live), ['me'], 'failover after 600 ms, not after a\'s Lease (3990)')
   t.equal(m.self.state, 'serving')
-  t.same(sorted(run({ nodes: [node('me'), node('a'), node('b')], leases: new Map(leases).set('b', lease(1650)), heard: h, self, nowMs: 1700 }).live), ['b', 'me'],
-    'b\'s new process renews its Lease after its leaving: a deaf observer counts it again')
+  const back = run({ nodes: [node('me'), node('a'), node('b')], leases: new Map(leases).set('b', lease(1650)), heard: h, self, nowMs: 1700 })
+  t.same(sorted(back.live), ['b'], 'b\'s new process renews its Lease after its leaving: a deaf observer counts it again...')
+  t.equal(back.self.state, 'standby', '...and stands by: b is alive and we do not hear it, so it does not hear us and has taken our IPs')
 })
 
 t.test('rule B fixed: a starting speaker does not defer to a node that died before it started listening', async t => {
@@ -150,29 +151,45 @@ t.test('this node: it serves while it renews; through an outage for all it serve
   const h = new Map([['a', heard(9900, 'alive', null)], ['b', heard(9900, 'alive', null)]])
   const renewing = run({ leases, heard: h, self: me({ leaseRenewedAtMs: 9500, heartbeatSentAtMs: 9950 }), nowMs: 10_000 })
   t.equal(renewing.self.state, 'serving')
-  const outage = run({ leases, heard: h, self: me({ leaseRenewedAtMs: 2000, renewalsFailingSinceMs: 2750, heartbeatSentAtMs: 9950 }), nowMs: 10_000 })
+  const outage = run({ leases, heard: h, self: me({ leaseRenewedAtMs: 2000, lastRenewalOkMs: 2000, renewalsFailingSinceMs: 2750, heartbeatSentAtMs: 9950 }), nowMs: 10_000 })
   t.equal(outage.self.state, 'serving', 'no one we hear reaches the API server: we keep announcing')
   t.same(sorted(outage.live), ['a', 'b', 'me'], 'and so do they, seven seconds after every Lease ran out')
   t.match(outage.self.reason, /away for every peer/)
 })
 
-t.test('this node stands by when it is cut from the API server for a Lease duration while a peer it hears is not', async t => {
+t.test('this node stands by when it is cut from the API server for two Lease durations while a peer it hears reaches it', async t => {
   const leases = new Map([['a', lease(0)]])
-  const self = me({ leaseRenewedAtMs: 1000, renewalsFailingSinceMs: 1750, heartbeatSentAtMs: 9950 })
+  const self = me({ leaseRenewedAtMs: 1000, lastRenewalOkMs: 1000, renewalsFailingSinceMs: 1750, heartbeatSentAtMs: 9950 })
   const nodes = [node('me'), node('a')]
   const reaching = (since: number) => new Map([['a', heard(9900, 'alive', since)]])
   const early = run({ nodes, leases, heard: reaching(8000), self, nowMs: 10_000 })
   t.equal(early.self.state, 'serving', 'a has reached it for only 2 s (the API server may just be coming back): wait')
-  t.equal(early.recheckAtMs, 10_500, 'and look again when a\'s streak is a Lease duration long (or when a falls silent)')
+  t.equal(early.recheckAtMs, 10_500, 'and look again when a would fall silent (a\'s streak is a Lease long at 11000)')
   const late = run({ nodes, leases, heard: reaching(7000), self, nowMs: 10_000 })
   t.equal(late.self.state, 'standby', 'a sees Nodes and Services we cannot: it takes over')
   t.same(sorted(late.live), ['a'])
-  t.equal(run({ nodes, leases, heard: reaching(7000), self: { ...self, renewalsFailingSinceMs: 8000 }, nowMs: 10_000 }).self.state, 'serving',
-    'our renewals have failed for only 2 s: not yet')
+  t.equal(run({ nodes, leases, heard: reaching(0), self: { ...self, lastRenewalOkMs: 5000, leaseRenewedAtMs: 5000, renewalsFailingSinceMs: 5750 }, nowMs: 10_000 }).self.state, 'serving',
+    'our last good renewal was 5 s ago: not yet two Lease durations (an outage for everyone takes up to one renewal interval to reach every node)')
+  t.equal(run({ nodes, leases, heard: new Map([['a', heard(9900, 'alive', null)]]), self, nowMs: 10_000 }).self.state, 'serving',
+    'no peer we hear reaches the API server: an outage for everyone, keep serving')
+})
+
+t.test('this node, hearing nobody while peers renew their Leases, stands by: they passed it over', async t => {
+  const self = me({ leaseRenewedAtMs: 9800, lastRenewalOkMs: 9800, heartbeatSentAtMs: 9950 })
+  const nodes = [node('me'), node('a'), node('b')]
+  // a and b went silent at 8000 (a split LAN); both renew their Leases, seen at 9500.
+  const split = run({ nodes, leases: new Map([['a', lease(9500)], ['b', lease(9500)]]), heard: new Map([['a', heard(8000)], ['b', heard(8000)]]), self, nowMs: 10_000 })
+  t.equal(split.self.state, 'standby')
+  t.same(sorted(split.live), ['a', 'b'])
+  const dead = run({ nodes, leases: new Map([['a', lease(7900)], ['b', lease(7900)]]), heard: new Map([['a', heard(8000)], ['b', heard(8000)]]), self, nowMs: 10_000 })
+  t.equal(dead.self.state, 'serving', 'silent and not renewing: they died, we are the survivor')
+  t.same(sorted(dead.live), ['me'])
+  const leaseOnly = run({ nodes, leases: new Map([['a', lease(9500, { heartbeatIntervalMs: 0 })]]), self, nowMs: 10_000 })
+  t.equal(leaseOnly.self.state, 'serving', 'a peer without heartbeats never passed us over: no reason to stand by')
 })
 
 t.test('this node fences itself when it neither renews nor hears anyone, unless no one else could take over', async t => {
-  const self = me({ leaseRenewedAtMs: 1000, renewalsFailingSinceMs: 1750, heartbeatSentAtMs: 9950 })
+  const self = me({ leaseRenewedAtMs: 1000, lastRenewalOkMs: 1000, renewalsFailingSinceMs: 1750, heartbeatSentAtMs: 9950 })
   const fenced = run({ nodes: [node('me'), node('a')], leases: new Map([['a', lease(0)]]), self, nowMs: 10_000 })
   t.equal(fenced.self.state, 'fenced')
   t.same(sorted(fenced.live), [])
