@@ -24,10 +24,18 @@ export type AssignResult =
   | { readonly ok: true; readonly assignment: Assignment; readonly changed: boolean }
   | { readonly ok: false; readonly failure: AllocationFailure }
 
-export interface PoolUsage {
-  readonly pool: string
+export interface FamilyUsage {
   readonly capacity: bigint
   readonly inUse: bigint
+}
+
+export interface PoolUsage {
+  readonly pool: string
+  /** Both families together. */
+  readonly capacity: bigint
+  readonly inUse: bigint
+  /** Per family, zero for a family the pool has no addresses of (as MetalLB's ipv4_/ipv6_ gauges, stats.go). */
+  readonly byFamily: Readonly<Record<IPFamily, FamilyUsage>>
 }
 
 /** An assignment the allocator dropped (its IP left the config, or it lost a restore conflict). */
@@ -244,13 +252,17 @@ export class Allocator {
 
   usage(): PoolUsage[] {
     return [...this.pools.values()].map(ps => {
-      let capacity = 0n
-      let inUse = 0n
-      for (const s of ps.spaces.values()) {
-        capacity += s.capacity
-        inUse += s.inUse
+      const of = (f: IPFamily): FamilyUsage => {
+        const s = ps.spaces.get(f)
+        return s === undefined ? { capacity: 0n, inUse: 0n } : { capacity: s.capacity, inUse: s.inUse }
       }
-      return { pool: ps.pool.name, capacity, inUse }
+      const byFamily = { IPv4: of('IPv4'), IPv6: of('IPv6') }
+      return {
+        pool: ps.pool.name,
+        capacity: byFamily.IPv4.capacity + byFamily.IPv6.capacity,
+        inUse: byFamily.IPv4.inUse + byFamily.IPv6.inUse,
+        byFamily,
+      }
     })
   }
 

@@ -242,6 +242,23 @@ t.test('capacity is exact for huge IPv6 pools', async t => {
   t.equal(a.usage()[0]?.inUse, 1n)
 })
 
+t.test('usage per address family, as MetalLB exports it', async t => {
+  // MetalLB internal/allocator/stats.go: ipv4_addresses_total, ipv6_addresses_total, ipv4_addresses_in_use_total,
+  // ipv6_addresses_in_use_total per pool, besides the totals; a family the pool lacks counts 0 (poolCount).
+  const a = fresh(`
+address-pools:
+- {name: dual, protocol: layer2, addresses: [192.0.2.0/30, "2001:db8::/64"]}
+- {name: v4, protocol: layer2, addresses: [198.51.100.0/31]}
+`)
+  ips(a, svc('s', { ipFamilies: ['IPv4', 'IPv6'], ipFamilyPolicy: 'RequireDualStack' }))
+  ips(a, svc('t', { ipFamilies: ['IPv6'] }))
+  const dual = a.usage().find(u => u.pool === 'dual')
+  t.same(dual?.byFamily, { IPv4: { capacity: 4n, inUse: 1n }, IPv6: { capacity: 1n << 64n, inUse: 2n } })
+  t.equal(dual?.capacity, 4n + (1n << 64n), 'the total is the sum')
+  t.equal(dual?.inUse, 3n)
+  t.same(a.usage().find(u => u.pool === 'v4')?.byFamily, { IPv4: { capacity: 2n, inUse: 0n }, IPv6: { capacity: 0n, inUse: 0n } })
+})
+
 t.test('a range near :: spanning several 2^52 chunks: every address can be requested, held and released', async t => {
   // 2^48 .. 2^53-1 ends below 2^53, yet is two chunks: offsets must come from the chunk, not the range start.
   // (It was ::/75, which now holds reserved blocks, :: and ::ffff:0:0/96, that no pool may.)
