@@ -47,7 +47,12 @@ export class Controller {
   #synced = false
   #closed = false
   #configAccepted = false
-  #gauges: { stale: MetricFamily; total: MetricFamily; inUse: MetricFamily } | null = null
+  #gauges: {
+    stale: MetricFamily
+    total: MetricFamily
+    inUse: MetricFamily
+    byFamily: Record<'IPv4' | 'IPv6', { total: MetricFamily; inUse: MetricFamily }>
+  } | null = null
 
   constructor(opts: ControllerOptions) {
     this.#o = opts
@@ -68,6 +73,17 @@ export class Controller {
       stale: metrics.gauge('l2lb_k8s_client_config_stale_bool', '1 when the pool ConfigMap on the server is not the config in force'),
       total: metrics.gauge('l2lb_allocator_addresses_total', 'Usable addresses in each pool'),
       inUse: metrics.gauge('l2lb_allocator_addresses_in_use_total', 'Addresses of each pool assigned to Services'),
+      // MetalLB's per-family gauges (internal/allocator/stats.go: ipv4_addresses_total, ...), same names.
+      byFamily: {
+        IPv4: {
+          total: metrics.gauge('l2lb_allocator_ipv4_addresses_total', 'Usable IPv4 addresses in each pool'),
+          inUse: metrics.gauge('l2lb_allocator_ipv4_addresses_in_use_total', 'IPv4 addresses of each pool assigned to Services'),
+        },
+        IPv6: {
+          total: metrics.gauge('l2lb_allocator_ipv6_addresses_total', 'Usable IPv6 addresses in each pool'),
+          inUse: metrics.gauge('l2lb_allocator_ipv6_addresses_in_use_total', 'IPv6 addresses of each pool assigned to Services'),
+        },
+      },
     }
     this.#gauges.stale.set({}, 0)
     this.#queue = new WorkQueue({
@@ -156,11 +172,15 @@ export class Controller {
   #updateUsage(): void {
     const g = this.#gauges
     if (!g) return
-    g.total.clear()
-    g.inUse.clear()
+    const families = [g.byFamily.IPv4, g.byFamily.IPv6]
+    for (const m of [g.total, g.inUse, ...families.flatMap(f => [f.total, f.inUse])]) m.clear()
     for (const u of this.#allocator.usage()) {
       g.total.set({ pool: u.pool }, u.capacity)
       g.inUse.set({ pool: u.pool }, u.inUse)
+      for (const f of ['IPv4', 'IPv6'] as const) {
+        g.byFamily[f].total.set({ pool: u.pool }, u.byFamily[f].capacity)
+        g.byFamily[f].inUse.set({ pool: u.pool }, u.byFamily[f].inUse)
+      }
     }
   }
 

@@ -24,10 +24,18 @@ export type AssignResult =
   | { readonly ok: true; readonly assignment: Assignment; readonly changed: boolean }
   | { readonly ok: false; readonly failure: AllocationFailure }
 
-export interface PoolUsage {
-  readonly pool: string
+export interface FamilyUsage {
   readonly capacity: bigint
   readonly inUse: bigint
+}
+
+export interface PoolUsage {
+  readonly pool: string
+  /** Both families together. */
+  readonly capacity: bigint
+  readonly inUse: bigint
+  /** Per family, zero for a family the pool has no addresses of (as MetalLB's ipv4_/ipv6_ gauges, stats.go). */
+  readonly byFamily: Readonly<Record<IPFamily, FamilyUsage>>
 }
 
 /** An assignment the allocator dropped (its IP left the config, or it lost a restore conflict). */
@@ -138,6 +146,34 @@ function poolAllows(pool: Pool, namespace: string, labels: Readonly<Record<strin
   return false
 }
 
+/** Whether a pool is reserved for some namespaces or some Services' labels (MetalLB: has a serviceAllocation). */
+function isRestricted(pool: Pool | undefined): boolean {
+  return pool !== undefined && (pool.namespaces !== null || pool.serviceSelectors !== null)
+}
+
+/**
+ * The auto-assign pools in the order automatic allocation tries them, as MetalLB (v0.13 and later) does:
+ * restricted pools (namespaces or service-selectors) before unrestricted ones — so a Service of team-a gets
+ * an address from the pool reserved for team-a, not from a general pool listed earlier
+ * (internal/allocator/allocator.go, Allocate: pinnedPoolsForService first) — and within each, priority
+ * (lower first; unset, which MetalLB writes as 0, last: sortPools), then config order (MetalLB's order among
+ * equal priorities is Go map order, i.e. unspecified; l2lb keeps it deterministic).
+ */
+export function autoOrderOf<T extends { readonly pool: Pool }>(pools: readonly T[]): T[] {
+  const rank = pools.map((ps, index) => ({ ps, index }))
+  return rank
+    .filter(r => r.ps.pool.autoAssign)
+    .sort((a, b) => {
+      const ra = isRestricted(a.ps.pool)
+      if (ra !== isRestricted(b.ps.pool)) return ra ? -1 : 1
+      const pa = a.ps.pool.priority
+      const pb = b.ps.pool.priority
+      if (pa !== pb) return pa === null ? 1 : pb === null ? -1 : pa - pb
+      return a.index - b.index
+    })
+    .map(r => r.ps)
+}
+
 function sameSet(a: readonly IP[], b: readonly IP[]): boolean {
   if (a.length !== b.length) return false
   for (const x of a) {
@@ -176,7 +212,10 @@ export class Allocator {
   private config: PoolConfig | null = null
   private pools = new Map<string, PoolState>()
   private poolList: PoolState[] = []
-  /** auto-assign pools in the order they are tried: priority (lower first, unset last), then config order. */
+  /**
+   * auto-assign pools in the order they are tried: pools restricted by `namespaces` or `service-selectors`
+   * before unrestricted ones, then priority (lower first, unset last), then config order (autoOrderOf).
+   */
   private autoOrder: PoolState[] = []
   // Not plain Maps: the same Service key (and sharing key) comes and goes over and over, and V8's Map slows
   // down on exactly that (lazy-delete-map.ts). Who holds an IP is filed in its pool's AddressSpace, keyed by
@@ -213,13 +252,17 @@ export class Allocator {
 
   usage(): PoolUsage[] {
     return [...this.pools.values()].map(ps => {
-      let capacity = 0n
-      let inUse = 0n
-      for (const s of ps.spaces.values()) {
-        capacity += s.capacity
-        inUse += s.inUse
+      const of = (f: IPFamily): FamilyUsage => {
+        const s = ps.spaces.get(f)
+        return s === undefined ? { capacity: 0n, inUse: 0n } : { capacity: s.capacity, inUse: s.inUse }
       }
-      return { pool: ps.pool.name, capacity, inUse }
+      const byFamily = { IPv4: of('IPv4'), IPv6: of('IPv6') }
+      return {
+        pool: ps.pool.name,
+        capacity: byFamily.IPv4.capacity + byFamily.IPv6.capacity,
+        inUse: byFamily.IPv4.inUse + byFamily.IPv6.inUse,
+        byFamily,
+      }
     })
   }
 
@@ -307,14 +350,7 @@ export class Allocator {
       }),
     )
     this.poolList = [...this.pools.values()]
-    this.autoOrder = this.poolList
-      .filter(ps => ps.pool.autoAssign)
-      .sort((a, b) => {
-        const pa = a.pool.priority
-        const pb = b.pool.priority
-        if (pa !== pb) return pa === null ? 1 : pb === null ? -1 : pa - pb
-        return a.index - b.index
-      })
+    this.autoOrder = autoOrderOf(this.poolList)
     this.byKey.clear()
     this.shared.clear()
     const cleared: ClearedAssignment[] = []
@@ -510,22 +546,41 @@ export class Allocator {
     const home = first === undefined ? null : this.poolOf(first)
     if (home !== null && order.includes(home) && order[0] !== home) order = [home, ...order.filter(ps => ps !== home)]
     // PreferDualStack: the first family is required, the second wanted; a pool that gives both wins over
-    // an earlier one that gives only the first.
+    // an earlier one of the same tier that gives only the first.
     const prefer2 = req.dualStack === 'prefer' && req.families.length > 1
     const required = prefer2 ? req.families.slice(0, 1) : req.families
+    // Tiers as MetalLB's Allocate tries them (internal/allocator/allocator.go: pinnedPoolsForService, then the
+    // pools without serviceAllocation): the pools restricted to the Service's namespace or labels first, and
+    // only when none of them can serve it, the unrestricted ones; the home pool is a tier of its own before both.
+    let start = 0
+    while (start < order.length) {
+      let end = start + 1
+      if (!(start === 0 && order[0] === home)) {
+        const tier = isRestricted(order[start]?.pool)
+        while (end < order.length && order[end] !== home && isRestricted(order[end]?.pool) === tier) end++
+      }
+      const found = this.allocateFromTier(req, order.slice(start, end), prefer2, required, prefer)
+      if (found !== null) return found
+      start = end
+    }
+    return { ok: false, failure: this.whyNoPool(req, order, required) }
+  }
+
+  /** The first pool of one tier that can serve the Service, both families first under PreferDualStack. */
+  private allocateFromTier(req: AllocationRequest, tier: readonly PoolState[], prefer2: boolean, required: readonly IPFamily[], prefer: readonly IP[]): AssignResult | null {
     if (prefer2) {
-      for (const ps of order) {
+      for (const ps of tier) {
         if (!poolAllows(ps.pool, req.namespace, req.labels) || !serves(ps, req.families)) continue
         const ips = this.attempt(ps, req.families, req, prefer)
         if (ips !== null) return this.commit(req, ips, true, ps)
       }
     }
-    for (const ps of order) {
+    for (const ps of tier) {
       if (!poolAllows(ps.pool, req.namespace, req.labels) || !serves(ps, required)) continue
       const ips = this.attempt(ps, required, req, prefer)
       if (ips !== null) return this.commit(req, ips, true, ps)
     }
-    return { ok: false, failure: this.whyNoPool(req, order, required) }
+    return null
   }
 
   /** The most specific reason no pool of `order` gave the Service an address. */

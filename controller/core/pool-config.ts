@@ -212,8 +212,11 @@ function parseSelector(c: Collector, path: string, v: unknown): LabelSelector | 
     } else {
       for (const [k, val] of Object.entries(v.matchLabels)) {
         if (!LABEL_NAME.test(k)) c.add(`${path}.matchLabels.${k}`, `"${k}" is not a valid label key`, 'use a Kubernetes label key like team or example.com/team')
-        if (typeof val !== 'string' || !LABEL_VALUE.test(val)) {
-          c.add(`${path}.matchLabels.${k}`, `value ${describe(val)} is not a valid label value`, 'quote it; at most 63 characters of [A-Za-z0-9-_.]')
+        if (val === null || val === undefined) {
+          // `team:` with nothing after it: YAML reads null, which is no label value.
+          c.add(`${path}.matchLabels.${k}`, `label ${k} has no value`, `write the value after "${k}:", or ${k}: "" to match the empty value`)
+        } else if (typeof val !== 'string' || !LABEL_VALUE.test(val)) {
+          c.add(`${path}.matchLabels.${k}`, `${describe(val)} is not a valid label value`, 'quote it; at most 63 characters of [A-Za-z0-9-_.], starting and ending with a letter or digit')
         } else matchLabels[k] = val
       }
     }
@@ -232,7 +235,8 @@ function parseSelector(c: Collector, path: string, v: unknown): LabelSelector | 
         c.unknownKeys(p, e, EXPR_KEYS)
         const key = e.key
         const op = OPERATORS.find(o => o === e.operator)
-        if (typeof key !== 'string' || !LABEL_NAME.test(key)) c.add(`${p}.key`, `missing or invalid label key ${describe(key)}`, 'set key to a label key')
+        if (key === undefined || key === null) c.add(`${p}.key`, 'the expression has no key', 'add key: <label key>, e.g. {key: team, operator: In, values: [a]}')
+        else if (typeof key !== 'string' || !LABEL_NAME.test(key)) c.add(`${p}.key`, `${describe(key)} is not a valid label key`, 'use a Kubernetes label key like team or example.com/team')
         if (op === undefined) c.add(`${p}.operator`, `operator ${describe(e.operator)} is not one of ${OPERATORS.join(', ')}`, 'use In, NotIn, Exists or DoesNotExist')
         let values: string[] = []
         if (e.values !== undefined) values = stringList(c, `${p}.values`, e.values, 'strings') ?? []
@@ -262,11 +266,24 @@ function selectorList(c: Collector, path: string, v: unknown): LabelSelector[] {
   return out
 }
 
-function parsePool(c: Collector, index: number, v: unknown): Pool | null {
+/**
+ * A pool as parsed: the pool when it has no error, and in any case the address entries that parsed, so that
+ * their overlaps with other pools are reported together with the pool's other errors.
+ */
+interface ParsedPool {
+  readonly pool: Pool | null
+  /** How messages name the pool: `address-pools[name]`, or `address-pools[index]` without a usable name. */
+  readonly path: string
+  readonly ranges: readonly PoolRange[]
+  /** Each range's index in `addresses` as written (entries with errors are not in ranges). */
+  readonly indexes: readonly number[]
+}
+
+function parsePool(c: Collector, index: number, v: unknown): ParsedPool {
   const anon = `address-pools[${index}]`
   if (!isObj(v)) {
     c.add(anon, `expected a pool mapping, got ${describe(v)}`, 'write {name, protocol: layer2, addresses: [...]}')
-    return null
+    return { pool: null, path: anon, ranges: [], indexes: [] }
   }
   const named = typeof v.name === 'string' && v.name.trim() !== ''
   const path = named ? `address-pools[${String(v.name).trim()}]` : anon
@@ -278,6 +295,7 @@ function parsePool(c: Collector, index: number, v: unknown): Pool | null {
   else if (v.protocol === 'bgp') c.add(`${path}.protocol`, 'protocol bgp is not supported: l2lb is layer-2 only', 'use protocol: layer2, or MetalLB for BGP')
   else if (v.protocol !== 'layer2') c.add(`${path}.protocol`, `unknown protocol ${describe(v.protocol)}`, 'use protocol: layer2')
   const ranges: PoolRange[] = []
+  const indexes: number[] = []
   if (v.addresses === undefined) c.add(`${path}.addresses`, 'missing addresses', 'list CIDRs or ranges start-end')
   else if (!Array.isArray(v.addresses)) c.add(`${path}.addresses`, `expected a list, got ${describe(v.addresses)}`, 'write a YAML list of CIDRs or ranges')
   else {
@@ -301,6 +319,7 @@ function parsePool(c: Collector, index: number, v: unknown): Pool | null {
         continue
       }
       ranges.push({ family: r.value.family, start: r.value.start, end: r.value.end, source: a.trim() })
+      indexes.push(i)
     }
   }
   const bool = (key: 'auto-assign' | 'avoid-buggy-ips', dflt: boolean): boolean => {
@@ -325,14 +344,20 @@ function parsePool(c: Collector, index: number, v: unknown): Pool | null {
     serviceSelectors = selectorList(c, `${path}.service-selectors`, v['service-selectors'])
     if (serviceSelectors.length === 0) serviceSelectors = null
   }
+  // MetalLB's serviceAllocation.priority: a lower value is tried first, and 0 means unset, the lowest
+  // (internal/allocator/allocator.go, sortPools: "when no priority (0) set on the pool, then that is
+  // considered as lowest priority"). A negative value has no defined place there, so it is refused here.
   let priority: number | null = null
-  if (v.priority !== undefined) {
-    if (typeof v.priority === 'number' && Number.isSafeInteger(v.priority)) priority = v.priority
-    else c.add(`${path}.priority`, `expected an integer, got ${describe(v.priority)}`, 'write e.g. priority: 10 (lower is tried first)')
+  if (v.priority !== undefined && v.priority !== null) {
+    if (typeof v.priority !== 'number' || !Number.isSafeInteger(v.priority)) {
+      c.add(`${path}.priority`, `expected an integer, got ${describe(v.priority)}`, 'write e.g. priority: 10 (lower is tried first)')
+    } else if (v.priority < 0) {
+      c.add(`${path}.priority`, `priority ${v.priority} is negative`, 'write a priority of 1 or more (lower is tried first), or leave it out (0 or absent: tried last, as in MetalLB)')
+    } else if (v.priority > 0) priority = v.priority
   }
-  if (c.count > before || !named) return null
+  if (c.count > before || !named) return { pool: null, path, ranges, indexes }
   const families = (['IPv4', 'IPv6'] as const).filter(f => ranges.some(r => r.family === f))
-  return {
+  const pool: Pool = {
     name: String(v.name).trim(),
     protocol: 'layer2',
     ranges,
@@ -343,6 +368,7 @@ function parsePool(c: Collector, index: number, v: unknown): Pool | null {
     serviceSelectors,
     priority,
   }
+  return { pool, path, ranges, indexes }
 }
 
 function parseAdvertisement(c: Collector, index: number, v: unknown, poolNames: ReadonlySet<string>): L2Advertisement | null {
@@ -404,13 +430,15 @@ export function parsePoolConfig(text: string): ConfigResult {
   }
   c.unknownKeys('config', doc, TOP_KEYS)
   const pools: Pool[] = []
+  const parsed: ParsedPool[] = []
   const raw = doc['address-pools']
   if (raw === undefined) c.add('config.address-pools', 'missing address-pools', 'add address-pools: [...] (an empty list is allowed)')
   else if (!Array.isArray(raw)) c.add('config.address-pools', `expected a list, got ${describe(raw)}`, 'write a YAML list of pools')
   else {
     raw.forEach((p, i) => {
-      const pool = parsePool(c, i, p)
-      if (pool) pools.push(pool)
+      const r = parsePool(c, i, p)
+      parsed.push(r)
+      if (r.pool) pools.push(r.pool)
     })
   }
   // Duplicate names, then overlaps: each pair is reported once, naming both sides.
@@ -425,7 +453,8 @@ export function parsePoolConfig(text: string): ConfigResult {
       } else seen.set(name, i)
     })
   }
-  reportOverlaps(c, pools)
+  // Over every entry that parsed, also in pools with other errors: every error is reported at once.
+  reportOverlaps(c, parsed)
   const l2Advertisements: L2Advertisement[] = []
   const advRaw = doc['l2-advertisements']
   if (advRaw !== undefined) {
@@ -448,10 +477,12 @@ export function parsePoolConfig(text: string): ConfigResult {
  * among the entries that start at or before this one, the one reaching furthest is the one it overlaps if
  * any does.
  */
-function reportOverlaps(c: Collector, pools: readonly Pool[]): void {
+function reportOverlaps(c: Collector, pools: readonly ParsedPool[]): void {
   interface Entry { readonly pool: string, readonly i: number, readonly order: number, readonly r: PoolRange }
   const all: Entry[] = []
-  for (const p of pools) p.ranges.forEach((r, i) => all.push({ pool: p.name, i, order: all.length, r }))
+  for (const p of pools) {
+    p.ranges.forEach((r, k) => all.push({ pool: p.path, i: p.indexes[k] ?? k, order: all.length, r }))
+  }
   all.sort((a, b) => a.r.family !== b.r.family ? (a.r.family < b.r.family ? -1 : 1)
     : a.r.start !== b.r.start ? (a.r.start < b.r.start ? -1 : 1) : a.order - b.order)
   let reach: Entry | undefined // the entry, among those seen in this family, whose end is furthest
@@ -464,8 +495,8 @@ function reportOverlaps(c: Collector, pools: readonly Pool[]): void {
     const [first, later] = reach.order < e.order ? [reach, e] : [e, reach]
     const shared: IPRange = { family: e.r.family, start: e.r.start, end: reach.r.end < e.r.end ? reach.r.end : e.r.end }
     c.add(
-      `address-pools[${later.pool}].addresses[${later.i}]`,
-      `${later.r.source} overlaps ${first.r.source} in address-pools[${first.pool}].addresses[${first.i}] (both hold ${formatRange(shared)})`,
+      `${later.pool}.addresses[${later.i}]`,
+      `${later.r.source} overlaps ${first.r.source} in ${first.pool}.addresses[${first.i}] (both hold ${formatRange(shared)})`,
       'an address may belong to one pool entry only: shrink or remove one of them',
     )
     if (e.r.end > reach.r.end) reach = e

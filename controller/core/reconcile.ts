@@ -47,9 +47,15 @@ export const EVENT_ALLOCATION_FAILED = 'AllocationFailed'
 /** Emitted by the shell for each entry of ConfigOutcome.cleared / RestoreOutcome.cleared. */
 export const EVENT_CLEAR_ASSIGNMENT = 'ClearAssignment'
 
-/** Whether this controller handles the Service: type LoadBalancer and no class, or our class. */
+/**
+ * Whether l2lb handles the Service (controller and speaker alike): type LoadBalancer, and its class is exactly
+ * the one l2lb serves — no class when l2lb was started without one, that class when it was started with one.
+ * MetalLB's rule (internal/k8s/controllers/service_controller.go, filterByLoadBalancerClass): a Service without
+ * a class belongs to the installation without a class, so l2lb started with a class can run beside MetalLB
+ * without both announcing one Service (README, "Migrate from MetalLB").
+ */
 export function isOurs(svc: ServiceView, loadBalancerClass: string | null): boolean {
-  return svc.isLoadBalancer && (svc.loadBalancerClass === null || svc.loadBalancerClass === loadBalancerClass)
+  return svc.isLoadBalancer && svc.loadBalancerClass === loadBalancerClass
 }
 
 function sameIPs(status: readonly string[], ips: readonly string[]): boolean {

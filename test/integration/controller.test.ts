@@ -61,6 +61,10 @@ eachApiServer(t, 'controller against the API server', async (t, cluster) => {
   t.equal(metrics.gauge('l2lb_k8s_client_config_stale_bool', '').get(), 0)
   t.equal(metrics.gauge('l2lb_allocator_addresses_in_use_total', '').get({ pool: 'default' }), 1n)
   t.equal(metrics.gauge('l2lb_allocator_addresses_total', '').get({ pool: 'default' }), 4n)
+  t.equal(metrics.gauge('l2lb_allocator_ipv4_addresses_total', '').get({ pool: 'default' }), 4n, 'per family, as MetalLB')
+  t.equal(metrics.gauge('l2lb_allocator_ipv4_addresses_in_use_total', '').get({ pool: 'default' }), 1n)
+  t.equal(metrics.gauge('l2lb_allocator_ipv6_addresses_total', '').get({ pool: 'default' }), 0n, 'zero for a family the pool lacks')
+  t.equal(metrics.gauge('l2lb_allocator_ipv6_addresses_in_use_total', '').get({ pool: 'default' }), 0n)
 
   await api.createNamespacedService({ namespace: 'default', body: lbService('asked', { loadBalancerIP: '192.0.2.242' }) })
   t.same(await waitFor('asked IP', async () => (await ingress('asked'))[0]), '192.0.2.242', 'spec.loadBalancerIP honoured')

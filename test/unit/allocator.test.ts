@@ -148,6 +148,81 @@ address-pools:
   t.equal(failure(closed, svc('q')), 'poolNotAllowed', 'no auto-assign pool admits the namespace')
 })
 
+t.test('restricted pools before unrestricted ones, as MetalLB tries them', async t => {
+  // MetalLB internal/allocator/allocator.go, Allocate: "First, check the pinned pools" (pinnedPoolsForService:
+  // the auto-assign pools whose serviceAllocation names the Service's namespace or matches its labels, sorted
+  // by sortPools), and only then the pools without a serviceAllocation. The issue's case: general listed first.
+  const a = fresh(`
+address-pools:
+- name: general
+  protocol: layer2
+  addresses: [192.0.2.0/30]
+- name: team
+  protocol: layer2
+  addresses: [198.51.100.0/31]
+  namespaces: [team-a]
+`)
+  t.same(ips(a, svc('x', { namespace: 'team-a' })), ['198.51.100.0'], 'a team-a Service gets its address from team')
+  t.same(ips(a, svc('y', { namespace: 'team-b' })), ['192.0.2.0'], 'other namespaces from general')
+  t.same(ips(a, svc('z', { namespace: 'team-a' })), ['198.51.100.1'])
+  t.same(ips(a, svc('w', { namespace: 'team-a' })), ['192.0.2.1'], 'team full: general, as MetalLB falls back to all pools')
+  // A priority does not lift an unrestricted pool over a restricted one: priorities order within a tier.
+  const b = fresh(`
+address-pools:
+- name: general
+  protocol: layer2
+  addresses: [192.0.2.0/30]
+  priority: 1
+- name: web
+  protocol: layer2
+  addresses: [203.0.113.0/30]
+  service-selectors: [{matchLabels: {tier: web}}]
+  priority: 5
+`)
+  t.same(ips(b, svc('w', { labels: { tier: 'web' } })), ['203.0.113.0'], 'the selector pool, priority 5, before general, priority 1')
+  t.same(ips(b, svc('v')), ['192.0.2.0'])
+  // PreferDualStack: MetalLB's findBestPoolForService looks for a pool with both families within the pinned
+  // tier only; the pinned IPv4-only pool wins over an unrestricted dual-stack one.
+  const c = fresh(`
+address-pools:
+- name: dual
+  protocol: layer2
+  addresses: [192.0.2.0/30, "2001:db8::/126"]
+- name: team
+  protocol: layer2
+  addresses: [198.51.100.0/30]
+  namespaces: [team-a]
+`)
+  const pref = svc('p', { namespace: 'team-a', ipFamilies: ['IPv4', 'IPv6'], ipFamilyPolicy: 'PreferDualStack' })
+  t.same(ips(c, pref), ['198.51.100.0'], 'the restricted pool, IPv4 only')
+  t.same(ips(c, { ...pref, key: 'other/p', namespace: 'other' }), ['192.0.2.0', '2001:db8::'], 'elsewhere the dual-stack pool')
+})
+
+t.test('priority 0 is unset: tried after every pool with a priority', async t => {
+  // MetalLB sortPools: "when no priority (0) set on the pool, then that is considered as lowest priority".
+  const a = fresh(`
+address-pools:
+- name: zero
+  protocol: layer2
+  addresses: [192.0.2.0/30]
+  namespaces: [team-a]
+  priority: 0
+- name: ten
+  protocol: layer2
+  addresses: [198.51.100.0/30]
+  namespaces: [team-a]
+  priority: 10
+- name: unset
+  protocol: layer2
+  addresses: [203.0.113.0/30]
+  namespaces: [team-a]
+`)
+  t.same(ips(a, svc('x', { namespace: 'team-a' })), ['198.51.100.0'], 'priority 10 first')
+  t.equal(a.currentConfig()?.pools[0]?.priority, null, 'priority 0 reads as unset')
+  for (const n of ['y1', 'y2', 'y3']) ips(a, svc(n, { namespace: 'team-a' }))
+  t.same(ips(a, svc('z', { namespace: 'team-a' })), ['192.0.2.0'], 'then the unset ones in config order: zero before unset')
+})
+
 t.test('avoid-buggy-ips skips .0 and .255', async t => {
   const a = fresh('address-pools: [{name: p, protocol: layer2, addresses: [192.0.2.254-192.0.3.1], avoid-buggy-ips: true}]')
   t.equal(a.usage()[0]?.capacity, 2n, '.254 and .1 only')
@@ -165,6 +240,23 @@ t.test('capacity is exact for huge IPv6 pools', async t => {
   t.equal(a.usage()[0]?.capacity, (1n << 64n) + (1n << 80n))
   t.same(ips(a, svc('a', { ipFamilies: ['IPv6'] })), ['2001:db8::'])
   t.equal(a.usage()[0]?.inUse, 1n)
+})
+
+t.test('usage per address family, as MetalLB exports it', async t => {
+  // MetalLB internal/allocator/stats.go: ipv4_addresses_total, ipv6_addresses_total, ipv4_addresses_in_use_total,
+  // ipv6_addresses_in_use_total per pool, besides the totals; a family the pool lacks counts 0 (poolCount).
+  const a = fresh(`
+address-pools:
+- {name: dual, protocol: layer2, addresses: [192.0.2.0/30, "2001:db8::/64"]}
+- {name: v4, protocol: layer2, addresses: [198.51.100.0/31]}
+`)
+  ips(a, svc('s', { ipFamilies: ['IPv4', 'IPv6'], ipFamilyPolicy: 'RequireDualStack' }))
+  ips(a, svc('t', { ipFamilies: ['IPv6'] }))
+  const dual = a.usage().find(u => u.pool === 'dual')
+  t.same(dual?.byFamily, { IPv4: { capacity: 4n, inUse: 1n }, IPv6: { capacity: 1n << 64n, inUse: 2n } })
+  t.equal(dual?.capacity, 4n + (1n << 64n), 'the total is the sum')
+  t.equal(dual?.inUse, 3n)
+  t.same(a.usage().find(u => u.pool === 'v4')?.byFamily, { IPv4: { capacity: 2n, inUse: 0n }, IPv6: { capacity: 0n, inUse: 0n } })
 })
 
 t.test('a range near :: spanning several 2^52 chunks: every address can be requested, held and released', async t => {

@@ -205,8 +205,45 @@ t.test('messages say what was written', async t => {
   const cidr = parsePoolConfig('address-pools: [{name: p, protocol: layer2, addresses: [203.0.113.0/-1]}]')
   t.match(cidr.ok ? '' : cidr.errors[0]?.message ?? '', /prefix length must be 0\.\.32/, 'a CIDR with a bad prefix is a CIDR, not a range')
   const label = parsePoolConfig('address-pools: [{name: p, protocol: layer2, addresses: [192.0.2.0/24], service-selectors: [{matchExpressions: [{operator: Exists}]}]}]')
-  t.match(label.ok ? '' : label.errors.map(e => e.message).join('; '), /missing or invalid label key nothing/)
-  t.notMatch(label.ok ? '' : label.errors.map(e => e.message).join('; '), /undefined/)
+  t.same(label.ok ? [] : label.errors.map(e => [e.path, e.message]), [['address-pools[p].service-selectors[0].matchExpressions[0].key', 'the expression has no key']])
+  const badKey = parsePoolConfig('address-pools: [{name: p, protocol: layer2, addresses: [192.0.2.0/24], service-selectors: [{matchExpressions: [{key: "a b", operator: Exists}]}]}]')
+  t.match(badKey.ok ? '' : badKey.errors[0]?.message ?? '', 'string "a b" is not a valid label key')
+  // `team:` with nothing after it is YAML null: said as a missing value, with the way to write the empty one.
+  const noValue = parsePoolConfig('address-pools: [{name: p, protocol: layer2, addresses: [192.0.2.0/24], service-selectors: [{matchLabels: {team: }}]}]')
+  t.same(noValue.ok ? [] : noValue.errors.map(e => [e.path, e.message, e.fix]), [[
+    'address-pools[p].service-selectors[0].matchLabels.team', 'label team has no value', 'write the value after "team:", or team: "" to match the empty value',
+  ]])
+  const all = [label, badKey, noValue].flatMap(r => (r.ok ? [] : r.errors.map(formatConfigError))).join('\n')
+  t.notMatch(all, /undefined|nothing/, 'no message names a JavaScript value')
+})
+
+t.test('priority: 0 is unset, as in MetalLB', async t => {
+  // MetalLB internal/allocator/allocator.go, sortPools: "when no priority (0) set on the pool, then that is
+  // considered as lowest priority".
+  const zero = parsePoolConfig(pool('  priority: 0\n'))
+  t.equal(zero.ok ? zero.config.pools[0]?.priority : 'invalid', null)
+  const neg = parsePoolConfig(pool('  priority: -1\n'))
+  t.same(neg.ok ? [] : neg.errors.map(e => [e.path, e.message]), [['address-pools[p].priority', 'priority -1 is negative']])
+})
+
+t.test('overlaps are reported beside a pool\'s other errors', async t => {
+  // README: "every error in the config is reported at once". Pool b has a bad entry and a bad auto-assign,
+  // the unnamed pool a missing name: their good entries' overlaps with pool a are still reported, each
+  // at the index it has as written.
+  const r = parsePoolConfig(`
+address-pools:
+- {name: a, protocol: layer2, addresses: [192.0.2.0/28]}
+- {name: b, protocol: layer2, addresses: [bad, 192.0.2.8/29], auto-assign: maybe}
+- {protocol: layer2, addresses: [192.0.2.1/32]}
+`)
+  t.same(r.ok ? [] : r.errors.map(e => e.path), [
+    'address-pools[b].addresses[0]',
+    'address-pools[b].auto-assign',
+    'address-pools[2].name',
+    'address-pools[2].addresses[0]',
+    'address-pools[b].addresses[1]',
+  ])
+  t.match(r.ok ? '' : r.errors[4]?.message ?? '', '192.0.2.8/29 overlaps 192.0.2.0/28 in address-pools[a].addresses[0]')
 })
 
 t.test('every error is reported, not only the first', async t => {

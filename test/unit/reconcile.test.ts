@@ -113,11 +113,13 @@ t.test('not a LoadBalancer any more, or another class: release and clear only wh
   t.same(w.take(), [], "another controller's Service is left alone")
 })
 
-t.test('the configured class is served, and class-less Services too', async t => {
+t.test('with a class, only that class is served: class-less Services are left to the default installation', async t => {
+  // MetalLB internal/k8s/controllers/service_controller.go, filterByLoadBalancerClass: a Service without a
+  // class is filtered out when a class is configured. This is what lets l2lb run beside MetalLB.
   const { ctx, w } = setup([], 'l2lb.dev/l2')
   await reconcileService('default/x', svc('x', { loadBalancerClass: 'l2lb.dev/l2' }), ctx)
-  await reconcileService('default/y', svc('y'), ctx)
-  t.equal(w.take().filter(c => c.startsWith('ingress')).length, 2)
+  await reconcileService('default/y', svc('y', { ingressIPs: ['192.0.2.241'] }), ctx)
+  t.same(w.take().filter(c => c.startsWith('ingress')), ['ingress default/x [192.0.2.240]'], 'x served; y neither served nor cleared')
 })
 
 t.test('write outcomes: conflict and failure retry, notFound releases', async t => {
