@@ -14,6 +14,8 @@ export type Layer2Decision<Reason extends string> =
   | { kind: 'reply'; ip: string; frame: Buffer }
   /** Another host announced `ip`, which we announce (RFC 5227 §2.4). */
   | { kind: 'conflict'; ip: string; from: Buffer }
+  /** Another host uses `ip`, which we are probing for (RFC 5227 §2.1.1, RFC 4862 §5.4). */
+  | { kind: 'in-use'; ip: string; from: Buffer }
   | { kind: 'drop'; reason: Reason; error?: { code: string } }
 
 export interface Layer2Context {
@@ -386,6 +388,7 @@ export class Layer2Responder<Reason extends string, L extends FrameLink = FrameL
       this.#onConflict(d.ip, d.from)
       return
     }
+    if (d.kind === 'in-use') return // nothing is probed yet
     if (d.kind === 'drop') {
       bump(this.#drops, d.reason)
       this.#counters?.drops.inc({ reason: d.reason })

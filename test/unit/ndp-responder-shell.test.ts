@@ -9,7 +9,7 @@ import { FakeLink, systemError, until } from '../lib/fake-link.js'
 import { formatMac, parseMac } from '../../speaker/core/ethernet.js'
 import { decodeNdpFrame, neighborSolicitation } from '../../speaker/core/ndp.js'
 import { MetricsRegistry } from '../../controller/observe/metrics.js'
-import { assembleBpf, ndpSolicitationFilterFor } from '../../speaker/core/bpf.js'
+import { assembleBpf, ndpFilterFor } from '../../speaker/core/bpf.js'
 
 const ours = parseMac('02:00:00:00:09:01')
 const client = parseMac('02:00:00:00:09:64')
@@ -225,7 +225,7 @@ t.test('a reopened link joins the groups again and re-announces; stats carry reo
 t.test('the kernel filter follows the announced set: attached at start, re-attached on change before announcing', async t => {
   const link = new NdpLink(ours)
   const r = responder(link, 1000, 1)
-  const expected = (ips: string[]): Buffer => assembleBpf(ndpSolicitationFilterFor(ips))
+  const expected = (ips: string[]): Buffer => assembleBpf(ndpFilterFor(ips))
   r.start()
   t.same(link.filters, [expected([])], 'at start: the filter for nothing announced')
   const filtersAtSend: number[] = []

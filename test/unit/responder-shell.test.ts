@@ -8,7 +8,7 @@ import { FakeLink, systemError, until } from '../lib/fake-link.js'
 import { parseMac } from '../../speaker/core/ethernet.js'
 import { arpRequest, decodeArpFrame, gratuitousRequest } from '../../speaker/core/arp.js'
 import { MetricsRegistry } from '../../controller/observe/metrics.js'
-import { arpRequestFilterFor, assembleBpf } from '../../speaker/core/bpf.js'
+import { arpFilterFor, assembleBpf } from '../../speaker/core/bpf.js'
 
 const ours = parseMac('02:00:00:00:00:0b')
 const client = parseMac('02:00:00:00:00:64')
@@ -274,7 +274,7 @@ t.test('ENETDOWN is a flap unless the interface is gone: only then is the link r
 t.test('the kernel filter follows the announced set: attached at start, re-attached on change before announcing', async t => {
   const link = new ArpLink(ours)
   const r = responder(link, 1000, 1)
-  const expected = (ips: string[]): Buffer => assembleBpf(arpRequestFilterFor(ips))
+  const expected = (ips: string[]): Buffer => assembleBpf(arpFilterFor(ips))
   r.start()
   t.same(link.filters, [expected([])], 'at start: the filter for nothing announced')
   // Each announcement must go out with the filter for the new set already in place.
