@@ -43,6 +43,9 @@ function arpProtocol(opts: ArpResponderOptions): Layer2Protocol<DropReason, Fram
     // Both forms: Junos learns from the RFC 5227 request, Linux from a reply with THA = SHA
     // (docs/reference.md, "Gratuitous ARP").
     announcements: (mac, ip) => [gratuitousRequest(mac, ip), gratuitousReply(mac, ip)],
+    // RFC 5227 §2.1.1 ARP Probe: a broadcast request with sender IP 0.0.0.0 (so no cache learns anything
+    // from it), target IP the address, THA zero.
+    probes: (mac, ip) => [arpRequest(mac, '0.0.0.0', ip)],
     // Requests for IPs we do not announce (an ARP flood for other hosts) are dropped in the kernel; frames
     // whose sender is one of ours (a conflict) get through.
     filterFor: announced => assembleBpf(arpFilterFor(announced)),

@@ -51,6 +51,10 @@ function ndpProtocol(opts: NdpResponderOptions): Layer2Protocol<NdpDropReason, M
     canonical: canonicalIpv6,
     decide: decideNdp,
     announcements: (mac, ip) => [unsolicitedAdvertisement(mac, ip)],
+    // RFC 4862 §5.4.2 duplicate address detection: a solicitation from :: to the address's solicited-node
+    // group, without the source link-layer option. The holder answers to all-nodes (RFC 4861 §7.2.4), a
+    // group every IPv6 interface has joined, so no join is needed to hear it.
+    probes: (mac, ip) => [neighborSolicitation(mac, '::', ip)],
     // Documentation addresses and a locally administered MAC: decided only, never sent.
     warmUpRequest: () => ({ frame: neighborSolicitation(Buffer.from([0x02, 0, 0, 0, 0, 0xfe]), '2001:db8::fe', '2001:db8::fd'), ip: '2001:db8::fd' }),
     groups: {

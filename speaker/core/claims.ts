@@ -1,0 +1,84 @@
+// Which IPs of a Service this cluster has announced before, and which a probe found held by another host:
+// two Service annotations the speakers keep, pure. A node probes an IP before announcing it (core/probe.ts)
+// only when no node of this cluster announced it for this Service before; a takeover after a failover, or a
+// speaker restarting, finds the IP in `l2lb.dev/announced-ips` and announces at once, so the probe never
+// slows failover. The Service carries the state because every speaker already watches Services and the
+// state belongs to the Service's IPs: it goes when the Service goes, and an IP the Service loses drops out
+// of it (a later owner of the same IP probes again). MetalLB has no such state (it never probes).
+import { canonicalIP } from '../../controller/core/ip.js'
+import { PREFIX } from '../../controller/core/annotations.js'
+
+/** IPs of this Service a node of this cluster announced: comma-separated, canonical, sorted. */
+export const ANNOUNCED_IPS = `${PREFIX}announced-ips`
+/** IPs of this Service that a probe found held by another host, not announced: `ip=mac`, comma-separated. */
+export const ADDRESS_IN_USE = `${PREFIX}address-in-use`
+
+/** What a probe found for one IP on one interface. */
+export type ProbeOutcome =
+  | { readonly ip: string; readonly interface: string; readonly result: 'free' }
+  /** `mac`: the other host's, 'aa:bb:cc:dd:ee:ff'. */
+  | { readonly ip: string; readonly interface: string; readonly result: 'in-use'; readonly mac: string }
+
+function ipsIn(value: string | undefined): string[] {
+  if (value === undefined) return []
+  return value.split(',').map(s => canonicalIP(s.trim())).filter((ip): ip is string => ip !== null)
+}
+
+/** The IPs in the announced-ips annotation (canonical); anything unreadable in it is ignored. */
+export function announcedIPs(annotations: Readonly<Record<string, string>>): Set<string> {
+  return new Set(ipsIn(annotations[ANNOUNCED_IPS]))
+}
+
+/** The address-in-use annotation as ip -> MAC (canonical IPs); unreadable entries are ignored. */
+export function addressesInUse(annotations: Readonly<Record<string, string>>): Map<string, string> {
+  const out = new Map<string, string>()
+  for (const entry of (annotations[ADDRESS_IN_USE] ?? '').split(',')) {
+    const at = entry.indexOf('=')
+    if (at < 0) continue
+    const ip = canonicalIP(entry.slice(0, at).trim())
+    const mac = entry.slice(at + 1).trim()
+    if (ip !== null && /^[0-9a-f]{2}(:[0-9a-f]{2}){5}$/.test(mac)) out.set(ip, mac)
+  }
+  return out
+}
+
+/** Whether `ip` must be probed before this node announces it for the Service: no node of ours announced it. */
+export function needsProbe(ip: string, annotations: Readonly<Record<string, string>>): boolean {
+  const c = canonicalIP(ip)
+  return c !== null && !announcedIPs(annotations).has(c)
+}
+
+/**
+ * The annotations after `outcome`, as a merge patch of metadata.annotations (null removes a key), or null
+ * when nothing changes. Only IPs the Service still has (`ingressIPs`) are kept in either annotation, so
+ * an IP the Service gave up is probed again by whoever gets it next. `free` adds the IP to announced-ips
+ * and clears its in-use entry; `in-use` records the holder's MAC (announced-ips is left alone: a probe only
+ * runs for an IP not in it).
+ */
+export function claimPatch(
+  annotations: Readonly<Record<string, string>>,
+  ingressIPs: readonly string[],
+  outcome: ProbeOutcome,
+): Record<string, string | null> | null {
+  const has = new Set(ingressIPs.map(ip => canonicalIP(ip)).filter((ip): ip is string => ip !== null))
+  const ip = canonicalIP(outcome.ip)
+  if (ip === null || !has.has(ip)) return null
+  const announced = new Set([...announcedIPs(annotations)].filter(a => has.has(a)))
+  const inUse = new Map([...addressesInUse(annotations)].filter(([a]) => has.has(a)))
+  if (outcome.result === 'free') {
+    announced.add(ip)
+    inUse.delete(ip)
+  } else {
+    inUse.set(ip, outcome.mac)
+  }
+  const announcedText = [...announced].sort().join(',')
+  const inUseText = [...inUse].sort(([a], [b]) => (a < b ? -1 : a > b ? 1 : 0)).map(([a, m]) => `${a}=${m}`).join(',')
+  const patch: Record<string, string | null> = {}
+  const put = (key: string, text: string): void => {
+    const want = text === '' ? undefined : text
+    if (annotations[key] !== want) patch[key] = want ?? null
+  }
+  put(ANNOUNCED_IPS, announcedText)
+  put(ADDRESS_IN_USE, inUseText)
+  return Object.keys(patch).length === 0 ? null : patch
+}
