@@ -6,41 +6,13 @@
 // state belongs to the Service's IPs: it goes when the Service goes, and an IP the Service loses drops out
 // of it (a later owner of the same IP probes again). MetalLB has no such state (it never probes).
 import { canonicalIP } from '../../controller/core/ip.js'
-import { PREFIX } from '../../controller/core/annotations.js'
-
-/** IPs of this Service a node of this cluster announced: comma-separated, canonical, sorted. */
-export const ANNOUNCED_IPS = `${PREFIX}announced-ips`
-/** IPs of this Service that a probe found held by another host, not announced: `ip=mac`, comma-separated. */
-export const ADDRESS_IN_USE = `${PREFIX}address-in-use`
+import { ADDRESS_IN_USE, ANNOUNCED_IPS, addressesInUse, announcedIPs } from '../../controller/core/annotations.js'
 
 /** What a probe found for one IP on one interface. */
 export type ProbeOutcome =
   | { readonly ip: string; readonly interface: string; readonly result: 'free' }
   /** `mac`: the other host's, 'aa:bb:cc:dd:ee:ff'. */
   | { readonly ip: string; readonly interface: string; readonly result: 'in-use'; readonly mac: string }
-
-function ipsIn(value: string | undefined): string[] {
-  if (value === undefined) return []
-  return value.split(',').map(s => canonicalIP(s.trim())).filter((ip): ip is string => ip !== null)
-}
-
-/** The IPs in the announced-ips annotation (canonical); anything unreadable in it is ignored. */
-export function announcedIPs(annotations: Readonly<Record<string, string>>): Set<string> {
-  return new Set(ipsIn(annotations[ANNOUNCED_IPS]))
-}
-
-/** The address-in-use annotation as ip -> MAC (canonical IPs); unreadable entries are ignored. */
-export function addressesInUse(annotations: Readonly<Record<string, string>>): Map<string, string> {
-  const out = new Map<string, string>()
-  for (const entry of (annotations[ADDRESS_IN_USE] ?? '').split(',')) {
-    const at = entry.indexOf('=')
-    if (at < 0) continue
-    const ip = canonicalIP(entry.slice(0, at).trim())
-    const mac = entry.slice(at + 1).trim()
-    if (ip !== null && /^[0-9a-f]{2}(:[0-9a-f]{2}){5}$/.test(mac)) out.set(ip, mac)
-  }
-  return out
-}
 
 /** Whether `ip` must be probed before this node announces it for the Service: no node of ours announced it. */
 export function needsProbe(ip: string, annotations: Readonly<Record<string, string>>): boolean {
