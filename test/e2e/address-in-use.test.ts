@@ -6,8 +6,8 @@
 // its eth0, as a host configured by hand would have them): its kernel answers the speaker's ARP probe and DAD
 // solicitation. The held Service asks for those addresses (l2lb.dev/loadBalancerIPs); a second dual-stack
 // Service gets addresses of its own. Once the holder lets go, the next probe (10 s later) claims the address.
-// One lab on the stand-in API server; about 75 s here, 45 of them bringing the lab up. Needs root and network namespaces; skipped with the reason
-// otherwise, like lab.test.ts.
+// One lab on the stand-in API server; about 75 s here, 45 of them bringing the lab up. Needs root and network
+// namespaces; skipped with the reason otherwise, like lab.test.ts.
 //
 // This file is also the child that forges the NA inside l2lb-client: L2LB_TAIU_ROLE=capture (json-agent.ts).
 import path from 'node:path'
