@@ -3,7 +3,7 @@
 // announce, sends gratuitous ARP when it takes an IP over, and counts everything.
 import { ETH_P_ARP } from '../native/index.js'
 import { arpRequest, canonicalIpv4, gratuitousReply, gratuitousRequest } from './core/arp.js'
-import { arpRequestFilter, arpRequestFilterFor, assembleBpf } from './core/bpf.js'
+import { arpFilter, arpFilterFor, assembleBpf } from './core/bpf.js'
 import { decideArp, type DropReason } from './core/responder.js'
 import { Layer2Responder, ResponderError, type Layer2Protocol, type Layer2ResponderOptions, type Layer2Stats } from './layer2-responder.js'
 import { openPacketLink, type FrameLink, type OpenLink } from './link/packet-link.js'
@@ -28,11 +28,11 @@ export type ArpResponderStats = Layer2Stats<DropReason>
 export { ResponderError as ArpResponderError }
 
 /**
- * Opens the ARP link: EtherType ARP, kernel filter passing only ARP requests (any target: the responder
- * narrows it to the announced IPs right after, through filterFor). Needs CAP_NET_RAW.
+ * Opens the ARP link: EtherType ARP, kernel filter passing only ARP requests and replies (any address: the
+ * responder narrows it to the announced IPs right after, through filterFor). Needs CAP_NET_RAW.
  */
 export function openArpLink(interfaceName: string): FrameLink {
-  return openPacketLink(interfaceName, ETH_P_ARP, assembleBpf(arpRequestFilter()))
+  return openPacketLink(interfaceName, ETH_P_ARP, assembleBpf(arpFilter()))
 }
 
 function arpProtocol(opts: ArpResponderOptions): Layer2Protocol<DropReason, FrameLink> {
@@ -43,8 +43,12 @@ function arpProtocol(opts: ArpResponderOptions): Layer2Protocol<DropReason, Fram
     // Both forms: Junos learns from the RFC 5227 request, Linux from a reply with THA = SHA
     // (docs/reference.md, "Gratuitous ARP").
     announcements: (mac, ip) => [gratuitousRequest(mac, ip), gratuitousReply(mac, ip)],
-    // Requests for IPs we do not announce (an ARP flood for other hosts) are dropped in the kernel.
-    filterFor: announced => assembleBpf(arpRequestFilterFor(announced)),
+    // RFC 5227 §2.1.1 ARP Probe: a broadcast request with sender IP 0.0.0.0 (so no cache learns anything
+    // from it), target IP the address, THA zero.
+    probes: (mac, ip) => [arpRequest(mac, '0.0.0.0', ip)],
+    // Requests for IPs we do not announce (an ARP flood for other hosts) are dropped in the kernel; frames
+    // whose sender is one of ours (a conflict) get through.
+    filterFor: announced => assembleBpf(arpFilterFor(announced)),
     // Documentation addresses and a locally administered MAC: decided only, never sent.
     warmUpRequest: () => ({ frame: arpRequest(Buffer.from([0x02, 0, 0, 0, 0, 0xfe]), '192.0.2.254', '192.0.2.253'), ip: '192.0.2.253' }),
     intervalMs: opts.gratuitous?.intervalMs ?? GRATUITOUS_INTERVAL_MS,

@@ -1,12 +1,15 @@
 // The Layer-2 responder for one interface and one protocol: the thin shell that ARP (arp-responder.ts)
 // and NDP (ndp-responder.ts) share around their pure decisions (core/responder.ts, core/ndp-responder.ts).
 // It answers for the IPs it is told to announce, announces an IP when it takes it over (repeated, and
-// cancelled when the IP is withdrawn), joins the multicast groups the protocol needs, counts everything
+// cancelled when the IP is withdrawn), probes an IP no node of the cluster announced before and refuses it
+// when another host answers (RFC 5227 §2.1.1, RFC 4862 §5.4; core/probe.ts), joins the multicast groups the protocol needs, counts everything
 // (never throws for what arrives on the wire), and reopens its link when the link goes deaf or the
 // interface is recreated.
 import type { Logger } from 'pino'
 import type { MetricsRegistry, MetricFamily } from '../controller/observe/metrics.js'
 import { formatMac } from './core/ethernet.js'
+import { PROBE_TIMING, probePlan, retryAfterMs, type ProbeTiming } from './core/probe.js'
+import type { ProbeOutcome } from './core/claims.js'
 import type { FrameLink, OpenLink } from './link/packet-link.js'
 
 /** What a protocol's pure decision returns for one received frame. */
@@ -14,6 +17,8 @@ export type Layer2Decision<Reason extends string> =
   | { kind: 'reply'; ip: string; frame: Buffer }
   /** Another host announced `ip`, which we announce (RFC 5227 §2.4). */
   | { kind: 'conflict'; ip: string; from: Buffer }
+  /** Another host uses `ip`, which we are probing for (RFC 5227 §2.1.1, RFC 4862 §5.4). */
+  | { kind: 'in-use'; ip: string; from: Buffer }
   | { kind: 'drop'; reason: Reason; error?: { code: string } }
 
 export interface Layer2Context {
@@ -21,6 +26,8 @@ export interface Layer2Context {
   mac: Buffer
   /** Canonical addresses this responder announces; read by every decision. */
   announced: ReadonlySet<string>
+  /** Canonical addresses being probed before they are announced. */
+  probing: ReadonlySet<string>
 }
 
 /** Multicast groups an announced IP needs joined for its requests to get past the NIC. */
@@ -40,6 +47,8 @@ export interface Layer2Protocol<Reason extends string, L extends FrameLink> {
   decide(frame: Buffer, ctx: Layer2Context): Layer2Decision<Reason>
   /** The frames that announce a takeover of `ip`, sent each round. */
   announcements(mac: Buffer, ip: string): Buffer[]
+  /** The frames that ask whether another host holds `ip` (an ARP probe, a DAD solicitation), sent each probe. */
+  probes(mac: Buffer, ip: string): Buffer[]
   groups?: GroupHooks<L>
   /**
    * The kernel filter (assembled classic BPF) passing only what may be answered for `announced` (sorted
@@ -100,6 +109,7 @@ export interface Layer2ResponderOptions<L extends FrameLink> {
   openLink: OpenLink<L>
   reopen?: Partial<ReopenBackoff>
   defend?: Partial<DefendTiming>
+  probe?: Partial<ProbeTiming>
 }
 
 export interface Layer2Stats<Reason extends string> {
@@ -116,6 +126,12 @@ export interface Layer2Stats<Reason extends string> {
   gratuitousSent: Record<string, number>
   /** Announcements of our IPs by other hosts, per IP (RFC 5227 conflicts). */
   conflictsSeen: Record<string, number>
+  /** Addresses being probed before they are announced, sorted. */
+  probing: string[]
+  /** Addresses a probe found held by another host, not announced until a later probe finds them free: the holder's MAC. */
+  refused: Record<string, string>
+  /** Probes that found the address held by another host, per IP. */
+  addressInUse: Record<string, number>
   drops: Record<Reason, number>
   sendErrors: number
   receiveErrors: number
@@ -139,6 +155,7 @@ interface Counters {
   responses: MetricFamily
   gratuitous: MetricFamily
   conflicts: MetricFamily
+  inUse: MetricFamily
   drops: MetricFamily
 }
 
@@ -189,6 +206,18 @@ export class Layer2Responder<Reason extends string, L extends FrameLink = FrameL
   readonly #defendedAt = new Map<string, number>()
   readonly #defend: DefendTiming
   readonly #conflicts = new Map<string, number>()
+  /** Addresses being probed (read by every decision), and the timers of each probe on the current link. */
+  readonly #probing = new Set<string>()
+  readonly #probeTimers = new Map<string, NodeJS.Timeout[]>()
+  /** Addresses a probe found held, with the holder, the refusals in a row, and the timer of the next probe. */
+  readonly #refused = new Map<string, { mac: string; refusals: number; timer: NodeJS.Timeout }>()
+  readonly #inUse = new Map<string, number>()
+  /** Refusals in a row per address, until a probe finds it free or the address is withdrawn. */
+  readonly #refusalsInRow = new Map<string, number>()
+  readonly #probe: ProbeTiming
+  #probeListener: ((o: ProbeOutcome) => void) | undefined
+  /** The addresses the link's filter was last built for, sorted and joined: refiltered only on a change. */
+  #filteredFor: string | undefined
   #reopenTimer: NodeJS.Timeout | undefined
   #reopenDelayMs: number
   #openedAt = 0
@@ -210,6 +239,12 @@ export class Layer2Responder<Reason extends string, L extends FrameLink = FrameL
     this.#backoff = { ...REOPEN_BACKOFF, ...opts.reopen }
     this.#reopenDelayMs = this.#backoff.initialMs
     this.#defend = { ...DEFEND_TIMING, ...opts.defend }
+    this.#probe = { ...PROBE_TIMING, ...opts.probe }
+  }
+
+  /** Called with the outcome of every probe (one listener: the speaker's). */
+  onProbe(listener: (o: ProbeOutcome) => void): void {
+    this.#probeListener = listener
   }
 
   /** The interface MAC while the link is open. */
@@ -235,6 +270,7 @@ export class Layer2Responder<Reason extends string, L extends FrameLink = FrameL
         responses: m.counter('l2lb_layer2_responses_sent', 'ARP replies and NDP advertisements sent in answer'),
         gratuitous: m.counter('l2lb_layer2_gratuitous_sent', 'Gratuitous ARP frames and unsolicited NDP advertisements sent'),
         conflicts: m.counter('l2lb_layer2_conflicts_seen', 'Announcements by another host of an IP this node announces (RFC 5227 conflicts)'),
+        inUse: m.counter('l2lb_layer2_address_in_use', 'Probes before claiming an IP that found it held by another host (RFC 5227 §2.1.1, RFC 4862 §5.4): the IP is not announced'),
         drops: m.counter(this.#proto.dropMetric.name, this.#proto.dropMetric.help),
       }
     }
@@ -245,19 +281,25 @@ export class Layer2Responder<Reason extends string, L extends FrameLink = FrameL
 
   /**
    * The full set of IPs to answer for on this interface; addresses of the other family and anything that
-   * is not an address are ignored. A removed IP stops being answered at once, its repeats are cancelled,
-   * its group is left when no other announced IP shares it, and its per-IP counters and series are
-   * dropped (so they do not grow without bound). An added one has its group joined and is announced
-   * right away.
+   * is not an address are ignored. A removed IP stops being answered (or probed) at once, its repeats are
+   * cancelled, its group is left when no other announced IP shares it, and its per-IP counters and series
+   * are dropped (so they do not grow without bound). An added one is announced right away, its group
+   * joined — unless it is in `fresh` (no node of the cluster announced it before: core/claims.ts), then it
+   * is probed first and announced only if no other host answers (core/probe.ts). An IP already probing or
+   * refused stays so whatever `fresh` says now: the probe's answer is the newer fact.
    */
-  setAnnounced(ips: Iterable<string>): void {
+  setAnnounced(ips: Iterable<string>, fresh: ReadonlySet<string> = new Set()): void {
     if (this.#closed) return
     const next = new Set<string>()
     for (const ip of ips) {
       const c = this.#proto.canonical(ip)
       if (c !== undefined) next.add(c)
     }
-    const changed = next.size !== this.#announced.size || [...next].some(ip => !this.#announced.has(ip))
+    const probeFirst = new Set<string>()
+    for (const ip of fresh) {
+      const c = this.#proto.canonical(ip)
+      if (c !== undefined) probeFirst.add(c)
+    }
     for (const ip of [...this.#announced]) {
       if (next.has(ip)) continue
       this.#announced.delete(ip)
@@ -268,19 +310,108 @@ export class Layer2Responder<Reason extends string, L extends FrameLink = FrameL
       this.#forget(ip)
       this.log.info({ ip }, 'stopped announcing')
     }
-    // Widened before the new IPs are announced, so the requests an announcement prompts get in.
-    if (changed) this.#refilter(next)
-    for (const ip of next) {
-      if (this.#announced.has(ip)) continue
-      this.#announced.add(ip)
-      this.log.info({ ip }, 'announcing')
-      // Read each time: a fatal send error while announcing the previous IP may have replaced the link.
-      const link = this.#link
-      if (link === undefined) continue
-      // Join first, so a request prompted by the announcement is already let in.
-      this.#join(link, ip)
-      this.#startRepeats(ip)
+    for (const ip of [...this.#probing]) {
+      if (next.has(ip)) continue
+      this.#stopProbe(ip)
+      this.#forget(ip)
+      this.log.info({ ip }, 'stopped probing')
     }
+    for (const [ip, r] of [...this.#refused]) {
+      if (next.has(ip)) continue
+      clearTimeout(r.timer)
+      this.#refused.delete(ip)
+      this.#forget(ip)
+    }
+    const added = [...next].filter(ip => !this.#announced.has(ip) && !this.#probing.has(ip) && !this.#refused.has(ip))
+    for (const ip of added) {
+      if (probeFirst.has(ip)) this.#probing.add(ip)
+      else this.#announced.add(ip)
+    }
+    // Widened before the new IPs are announced or probed, so the requests an announcement prompts and the
+    // answers a probe prompts get in.
+    this.#refilter()
+    for (const ip of added) {
+      if (this.#probing.has(ip)) this.#startProbe(ip)
+      else this.#announce(ip)
+    }
+  }
+
+  /** Starts answering for `ip` (if it did not already) and announces it (the repeats of a takeover). */
+  #announce(ip: string): void {
+    this.#announced.add(ip)
+    this.log.info({ ip }, 'announcing')
+    // Read each time: a fatal send error while announcing the previous IP may have replaced the link.
+    const link = this.#link
+    if (link === undefined) return
+    // Join first, so a request prompted by the announcement is already let in.
+    this.#join(link, ip)
+    this.#startRepeats(ip)
+  }
+
+  /**
+   * Sends the probes for `ip` on the current link on core/probe.ts's schedule; the address counts as free
+   * at its end unless a decision said `in-use` first (#onInUse). Without a link the probe waits for the
+   * next one (#attach starts it again).
+   */
+  #startProbe(ip: string): void {
+    this.#clearProbeTimers(ip)
+    const link = this.#link
+    if (link === undefined) return
+    const plan = probePlan(this.#probe)
+    const timers = plan.sendAtMs.map(at => setTimeout(() => {
+      if (this.#link !== link || !this.#probing.has(ip)) return
+      for (const frame of this.#proto.probes(link.mac, ip)) this.#send(link, frame, ip)
+    }, at))
+    timers.push(setTimeout(() => this.#probeFree(ip, link), plan.decideAtMs))
+    for (const timer of timers) timer.unref()
+    this.#probeTimers.set(ip, timers)
+    this.log.info({ ip, forMs: plan.decideAtMs }, `probing ${ip} before announcing it: no node of this cluster announced it before`)
+  }
+
+  #probeFree(ip: string, link: L): void {
+    if (this.#link !== link || !this.#probing.has(ip)) return
+    this.#probeTimers.delete(ip)
+    this.#probing.delete(ip)
+    this.#refusalsInRow.delete(ip)
+    this.log.info({ ip }, 'no other host answered the probe')
+    this.#announce(ip)
+    this.#probeListener?.({ ip, interface: this.interfaceName, result: 'free' })
+  }
+
+  /** Another host answered the probe for `ip`: refuse it, tell the speaker, probe again later. */
+  #onInUse(ip: string, from: Buffer): void {
+    if (!this.#probing.has(ip)) return
+    this.#stopProbe(ip)
+    const mac = formatMac(from)
+    const refusals = (this.#refusalsInRow.get(ip) ?? 0) + 1
+    this.#refusalsInRow.set(ip, refusals)
+    const retryMs = retryAfterMs(refusals, this.#probe)
+    const timer = setTimeout(() => this.#retryProbe(ip), retryMs)
+    timer.unref()
+    this.#refused.set(ip, { mac, refusals, timer })
+    bump(this.#inUse, ip)
+    this.#counters?.inUse.inc({ ip })
+    this.log.warn({ ip, holder: mac, retryInMs: retryMs }, `${ip} is held by another host (${mac}): not announcing it (RFC 5227 §2.1.1); probing again in ${retryMs / 1000} s`)
+    this.#refilter()
+    this.#probeListener?.({ ip, interface: this.interfaceName, result: 'in-use', mac })
+  }
+
+  #retryProbe(ip: string): void {
+    if (this.#closed || !this.#refused.has(ip)) return
+    this.#refused.delete(ip)
+    this.#probing.add(ip)
+    this.#refilter()
+    this.#startProbe(ip)
+  }
+
+  #stopProbe(ip: string): void {
+    this.#clearProbeTimers(ip)
+    this.#probing.delete(ip)
+  }
+
+  #clearProbeTimers(ip: string): void {
+    for (const timer of this.#probeTimers.get(ip) ?? []) clearTimeout(timer)
+    this.#probeTimers.delete(ip)
   }
 
   stats(): Layer2Stats<Reason> {
@@ -294,6 +425,9 @@ export class Layer2Responder<Reason extends string, L extends FrameLink = FrameL
       responsesSent: Object.fromEntries(this.#responses),
       gratuitousSent: Object.fromEntries(this.#gratuitous),
       conflictsSeen: Object.fromEntries(this.#conflicts),
+      probing: [...this.#probing].sort(),
+      refused: Object.fromEntries([...this.#refused].map(([ip, r]) => [ip, r.mac])),
+      addressInUse: Object.fromEntries(this.#inUse),
       drops,
       sendErrors: this.#sendErrors,
       receiveErrors: this.#receiveErrors,
@@ -319,6 +453,10 @@ export class Layer2Responder<Reason extends string, L extends FrameLink = FrameL
     this.#repeats.clear()
     for (const c of this.#contested.values()) clearTimeout(c.timer)
     this.#contested.clear()
+    for (const ip of [...this.#probeTimers.keys()]) this.#clearProbeTimers(ip)
+    this.#probing.clear()
+    for (const r of this.#refused.values()) clearTimeout(r.timer)
+    this.#refused.clear()
     clearTimeout(this.#reopenTimer)
     this.#reopenTimer = undefined
     this.#announced.clear()
@@ -338,8 +476,9 @@ export class Layer2Responder<Reason extends string, L extends FrameLink = FrameL
   #attach(link: L): void {
     this.#link = link
     this.#openedAt = Date.now()
-    this.#filter(link, this.#announced)
-    const ctx: Layer2Context = { mac: link.mac, announced: this.#announced }
+    this.#filteredFor = undefined
+    this.#filter(link, this.#watched())
+    const ctx: Layer2Context = { mac: link.mac, announced: this.#announced, probing: this.#probing }
     link.subscribe(
       frame => this.#onFrame(link, ctx, frame),
       err => this.#onReceiveError(link, err),
@@ -349,6 +488,13 @@ export class Layer2Responder<Reason extends string, L extends FrameLink = FrameL
       this.#join(link, ip)
       this.#startRepeats(ip)
     }
+    // Probes cut short by a lost link start over on the new one.
+    for (const ip of this.#probing) if (this.#link === link) this.#startProbe(ip)
+  }
+
+  /** What the filter lets in: the announced addresses and those being probed (refused ones are not watched). */
+  #watched(): string[] {
+    return [...this.#announced, ...this.#probing].sort()
   }
 
   /**
@@ -356,11 +502,12 @@ export class Layer2Responder<Reason extends string, L extends FrameLink = FrameL
    * one step (the kernel swaps the socket's filter pointer), so no frame ever meets an unfiltered socket.
    * False when attaching failed (logged).
    */
-  #filter(link: L, ips: Iterable<string>): boolean {
+  #filter(link: L, ips: readonly string[]): boolean {
     const filterFor = this.#proto.filterFor
     if (filterFor === undefined) return true
     try {
-      link.setFilter(filterFor([...ips].sort()))
+      link.setFilter(filterFor(ips))
+      this.#filteredFor = ips.join(',')
       return true
     } catch (err) {
       // On a fresh link the filter it was opened with stays, which passes a superset: still correct.
@@ -373,9 +520,11 @@ export class Layer2Responder<Reason extends string, L extends FrameLink = FrameL
    * Re-attaches the filter for a changed set. If that fails the old filter may keep out requests for the
    * new IPs, so the link is replaced: a new one starts from the open filter, which passes them.
    */
-  #refilter(ips: ReadonlySet<string>): void {
+  #refilter(): void {
     const link = this.#link
     if (link === undefined) return
+    const ips = this.#watched()
+    if (ips.join(',') === this.#filteredFor) return
     if (!this.#filter(link, ips)) this.#lose(link, 'filter not attached')
   }
 
@@ -384,6 +533,10 @@ export class Layer2Responder<Reason extends string, L extends FrameLink = FrameL
     const d = this.#proto.decide(frame, ctx)
     if (d.kind === 'conflict') {
       this.#onConflict(d.ip, d.from)
+      return
+    }
+    if (d.kind === 'in-use') {
+      this.#onInUse(d.ip, d.from)
       return
     }
     if (d.kind === 'drop') {
@@ -435,6 +588,7 @@ export class Layer2Responder<Reason extends string, L extends FrameLink = FrameL
     this.#link = undefined
     for (const timer of this.#repeats.values()) clearTimeout(timer)
     this.#repeats.clear()
+    for (const ip of [...this.#probeTimers.keys()]) this.#clearProbeTimers(ip)
     this.#groups.clear()
     link.close()
     if (Date.now() - this.#openedAt > this.#backoff.maxMs) this.#reopenDelayMs = this.#backoff.initialMs
@@ -474,12 +628,15 @@ export class Layer2Responder<Reason extends string, L extends FrameLink = FrameL
     this.#responses.delete(ip)
     this.#gratuitous.delete(ip)
     this.#conflicts.delete(ip)
+    this.#inUse.delete(ip)
+    this.#refusalsInRow.delete(ip)
     const c = this.#counters
     if (c === undefined) return
     c.requests.remove({ ip })
     c.responses.remove({ ip })
     c.gratuitous.remove({ ip })
     c.conflicts.remove({ ip })
+    c.inUse.remove({ ip })
   }
 
   // Several addresses may share a group (NDP: same low 24 bits): join on the first, leave after the last.
@@ -551,8 +708,8 @@ export class Layer2Responder<Reason extends string, L extends FrameLink = FrameL
   #warmUp(mac: Buffer): void {
     const sample = this.#proto.warmUpRequest?.()
     if (sample === undefined) return
-    const ctx: Layer2Context = { mac, announced: new Set([sample.ip]) }
-    const miss: Layer2Context = { mac, announced: new Set() }
+    const ctx: Layer2Context = { mac, announced: new Set([sample.ip]), probing: new Set() }
+    const miss: Layer2Context = { mac, announced: new Set(), probing: new Set() }
     for (let i = 0; i < WARM_UP_DECISIONS; i++) {
       this.#proto.decide(sample.frame, ctx)
       this.#proto.decide(sample.frame, miss)

@@ -73,7 +73,8 @@ async function main(): Promise<void> {
       interfaceName: name,
       start: () => { arp.start(); ndp.start() },
       // Each responder keeps the addresses of its own family (ARP: IPv4, NDP: IPv6) and ignores the rest.
-      setAnnounced: ips => { const all = [...ips]; arp.setAnnounced(all); ndp.setAnnounced(all) },
+      setAnnounced: (ips, fresh) => { const all = [...ips]; arp.setAnnounced(all, fresh); ndp.setAnnounced(all, fresh) },
+      onProbe: listener => { arp.onProbe(listener); ndp.onProbe(listener) },
       close: () => { arp.close(); ndp.close() },
     }
   })

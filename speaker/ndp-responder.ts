@@ -3,7 +3,7 @@
 // solicited-node group of every address it announces, answers Neighbor Solicitations for them, sends
 // unsolicited Neighbor Advertisements when it takes an address over, and counts everything.
 import { ETH_P_IPV6 } from '../native/index.js'
-import { assembleBpf, ndpSolicitationFilter, ndpSolicitationFilterFor } from './core/bpf.js'
+import { assembleBpf, ndpFilter, ndpFilterFor } from './core/bpf.js'
 import { canonicalIpv6, solicitedNodeMac } from './core/ipv6.js'
 import { neighborSolicitation, unsolicitedAdvertisement } from './core/ndp.js'
 import { decideNdp, type NdpDropReason } from './core/ndp-responder.js'
@@ -36,13 +36,13 @@ export interface NdpResponderStats extends Layer2Stats<NdpDropReason> {
 export { ResponderError as NdpResponderError }
 
 /**
- * Opens the NDP link: EtherType IPv6, kernel filter passing only Neighbor Solicitations (any target: the
- * responder narrows it to the announced addresses right after, through filterFor). Needs
+ * Opens the NDP link: EtherType IPv6, kernel filter passing only Neighbor Solicitations and Advertisements
+ * (any address: the responder narrows it to the announced addresses right after, through filterFor). Needs
  * CAP_NET_RAW. A solicitation goes to the target's solicited-node group 33:33:ff:XX:XX:XX (RFC 4861
  * §7.2.2), which a NIC drops in hardware unless someone joined it: the responder joins per address.
  */
 export function openNdpLink(interfaceName: string): MulticastLink {
-  return openPacketLink(interfaceName, ETH_P_IPV6, assembleBpf(ndpSolicitationFilter()))
+  return openPacketLink(interfaceName, ETH_P_IPV6, assembleBpf(ndpFilter()))
 }
 
 function ndpProtocol(opts: NdpResponderOptions): Layer2Protocol<NdpDropReason, MulticastLink> {
@@ -51,6 +51,10 @@ function ndpProtocol(opts: NdpResponderOptions): Layer2Protocol<NdpDropReason, M
     canonical: canonicalIpv6,
     decide: decideNdp,
     announcements: (mac, ip) => [unsolicitedAdvertisement(mac, ip)],
+    // RFC 4862 §5.4.2 duplicate address detection: a solicitation from :: to the address's solicited-node
+    // group, without the source link-layer option. The holder answers to all-nodes (RFC 4861 §7.2.4), a
+    // group every IPv6 interface has joined, so no join is needed to hear it.
+    probes: (mac, ip) => [neighborSolicitation(mac, '::', ip)],
     // Documentation addresses and a locally administered MAC: decided only, never sent.
     warmUpRequest: () => ({ frame: neighborSolicitation(Buffer.from([0x02, 0, 0, 0, 0, 0xfe]), '2001:db8::fe', '2001:db8::fd'), ip: '2001:db8::fd' }),
     groups: {
@@ -58,8 +62,9 @@ function ndpProtocol(opts: NdpResponderOptions): Layer2Protocol<NdpDropReason, M
       join: (link, group) => link.addMembership(group),
       leave: (link, group) => link.dropMembership(group),
     },
-    // Solicitations for addresses we do not announce are dropped in the kernel.
-    filterFor: announced => assembleBpf(ndpSolicitationFilterFor(announced)),
+    // Solicitations for addresses we do not announce are dropped in the kernel; advertisements for ours
+    // and solicitations from ours (conflicts) get through.
+    filterFor: announced => assembleBpf(ndpFilterFor(announced)),
     intervalMs: opts.unsolicited?.intervalMs ?? UNSOLICITED_NA_INTERVAL_MS,
     rounds: opts.unsolicited?.rounds ?? UNSOLICITED_NA_ROUNDS,
     zeroDrops,

@@ -25,6 +25,8 @@ import type { OwnStatus, PeerHeartbeatSource } from './peer-heartbeat.js'
 import type { ReceivedHeartbeat } from './core/peer-heartbeat.js'
 import { LeaseHeartbeat, SPEAKER_LEASE_LABELS } from './lease-heartbeat.js'
 import { advertisementOf, interfacesFor, nodeMayAnnounce, type IPAdvertisement } from './core/advertisement.js'
+import { needsProbe, type ProbeOutcome } from './core/claims.js'
+import { ClaimRecorder } from './claim-recorder.js'
 
 /**
  * What the speaker needs of a responder: the set of IPs (both families) to answer for on one interface.
@@ -33,7 +35,10 @@ import { advertisementOf, interfacesFor, nodeMayAnnounce, type IPAdvertisement }
 export interface Announcer {
   readonly interfaceName: string
   start(): void | Promise<void>
-  setAnnounced(ips: Iterable<string>): void
+  /** `fresh`: IPs no node of this cluster announced before, probed before they are announced (core/claims.ts). */
+  setAnnounced(ips: Iterable<string>, fresh?: ReadonlySet<string>): void
+  /** Where the outcome of each probe goes. */
+  onProbe?(listener: (o: ProbeOutcome) => void): void
   close(): void | Promise<void>
 }
 
@@ -127,6 +132,16 @@ export class Speaker {
     this.#announcedGauge = this.#o.metrics.gauge('l2lb_speaker_announced', 'IPs this speaker announces (1 = announcing)')
     this.#selfStateGauge = this.#o.metrics.gauge('l2lb_speaker_serving_bool', '1 while this node may announce; 0 while it stands by or has fenced itself (the log says why)')
     this.#selfStateGauge.set({}, 0)
+    // Probe outcomes go on the Service (annotations, and an Event for a refused IP): the IP's owner, found
+    // through what this node last won.
+    const claims = new ClaimRecorder({
+      api: core, events: this.#events, log, nodeName: this.#o.nodeName,
+      serviceOf: ip => {
+        for (const [key, ips] of this.#mine) if (ips.has(ip)) return this.#services?.get(key) ?? null
+        return null
+      },
+    })
+    for (const a of this.#o.announcers) a.onProbe?.(o => void claims.record(o))
     const onChange = (): void => this.#schedule()
     this.#services = new Informer({
       kubeConfig, log, path: '/api/v1/services', list: () => core.listServiceForAllNamespaces(),
@@ -364,12 +379,14 @@ export class Speaker {
       else slicesByService.set(k, [s])
     }
     const next = new Map<string, Set<string>>()
+    const fresh = new Set<string>()
     for (const svc of this.#services.list()) {
       if (!this.#serves(svc)) continue
       const a = electService(svc, slicesByService.get(svc.key) ?? [], live, mayAnnounce)
       const won = new Set<string>()
       for (const ip of a.winners.keys()) if (shouldAnnounce(me, ip, a)) won.add(ip)
       if (won.size > 0) next.set(svc.key, won)
+      for (const ip of won) if (needsProbe(ip, svc.annotations)) fresh.add(ip)
     }
     const myLabels = nodes.get(me)?.labels ?? {}
     const perInterface = new Map(this.#o.announcers.map(a => [a.interfaceName, new Set<string>()]))
@@ -380,7 +397,7 @@ export class Speaker {
         for (const [name, set] of perInterface) if (only === null || only.has(name)) set.add(ip)
       }
     }
-    for (const a of this.#o.announcers) a.setAnnounced(perInterface.get(a.interfaceName) ?? [])
+    for (const a of this.#o.announcers) a.setAnnounced(perInterface.get(a.interfaceName) ?? [], fresh)
     this.#reportChanges(next)
     this.#mine = next
   }

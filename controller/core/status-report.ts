@@ -4,7 +4,7 @@
 // listed, with the real allocator replaying the controller's restore, so the usage and the conflicts shown are
 // the ones the controller sees.
 import { Allocator } from './allocator.js'
-import { ALLOCATED_FROM_POOL } from './annotations.js'
+import { ALLOCATED_FROM_POOL, addressesInUse } from './annotations.js'
 import { formatConfigError, parsePoolConfig, type PoolConfig } from './pool-config.js'
 import { isOurs, restore } from './reconcile.js'
 import { formatIP } from './ip.js'
@@ -92,7 +92,12 @@ export function buildStatus(input: StatusInput): StatusReport {
       announcedBy: s.ingressIPs.length > 0 ? (input.announcements.get(s.key)?.node ?? null) : null,
     }))
     .sort((a, b) => (a.service < b.service ? -1 : a.service > b.service ? 1 : 0))
+  const inUse = new Map(ours.map(s => [s.key, addressesInUse(s.annotations)]))
   for (const s of services) {
+    // A speaker's probe found the IP held by another host (speaker/core/claims.ts, controller/core/annotations.ts) and refused it.
+    for (const [ip, mac] of inUse.get(s.service) ?? []) {
+      if (s.ips.includes(ip)) problems.push(`${s.service}: ${ip} is held by another host on the LAN (MAC ${mac}), so no node announces it (kubectl describe svc: Event AddressInUse). Free the address on that host or take it out of the pool`)
+    }
     if (s.ips.length === 0) problems.push(`${s.service}: no EXTERNAL-IP yet (kubectl describe svc shows why: Event AllocationFailed)`)
     else if (s.announcedBy === null) problems.push(`${s.service}: ${s.ips.join(', ')} is not announced by any node (no ready endpoint, no live speaker, or its pool has no l2-advertisement for any node)`)
   }

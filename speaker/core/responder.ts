@@ -3,7 +3,8 @@
 // (op 1) whose target IP this node announces, with Ethernet destination broadcast or our MAC; reply unicast
 // to the sender. A frame whose *sender* IP is one we announce, from another MAC, is another host announcing
 // our address (RFC 5227 §2.4: a conflicting ARP packet), e.g. a node that took it over while we still hold
-// it: the shell announces it again once that host has gone quiet.
+// it: the shell announces it again once that host has gone quiet. While the node probes an address before
+// claiming it (RFC 5227 §2.1.1), any frame from another host with that address as sender says it is in use.
 import { PacketError, isBroadcastAt, macEquals } from './ethernet.js'
 import { ARP_OP_REQUEST, OFF_SHA, OFF_SPA, OFF_TPA, arpReplyTo, checkArpFrame, ipv4At } from './arp.js'
 
@@ -20,6 +21,8 @@ export type ArpDecision =
   | { kind: 'reply'; ip: string; frame: Buffer }
   /** Another host (MAC `from`) announced `ip`, which this node announces. */
   | { kind: 'conflict'; ip: string; from: Buffer }
+  /** Another host (MAC `from`) uses `ip`, which this node is probing for (RFC 5227 §2.1.1). */
+  | { kind: 'in-use'; ip: string; from: Buffer }
   | { kind: 'drop'; reason: DropReason; error?: PacketError }
 
 export interface ResponderContext {
@@ -27,6 +30,11 @@ export interface ResponderContext {
   mac: Buffer
   /** IPv4 addresses this node announces on the interface, canonical dotted quads. */
   announced: ReadonlySet<string>
+  /**
+   * IPv4 addresses this node probes for before announcing them (never also in `announced`). Requests for
+   * them are not answered: the address is not ours yet.
+   */
+  probing?: ReadonlySet<string>
 }
 
 /**
@@ -46,6 +54,10 @@ export function decideArp(frame: Buffer, ctx: ResponderContext): ArpDecision {
   if (!isBroadcastAt(frame, 0) && !macEquals(frame, 0, ctx.mac)) return { kind: 'drop', reason: 'wrong-destination' }
   const spa = ipv4At(frame, OFF_SPA)
   if (ctx.announced.has(spa)) return { kind: 'conflict', ip: spa, from: Buffer.from(frame.subarray(OFF_SHA, OFF_SHA + 6)) }
+  // RFC 5227 §2.1.1: a request or reply with the probed address as sender. (Another host's probe for it,
+  // which the RFC also counts, is not: two nodes of this cluster may probe at once while the election
+  // settles, and the winner would refuse the address because of the loser.)
+  if (ctx.probing?.has(spa) === true) return { kind: 'in-use', ip: spa, from: Buffer.from(frame.subarray(OFF_SHA, OFF_SHA + 6)) }
   if (op !== ARP_OP_REQUEST) return { kind: 'drop', reason: 'not-request' }
   const ip = ipv4At(frame, OFF_TPA)
   if (!ctx.announced.has(ip)) return { kind: 'drop', reason: 'not-announced' }

@@ -108,6 +108,15 @@ async function testMain(): Promise<void> {
     const gSent = pick(stats, 'gratuitousSent', VIP)
     t.ok(gSent >= 4 && gSent <= 10, `gratuitous frames counted (${gSent}; 5 rounds of 2 at most)`)
 
+    // A host that has VIP configured statically: its request for its gateway carries VIP as sender. The
+    // kernel filter lets it through (sender is ours), the responder counts the conflict and announces VIP
+    // again once that host has been quiet for the quiet period (RFC 5227 §2.4 (b); DEFEND_TIMING: 2 s).
+    cap.send({ cmd: 'send', hex: arpRequest(Buffer.from(macB, 'hex'), VIP, IP_B).toString('hex'), id: 20 })
+    const conflictAt = (await cap.next('sent')).at
+    t.ok(await until(() => gratuitous(cap, VIP, mac).some(x => x.at >= conflictAt + 1900), 6000), 'VIP announced again after the quiet period')
+    resp.send({ cmd: 'stats', id: 21 })
+    t.equal(pick((await resp.next('stats')).stats, 'conflictsSeen', VIP), 1, 'the conflict was counted')
+
     // Withdrawal: unanswered at once.
     resp.send({ cmd: 'announce', ips: [], id: 4 })
     await resp.next('announced')

@@ -122,6 +122,15 @@ async function testMain(): Promise<void> {
     const uSent = pick(stats, 'gratuitousSent', VIP)
     t.ok(uSent >= 2 && uSent <= 3, `unsolicited advertisements counted (${uSent}; 3 at most)`)
 
+    // Another host advertising VIP unsolicited (RFC 4861 §7.2.6, Override set): the kernel filter lets
+    // it through (target is ours), the responder counts the conflict and advertises VIP again once that
+    // host has been quiet for the quiet period (DEFEND_TIMING: 2 s), which wins the caches back.
+    cap.send({ cmd: 'send', hex: unsolicitedAdvertisement(Buffer.from(macB, 'hex'), VIP).toString('hex'), id: 20 })
+    const conflictAt = (await cap.next('sent')).at
+    t.ok(await until(() => unsolicited(cap, VIP, mac).some(x => x.at >= conflictAt + 1900), 6000), 'VIP advertised again after the quiet period')
+    resp.send({ cmd: 'stats', id: 21 })
+    t.equal(pick((await resp.next('stats')).stats, 'conflictsSeen', VIP), 1, 'the conflict was counted')
+
     // Withdrawal: unanswered at once, the group left.
     resp.send({ cmd: 'announce', ips: [], id: 4 })
     await resp.next('announced')

@@ -7,9 +7,9 @@ import { pino } from 'pino'
 import { NdpResponder, UNSOLICITED_NA_INTERVAL_MS, UNSOLICITED_NA_ROUNDS } from '../../speaker/ndp-responder.js'
 import { FakeLink, systemError, until } from '../lib/fake-link.js'
 import { formatMac, parseMac } from '../../speaker/core/ethernet.js'
-import { decodeNdpFrame, neighborSolicitation } from '../../speaker/core/ndp.js'
+import { decodeNdpFrame, neighborSolicitation, solicitedAdvertisement } from '../../speaker/core/ndp.js'
 import { MetricsRegistry } from '../../controller/observe/metrics.js'
-import { assembleBpf, ndpSolicitationFilterFor } from '../../speaker/core/bpf.js'
+import { assembleBpf, ndpFilterFor } from '../../speaker/core/bpf.js'
 
 const ours = parseMac('02:00:00:00:09:01')
 const client = parseMac('02:00:00:00:09:64')
@@ -225,7 +225,7 @@ t.test('a reopened link joins the groups again and re-announces; stats carry reo
 t.test('the kernel filter follows the announced set: attached at start, re-attached on change before announcing', async t => {
   const link = new NdpLink(ours)
   const r = responder(link, 1000, 1)
-  const expected = (ips: string[]): Buffer => assembleBpf(ndpSolicitationFilterFor(ips))
+  const expected = (ips: string[]): Buffer => assembleBpf(ndpFilterFor(ips))
   r.start()
   t.same(link.filters, [expected([])], 'at start: the filter for nothing announced')
   const filtersAtSend: number[] = []
@@ -237,5 +237,32 @@ t.test('the kernel filter follows the announced set: attached at start, re-attac
   t.equal(link.filters.length, 2, 'the same set (IPv4 ignored): no re-attach')
   r.setAnnounced([VIP])
   t.same(link.filters.slice(2), [expected([VIP])], 'narrowed on withdrawal')
+  r.close()
+})
+
+t.test('an address no node announced before gets duplicate address detection first (RFC 4862 §5.4); an NA from its holder refuses it', async t => {
+  const link = new NdpLink(ours)
+  const holder = parseMac('02:00:00:00:09:99')
+  const outcomes: unknown[] = []
+  const r = new NdpResponder({
+    interface: 'eth0', log, openLink: () => link, unsolicited: { intervalMs: 1000, rounds: 1 },
+    probe: { probes: 2, intervalMs: 20, waitMs: 60, retryMs: 60_000 },
+  })
+  r.onProbe(o => outcomes.push(o))
+  r.start()
+  r.setAnnounced([VIP, VIP_B], new Set([VIP, VIP_B]))
+  t.same(r.stats().probing, [VIP, VIP_B].sort())
+  const dadSent = (): ReturnType<typeof decodeNdpFrame>[] => link.sent.map(f => decodeNdpFrame(f)).filter(d => d.src === '::')
+  t.ok(await until(() => dadSent().length >= 2), 'a DAD solicitation per address')
+  const dad = dadSent()
+  t.ok(dad.every(d => d.message.type === 135 && d.message.sourceLinkAddress === null), 'from ::, without the source link-layer option')
+  t.same(dad.map(d => d.message.target).sort(), [VIP, VIP_B].sort())
+  // VIP's holder answers (RFC 4861 §7.2.4): to all-nodes, Solicited=0, TLLA its MAC.
+  link.receive(solicitedAdvertisement(holder, VIP, client, '::'))
+  t.same(outcomes, [{ ip: VIP, interface: 'eth0', result: 'in-use', mac: '02:00:00:00:09:99' }])
+  t.ok(await until(() => r.stats().announced.includes(VIP_B)), 'the other address, unanswered, is announced')
+  t.same(r.stats().announced, [VIP_B], 'the refused one is not')
+  t.same(r.stats().refused, { [VIP]: '02:00:00:00:09:99' })
+  t.same(r.stats().groups, { '33:33:ff:00:00:f1': 1 }, 'only the announced address has its group joined')
   r.close()
 })

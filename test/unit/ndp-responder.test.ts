@@ -1,4 +1,4 @@
-// The pure NDP decision (decideNdp) and the kernel filter for Neighbor Solicitations.
+// The pure NDP decision (decideNdp) and the kernel filter for Neighbor Solicitations and Advertisements.
 import t from 'tap'
 import fc from 'fast-check'
 import { parseMac } from '../../speaker/core/ethernet.js'
@@ -9,7 +9,7 @@ import {
 } from '../../speaker/core/ndp.js'
 import { NDP_DROP_REASONS, decideNdp, type NdpResponderContext } from '../../speaker/core/ndp-responder.js'
 import {
-  BPF_INSN_SIZE, NDP_FILTER_MAX_IPS, assembleBpf, ndpSolicitationFilter, ndpSolicitationFilterFor,
+  BPF_INSN_SIZE, NDP_FILTER_MAX_IPS, assembleBpf, ndpFilter, ndpFilterFor,
 } from '../../speaker/core/bpf.js'
 import { checkBpf, runBpf } from '../lib/bpf-interpreter.js'
 
@@ -66,7 +66,7 @@ t.test('drops, each with its reason', async t => {
     ['a node address: the kernel answers that', neighborSolicitation(client, CLIENT_IP, '2001:db8:0:9::1'), 'not-announced'],
     ['an IPv4-looking target is not an IPv4 address', neighborSolicitation(client, CLIENT_IP, '::ffff:192.0.2.240'), 'not-announced'],
     ['a solicited NA', solicitedAdvertisement(client, CLIENT_IP, ours, VIP), 'not-solicitation'],
-    ['someone else\'s unsolicited NA for our IP', unsolicitedAdvertisement(client, VIP), 'not-solicitation'],
+    ['someone else\'s unsolicited NA for another IP', unsolicitedAdvertisement(client, '2001:db8:0:9::f1'), 'not-solicitation'],
     ['our own unsolicited NA reflected back', unsolicitedAdvertisement(ours, VIP), 'own-frame'],
     ['SLLA is our MAC behind another source', ns(solicitedNodeMac(VIP), solicitedNodeAddress(VIP), VIP, client, ours), 'own-frame'],
     ['to all-nodes rather than the solicited-node group', ns(ALL_NODES_MAC, 'ff02::1'), 'wrong-destination'],
@@ -86,6 +86,28 @@ t.test('drops, each with its reason', async t => {
   t.equal(m.kind === 'drop' ? m.error?.code : undefined, 'TRUNCATED', 'a malformed drop carries the PacketError')
 })
 
+t.test('another host using one of our addresses is a conflict: its NA for it, its NS from it', async t => {
+  t.same(decideNdp(unsolicitedAdvertisement(other, VIP), ctx), { kind: 'conflict', ip: VIP, from: other }, 'an unsolicited NA (TLLA names the host)')
+  const noTlla = encodeNdpFrame({
+    ethDst: ALL_NODES_MAC, ethSrc: other, src: VIP2, dst: 'ff02::1',
+    message: { type: 136, target: VIP2, router: false, solicited: false, override: false, targetLinkAddress: null },
+  })
+  t.same(decideNdp(noTlla, ctx), { kind: 'conflict', ip: VIP2, from: other }, 'an NA without TLLA: the Ethernet source')
+  t.same(decideNdp(neighborSolicitation(other, VIP, '2001:db8:0:9::1'), ctx), { kind: 'conflict', ip: VIP, from: other }, 'an NS for its router from our address')
+  t.equal(decideNdp(neighborSolicitation(other, '::', VIP), ctx).kind, 'reply', 'a DAD probe for our address is answered, not counted')
+  t.equal(decideNdp(unsolicitedAdvertisement(ours, VIP), ctx).kind, 'drop', 'our own NA is no conflict')
+})
+
+t.test('while probing (DAD, RFC 4862 §5.4), an NA for the address or an NS from it says it is in use', async t => {
+  const probing: NdpResponderContext = { mac: ours, announced: new Set([VIP]), probing: new Set([VIP2]) }
+  // The holder answers our DAD probe (RFC 4861 §7.2.4): to all-nodes, S=0, TLLA its MAC.
+  t.same(decideNdp(solicitedAdvertisement(other, VIP2, client, '::'), probing), { kind: 'in-use', ip: VIP2, from: other }, 'the answer to our probe')
+  t.same(decideNdp(neighborSolicitation(other, VIP2, '2001:db8:0:9::1'), probing), { kind: 'in-use', ip: VIP2, from: other }, 'the holder resolving its router')
+  t.same(decideNdp(neighborSolicitation(client, CLIENT_IP, VIP2), probing), { kind: 'drop', reason: 'not-announced' }, 'an NS for the probed address is not answered: not ours yet')
+  t.equal(decideNdp(neighborSolicitation(other, '::', VIP2), probing).kind, 'drop', 'another DAD probe for it is no sign of use')
+  t.equal(decideNdp(neighborSolicitation(ours, '::', VIP2), probing).kind, 'drop', 'our own probe reflected back')
+})
+
 t.test('announced set changes take effect on the next frame (no state in the decision)', async t => {
   const req = neighborSolicitation(client, CLIENT_IP, VIP)
   t.equal(decideNdp(req, ctx).kind, 'reply')
@@ -101,7 +123,7 @@ t.test('fuzz: decideNdp never throws, and replies exactly to valid solicitations
     fc.record({
       ethDst: fc.oneof(fc.constant('group' as const), fc.constant(ours), arbMac),
       ethSrc: fc.oneof(arbMac, fc.constant(ours)),
-      src: fc.constantFrom(CLIENT_IP, '::', 'fe80::64'),
+      src: fc.constantFrom(CLIENT_IP, '::', 'fe80::64', VIP),
       dst: fc.constantFrom('group' as const, 'target' as const, 'ff02::1'),
       type: fc.constantFrom(135 as const, 136 as const),
       target: pool,
@@ -125,42 +147,48 @@ t.test('fuzz: decideNdp never throws, and replies exactly to valid solicitations
   const seen = new Map<string, number>()
   fc.assert(fc.property(anyFrame, frame => {
     const d = decideNdp(frame, ctx)
-    const key = d.kind === 'drop' ? d.reason : 'reply'
+    const key = d.kind === 'drop' ? d.reason : d.kind
     seen.set(key, (seen.get(key) ?? 0) + 1)
     let expectReply = false
+    let expectConflict = false
     try {
       const c = checkNdpFrame(frame)
       const f = decodeNdpFrame(frame)
       const lla = c.linkAddressAt < 0 ? null : frame.subarray(c.linkAddressAt, c.linkAddressAt + 6)
       const ethDst = frame.subarray(0, 6)
-      expectReply = f.message.type === 135 && !f.ethSrc.equals(ours) && !(lla?.equals(ours) ?? false) &&
+      const fromOther = !f.ethSrc.equals(ours) && !(lla?.equals(ours) ?? false)
+      expectConflict = fromOther && (f.message.type === 136 ? ctx.announced.has(f.message.target) : ctx.announced.has(f.src))
+      expectReply = !expectConflict && f.message.type === 135 && fromOther &&
         ((f.dst === solicitedNodeAddress(f.message.target) && ethDst.equals(solicitedNodeMac(f.message.target))) ||
           (f.dst === f.message.target && ethDst.equals(ours))) &&
         ctx.announced.has(f.message.target)
     } catch {
       expectReply = false
     }
-    if (d.kind === 'drop') return !expectReply && NDP_DROP_REASONS.includes(d.reason)
+    if (d.kind === 'drop') return !expectReply && !expectConflict && NDP_DROP_REASONS.includes(d.reason)
+    if (d.kind === 'conflict') return expectConflict
+    if (d.kind === 'in-use') return false // nothing is probed here
     const r = decodeNdpFrame(d.frame)
     return expectReply && r.src === d.ip && r.message.type === 136 && r.message.override
   }), { numRuns: 3000 })
   t.pass(`3000 random frames decided as the rules say: ${JSON.stringify(Object.fromEntries(seen))}`)
-  t.ok((seen.get('reply') ?? 0) > 0 && (seen.get('not-announced') ?? 0) > 0, 'the fuzz reached both answers and drops')
+  t.ok((seen.get('reply') ?? 0) > 0 && (seen.get('not-announced') ?? 0) > 0 && (seen.get('conflict') ?? 0) > 0, 'the fuzz reached answers, conflicts and drops')
 })
 
 
-t.test('BPF filter passes NS frames only, and every frame checkNdpFrame calls a solicitation', async t => {
-  const program = ndpSolicitationFilter()
+t.test('ndpFilter passes NS and NA frames only, and every frame checkNdpFrame accepts', async t => {
+  const program = ndpFilter()
+  checkBpf(program)
   t.equal(assembleBpf(program).length, program.length * BPF_INSN_SIZE)
   t.ok(runBpf(program, neighborSolicitation(client, CLIENT_IP, VIP)) > 0, 'NS accepted')
   t.ok(runBpf(program, neighborSolicitation(client, '::', VIP)) > 0, 'DAD NS accepted')
-  t.equal(runBpf(program, unsolicitedAdvertisement(client, VIP)), 0, 'NA dropped')
+  t.ok(runBpf(program, unsolicitedAdvertisement(client, VIP)) > 0, 'NA accepted')
   t.equal(runBpf(program, Buffer.alloc(90)), 0, 'zeros dropped')
   const hop64 = neighborSolicitation(client, CLIENT_IP, VIP)
   hop64[21] = 64
   t.equal(runBpf(program, hop64), 0, 'hop limit below 255 dropped in the kernel (RFC 4861 §7.1.1)')
-  const nearNs = fc.tuple(fc.constantFrom(VIP, VIP2, '2001:db8::1'), fc.nat(5), fc.nat(255)).map(([target, breakAt, v]) => {
-    const b = neighborSolicitation(client, CLIENT_IP, target)
+  const nearNs = fc.tuple(fc.constantFrom(VIP, VIP2, '2001:db8::1'), fc.nat(5), fc.nat(255), fc.boolean()).map(([target, breakAt, v, na]) => {
+    const b = na ? unsolicitedAdvertisement(client, target) : neighborSolicitation(client, CLIENT_IP, target)
     // Half the time, change one of the bytes the filter checks (EtherType, next header, hop limit, type, code).
     const at = [12, 13, 20, 21, 54, 55][breakAt]
     if (at !== undefined && breakAt < 6 && v % 2 === 0) b[at] = v
@@ -170,62 +198,74 @@ t.test('BPF filter passes NS frames only, and every frame checkNdpFrame calls a 
     return b
   })
   fc.assert(fc.property(nearNs, b => {
-    let isNs = false
+    let valid = false
     try {
-      isNs = checkNdpFrame(b).type === 135
+      checkNdpFrame(b)
+      valid = true
     } catch {
-      isNs = false
+      valid = false
     }
-    return (runBpf(program, b) > 0) === isNs
+    return (runBpf(program, b) > 0) === valid
   }), { numRuns: 2000 })
-  t.pass('2000 near-NS frames filtered as checkNdpFrame decides')
+  t.pass('2000 near-NS/NA frames filtered as checkNdpFrame decides')
 })
 
-t.test('ndpSolicitationFilterFor: solicitations for announced addresses only, whatever the set size', async t => {
-  const program = ndpSolicitationFilterFor([VIP2, VIP, '2001:db8:0:9:0:0:0:f0'])
+t.test('ndpFilterFor: NS for our addresses, NA for them, NS from them, whatever the set size', async t => {
+  const program = ndpFilterFor([VIP2, VIP, '2001:db8:0:9:0:0:0:f0'])
   checkBpf(program)
-  t.same(program, ndpSolicitationFilterFor([VIP, VIP2]), 'order, spelling and duplicates do not matter')
+  t.same(program, ndpFilterFor([VIP, VIP2]), 'order, spelling and duplicates do not matter')
   t.ok(runBpf(program, neighborSolicitation(client, CLIENT_IP, VIP)) > 0, 'NS for an announced address accepted')
   t.ok(runBpf(program, neighborSolicitation(client, '::', VIP2)) > 0, 'DAD NS for an announced address accepted')
-  t.equal(runBpf(program, neighborSolicitation(client, CLIENT_IP, '2001:db8:0:9::f1')), 0, 'NS for another address dropped')
-  t.equal(runBpf(program, unsolicitedAdvertisement(client, VIP)), 0, 'NA for an announced address dropped')
-  const none = ndpSolicitationFilterFor([])
+  t.ok(runBpf(program, unsolicitedAdvertisement(other, VIP)) > 0, 'NA for an announced address accepted (a conflict)')
+  t.ok(runBpf(program, neighborSolicitation(other, VIP2, '2001:db8:0:9::1')) > 0, 'NS from an announced address accepted (a conflict)')
+  t.equal(runBpf(program, neighborSolicitation(client, CLIENT_IP, '2001:db8:0:9::f1')), 0, 'NS between other hosts dropped')
+  t.equal(runBpf(program, unsolicitedAdvertisement(client, '2001:db8:0:9::f1')), 0, 'NA for another address dropped')
+  t.equal(runBpf(program, solicitedAdvertisement(other, CLIENT_IP, client, VIP)), 0, 'NA to one of our addresses about another dropped')
+  const none = ndpFilterFor([])
   checkBpf(none)
   t.equal(runBpf(none, neighborSolicitation(client, CLIENT_IP, VIP)), 0, 'nothing announced: nothing accepted')
   const many = Array.from({ length: NDP_FILTER_MAX_IPS }, (_, i) => `2001:db8:1::${(i * 3).toString(16)}`)
-  const big = ndpSolicitationFilterFor(many)
+  const big = ndpFilterFor(many)
   checkBpf(big)
-  t.ok(many.every(ip => runBpf(big, neighborSolicitation(client, CLIENT_IP, ip)) > 0), `all ${many.length} addresses accepted`)
+  t.ok(big.length <= 4096, `${big.length} instructions, within BPF_MAXINSNS`)
+  t.ok(many.every(ip => runBpf(big, neighborSolicitation(client, CLIENT_IP, ip)) > 0), `NS for all ${many.length} addresses accepted`)
+  t.ok(many.every(ip => runBpf(big, neighborSolicitation(other, ip, '2001:db8:1::1')) > 0), `NS from all ${many.length} addresses accepted`)
   t.equal(runBpf(big, neighborSolicitation(client, CLIENT_IP, '2001:db8:1::1')), 0, 'a gap between them dropped')
-  t.same(ndpSolicitationFilterFor([...many, '2001:db8:2::1']), ndpSolicitationFilter(), 'above the limit: every solicitation')
+  t.same(ndpFilterFor([...many, '2001:db8:2::1']), ndpFilter(), 'above the limit: every NS and NA')
 })
 
-t.test('fuzz: ndpSolicitationFilterFor accepts every frame decideNdp answers, and only solicitations for announced addresses', async t => {
+t.test('fuzz: ndpFilterFor accepts every frame decideNdp answers or calls a conflict, and nothing else but frames for or from our addresses', async t => {
   // Addresses differing in one word at a time, so a wrong word offset or skip count shows.
   const v6 = fc.tuple(fc.nat(3), fc.nat(2)).map(([word, v]) => {
     const b = Buffer.from('20010db8000000090000000000000000', 'hex')
     b.writeUInt32BE(v + 1, word * 4)
     return ipv6At(b, 0)
   })
-  const frame = fc.tuple(v6, fc.boolean(), fc.nat(7)).map(([target, ns, flip]) => {
-    const b = ns ? neighborSolicitation(client, flip === 0 ? '::' : CLIENT_IP, target) : unsolicitedAdvertisement(client, target)
+  const frame = fc.tuple(v6, v6, fc.boolean(), fc.nat(7)).map(([target, src, ns, flip]) => {
+    const b = ns ? neighborSolicitation(client, flip === 0 ? '::' : flip < 4 ? CLIENT_IP : src, target) : unsolicitedAdvertisement(client, target)
     if (flip === 1) b[21] = 64 // hop limit: crossed a router
     return b
   })
+  const seen = new Map<string, number>()
   fc.assert(fc.property(fc.uniqueArray(v6, { maxLength: 12 }), fc.array(frame, { minLength: 1, maxLength: 20 }), (ips, frames) => {
-    const program = ndpSolicitationFilterFor(ips)
+    const program = ndpFilterFor(ips)
     checkBpf(program)
     const c: NdpResponderContext = { mac: ours, announced: new Set(ips) }
     return frames.every(f => {
       const accepted = runBpf(program, f) > 0
-      let forUs = false
+      const d = decideNdp(f, c)
+      const kind = d.kind === 'drop' ? d.reason : d.kind
+      seen.set(kind, (seen.get(kind) ?? 0) + 1)
+      let forOrFromUs = false
       try {
-        forUs = checkNdpFrame(f).type === 135 && c.announced.has(ipv6At(f, 62))
+        const type = checkNdpFrame(f).type
+        forOrFromUs = c.announced.has(ipv6At(f, 62)) || (type === 135 && c.announced.has(ipv6At(f, OFF_SRC)))
       } catch {
-        forUs = false
+        forOrFromUs = false
       }
-      return (decideNdp(f, c).kind !== 'reply' || accepted) && accepted === forUs
+      return (d.kind === 'drop' || accepted) && accepted === forOrFromUs
     })
   }), { numRuns: 1500 })
-  t.pass('1500 announced sets, filter and decision agree')
+  t.pass(`1500 announced sets, filter and decision agree: ${JSON.stringify(Object.fromEntries(seen))}`)
+  t.ok((seen.get('conflict') ?? 0) > 0 && (seen.get('reply') ?? 0) > 0, 'the fuzz reached both answers and conflicts')
 })

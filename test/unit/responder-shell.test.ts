@@ -6,9 +6,9 @@ import { pino } from 'pino'
 import { ArpResponder, GRATUITOUS_INTERVAL_MS, GRATUITOUS_ROUNDS } from '../../speaker/arp-responder.js'
 import { FakeLink, systemError, until } from '../lib/fake-link.js'
 import { parseMac } from '../../speaker/core/ethernet.js'
-import { arpRequest, decodeArpFrame, gratuitousRequest } from '../../speaker/core/arp.js'
+import { arpReply, arpRequest, decodeArpFrame, gratuitousRequest } from '../../speaker/core/arp.js'
 import { MetricsRegistry } from '../../controller/observe/metrics.js'
-import { arpRequestFilterFor, assembleBpf } from '../../speaker/core/bpf.js'
+import { arpFilterFor, assembleBpf } from '../../speaker/core/bpf.js'
 
 const ours = parseMac('02:00:00:00:00:0b')
 const client = parseMac('02:00:00:00:00:64')
@@ -274,7 +274,7 @@ t.test('ENETDOWN is a flap unless the interface is gone: only then is the link r
 t.test('the kernel filter follows the announced set: attached at start, re-attached on change before announcing', async t => {
   const link = new ArpLink(ours)
   const r = responder(link, 1000, 1)
-  const expected = (ips: string[]): Buffer => assembleBpf(arpRequestFilterFor(ips))
+  const expected = (ips: string[]): Buffer => assembleBpf(arpFilterFor(ips))
   r.start()
   t.same(link.filters, [expected([])], 'at start: the filter for nothing announced')
   // Each announcement must go out with the filter for the new set already in place.
@@ -339,5 +339,78 @@ t.test('another host announcing our IP: announced again once it is quiet, at mos
   r.setAnnounced([])
   await sleep(600)
   t.equal(ourAnnouncements(), 6, 'a withdrawn IP is not defended')
+  r.close()
+})
+
+t.test('an IP no node announced before is probed first (RFC 5227 §2.1.1): announced only when nobody answers', async t => {
+  const link = new ArpLink(ours)
+  const outcomes: unknown[] = []
+  const r = new ArpResponder({
+    interface: 'eth0', log, openLink: () => link, gratuitous: { intervalMs: 1000, rounds: 1 },
+    probe: { probes: 3, intervalMs: 20, waitMs: 40 },
+  })
+  r.onProbe(o => outcomes.push(o))
+  r.start()
+  r.setAnnounced(['192.0.2.240', '192.0.2.241'], new Set(['192.0.2.241']))
+  t.equal(link.gratuitousFor('192.0.2.240').length, 2, 'an IP the cluster announced before (a takeover): announced at once')
+  t.same(r.stats().probing, ['192.0.2.241'])
+  t.same(link.filters.at(-1), assembleBpf(arpFilterFor(['192.0.2.240', '192.0.2.241'])), 'the filter lets the answers to the probe in')
+  link.receive(arpRequest(client, '192.0.2.100', '192.0.2.241'))
+  t.same(r.stats().responsesSent, {}, 'a request for the probed IP is not answered: not ours yet')
+  t.ok(await until(() => r.stats().announced.includes('192.0.2.241')), 'announced once the probe is over')
+  const probes = link.sent.map(f => decodeArpFrame(f)).filter(d => d.arp.tpa === '192.0.2.241' && d.arp.spa === '0.0.0.0')
+  t.equal(probes.length, 3, 'three ARP probes')
+  t.ok(probes.every(p => p.arp.op === 1 && p.ethDst.equals(Buffer.alloc(6, 0xff)) && p.arp.tha.equals(Buffer.alloc(6))), 'broadcast requests, sender IP 0.0.0.0, THA zero')
+  const firstGratuitous = link.sent.findIndex(f => { const d = decodeArpFrame(f); return d.arp.spa === '192.0.2.241' })
+  const lastProbe = Math.max(...link.sent.map((f, i) => (decodeArpFrame(f).arp.spa === '0.0.0.0' ? i : -1)))
+  t.ok(lastProbe < firstGratuitous, 'announced only after the last probe')
+  t.same(outcomes, [{ ip: '192.0.2.241', interface: 'eth0', result: 'free' }])
+  r.close()
+})
+
+t.test('a host answering the probe: the IP is refused, counted, reported, and probed again later', async t => {
+  const link = new ArpLink(ours)
+  const holder = parseMac('02:00:00:00:00:99')
+  const metrics = new MetricsRegistry()
+  const outcomes: unknown[] = []
+  const r = new ArpResponder({
+    interface: 'eth0', log, metrics, openLink: () => link, gratuitous: { intervalMs: 1000, rounds: 1 },
+    probe: { probes: 2, intervalMs: 20, waitMs: 60, retryMs: 150 },
+  })
+  r.onProbe(o => outcomes.push(o))
+  r.start()
+  r.setAnnounced(['192.0.2.242'], new Set(['192.0.2.242']))
+  // The holder's kernel answers the probe: a reply to our MAC with the address as sender, TPA 0.0.0.0.
+  link.receive(arpReply(holder, '192.0.2.242', ours, '0.0.0.0'))
+  t.same(outcomes, [{ ip: '192.0.2.242', interface: 'eth0', result: 'in-use', mac: '02:00:00:00:00:99' }])
+  t.match(r.stats(), { probing: [], announced: [], refused: { '192.0.2.242': '02:00:00:00:00:99' }, addressInUse: { '192.0.2.242': 1 } })
+  t.match(metrics.render(), /l2lb_layer2_address_in_use\{ip="192\.0\.2\.242"\} 1/)
+  t.same(link.filters.at(-1), assembleBpf(arpFilterFor([])), 'a refused IP is not watched')
+  r.setAnnounced(['192.0.2.242'], new Set(['192.0.2.242']))
+  t.same(r.stats().refused, { '192.0.2.242': '02:00:00:00:00:99' }, 'the speaker asking again changes nothing until the retry')
+  await sleep(100)
+  t.equal(link.gratuitousFor('192.0.2.242').length, 0, 'never announced')
+  // The retry: the holder has gone, nobody answers.
+  t.ok(await until(() => r.stats().announced.includes('192.0.2.242')), 'probed again after retryMs, then announced')
+  t.same(outcomes.at(-1), { ip: '192.0.2.242', interface: 'eth0', result: 'free' })
+  t.same(r.stats().refused, {})
+  r.setAnnounced([])
+  t.notMatch(metrics.render(), /l2lb_layer2_address_in_use\{ip="192\.0\.2\.242"\}/, 'the series goes with the IP')
+  r.close()
+})
+
+t.test('withdrawing an IP under probe cancels the probe', async t => {
+  const link = new ArpLink(ours)
+  const outcomes: unknown[] = []
+  const r = new ArpResponder({ interface: 'eth0', log, openLink: () => link, probe: { probes: 3, intervalMs: 20, waitMs: 20 } })
+  r.onProbe(o => outcomes.push(o))
+  r.start()
+  r.setAnnounced(['192.0.2.243'], new Set(['192.0.2.243']))
+  r.setAnnounced([])
+  const sentBefore = link.sent.length
+  await sleep(120)
+  t.equal(link.sent.length, sentBefore, 'no more probes, no announcement')
+  t.same(outcomes, [])
+  t.same(r.stats().probing, [])
   r.close()
 })

@@ -7,7 +7,7 @@ import {
 } from '../../speaker/core/arp.js'
 import { DROP_REASONS, decideArp, type ResponderContext } from '../../speaker/core/responder.js'
 import {
-  ARP_FILTER_MAX_IPS, BPF_INSN_SIZE, BPF_LD_H_ABS, arpRequestFilter, arpRequestFilterFor, assembleBpf, type BpfInsn,
+  ARP_FILTER_MAX_IPS, BPF_INSN_SIZE, BPF_LD_H_ABS, arpFilter, arpFilterFor, assembleBpf, type BpfInsn,
 } from '../../speaker/core/bpf.js'
 import { checkBpf, runBpf } from '../lib/bpf-interpreter.js'
 
@@ -71,6 +71,24 @@ t.test('another host announcing one of our IPs is a conflict, request or reply a
   t.equal(decideArp(arpRequest(other, '0.0.0.0', '192.0.2.240'), ctx).kind, 'reply', 'a probe (sender 0.0.0.0) is answered, as before')
 })
 
+t.test('while probing, any frame from another host with the probed IP as sender says it is in use (RFC 5227 §2.1.1)', async t => {
+  const holder = Buffer.from([0x02, 0x00, 0xc0, 0x00, 0x02, 0x0d])
+  const probing: ResponderContext = { mac: ours, announced: new Set(['192.0.2.240']), probing: new Set(['192.0.2.242']) }
+  // The holder answers our probe: a reply unicast to us, sender the probed IP, target 0.0.0.0.
+  t.same(decideArp(arpReply(holder, '192.0.2.242', ours, '0.0.0.0'), probing), { kind: 'in-use', ip: '192.0.2.242', from: holder }, 'the answer to our probe')
+  t.same(decideArp(arpRequest(holder, '192.0.2.242', '192.0.2.1'), probing), { kind: 'in-use', ip: '192.0.2.242', from: holder }, 'the holder asking for its gateway')
+  t.same(decideArp(gratuitousRequest(holder, '192.0.2.242'), probing), { kind: 'in-use', ip: '192.0.2.242', from: holder }, 'the holder announcing it')
+  t.same(decideArp(arpRequest(client, '192.0.2.100', '192.0.2.242'), probing), { kind: 'drop', reason: 'not-announced' }, 'a request for a probed IP is not answered: not ours yet')
+  t.equal(decideArp(arpRequest(holder, '0.0.0.0', '192.0.2.242'), probing).kind, 'drop', 'another probe for it is no sign of use')
+  t.equal(decideArp(arpRequest(ours, '0.0.0.0', '192.0.2.242'), probing).kind, 'drop', 'our own probe reflected back')
+})
+
+t.test('a host with our IP configured statically is seen by what it sends: requests for its gateway, replies', async t => {
+  const rogue = Buffer.from([0x02, 0x00, 0xc0, 0x00, 0x02, 0x0e])
+  t.same(decideArp(arpRequest(rogue, '192.0.2.240', '192.0.2.1'), ctx), { kind: 'conflict', ip: '192.0.2.240', from: rogue }, 'its request for the gateway')
+  t.same(decideArp(arpReply(rogue, '192.0.2.241', ours, '192.0.2.11'), ctx), { kind: 'conflict', ip: '192.0.2.241', from: rogue }, 'its reply to us')
+})
+
 t.test('announced set changes take effect on the next frame (no state in the decision)', async t => {
   const req = arpRequest(client, '192.0.2.100', '192.0.2.240')
   t.equal(decideArp(req, ctx).kind, 'reply')
@@ -105,17 +123,19 @@ t.test('fuzz: decideArp never throws, reports exactly the conflicts, and replies
     }
     if (d.kind === 'drop') return !expectReply && !expectConflict && DROP_REASONS.includes(d.reason)
     if (d.kind === 'conflict') return expectConflict && d.from.equals(frame.subarray(22, 28))
+    if (d.kind === 'in-use') return false // nothing is probed here
     return expectReply && decodeArpFrame(d.frame).ethDst.equals(frame.subarray(22, 28))
   }), { numRuns: 2000 })
   t.pass('2000 random frames decided as the rules say')
 })
 
 
-t.test('BPF filter accepts exactly the frames checkArpFrame calls requests', async t => {
-  const program = arpRequestFilter()
+t.test('arpFilter accepts exactly the frames checkArpFrame accepts: requests and replies', async t => {
+  const program = arpFilter()
+  checkBpf(program)
   t.ok(runBpf(program, arpRequest(client, '192.0.2.100', '192.0.2.240')) > 0, 'request accepted')
   t.ok(runBpf(program, gratuitousRequest(client, '192.0.2.100')) > 0, 'announcement accepted')
-  t.equal(runBpf(program, arpReply(client, '192.0.2.100', ours, '192.0.2.240')), 0, 'reply dropped')
+  t.ok(runBpf(program, arpReply(client, '192.0.2.100', ours, '192.0.2.240')) > 0, 'reply accepted')
   t.equal(runBpf(program, Buffer.alloc(60)), 0, 'zeros dropped')
   const nearArp = fc.tuple(fc.uint8Array({ maxLength: 70, size: 'max' }), fc.nat(3), fc.nat(7)).map(([bytes, op, breakAt]) => {
     const b = Buffer.from(bytes)
@@ -131,16 +151,17 @@ t.test('BPF filter accepts exactly the frames checkArpFrame calls requests', asy
     return b
   })
   fc.assert(fc.property(nearArp, b => {
-    let isRequest = false
+    let valid = false
     try {
-      isRequest = checkArpFrame(b) === ARP_OP_REQUEST
+      checkArpFrame(b)
+      valid = true
     } catch {
-      isRequest = false
+      valid = false
     }
-    // The filter reads only up to the op (22 bytes); a request cut between 22 and 42 bytes passes it and
+    // The filter reads only up to the op (22 bytes); a frame cut between 22 and 42 bytes passes it and
     // is dropped as malformed by decideArp.
     const filterSays = runBpf(program, b) > 0
-    return b.length >= 42 ? filterSays === isRequest : (filterSays ? b.length >= 22 : true)
+    return b.length >= 42 ? filterSays === valid : (filterSays ? b.length >= 22 : true)
   }), { numRuns: 3000 })
   t.pass('3000 frames filtered as checkArpFrame decides')
 })
@@ -151,66 +172,86 @@ t.test('assembleBpf writes struct sock_filter in host byte order', async t => {
   t.same([...le], [0x28, 0x00, 1, 2, 0x04, 0x03, 0x02, 0x01])
   const be = assembleBpf([insn], false)
   t.same([...be], [0x00, 0x28, 1, 2, 0x01, 0x02, 0x03, 0x04])
-  t.equal(assembleBpf(arpRequestFilter()).length, arpRequestFilter().length * BPF_INSN_SIZE)
+  t.equal(assembleBpf(arpFilter()).length, arpFilter().length * BPF_INSN_SIZE)
 })
 
-t.test('arpRequestFilterFor: requests for announced IPs only, whatever the set size', async t => {
+t.test('arpFilterFor: requests for our IPs and frames from our IPs only, whatever the set size', async t => {
   const announced = ['192.0.2.240', '192.0.2.241']
-  const program = arpRequestFilterFor(announced)
+  const program = arpFilterFor(announced)
   checkBpf(program)
   t.ok(runBpf(program, arpRequest(client, '192.0.2.100', '192.0.2.240')) > 0, 'request for an announced IP accepted')
   t.ok(runBpf(program, arpRequest(client, '0.0.0.0', '192.0.2.241')) > 0, 'RFC 5227 probe for an announced IP accepted')
+  t.ok(runBpf(program, arpRequest(client, '192.0.2.240', '192.0.2.1')) > 0, 'a request from an announced IP (another host has it) accepted')
+  t.ok(runBpf(program, arpReply(client, '192.0.2.241', ours, '0.0.0.0')) > 0, 'a reply from an announced IP accepted')
+  t.ok(runBpf(program, gratuitousReply(client, '192.0.2.240')) > 0, 'a gratuitous reply for an announced IP accepted')
   t.equal(runBpf(program, arpRequest(client, '192.0.2.100', '192.0.2.242')), 0, 'request for another IP dropped')
-  t.equal(runBpf(program, arpReply(client, '192.0.2.100', ours, '192.0.2.240')), 0, 'reply for an announced IP dropped')
+  t.equal(runBpf(program, arpReply(client, '192.0.2.100', ours, '192.0.2.240')), 0, 'a reply from another IP dropped, whatever its target')
+  t.equal(runBpf(program, gratuitousRequest(client, '192.0.2.242')), 0, 'another host announcing another IP dropped')
+  const op3 = arpRequest(client, '192.0.2.240', '192.0.2.240')
+  op3.writeUInt16BE(3, 20)
+  t.equal(runBpf(program, op3), 0, 'an op other than request or reply dropped')
   t.equal(runBpf(program, Buffer.alloc(60)), 0, 'zeros dropped')
-  t.same(arpRequestFilterFor([0xc00002f1, 0xc00002f0]), program, 'u32 words (network order) give the same program')
-  t.same(arpRequestFilterFor(['192.0.2.241', '192.0.2.240', '192.0.2.241']), program, 'order and duplicates do not matter')
+  t.same(arpFilterFor([0xc00002f1, 0xc00002f0]), program, 'u32 words (network order) give the same program')
+  t.same(arpFilterFor(['192.0.2.241', '192.0.2.240', '192.0.2.241']), program, 'order and duplicates do not matter')
 
-  const none = arpRequestFilterFor([])
+  const none = arpFilterFor([])
   checkBpf(none)
   t.equal(runBpf(none, arpRequest(client, '192.0.2.100', '192.0.2.240')), 0, 'nothing announced: nothing accepted')
 
-  // The largest chain still fits the kernel's limits; one IP more falls back to every request.
+  // The largest chain still fits the kernel's limits; one IP more falls back to every request and reply.
   const many = Array.from({ length: ARP_FILTER_MAX_IPS }, (_, i) => (0xc6120000 + i * 7) >>> 0)
-  const big = arpRequestFilterFor(many)
+  const big = arpFilterFor(many)
   checkBpf(big)
+  t.ok(big.length <= 4096, `${big.length} instructions, within BPF_MAXINSNS`)
   const ipOf = (w: number): string => [w >>> 24, (w >>> 16) & 255, (w >>> 8) & 255, w & 255].join('.')
-  t.ok(many.every(w => runBpf(big, arpRequest(client, '192.0.2.100', ipOf(w))) > 0), `all ${many.length} IPs accepted`)
+  t.ok(many.every(w => runBpf(big, arpRequest(client, '192.0.2.100', ipOf(w))) > 0), `requests for all ${many.length} IPs accepted`)
+  t.ok(many.every(w => runBpf(big, arpReply(client, ipOf(w), ours, '192.0.2.100')) > 0), `replies from all ${many.length} IPs accepted`)
   t.equal(runBpf(big, arpRequest(client, '192.0.2.100', ipOf(0xc6120001))), 0, 'a gap between them dropped')
-  t.same(arpRequestFilterFor([...many, 0xc6130000]), arpRequestFilter(), 'above the limit: the accept-all-requests program')
-  t.throws(() => arpRequestFilterFor(['192.0.2.300']), { code: 'BAD_ADDRESS' })
+  t.same(arpFilterFor([...many, 0xc6130000]), arpFilter(), 'above the limit: the accept-all-ARP program')
+  t.throws(() => arpFilterFor(['192.0.2.300']), { code: 'BAD_ADDRESS' })
 })
 
-t.test('fuzz: arpRequestFilterFor accepts every frame decideArp answers, and only requests for announced IPs', async t => {
+t.test('fuzz: arpFilterFor accepts every frame decideArp answers or calls a conflict, and nothing else but frames to or from our IPs', async t => {
   const v4 = fc.tuple(fc.constantFrom(192, 198), fc.nat(3), fc.nat(255)).map(([a, c, d]) => `${a}.0.${c}.${d}`)
-  const frame = fc.record({
-    ethDst: fc.oneof(fc.constant(BROADCAST_MAC), fc.constant(ours), mac),
-    ethSrc: mac,
-    arp: fc.record({ op: fc.constantFrom(1 as const, 2 as const), sha: mac, spa: fc.constantFrom('192.0.2.100', '0.0.0.0'), tha: mac, tpa: v4 }),
-  }).map(f => encodeArpFrame(f))
-  // Random bytes over an ARP request header, to reach the header checks' failure paths as well.
-  const mangled = fc.tuple(frame, fc.nat(27), fc.nat(255)).map(([f, at, byte]) => {
-    const b = Buffer.from(f)
-    b[12 + at] = byte
-    return b
-  })
-  fc.assert(fc.property(fc.uniqueArray(v4, { maxLength: 40 }), fc.array(fc.oneof(frame, mangled), { minLength: 1, maxLength: 20 }), (ips, frames) => {
-    const program = arpRequestFilterFor(ips)
+  const frameFor = (ips: string[]): fc.Arbitrary<Buffer> => {
+    // Senders and targets drawn from the announced set half the time, so conflicts and answers are common.
+    const addr = ips.length > 0 ? fc.oneof(v4, fc.constantFrom(...ips)) : v4
+    const frame = fc.record({
+      ethDst: fc.oneof(fc.constant(BROADCAST_MAC), fc.constant(ours), mac),
+      ethSrc: mac,
+      arp: fc.record({ op: fc.constantFrom(1 as const, 2 as const), sha: mac, spa: fc.oneof(addr, fc.constant('0.0.0.0')), tha: mac, tpa: addr }),
+    }).map(f => encodeArpFrame(f))
+    // Random bytes over an ARP header, to reach the header checks' failure paths as well.
+    const mangled = fc.tuple(frame, fc.nat(27), fc.nat(255)).map(([f, at, byte]) => {
+      const b = Buffer.from(f)
+      b[12 + at] = byte
+      return b
+    })
+    return fc.oneof(frame, mangled)
+  }
+  const seen = new Map<string, number>()
+  fc.assert(fc.property(fc.uniqueArray(v4, { maxLength: 40 }).chain(ips => fc.tuple(fc.constant(ips), fc.array(frameFor(ips), { minLength: 1, maxLength: 20 }))), ([ips, frames]) => {
+    const program = arpFilterFor(ips)
     checkBpf(program)
     const c: ResponderContext = { mac: ours, announced: new Set(ips) }
     return frames.every(f => {
       const accepted = runBpf(program, f) > 0
       const d = decideArp(f, c)
-      let requestForUs = false
+      const kind = d.kind === 'drop' ? d.reason : d.kind
+      seen.set(kind, (seen.get(kind) ?? 0) + 1)
+      let forOrFromUs = false
       try {
-        requestForUs = checkArpFrame(f) === ARP_OP_REQUEST && c.announced.has(decodeArpFrame(f).arp.tpa)
+        const op = checkArpFrame(f)
+        const arp = decodeArpFrame(f).arp
+        forOrFromUs = (op === ARP_OP_REQUEST && c.announced.has(arp.tpa)) || c.announced.has(arp.spa)
       } catch {
-        requestForUs = false
+        forOrFromUs = false
       }
-      // Every answer gets through; nothing else does but requests for announced IPs (which decideArp may
-      // still drop for their Ethernet addresses: the filter does not look at those).
-      return (d.kind !== 'reply' || accepted) && accepted === requestForUs
+      // Every answer and every conflict gets through; nothing else does but frames for or from announced
+      // IPs (which decideArp may still drop for their Ethernet addresses: the filter does not look at those).
+      return (d.kind === 'drop' || accepted) && accepted === forOrFromUs
     })
   }), { numRuns: 1500 })
-  t.pass('1500 announced sets, filter and decision agree')
+  t.pass(`1500 announced sets, filter and decision agree: ${JSON.stringify(Object.fromEntries(seen))}`)
+  t.ok((seen.get('conflict') ?? 0) > 0 && (seen.get('reply') ?? 0) > 0, 'the fuzz reached both answers and conflicts')
 })

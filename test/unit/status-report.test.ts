@@ -22,3 +22,12 @@ t.test('Services of another loadBalancerClass are not shown', async t => {
   const r = buildStatus({ ...base, configText: 'address-pools: []', services: [svc('other', { loadBalancerClass: 'other/lb', ingressIPs: ['192.0.2.9'] })] })
   t.same(r.services, [])
 })
+
+t.test('an IP a speaker\'s probe found held by another host is a problem, naming the MAC, while the Service has the IP', async t => {
+  const annotations = { 'l2lb.dev/address-in-use': '192.0.2.240=02:00:00:00:00:99,192.0.2.250=02:00:00:00:00:98' }
+  const r = buildStatus({ ...base, configText: 'address-pools: []', services: [svc('web', { ingressIPs: ['192.0.2.240'], annotations })] })
+  const held = r.problems.filter(p => p.includes('held by another host'))
+  t.equal(held.length, 1, 'an entry for an IP the Service no longer has is stale: not shown')
+  t.match(held[0], /default\/web: 192\.0\.2\.240 is held by another host on the LAN \(MAC 02:00:00:00:00:99\)/)
+  t.match(formatStatus(r), /PROBLEMS\n(- .*\n)*- default\/web: 192\.0\.2\.240 is held by another host/)
+})
