@@ -22,7 +22,7 @@ import { setTimeout as sleep } from 'node:timers/promises'
 import { Lab, labPrerequisites, runningLabNetns, waitForExternalIP } from '../test/lab/lab.js'
 import { LabFaults } from '../test/lab/faults.js'
 import { analyseArpWatch, describeIpWatch, startArpWatch, type IpWatch } from '../test/lab/arp-watch.js'
-import { waitFor } from '../test/lab/run.js'
+import { loadBalancerServiceYaml, soleAnswerer } from '../test/lab/flow.js'
 import { announcingNode } from '../speaker/core/election.js'
 import { percentile } from './lib/datapath-parse.js'
 import { compared, round, type Figure, type RunGroup } from './lib/figures.js'
@@ -33,26 +33,10 @@ const SERVICES = ['ingress', 'outage-b', 'outage-c', 'outage-d']
 
 const repoRoot = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '..')
 
-function serviceYaml(name: string): string {
-  return [
-    'apiVersion: v1', 'kind: Service', `metadata: {name: ${name}, namespace: default}`,
-    'spec: {type: LoadBalancer, selector: {app: ingress}, ports: [{name: http, protocol: TCP, port: 80, targetPort: 80}]}', '',
-  ].join('\n')
-}
-
-/** The node whose MAC alone answers ARP for ip, once exactly one does. */
-async function ownerOf(lab: Lab, ip: string): Promise<string> {
-  return waitFor(`exactly one node answering ARP for ${ip}`, async () => {
-    lab.checkAlive()
-    const r = await lab.arping(ip, { count: 1, deadlineS: 1 })
-    const mac = r.macs.length === 1 ? r.macs[0] : undefined
-    return mac === undefined ? undefined : (await lab.nodeWithMac(mac))?.name
-  }, { timeoutMs: 30_000, intervalMs: 200 })
-}
 
 async function allSettled(lab: Lab, ips: readonly string[]): Promise<Map<string, string>> {
   const owners = new Map<string, string>()
-  for (const ip of ips) owners.set(ip, await ownerOf(lab, ip))
+  for (const ip of ips) owners.set(ip, await soleAnswerer(lab, ip))
   return owners
 }
 
@@ -133,7 +117,7 @@ async function measureMode(lab: Lab, faults: LabFaults, ips: readonly string[], 
   const killWhileRestartingMs: number[] = []
   for (let i = 0; i < KILL_WHILE_RESTARTING_TRIALS; i++) {
     const ip = ips[i % ips.length] ?? ''
-    const preferred = await ownerOf(lab, ip)
+    const preferred = await soleAnswerer(lab, ip)
     // The heir: the node the election (the hash order) gives the IP to once the preferred node is gone.
     const next = announcingNode(ip, lab.nodes.map(n => n.name).filter(n => n !== preferred)) ?? ''
     const w = await watching(lab, [ip], log, `kill ${preferred} while ${next} restarts`, async since => {
@@ -153,7 +137,7 @@ async function measureMode(lab: Lab, faults: LabFaults, ips: readonly string[], 
   const failoverMs: number[] = []
   for (let i = 0; i < FAILOVER_TRIALS; i++) {
     const ip = ips[i % ips.length] ?? ''
-    const owner = await ownerOf(lab, ip)
+    const owner = await soleAnswerer(lab, ip)
     const w = await watching(lab, [ip], log, `trial ${i + 1}: SIGKILL ${owner}`, async since => {
       const at = since()
       lab.killSpeaker(owner)
@@ -181,7 +165,7 @@ export const run: RunGroup = async log => {
     await lab.up()
     await lab.kubectl(['apply', '-f', path.join(repoRoot, 'config', 'samples', 'pool-configmap.yaml')])
     await lab.kubectl(['apply', '-f', path.join(repoRoot, 'config', 'samples', 'ingress-service.yaml')])
-    for (const s of SERVICES.slice(1)) await lab.kubectl(['apply', '-f', '-'], serviceYaml(s))
+    for (const s of SERVICES.slice(1)) await lab.kubectl(['apply', '-f', '-'], loadBalancerServiceYaml(s))
     const ips: string[] = []
     for (const s of SERVICES) ips.push(await waitForExternalIP(lab, s, 60_000))
     log(`Service IPs ${ips.join(', ')}; owners ${[...(await allSettled(lab, ips)).entries()].map(([ip, n]) => `${ip} ${n}`).join(', ')}`)

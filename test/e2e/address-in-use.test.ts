@@ -28,7 +28,8 @@ async function captureMain(): Promise<void> {
 async function testMain(): Promise<void> {
   const { default: t } = await import('tap')
   const { KubeConfig } = await import('@kubernetes/client-node')
-  const { Lab, LabBusyError, labPrerequisites, runningLabNetns, waitForIngressIP } = await import('../lab/lab.js')
+  const { waitForIngressIP } = await import('../lab/lab.js')
+  const { labForTest, labSkipReason } = await import('../lab/e2e-lab.js')
   const { inNetns, runAllowingFailure, waitFor } = await import('../lab/run.js')
   const { CLIENT_HOST } = await import('../lab/names.js')
   const { collectStatus } = await import('../../controller/kube/collect-status.js')
@@ -39,9 +40,7 @@ async function testMain(): Promise<void> {
   const repoRoot = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '..', '..')
   const samplePool = path.join(repoRoot, 'config', 'samples', 'pool-configmap.yaml')
 
-  const problems = await labPrerequisites()
-  const busy = problems.length > 0 ? [] : await runningLabNetns()
-  const reason = problems.length > 0 ? problems.join('; ') : busy.length > 0 ? `a lab is already running (${busy.join(', ')}); stop it with \`npm run lab -- down\`` : null
+  const reason = await labSkipReason()
   if (reason !== null) {
     t.comment(`skipping the address-in-use lab e2e test: ${reason}`)
     t.plan(0, reason)
@@ -70,23 +69,14 @@ ${ips === undefined ? '' : `  annotations:\n    l2lb.dev/loadBalancerIPs: "${ips
   t.test('an address another host holds is refused with an Event, a metric and a status problem; the rest works [netns lab, stand-in API server]', async t => {
     const t0 = Date.now()
     const stateDir = await mkdtemp(path.join(tmpdir(), 'l2lb-lab-in-use-'))
-    const lab = new Lab({ stateDir, repoRoot, say: line => t.comment(line), apiserver: 'stand-in' })
     const ip = (args: string[]): Promise<unknown> => runAllowingFailure(['ip', '-n', CLIENT_HOST.netns, ...args], { timeoutMs: 5000 })
-    t.teardown(async () => {
-      await ip(['addr', 'del', `${HELD_V4}/24`, 'dev', CLIENT_IF])
-      await ip(['-6', 'addr', 'del', `${HELD_V6}/64`, 'dev', CLIENT_IF])
-      const left = await lab.stop()
-      if (left.length > 0) t.comment(`teardown: ${left.join('; ')}`)
+    const lab = await labForTest(t, { stateDir, repoRoot, say: line => t.comment(line), apiserver: 'stand-in' }, {
+      beforeStop: async () => {
+        await ip(['addr', 'del', `${HELD_V4}/24`, 'dev', CLIENT_IF])
+        await ip(['-6', 'addr', 'del', `${HELD_V6}/64`, 'dev', CLIENT_IF])
+      },
     })
-    try {
-      await lab.up()
-    } catch (err) {
-      if (err instanceof LabBusyError) {
-        t.plan(0, err.message)
-        return
-      }
-      throw err
-    }
+    if (lab === null) return
     // The host outside the cluster takes the addresses before any Service has them (nodad: usable at once).
     await ip(['addr', 'add', `${HELD_V4}/24`, 'dev', CLIENT_IF])
     await ip(['-6', 'addr', 'add', `${HELD_V6}/64`, 'dev', CLIENT_IF, 'nodad'])

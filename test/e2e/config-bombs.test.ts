@@ -23,7 +23,8 @@ import { mkdtemp, readFile, rm, writeFile } from 'node:fs/promises'
 import { readFileSync } from 'node:fs'
 import { tmpdir } from 'node:os'
 import { fileURLToPath } from 'node:url'
-import { Lab, LabBusyError, labPrerequisites, runningLabNetns, waitForExternalIP } from '../lab/lab.js'
+import { waitForExternalIP, type Lab } from '../lab/lab.js'
+import { labForTest, labSkipReason } from '../lab/e2e-lab.js'
 import { walkService, ipInPoolEntry } from '../lab/flow.js'
 import { inNetns, runAllowingFailure, sleep, waitFor } from '../lab/run.js'
 import { loadState } from '../lab/state.js'
@@ -82,13 +83,6 @@ interface CaseReport {
   seconds: number
 }
 
-async function skipReason(): Promise<string | null> {
-  const problems = await labPrerequisites()
-  if (problems.length > 0) return problems.join('; ')
-  const busy = await runningLabNetns()
-  if (busy.length > 0) return `a lab is already running (${busy.join(', ')}); stop it with \`npm run lab -- down\``
-  return null
-}
 
 /**
  * A valid case with the sample pool added first, so the Service keeps its address; where the case already
@@ -307,23 +301,10 @@ async function configBombs(t: Test): Promise<void> {
 
   const stateDir = await mkdtemp(path.join(tmpdir(), 'l2lb-lab-bombs-'))
   const work = await mkdtemp(path.join(tmpdir(), 'l2lb-bombs-files-'))
-  const lab = new Lab({ stateDir, repoRoot, say: line => t.comment(line), apiserver: 'stand-in', bareNodeOptions: true })
   const monitor = new ArpMonitor()
-  t.teardown(async () => {
-    await monitor.stop()
-    const problems = await lab.stop()
-    if (problems.length > 0) t.comment(`teardown: ${problems.join('; ')}`)
-    await rm(work, { recursive: true, force: true })
-  })
-  try {
-    await lab.up()
-  } catch (err) {
-    if (err instanceof LabBusyError) {
-      t.plan(0, err.message)
-      return
-    }
-    throw err
-  }
+  const lab = await labForTest(t, { stateDir, repoRoot, say: line => t.comment(line), apiserver: 'stand-in', bareNodeOptions: true },
+    { beforeStop: () => monitor.stop(), afterStop: () => rm(work, { recursive: true, force: true }) })
+  if (lab === null) return
 
   await lab.kubectl(['apply', '--server-side', '--force-conflicts', '-f', SAMPLE_POOL])
   await lab.kubectl(['apply', '-f', SAMPLE_SERVICE])
@@ -468,7 +449,7 @@ async function configBombs(t: Test): Promise<void> {
   t.comment(`total ${((Date.now() - t0) / 1000).toFixed(1)} s`)
 }
 
-const reason = await skipReason()
+const reason = await labSkipReason()
 if (reason !== null) {
   t.comment(`skipping the config-bomb lab e2e test: ${reason}`)
   t.plan(0, reason)

@@ -19,10 +19,11 @@ import { mkdtemp } from 'node:fs/promises'
 import { tmpdir } from 'node:os'
 import { fileURLToPath } from 'node:url'
 import { setTimeout as sleep } from 'node:timers/promises'
-import { Lab, LabBusyError, labPrerequisites, runningLabNetns, waitForExternalIP } from '../lab/lab.js'
+import { waitForExternalIP, type Lab } from '../lab/lab.js'
+import { labForTest, labSkipReason } from '../lab/e2e-lab.js'
+import { loadBalancerServiceYaml, soleAnswerer } from '../lab/flow.js'
 import { LabFaults } from '../lab/faults.js'
 import { analyseArpWatch, describeIpWatch, startArpWatch, type IpWatch } from '../lab/arp-watch.js'
-import { waitFor } from '../lab/run.js'
 import type { ApiServerKind } from '../lab/real-apiserver.js'
 import { envtestAssets } from '../lib/envtest.js'
 import { announcingNode } from '../../speaker/core/election.js'
@@ -30,29 +31,7 @@ import { announcingNode } from '../../speaker/core/election.js'
 const repoRoot = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '..', '..')
 const SERVICES = ['ingress', 'fault-b', 'fault-c']
 
-function serviceYaml(name: string): string {
-  return [
-    'apiVersion: v1', 'kind: Service', `metadata: {name: ${name}, namespace: default}`,
-    'spec: {type: LoadBalancer, selector: {app: ingress}, ports: [{name: http, protocol: TCP, port: 80, targetPort: 80}]}', '',
-  ].join('\n')
-}
 
-async function skipReason(): Promise<string | null> {
-  const problems = await labPrerequisites()
-  if (problems.length > 0) return problems.join('; ')
-  const busy = await runningLabNetns()
-  if (busy.length > 0) return `a lab is already running (${busy.join(', ')}); stop it with \`npm run lab -- down\``
-  return null
-}
-
-async function ownerOf(lab: Lab, ip: string): Promise<string> {
-  return waitFor(`exactly one node answering ARP for ${ip}`, async () => {
-    lab.checkAlive()
-    const r = await lab.arping(ip, { count: 1, deadlineS: 1 })
-    const mac = r.macs.length === 1 ? r.macs[0] : undefined
-    return mac === undefined ? undefined : (await lab.nodeWithMac(mac))?.name
-  }, { timeoutMs: 30_000, intervalMs: 200 })
-}
 
 interface Row {
   /** The whole watch, and the part from one second after the heal (the LAN whole again). */
@@ -103,25 +82,13 @@ function macsBetween(r: Row, ip: string): readonly string[] {
 
 async function matrix(t: Test, apiserver: ApiServerKind): Promise<void> {
   const stateDir = await mkdtemp(path.join(tmpdir(), 'l2lb-faults-e2e-'))
-  const lab = new Lab({ stateDir, repoRoot, say: line => t.comment(line), apiserver })
-  const faults = new LabFaults(lab.nodes)
-  t.teardown(async () => {
-    await faults.heal().catch(() => undefined)
-    const problems = await lab.stop()
-    if (problems.length > 0) t.comment(`teardown: ${problems.join('; ')}`)
-  })
-  try {
-    await lab.up()
-  } catch (err) {
-    if (err instanceof LabBusyError) {
-      t.plan(0, err.message)
-      return
-    }
-    throw err
-  }
+  let faults: LabFaults | null = null
+  const lab = await labForTest(t, { stateDir, repoRoot, say: line => t.comment(line), apiserver }, { beforeStop: () => faults?.heal().catch(() => undefined) ?? Promise.resolve() })
+  if (lab === null) return
+  faults = new LabFaults(lab.nodes)
   await lab.kubectl(['apply', '-f', path.join(repoRoot, 'config', 'samples', 'pool-configmap.yaml')])
   await lab.kubectl(['apply', '-f', path.join(repoRoot, 'config', 'samples', 'ingress-service.yaml')])
-  for (const s of SERVICES.slice(1)) await lab.kubectl(['apply', '-f', '-'], serviceYaml(s))
+  for (const s of SERVICES.slice(1)) await lab.kubectl(['apply', '-f', '-'], loadBalancerServiceYaml(s))
   const ips: string[] = []
   for (const s of SERVICES) ips.push(await waitForExternalIP(lab, s, 60_000))
   const macOf = (node: string): string => lab.nodes.find(n => n.name === node)?.mac ?? ''
@@ -130,7 +97,7 @@ async function matrix(t: Test, apiserver: ApiServerKind): Promise<void> {
 
   await t.test('(a) the API server away for everyone: every IP stays with its node; a SIGKILL fails over through heartbeats', async t => {
     const before = new Map<string, string>()
-    for (const ip of ips) before.set(ip, await ownerOf(lab, ip))
+    for (const ip of ips) before.set(ip, await soleAnswerer(lab, ip))
     const r = await row(t, lab, ips, 'API server away 12 s', () => faults.apiServerAway(), () => faults.heal(), 12_000)
     for (const ip of ips) {
       const w = r.all.get(ip)
@@ -138,7 +105,7 @@ async function matrix(t: Test, apiserver: ApiServerKind): Promise<void> {
       t.equal(w?.doubleAnswers, 0, `${ip}: never by two MACs`)
       t.ok((w?.answered ?? 0) >= (w?.requests ?? 0) - 15, `${ip}: answered throughout (${w?.answered}/${w?.requests}; ${Math.round(w?.longestGapMs ?? 0)} ms longest gap)`)
     }
-    const victim = await ownerOf(lab, ip0)
+    const victim = await soleAnswerer(lab, ip0)
     const heir = announcingNode(ip0, nodeNames.filter(n => n !== victim)) ?? ''
     const k = await row(t, lab, [ip0], `SIGKILL of ${victim} during an outage`, () => faults.apiServerAway(), () => faults.heal(), 8000, async () => {
       await sleep(3000)
@@ -149,7 +116,7 @@ async function matrix(t: Test, apiserver: ApiServerKind): Promise<void> {
   })
 
   await t.test('(b) one node cut from the API server: it stands by and its IPs move to nodes that see the cluster', async t => {
-    const owner = await ownerOf(lab, ip0)
+    const owner = await soleAnswerer(lab, ip0)
     const heir = announcingNode(ip0, nodeNames.filter(n => n !== owner)) ?? ''
     const r = await row(t, lab, ips, `${owner} cut from the API server`, () => faults.cutFromApiServer(owner), () => faults.heal(), 9000)
     const owners = macsBetween(r, ip0)
@@ -158,21 +125,21 @@ async function matrix(t: Test, apiserver: ApiServerKind): Promise<void> {
   })
 
   await t.test('(c) one node cut from the LAN but reaching the API server: its IPs move to nodes the client reaches', async t => {
-    const owner = await ownerOf(lab, ip0)
+    const owner = await soleAnswerer(lab, ip0)
     const heir = announcingNode(ip0, nodeNames.filter(n => n !== owner)) ?? ''
     const r = await row(t, lab, ips, `${owner} cut from the LAN`, () => faults.cutFromLan(owner), () => faults.heal(), 6000)
     t.equal(macsBetween(r, ip0)[1], macOf(heir), `${ip0} moved to ${heir}, though ${owner} kept renewing its Lease`)
   })
 
   await t.test('(d) one node isolated from both: its IPs move', async t => {
-    const owner = await ownerOf(lab, ip0)
+    const owner = await soleAnswerer(lab, ip0)
     const heir = announcingNode(ip0, nodeNames.filter(n => n !== owner)) ?? ''
     const r = await row(t, lab, ips, `${owner} isolated`, () => faults.isolate(owner), () => faults.heal(), 6000)
     t.equal(macsBetween(r, ip0)[1], macOf(heir), `${ip0} moved to ${heir}`)
   })
 
   await t.test('(e) the LAN split in two: the client\'s side answers for every IP', async t => {
-    const owner = await ownerOf(lab, ip0)
+    const owner = await soleAnswerer(lab, ip0)
     const others = nodeNames.filter(n => n !== owner)
     const r = await row(t, lab, ips, `LAN split ${owner} | ${others.join(',')}+client`, () => faults.splitLan([owner], others, 'b'), () => faults.heal(), 6000)
     const w = r.all.get(ip0)
@@ -186,7 +153,7 @@ async function matrix(t: Test, apiserver: ApiServerKind): Promise<void> {
         await lab.startSpeaker(n)
       }
     }, async () => undefined, 0)
-    const preferred = await ownerOf(lab, ip0)
+    const preferred = await soleAnswerer(lab, ip0)
     const next = announcingNode(ip0, nodeNames.filter(n => n !== preferred)) ?? ''
     const k = await row(t, lab, [ip0], `${preferred} killed while ${next} restarts`, async () => {
       await lab.stopSpeaker(next)
@@ -200,7 +167,7 @@ async function matrix(t: Test, apiserver: ApiServerKind): Promise<void> {
   })
 }
 
-const reason = await skipReason()
+const reason = await labSkipReason()
 if (reason !== null) {
   t.comment(`skipping the failure-matrix e2e test: ${reason}`)
   t.plan(0, reason)

@@ -13,7 +13,8 @@ import { mkdtemp } from 'node:fs/promises'
 import { tmpdir } from 'node:os'
 import { fileURLToPath } from 'node:url'
 import { readFile } from 'node:fs/promises'
-import { Lab, LabBusyError, labPrerequisites, runningLabNetns } from '../lab/lab.js'
+import type { Lab, LabNode } from '../lab/lab.js'
+import { labForTest, labSkipReason } from '../lab/e2e-lab.js'
 import { walkService, msUntilArpUnanswered, ipInPoolEntry, type ServiceWalk } from '../lab/flow.js'
 import { inNetns, runAllowingFailure } from '../lab/run.js'
 import type { ApiServerKind } from '../lab/real-apiserver.js'
@@ -28,13 +29,6 @@ const sample = (f: string): string => path.join(repoRoot, 'config', 'samples', f
 const DEFAULT_POOL = ['192.0.2.240-192.0.2.250', '2001:db8:0:1::f0/124']
 const SECOND_IP = '192.0.2.232'
 
-async function skipReason(): Promise<string | null> {
-  const problems = await labPrerequisites()
-  if (problems.length > 0) return problems.join('; ')
-  const busy = await runningLabNetns()
-  if (busy.length > 0) return `a lab is already running (${busy.join(', ')}); stop it with \`npm run lab -- down\``
-  return null
-}
 
 function checkWalk(t: Test, lab: Lab, w: ServiceWalk): void {
   const tool = w.ip.includes(':') ? 'ndisc6 (NDP)' : 'arping'
@@ -50,22 +44,9 @@ function checkWalk(t: Test, lab: Lab, w: ServiceWalk): void {
 
 async function usedByFlow(t: Test, apiserver: ApiServerKind): Promise<void> {
   const stateDir = await mkdtemp(path.join(tmpdir(), 'l2lb-lab-e2e-'))
-  const lab = new Lab({ stateDir, repoRoot, say: line => t.comment(line), apiserver })
+  const lab = await labForTest(t, { stateDir, repoRoot, say: line => t.comment(line), apiserver })
+  if (lab === null) return
   t.comment(`API server: ${lab.apiserverDescription}; kube-proxy: ${lab.kubeProxyDescription}`)
-  t.teardown(async () => {
-    const problems = await lab.stop()
-    if (problems.length > 0) t.comment(`teardown: ${problems.join('; ')}`)
-  })
-  try {
-    await lab.up()
-  } catch (err) {
-    // Someone else's lab started between the check above and ours (tests of several people share a machine).
-    if (err instanceof LabBusyError) {
-      t.plan(0, err.message)
-      return
-    }
-    throw err
-  }
 
   await lab.kubectl(['apply', '-f', sample('pool-configmap.yaml')])
   await lab.kubectl(['apply', '-f', sample('ingress-service.yaml')])
@@ -107,7 +88,7 @@ async function usedByFlow(t: Test, apiserver: ApiServerKind): Promise<void> {
   // Peer heartbeats cross the LAN as real frames: every speaker's metrics count heartbeats from every other node.
   for (const node of lab.nodes) {
     const r = await runAllowingFailure(inNetns(node.netns, ['curl', '-s', '--max-time', '3', `http://${node.ipv4}:7473/metrics`]), { timeoutMs: 5000 })
-    const heard = lab.nodes.filter(o => o.name !== node.name && new RegExp(`l2lb_speaker_heartbeats_received_total\\{node="${o.name}"\\} [1-9]`).test(r.stdout))
+    const heard: LabNode[] = lab.nodes.filter((o: LabNode) => o.name !== node.name && new RegExp(`l2lb_speaker_heartbeats_received_total\\{node="${o.name}"\\} [1-9]`).test(r.stdout))
     t.equal(heard.length, lab.nodes.length - 1, `${node.name} hears the heartbeats of ${heard.map(o => o.name).join(', ') || 'nobody'}`)
   }
 
@@ -142,7 +123,7 @@ async function usedByFlow(t: Test, apiserver: ApiServerKind): Promise<void> {
   }
 }
 
-const reason = await skipReason()
+const reason = await labSkipReason()
 if (reason !== null) {
   t.comment(`skipping the netns lab e2e test: ${reason}`)
   t.plan(0, reason)

@@ -112,3 +112,21 @@ export function ipInPoolEntry(ip: string, entry: string): boolean {
   if (Address6.isValid(ip) && Address6.isValid(entry)) return new Address6(ip).isInSubnet(new Address6(entry))
   return false
 }
+
+/** A LoadBalancer Service in front of the lab's ingress pod, port 80 (for tests that need several IPs). */
+export function loadBalancerServiceYaml(name: string, namespace = 'default'): string {
+  return [
+    'apiVersion: v1', 'kind: Service', `metadata: {name: ${name}, namespace: ${namespace}}`,
+    'spec: {type: LoadBalancer, selector: {app: ingress}, ports: [{name: http, protocol: TCP, port: 80, targetPort: 80}]}', '',
+  ].join('\n')
+}
+
+/** The lab node whose MAC alone answers ARP for ip, once exactly one does (within 30 s). */
+export async function soleAnswerer(lab: Lab, ip: string): Promise<string> {
+  return waitFor(`exactly one node answering ARP for ${ip}`, async () => {
+    lab.checkAlive()
+    const r = await lab.arping(ip, { count: 1, deadlineS: 1 })
+    const mac = r.macs.length === 1 ? r.macs[0] : undefined
+    return mac === undefined ? undefined : (await lab.nodeWithMac(mac))?.name
+  }, { timeoutMs: 30_000, intervalMs: 200 })
+}
