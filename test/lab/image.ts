@@ -6,6 +6,7 @@
 // manifests, asks podman, and finds the container's process.
 import path from 'node:path'
 import { readFileSync } from 'node:fs'
+import { readFile } from 'node:fs/promises'
 import { load as loadYaml } from 'js-yaml'
 import { runAllowingFailure } from './run.js'
 
@@ -204,4 +205,55 @@ export async function labContainers(repoRoot: string): Promise<string[]> {
   if (has.code !== 0) return []
   const res = await runAllowingFailure(podmanArgv(repoRoot, ['ps', '--all', '--format', '{{.Names}}', '--filter', `name=^${CONTAINER_PREFIX}`]), { timeoutMs: 30_000 })
   return res.stdout.split('\n').map(s => s.trim()).filter(s => s.startsWith(CONTAINER_PREFIX))
+}
+
+/** Linux capability numbers (include/uapi/linux/capability.h), for reading CapEff. */
+const CAPABILITIES = [
+  'chown', 'dac_override', 'dac_read_search', 'fowner', 'fsetid', 'kill', 'setgid', 'setuid', 'setpcap', 'linux_immutable',
+  'net_bind_service', 'net_broadcast', 'net_admin', 'net_raw', 'ipc_lock', 'ipc_owner', 'sys_module', 'sys_rawio', 'sys_chroot',
+  'sys_ptrace', 'sys_pacct', 'sys_admin', 'sys_boot', 'sys_nice', 'sys_resource', 'sys_time', 'sys_tty_config', 'mknod', 'lease',
+  'audit_write', 'audit_control', 'setfcap', 'mac_override', 'mac_admin', 'syslog', 'wake_alarm', 'block_suspend', 'audit_read',
+  'perfmon', 'bpf', 'checkpoint_restore',
+]
+
+/** `CapEff: 0000000000002000` as names (`cap_net_raw`); unknown bits as `cap_<n>`. */
+export function capabilityNames(hexMask: string): string[] {
+  const mask = BigInt(`0x${hexMask}`)
+  const names: string[] = []
+  for (let bit = 0; bit < 64; bit++) {
+    if ((mask >> BigInt(bit)) & 1n) names.push(`cap_${CAPABILITIES[bit] ?? String(bit)}`)
+  }
+  return names
+}
+
+/** What the lab checks of a program running in a container, read from the host's /proc. */
+export interface ProcessFacts {
+  /** Effective uid. */
+  readonly uid: number
+  /** Effective capabilities by name. */
+  readonly capabilities: string[]
+  /** Its root filesystem is mounted read-only. */
+  readonly readOnlyRoot: boolean
+  /** Resident memory now and at its peak (VmRSS, VmHWM), MiB. */
+  readonly rssMiB: number
+  readonly peakMiB: number
+}
+
+/** Parses /proc/PID/status and /proc/PID/mountinfo. */
+export function parseProcessFacts(status: string, mountinfo: string): ProcessFacts {
+  const line = (key: string): string => new RegExp(`^${key}:\\s*(.*)$`, 'm').exec(status)?.[1]?.trim() ?? ''
+  const kib = (key: string): number => Number(/^(\d+)/.exec(line(key))?.[1] ?? NaN)
+  // mountinfo: "ID PARENT MAJ:MIN ROOT MOUNTPOINT OPTIONS ..."; the process's own root is the entry mounted at "/".
+  const root = mountinfo.split('\n').map(l => l.split(' ')).filter(f => f[4] === '/').at(-1)
+  return {
+    uid: Number(line('Uid').split(/\s+/)[1]),
+    capabilities: capabilityNames(line('CapEff') || '0'),
+    readOnlyRoot: (root?.[5] ?? '').split(',').includes('ro'),
+    rssMiB: Math.round(kib('VmRSS') / 102.4) / 10,
+    peakMiB: Math.round(kib('VmHWM') / 102.4) / 10,
+  }
+}
+
+export async function processFacts(pid: number): Promise<ProcessFacts> {
+  return parseProcessFacts(await readFile(`/proc/${pid}/status`, 'utf8'), await readFile(`/proc/${pid}/mountinfo`, 'utf8'))
 }

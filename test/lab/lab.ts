@@ -15,8 +15,8 @@ import { createTopology, deleteNetns, listNetns, isLabNetns, netnsPids, eth0Mac 
 import { labPods, createPod, nginxArgv, type LabPod } from './pods.js'
 import { startProcess, stopProcess, isAlive, type ProcessRecord } from './processes.js'
 import {
-  CONTAINER_PREFIX, containerPid, imageProblem, labContainers, podmanArgv, podmanRunArgs, readWorkloadManifest, removeContainers,
-  type Workload, type WorkloadManifest,
+  CONTAINER_PREFIX, containerPid, imageProblem, labContainers, podmanArgv, podmanRunArgs, processFacts, readWorkloadManifest,
+  removeContainers, type ProcessFacts, type Workload, type WorkloadManifest,
 } from './image.js'
 import { saveState, loadState, type LabState } from './state.js'
 import { envtestAssets, etcdArgv, kubeApiServerArgv, prepareRealApiServer, probe, type EnvtestAssets } from '../lib/envtest.js'
@@ -688,6 +688,19 @@ export class Lab {
       if (announced) nodes.push(node.name)
     }
     return nodes
+  }
+
+  /**
+   * For each program running in a container (`image`): its uid, effective capabilities, whether its root
+   * filesystem is read-only, and its resident memory, read from the host's /proc for the container's process.
+   */
+  async containerFacts(): Promise<{ name: string; container: string; facts: ProcessFacts }[]> {
+    const out: { name: string; container: string; facts: ProcessFacts }[] = []
+    for (const p of this.#processes) {
+      if (p.container === undefined || !isAlive(p.pid)) continue
+      out.push({ name: p.name, container: p.container, facts: await processFacts(p.pid) })
+    }
+    return out
   }
 
   /**

@@ -95,10 +95,14 @@ async function walk(lab: Lab): Promise<{ walks: ServiceWalk[]; problems: string[
   return { walks, problems }
 }
 
-function summary(lab: Lab, walks: readonly ServiceWalk[], problems: readonly string[], seconds: number): string {
+type Facts = Awaited<ReturnType<Lab['containerFacts']>>
+
+function summary(lab: Lab, walks: readonly ServiceWalk[], problems: readonly string[], seconds: number, facts: Facts): string {
   const lines = [
     '', '=== l2lb lab summary ===', `API server       ${lab.apiserverDescription}`, `kube-proxy       ${lab.kubeProxyDescription}`,
     `l2lb programs    ${lab.programsDescription}`,
+    ...facts.map(({ container, facts: f }) => `${'container'.padEnd(16)} ${container}: uid ${f.uid}, capabilities ${f.capabilities.join(',') || 'none'}, ` +
+      `root filesystem ${f.readOnlyRoot ? 'read-only' : 'WRITABLE'}, RSS ${f.rssMiB} MiB (peak ${f.peakMiB} MiB)`),
   ]
   for (const w of walks) {
     const tool = w.ip.includes(':') ? 'ndisc6' : 'arping'
@@ -165,7 +169,8 @@ async function runOnce(keep: boolean, apiserver: ApiServerKind, kubeProxy: KubeP
     return 130
   }
   if (result.problems.length > 0) process.stdout.write(`\n--- last lines of the lab's logs ---\n${await lab.logTails(12)}\n`)
-  process.stdout.write(summary(lab, result.walks, result.problems, (Date.now() - t0) / 1000))
+  const facts = await lab.containerFacts().catch(() => [])
+  process.stdout.write(summary(lab, result.walks, result.problems, (Date.now() - t0) / 1000, facts))
   if (keep) {
     const rel = path.relative(process.cwd(), lab.kubeconfig) || lab.kubeconfig
     process.stdout.write([
