@@ -7,6 +7,12 @@
 // kube-apiserver + etcd with config/default's RBAC enforced (skipped with the reason otherwise). Where the
 // assets hold kube-proxy, the nodes run the real one on both servers; else the lab's kube-proxy role.
 // Needs root and network namespaces; skipped (with the reason) otherwise.
+// Then once more with every l2lb program from the image (`npm run image`, built here first: ~3 min from nothing,
+// under a minute from podman's layer cache), started with podman as config/default describes them, on the real
+// kube-apiserver when the assets are there (else the stand-in); skipped with the reason without podman, runc and
+// mmdebstrap. The kernel's view of each container (uid, capabilities, read-only root) is checked against the
+// manifests: the walk passing with the speaker holding CAP_NET_RAW alone shows that it is all AF_PACKET
+// sockets, their BPF filter and the multicast memberships need.
 import t, { type Test } from 'tap'
 import path from 'node:path'
 import { mkdtemp } from 'node:fs/promises'
@@ -42,11 +48,11 @@ function checkWalk(t: Test, lab: Lab, w: ServiceWalk): void {
     `the ${lab.kubeProxy} kube-proxy on ${w.macOwner ?? '?'} holds the rule for ${w.ip} (${w.proxyRule ?? 'none'})`)
 }
 
-async function usedByFlow(t: Test, apiserver: ApiServerKind): Promise<void> {
+async function usedByFlow(t: Test, apiserver: ApiServerKind, image = false): Promise<void> {
   const stateDir = await mkdtemp(path.join(tmpdir(), 'l2lb-lab-e2e-'))
-  const lab = await labForTest(t, { stateDir, repoRoot, say: line => t.comment(line), apiserver })
+  const lab = await labForTest(t, { stateDir, repoRoot, say: line => t.comment(line), apiserver, image })
   if (lab === null) return
-  t.comment(`API server: ${lab.apiserverDescription}; kube-proxy: ${lab.kubeProxyDescription}`)
+  t.comment(`API server: ${lab.apiserverDescription}; kube-proxy: ${lab.kubeProxyDescription}; l2lb programs: ${lab.programsDescription}`)
 
   await lab.kubectl(['apply', '-f', sample('pool-configmap.yaml')])
   await lab.kubectl(['apply', '-f', sample('ingress-service.yaml')])
@@ -92,6 +98,23 @@ async function usedByFlow(t: Test, apiserver: ApiServerKind): Promise<void> {
     t.equal(heard.length, lab.nodes.length - 1, `${node.name} hears the heartbeats of ${heard.map(o => o.name).join(', ') || 'nobody'}`)
   }
 
+  if (image) {
+    // config/default's security contexts as the kernel applied them, read from /proc of each container's node.
+    const facts = await lab.containerFacts()
+    t.same(facts.map(f => f.name).sort(), ['controller', ...lab.nodes.map(n => `speaker-${n.name}`)].sort(), 'every l2lb program runs in a container')
+    for (const { name, container, facts: f } of facts) {
+      t.comment(`${container}: uid ${f.uid}, ${f.capabilities.join(',') || 'no capabilities'}, RSS ${f.rssMiB} MiB (peak ${f.peakMiB} MiB)`)
+      if (name === 'controller') {
+        t.equal(f.uid, 65534, 'the controller runs as 65534')
+        t.same(f.capabilities, [], 'with no capability')
+      } else {
+        t.equal(f.uid, 0, `${name} runs as root ...`)
+        t.same(f.capabilities, ['cap_net_raw'], '... holding CAP_NET_RAW alone, and answered ARP and NDP above (AF_PACKET, BPF filter, multicast membership)')
+      }
+      t.ok(f.readOnlyRoot, `${name}'s root filesystem is read-only`)
+    }
+  }
+
   // Failover: SIGKILL the speaker that announces the second Service's IP. Its heartbeats stop; after three
   // missed ones (600 ms) the next node in the hash order takes the IP over with gratuitous ARP, long before
   // its per-node Lease (3 s) runs out.
@@ -131,8 +154,32 @@ if (reason !== null) {
   const real = envtestAssets()
   const realSkip = 'missing' in real ? real.missing : undefined
   // Two labs one after the other: longer than the runner's default per-file limit on a busy 2-core machine.
-  t.setTimeout(realSkip === undefined ? 600_000 : 300_000)
+  const imageSkip = await imageSkipReason()
+  t.setTimeout((realSkip === undefined ? 600_000 : 300_000) + (imageSkip === null ? 600_000 : 0))
   t.test('used-by flow in the netns lab [stand-in API server]', t => usedByFlow(t, 'stand-in'))
   if (realSkip !== undefined) t.comment(`skipping the real kube-apiserver run: ${realSkip}`)
   t.test('used-by flow in the netns lab [real kube-apiserver]', realSkip === undefined ? {} : { skip: realSkip }, t => usedByFlow(t, 'real'))
+  if (imageSkip !== null) t.comment(`skipping the run from the image: ${imageSkip}`)
+  const imageServer: ApiServerKind = realSkip === undefined ? 'real' : 'stand-in'
+  t.test(`used-by flow in the netns lab [image, ${imageServer === 'real' ? 'real kube-apiserver' : 'stand-in API server'}]`, imageSkip === null ? {} : { skip: imageSkip }, async t => {
+    // `npm run image`: builds (or reuses podman's cached layers) and checks no dev dependency, no compiler,
+    // USER 65534 and no HEALTHCHECK, failing otherwise.
+    const built = await runAllowingFailure(['bash', path.join(repoRoot, 'image', 'build.sh')], { cwd: repoRoot, timeoutMs: 900_000 })
+    const checks = built.stdout.split('\n').filter(l => l.startsWith('image: '))
+    for (const line of checks) t.comment(line)
+    t.equal(built.code, 0, `npm run image built the image and its checks passed${built.code === 0 ? '' : `: ${built.stderr.trim().split('\n').slice(-5).join(' | ')}`}`)
+    t.ok(checks.some(l => /^image: ok: no dev dependency/.test(l)), 'no tsx, TypeScript or other dev dependency in the image')
+    if (built.code !== 0) return
+    await usedByFlow(t, imageServer, true)
+  })
+}
+
+/** Why the image run cannot happen here: the Debian packages `npm run image` and `lab --image` need. */
+async function imageSkipReason(): Promise<string | null> {
+  const missing: string[] = []
+  for (const tool of ['podman', 'runc', 'mmdebstrap']) {
+    const res = await runAllowingFailure(['sh', '-c', `command -v ${tool} || test -x /usr/sbin/${tool}`])
+    if (res.code !== 0) missing.push(tool)
+  }
+  return missing.length === 0 ? null : `${missing.join(', ')} not installed (apt-get install podman runc mmdebstrap; README, "The image")`
 }

@@ -13,6 +13,12 @@ import {
 } from './real-apiserver.js'
 import { chooseKubeProxy, kubeProxyArgv, kubeProxyConfigYaml } from './kube-proxy.js'
 import { stopTiers, type ProcessRecord } from './lab.js'
+import {
+  SERVICE_ACCOUNT_DIR, capabilityNames, manifestEnv, memoryBytes, parseProcessFacts, podmanRunArgs, readWorkloadManifest, securityFlags,
+  type WorkloadManifest,
+} from './image.js'
+import path from 'node:path'
+import { fileURLToPath } from 'node:url'
 
 const nodes = labNodes(3)
 const pods = labPods(nodes)
@@ -197,4 +203,53 @@ t.test('teardown order: the API server\'s clients, then the API server, then etc
     ['kube-proxy-l2lb-node1', 'speaker-l2lb-node1', 'controller', 'pod-ingress'], ['kube-apiserver'], ['etcd'],
   ])
   t.same(stopTiers([rec('apiserver', 1), rec('controller', 2)]).map(tier => tier.map(p => p.name)), [['controller'], ['apiserver']], 'the stand-in: no etcd tier')
+})
+
+t.test('--image: config/default\'s workloads as podman run command lines', async t => {
+  const root = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '..', '..')
+  const speaker = readWorkloadManifest(root, 'speaker')
+  const controller = readWorkloadManifest(root, 'controller')
+  t.match(speaker.image, /^localhost\/l2lb:\d+\.\d+\.\d+$/, 'the image and tag config/default/kustomization.yaml names, in podman\'s local store')
+  const plan = {
+    manifest: speaker, name: 'l2lb-lab-speaker-l2lb-node1', netnsPath: '/run/netns/l2lb-node1',
+    fieldRefs: { 'metadata.name': 'speaker-l2lb-node1', 'metadata.namespace': 'l2lb-system', 'spec.nodeName': 'l2lb-node1' },
+    extraEnv: { L2LB_INTERFACES: 'eth0' }, serviceAccountDir: '/state/serviceaccount/speaker',
+  }
+  const argv = podmanRunArgs(plan)
+  const joined = argv.join(' ')
+  t.match(joined, /--network ns:\/run\/netns\/l2lb-node1/, 'hostNetwork: the node\'s namespace')
+  t.match(joined, /--user 0 /, 'root ...')
+  t.match(joined, /--cap-drop ALL --cap-add NET_RAW/, '... with every capability dropped but NET_RAW')
+  t.match(joined, /--security-opt no-new-privileges/, 'allowPrivilegeEscalation: false')
+  t.match(joined, /--read-only --read-only-tmpfs=false/, 'readOnlyRootFilesystem, with no writable tmpfs added')
+  t.match(joined, /--ulimit host/)
+  t.match(joined, /--memory \d+/, 'the memory limit')
+  t.match(joined, `--volume /state/serviceaccount/speaker:${SERVICE_ACCOUNT_DIR}:ro`, 'the ServiceAccount mounted read-only')
+  t.match(joined, /--env NODE_NAME=l2lb-node1 --env L2LB_NAMESPACE=l2lb-system --env L2LB_INTERFACES=eth0/, 'env from fieldRefs, then the lab\'s')
+  t.notMatch(joined, /L2LB_HEARTBEAT_KEYS/, 'an optional Secret key that does not exist is left unset')
+  t.same(argv.slice(argv.indexOf(speaker.image)), [speaker.image, '--max-semi-space-size=1', 'dist/speaker/main.js'], 'the image, then the manifest\'s args')
+  const c = podmanRunArgs({ ...plan, manifest: controller, name: 'l2lb-lab-controller', netnsPath: '/run/netns/l2lb-apiserver' }).join(' ')
+  t.match(c, /--user 65534 /, 'the controller runs as 65534')
+  t.match(c, /--cap-drop ALL (?!--cap-add)/, 'with no capability at all')
+  t.notMatch(c, /--cap-add/)
+
+  const withField = (sc: Record<string, unknown>): WorkloadManifest => ({ ...controller, podSpec: { ...controller.podSpec, securityContext: sc } })
+  t.throws(() => securityFlags(withField({ fsGroup: 2000 })), /securityContext\.fsGroup has no podman equivalent/, 'a field the lab cannot carry over stops it')
+  t.throws(() => securityFlags(withField({ runAsNonRoot: true, runAsUser: 0 })), /runAsNonRoot/)
+  t.throws(() => securityFlags(withField({ seccompProfile: { type: 'Localhost' } })), /seccompProfile Localhost/)
+  t.throws(() => manifestEnv(controller, {}), /refers to metadata\.name, which the lab does not provide/)
+  t.equal(memoryBytes('256Mi'), 256 * 1024 * 1024)
+  t.equal(memoryBytes('1G'), 1e9)
+  t.throws(() => memoryBytes('1.5Gi'), /whole number/)
+})
+
+t.test('--image: a container process\'s facts from /proc', async t => {
+  t.same(capabilityNames('0000000000002000'), ['cap_net_raw'])
+  t.same(capabilityNames('0000000000000000'), [])
+  t.same(capabilityNames('0000000000003001'), ['cap_chown', 'cap_net_admin', 'cap_net_raw'])
+  const status = 'Name:\tnode\nUid:\t0\t0\t0\t0\nVmHWM:\t  81920 kB\nVmRSS:\t  71680 kB\nCapEff:\t0000000000002000\n'
+  const mountinfo = '1 0 0:1 / / rw shared:1 - overlay overlay rw\n600 500 0:52 / / ro,relatime - overlay overlay rw,lowerdir=x\n601 600 0:53 / /proc rw - proc proc rw\n'
+  t.same(parseProcessFacts(status, mountinfo), { uid: 0, capabilities: ['cap_net_raw'], readOnlyRoot: true, rssMiB: 70, peakMiB: 80 },
+    'the last mount at / is the process\'s root')
+  t.equal(parseProcessFacts(status, '600 500 0:52 / / rw,relatime - overlay overlay rw\n').readOnlyRoot, false)
 })

@@ -14,12 +14,16 @@ import {
 import { createTopology, deleteNetns, listNetns, isLabNetns, netnsPids, eth0Mac } from './topology.js'
 import { labPods, createPod, nginxArgv, type LabPod } from './pods.js'
 import { startProcess, stopProcess, isAlive, type ProcessRecord } from './processes.js'
+import {
+  CONTAINER_PREFIX, containerPid, imageProblem, labContainers, podmanArgv, podmanRunArgs, processFacts, readWorkloadManifest,
+  removeContainers, type ProcessFacts, type Workload, type WorkloadManifest,
+} from './image.js'
 import { saveState, loadState, type LabState } from './state.js'
 import { envtestAssets, etcdArgv, kubeApiServerArgv, prepareRealApiServer, probe, type EnvtestAssets } from '../lib/envtest.js'
 import { NFT_TABLE, STAND_IN_PROXY_FAMILY } from './kube-roles.js'
 import { chooseKubeProxy, kubeProxyArgv, kubeProxyConfigYaml, KUBE_PROXY_HEALTHZ_PORT, type KubeProxyChoice, type KubeProxyKind } from './kube-proxy.js'
 import {
-  APISERVER_SANS, LAB_SERVICE_CIDRS, kubeProxyBindingYaml, labTokenUsers, realApiServerAssets, tokenKubeconfigYaml,
+  APISERVER_SANS, LAB_SERVICE_ACCOUNTS, LAB_SERVICE_CIDRS, kubeProxyBindingYaml, labTokenUsers, realApiServerAssets, tokenKubeconfigYaml,
   type ApiServerKind, type LabIdentity,
 } from './real-apiserver.js'
 
@@ -54,6 +58,13 @@ export interface LabOptions {
    * ~120-140 MiB. For tests that measure the programs' memory or pauses.
    */
   readonly bareNodeOptions?: boolean
+  /**
+   * Run the controller and the speakers from the image (`npm run image`) with `podman run`, as config/default's
+   * Deployment and DaemonSet describe them: its image and tag, args, env, security contexts and memory limit, the
+   * ServiceAccount token mounted read-only where Kubernetes mounts it (test/lab/image.ts). Default false: the
+   * machine's node runs dist/.
+   */
+  readonly image?: boolean
 }
 
 export interface ArpingResult {
@@ -119,6 +130,8 @@ export class Lab {
   readonly #speakers: boolean
   readonly #speakerEnv: Readonly<Record<string, string>>
   readonly #bareNodeOptions: boolean
+  /** config/default's workloads when the programs run from the image; null when they run from dist/. */
+  readonly #manifests: Readonly<Record<Workload, WorkloadManifest>> | null
   readonly apiserver: ApiServerKind
   readonly #assets: EnvtestAssets | undefined
   readonly kubeProxy: KubeProxyKind
@@ -143,6 +156,9 @@ export class Lab {
     this.#speakers = opts.speakers ?? true
     this.#speakerEnv = opts.speakerEnv ?? {}
     this.#bareNodeOptions = opts.bareNodeOptions ?? false
+    this.#manifests = opts.image === true
+      ? { controller: readWorkloadManifest(this.repoRoot, 'controller'), speaker: readWorkloadManifest(this.repoRoot, 'speaker') }
+      : null
     this.apiserver = opts.apiserver ?? 'stand-in'
     if (this.apiserver === 'real') {
       const assets = opts.assets ?? realApiServerAssets()
@@ -170,6 +186,18 @@ export class Lab {
     return this.kubeProxy === 'real'
       ? `real kube-proxy ${this.#kubeProxyVersion} (${this.#kubeProxyBinary ?? '?'}), nftables mode, one per node`
       : 'stand-in role (test/lab/kube-roles.ts, nftables table l2lb-kube-proxy per node)'
+  }
+
+  /** The image the controller and the speakers run from, or null when they run from dist/ on the machine's node. */
+  get image(): string | null {
+    return this.#manifests?.speaker.image ?? null
+  }
+
+  get programsDescription(): string {
+    const m = this.#manifests
+    if (m === null) return `dist/ on the machine's node (${process.version})`
+    return `image ${m.controller.image === m.speaker.image ? m.speaker.image : `${m.controller.image}, ${m.speaker.image}`} ` +
+      '(podman run, config/default\'s args, env, security contexts and memory limits)'
   }
 
   get processes(): readonly ProcessRecord[] {
@@ -217,6 +245,11 @@ export class Lab {
   async up(): Promise<void> {
     const busy = await runningLabNetns()
     if (busy.length > 0) throw new LabBusyError(busy)
+    const image = this.image
+    if (image !== null) {
+      const problem = await imageProblem(this.repoRoot, image)
+      if (problem !== null) throw new Error(problem)
+    }
     await mkdir(this.logDir, { recursive: true })
     await mkdir(path.join(this.stateDir, 'home'), { recursive: true })
     await this.#save()
@@ -260,7 +293,14 @@ export class Lab {
     const realProxy = this.kubeProxy === 'real'
     this.#say(`starting the controller, the endpoints${realProxy ? '' : '/kube-proxy'} roles${this.#speakers ? ', one speaker per node' : ' (no speakers)'}` +
       `${realProxy ? ' and the real kube-proxy on every node' : ''}`)
-    await this.#start('controller', inNetns(APISERVER_HOST.netns, this.#nodeProgram('controller/main.ts')), { KUBECONFIG: this.#kubeconfigOf.controller })
+    if (this.#manifests === null) {
+      await this.#start('controller', inNetns(APISERVER_HOST.netns, this.#nodeProgram('controller/main.ts')), { KUBECONFIG: this.#kubeconfigOf.controller })
+    } else {
+      // The controller's Pod network is the API server's namespace (the lab has no Pod network of its own for it).
+      await this.#startContainer('controller', this.#manifests.controller, APISERVER_HOST.netns, 'controller', {
+        'metadata.name': `${CONTAINER_PREFIX}controller`, 'metadata.namespace': LAB_SERVICE_ACCOUNTS.controller.namespace,
+      }, {})
+    }
     // The kube roles play Kubernetes components (the endpoints controller): admin, as a controller-manager would be.
     await this.#start('kube-roles', inNetns(APISERVER_HOST.netns, [
       ...this.#nodeProgram('test/lab/kube-roles-main.ts'), '--nodes', String(this.nodes.length), '--kube-proxy', realProxy ? 'off' : 'on',
@@ -309,9 +349,62 @@ export class Lab {
   }
 
   async #startSpeaker(node: LabNode, env: Readonly<Record<string, string>>): Promise<ProcessRecord> {
+    if (this.#manifests !== null) {
+      // hostNetwork: the node's own namespace.
+      return this.#startContainer(`speaker-${node.name}`, this.#manifests.speaker, node.netns, 'speaker', {
+        'metadata.name': `speaker-${node.name}`, 'metadata.namespace': LAB_SERVICE_ACCOUNTS.speaker.namespace, 'spec.nodeName': node.name,
+      }, { L2LB_INTERFACES: 'eth0', ...this.#speakerEnv, ...env })
+    }
     return this.#start(`speaker-${node.name}`, inNetns(node.netns, this.#nodeProgram('speaker/main.ts')), {
       KUBECONFIG: this.#kubeconfigOf.speaker, NODE_NAME: node.name, L2LB_INTERFACES: 'eth0', ...this.#speakerEnv, ...env,
     })
+  }
+
+  /**
+   * `podman run` of one workload in `netns`, as a Pod of config/default would run on a kubelet: in-cluster config
+   * (KUBERNETES_SERVICE_HOST/PORT and the identity's token, CA and namespace mounted read-only), no KUBECONFIG.
+   * Recorded with the host PID of the container's node process once it runs, so the lab signals and watches the
+   * program itself; podman's own process ends when the container does (--rm removes it).
+   */
+  async #startContainer(
+    name: string, manifest: WorkloadManifest, netns: string, identity: LabIdentity,
+    fieldRefs: Readonly<Record<string, string>>, extraEnv: Readonly<Record<string, string>>,
+  ): Promise<ProcessRecord> {
+    const container = `${CONTAINER_PREFIX}${name}`
+    const argv = podmanArgv(this.repoRoot, podmanRunArgs({
+      manifest, name: container, netnsPath: `/run/netns/${netns}`, fieldRefs,
+      extraEnv: { KUBERNETES_SERVICE_HOST: APISERVER_HOST.ipv4, KUBERNETES_SERVICE_PORT: String(API_PORT), ...extraEnv },
+      serviceAccountDir: await this.#serviceAccountDir(identity),
+    }))
+    const client = await startProcess({ name, argv, log: path.join(this.logDir, `${name}.log`), cwd: this.repoRoot })
+    // Recorded at once with podman's PID, so a failure while waiting still removes the container.
+    const early: ProcessRecord = { ...client, container }
+    this.#processes.push(early)
+    await this.#save()
+    const pid = await waitFor(`the container ${container} to run`, async () => {
+      if (!isAlive(client.pid)) throw new StopWaiting(`podman run for ${name} exited (log ${client.log})`)
+      return (await containerPid(this.repoRoot, container)) ?? undefined
+    }, { timeoutMs: 60_000, intervalMs: 200 })
+    const rec: ProcessRecord = { ...early, pid }
+    this.#processes.splice(this.#processes.indexOf(early), 1, rec)
+    await this.#save()
+    return rec
+  }
+
+  /** What Kubernetes mounts at /var/run/secrets/kubernetes.io/serviceaccount, from the identity's kubeconfig. */
+  async #serviceAccountDir(identity: LabIdentity): Promise<string> {
+    const kc = new KubeConfig()
+    kc.loadFromFile(this.#kubeconfigOf[identity])
+    const ca = kc.getCurrentCluster()?.caData
+    const token = kc.getCurrentUser()?.token
+    if (ca === undefined || token === undefined) throw new Error(`${this.#kubeconfigOf[identity]}: no certificate-authority-data or token for ${identity}`)
+    const dir = path.join(this.stateDir, 'serviceaccount', identity)
+    await mkdir(dir, { recursive: true, mode: 0o755 })
+    // Readable by the controller's user (65534), as the kubelet's projected token is.
+    await writeFile(path.join(dir, 'token'), token, { mode: 0o644 })
+    await writeFile(path.join(dir, 'ca.crt'), Buffer.from(ca, 'base64'), { mode: 0o644 })
+    await writeFile(path.join(dir, 'namespace'), LAB_SERVICE_ACCOUNTS[identity].namespace, { mode: 0o644 })
+    return dir
   }
 
   #speakerRecord(node: string): ProcessRecord | undefined {
@@ -624,6 +717,19 @@ export class Lab {
   }
 
   /**
+   * For each program running in a container (`image`): its uid, effective capabilities, whether its root
+   * filesystem is read-only, and its resident memory, read from the host's /proc for the container's process.
+   */
+  async containerFacts(): Promise<{ name: string; container: string; facts: ProcessFacts }[]> {
+    const out: { name: string; container: string; facts: ProcessFacts }[] = []
+    for (const p of this.#processes) {
+      if (p.container === undefined || !isAlive(p.pid)) continue
+      out.push({ name: p.name, container: p.container, facts: await processFacts(p.pid) })
+    }
+    return out
+  }
+
+  /**
    * Throws StopWaiting naming any lab program that has exited: called inside waits, so a program that dies
    * (a bad import, a crash) fails the walk at once instead of as a timeout much later.
    */
@@ -647,7 +753,7 @@ export class Lab {
   stop(opts: { keepStateDir?: boolean } = {}): Promise<string[]> {
     // One teardown however many callers (a signal handler and the normal path may both ask); all wait for it.
     this.#stopping ??= (async () => {
-      const problems = await teardown(this.#processes, this.#netns)
+      const problems = await teardown(this.repoRoot, this.#processes, this.#netns)
       if (!opts.keepStateDir) await rm(this.stateDir, { recursive: true, force: true })
       return problems
     })()
@@ -707,7 +813,7 @@ export function stopTiers(processes: readonly ProcessRecord[]): ProcessRecord[][
  * Stops recorded processes (clients, then API server, then etcd) by PID, then any process still inside one of
  * the lab's namespaces (`ip netns pids`; everything the lab starts lives in one), then deletes the namespaces.
  */
-async function teardown(processes: readonly ProcessRecord[], netns: readonly string[]): Promise<string[]> {
+async function teardown(repoRoot: string, processes: readonly ProcessRecord[], netns: readonly string[]): Promise<string[]> {
   const problems: string[] = []
   // Only the namespaces given: a Lab instance tears down what it made and never a lab someone else runs.
   const labNetns = new Set(netns)
@@ -729,6 +835,8 @@ async function teardown(processes: readonly ProcessRecord[], netns: readonly str
       if (how === 'killed') problems.push(`pid ${pid} in ${ns} had to be killed`)
     }
   }
+  // Containers (`--image`): their programs were stopped above by PID; remove what podman still holds.
+  problems.push(...await removeContainers(repoRoot, processes.flatMap(p => p.container === undefined ? [] : [p.container])))
   problems.push(...await deleteNetns([...labNetns]))
   return problems
 }
@@ -740,13 +848,19 @@ export async function startLab(opts: LabOptions): Promise<Lab> {
 }
 
 /** `npm run lab -- down`: stop whatever the state dir (and the lab's namespace names) say is running. */
-export async function stopLabFromState(stateDir: string): Promise<{ stopped: string[]; problems: string[] }> {
+export async function stopLabFromState(repoRoot: string, stateDir: string): Promise<{ stopped: string[]; problems: string[] }> {
   const state = await loadState(stateDir)
   const processes = state?.processes ?? []
   const netns = [...new Set([...(state?.netns ?? []), ...(await runningLabNetns())])]
-  const problems = await teardown(processes, netns)
+  const problems = await teardown(repoRoot, processes, netns)
+  // Containers the state file does not know (a lab killed before it saved): the lab's by their name prefix.
+  const leftover = await labContainers(repoRoot)
+  problems.push(...await removeContainers(repoRoot, leftover))
   await rm(stateDir, { recursive: true, force: true })
-  return { stopped: [...processes.map(p => `${p.name} (pid ${p.pid})`), ...netns.map(n => `netns ${n}`)], problems }
+  return {
+    stopped: [...processes.map(p => `${p.name} (pid ${p.pid}${p.container === undefined ? '' : `, container ${p.container}`})`), ...netns.map(n => `netns ${n}`), ...leftover.map(c => `container ${c}`)],
+    problems,
+  }
 }
 
 /** Wait until the Service has an ingress IP of this family; returns it. */

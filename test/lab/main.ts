@@ -4,6 +4,8 @@
 // `--apiserver real`        (run and up) the real kube-apiserver + etcd from KUBEBUILDER_ASSETS instead of the stand-in
 // `--kube-proxy stand-in`   (run and up) the lab's kube-proxy role even when KUBEBUILDER_ASSETS has kube-proxy
 //                           (default `auto`: the real kube-proxy when it is there; `real` insists on it)
+// `--image`                 (run and up) the controller and the speakers from the image `npm run image` built,
+//                           started with podman as config/default describes them (test/lab/image.ts)
 import path from 'node:path'
 import { fileURLToPath } from 'node:url'
 import { parseArgs } from 'node:util'
@@ -24,7 +26,7 @@ const POOL = ['192.0.2.240-192.0.2.250', '2001:db8:0:1::f0/124']
 const say = (line: string): void => { process.stdout.write(`lab: ${line}\n`) }
 
 function usage(): never {
-  process.stderr.write('usage: npm run lab [-- [run | up] [--apiserver stand-in|real] [--kube-proxy auto|real|stand-in] | down]\n')
+  process.stderr.write('usage: npm run lab [-- [run | up] [--apiserver stand-in|real] [--kube-proxy auto|real|stand-in] [--image] | down]\n')
   process.exit(2)
 }
 
@@ -93,8 +95,15 @@ async function walk(lab: Lab): Promise<{ walks: ServiceWalk[]; problems: string[
   return { walks, problems }
 }
 
-function summary(lab: Lab, walks: readonly ServiceWalk[], problems: readonly string[], seconds: number): string {
-  const lines = ['', '=== l2lb lab summary ===', `API server       ${lab.apiserverDescription}`, `kube-proxy       ${lab.kubeProxyDescription}`]
+type Facts = Awaited<ReturnType<Lab['containerFacts']>>
+
+function summary(lab: Lab, walks: readonly ServiceWalk[], problems: readonly string[], seconds: number, facts: Facts): string {
+  const lines = [
+    '', '=== l2lb lab summary ===', `API server       ${lab.apiserverDescription}`, `kube-proxy       ${lab.kubeProxyDescription}`,
+    `l2lb programs    ${lab.programsDescription}`,
+    ...facts.map(({ container, facts: f }) => `${'container'.padEnd(16)} ${container}: uid ${f.uid}, capabilities ${f.capabilities.join(',') || 'none'}, ` +
+      `root filesystem ${f.readOnlyRoot ? 'read-only' : 'WRITABLE'}, RSS ${f.rssMiB} MiB (peak ${f.peakMiB} MiB)`),
+  ]
   for (const w of walks) {
     const tool = w.ip.includes(':') ? 'ndisc6' : 'arping'
     lines.push(
@@ -111,10 +120,10 @@ function summary(lab: Lab, walks: readonly ServiceWalk[], problems: readonly str
   return lines.join('\n') + '\n'
 }
 
-async function runOnce(keep: boolean, apiserver: ApiServerKind, kubeProxy: KubeProxyChoice): Promise<number> {
+async function runOnce(keep: boolean, apiserver: ApiServerKind, kubeProxy: KubeProxyChoice, image: boolean): Promise<number> {
   await prerequisitesOrExit()
   const t0 = Date.now()
-  const opts: LabOptions = { stateDir, repoRoot, say, apiserver, kubeProxy }
+  const opts: LabOptions = { stateDir, repoRoot, say, apiserver, kubeProxy, image }
   if (apiserver === 'real') {
     const assets = realApiServerAssets()
     if ('howTo' in assets) {
@@ -160,7 +169,8 @@ async function runOnce(keep: boolean, apiserver: ApiServerKind, kubeProxy: KubeP
     return 130
   }
   if (result.problems.length > 0) process.stdout.write(`\n--- last lines of the lab's logs ---\n${await lab.logTails(12)}\n`)
-  process.stdout.write(summary(lab, result.walks, result.problems, (Date.now() - t0) / 1000))
+  const facts = await lab.containerFacts().catch(() => [])
+  process.stdout.write(summary(lab, result.walks, result.problems, (Date.now() - t0) / 1000, facts))
   if (keep) {
     const rel = path.relative(process.cwd(), lab.kubeconfig) || lab.kubeconfig
     process.stdout.write([
@@ -187,7 +197,7 @@ async function down(): Promise<number> {
     process.stderr.write('lab: `down` must run as root (it deletes network namespaces): try `sudo npm run lab -- down`\n')
     return 1
   }
-  const { stopped, problems } = await stopLabFromState(stateDir)
+  const { stopped, problems } = await stopLabFromState(repoRoot, stateDir)
   say(stopped.length === 0 ? 'nothing was running' : `stopped ${stopped.join(', ')}`)
   for (const p of problems) say(`problem: ${p}`)
   const left = await runningLabNetns()
@@ -196,29 +206,29 @@ async function down(): Promise<number> {
 }
 
 let parsed: ReturnType<typeof parseCli>
-function parseCli(argv: string[]): { command: string | undefined; apiserver: ApiServerKind; kubeProxy: KubeProxyChoice } {
+function parseCli(argv: string[]): { command: string | undefined; apiserver: ApiServerKind; kubeProxy: KubeProxyChoice; image: boolean } {
   const { values, positionals } = parseArgs({
     args: argv, allowPositionals: true, strict: true,
-    options: { apiserver: { type: 'string' }, 'kube-proxy': { type: 'string' } },
+    options: { apiserver: { type: 'string' }, 'kube-proxy': { type: 'string' }, image: { type: 'boolean' } },
   })
   if (positionals.length > 1) usage()
   const apiserver = values.apiserver ?? 'stand-in'
   if (apiserver !== 'stand-in' && apiserver !== 'real') usage()
   const kubeProxy = values['kube-proxy'] ?? 'auto'
   if (kubeProxy !== 'auto' && kubeProxy !== 'real' && kubeProxy !== 'stand-in') usage()
-  if (positionals[0] === 'down' && (values.apiserver !== undefined || values['kube-proxy'] !== undefined)) usage()
-  return { command: positionals[0], apiserver, kubeProxy }
+  if (positionals[0] === 'down' && (values.apiserver !== undefined || values['kube-proxy'] !== undefined || values.image !== undefined)) usage()
+  return { command: positionals[0], apiserver, kubeProxy, image: values.image ?? false }
 }
 try {
   parsed = parseCli(process.argv.slice(2))
 } catch {
   usage()
 }
-const { command, apiserver, kubeProxy } = parsed
+const { command, apiserver, kubeProxy, image } = parsed
 let code: number
 try {
-  if (command === undefined || command === 'run') code = await runOnce(false, apiserver, kubeProxy)
-  else if (command === 'up') code = await runOnce(true, apiserver, kubeProxy)
+  if (command === undefined || command === 'run') code = await runOnce(false, apiserver, kubeProxy, image)
+  else if (command === 'up') code = await runOnce(true, apiserver, kubeProxy, image)
   else if (command === 'down') code = await down()
   else usage()
 } catch (err) {

@@ -11,6 +11,11 @@ export interface ProcessRecord {
   readonly pid: number
   readonly log: string
   readonly argv: readonly string[]
+  /**
+   * Set when the program runs in a container (`npm run lab -- --image`): its name. `pid` is then the host PID of
+   * the container's first process (node), so signals, liveness and /proc reach the program itself, not podman.
+   */
+  readonly container?: string
 }
 
 export interface StartOptions {

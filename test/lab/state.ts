@@ -32,9 +32,12 @@ function isRecord(v: unknown): v is Record<string, unknown> {
 
 function toProcessRecord(v: unknown): ProcessRecord | null {
   if (!isRecord(v)) return null
-  const { name, pid, log, argv } = v
+  const { name, pid, log, argv, container } = v
   if (typeof name !== 'string' || typeof pid !== 'number' || typeof log !== 'string' || !Array.isArray(argv)) return null
-  return { name, pid, log, argv: argv.filter((a): a is string => typeof a === 'string') }
+  return {
+    name, pid, log, argv: argv.filter((a): a is string => typeof a === 'string'),
+    ...(typeof container === 'string' ? { container } : {}),
+  }
 }
 
 /** The saved state, or null when there is none (or it is unreadable: `down` then falls back to names). */
