@@ -23,6 +23,7 @@ COPY native/ native/
 # native/build/Release/l2lb_packet.node.
 RUN npm ci
 COPY tsconfig.json tsconfig.build.json ./
+COPY internal/ internal/
 COPY controller/ controller/
 COPY speaker/ speaker/
 # tsc -b tsconfig.build.json: controller/, speaker/ and native/*.ts to dist/. Then drop the dev dependencies

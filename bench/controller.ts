@@ -14,14 +14,14 @@ import { tmpdir } from 'node:os'
 import path from 'node:path'
 import { pino } from 'pino'
 import { CoreV1Api, type V1Service } from '@kubernetes/client-node'
-import { PooledKubeConfig } from '../controller/kube/kube-client.js'
+import { PooledKubeConfig } from '../internal/kube/kube-client.js'
 import { spawn } from 'node:child_process'
 import { createInterface } from 'node:readline'
 import { fileURLToPath } from 'node:url'
 import { Controller } from '../controller/controller.js'
-import { Informer } from '../controller/kube/informer.js'
-import { MetricsRegistry } from '../controller/observe/metrics.js'
-import { toServiceView, type ServiceView } from '../controller/core/views.js'
+import { Informer } from '../internal/kube/informer.js'
+import { MetricsRegistry } from '../internal/observe/metrics.js'
+import { toServiceView, type ServiceView } from '../internal/core/views.js'
 import { percentile } from './lib/datapath-parse.js'
 import { compared, round, type Figure, type RunGroup } from './lib/figures.js'
 
@@ -60,7 +60,7 @@ export const run: RunGroup = async log => {
       lines.once('line', () => { clearTimeout(timer); resolve() })
       server.once('exit', code => { clearTimeout(timer); reject(new Error(`the API server exited (${code})`)) })
     })
-    // What loadKubeConfig gives the programs: one keep-alive connection pool (controller/kube/kube-client.ts).
+    // What loadKubeConfig gives the programs: one keep-alive connection pool (internal/kube/kube-client.ts).
     const kc = new PooledKubeConfig()
     kc.loadFromFile(kubeconfig)
     const core = kc.makeApiClient(CoreV1Api)

@@ -4,17 +4,17 @@
 import { CoreV1Api, type KubeConfig, type V1ConfigMap, type V1Service } from '@kubernetes/client-node'
 import type { Logger } from 'pino'
 import { Allocator } from './core/allocator.js'
-import { formatConfigError } from './core/pool-config.js'
+import { formatConfigError } from '../internal/core/pool-config.js'
 import {
   applyConfig, reconcileService, restore, EVENT_CLEAR_ASSIGNMENT, type ReconcileContext,
 } from './core/reconcile.js'
 import type { ClearedAssignment } from './core/allocator.js'
-import { toConfigMapView, toServiceView, type ConfigMapView, type ServiceView } from './core/views.js'
-import { Informer } from './kube/informer.js'
-import { EventRecorder } from './kube/event-recorder.js'
+import { toConfigMapView, toServiceView, type ConfigMapView, type ServiceView } from '../internal/core/views.js'
+import { Informer } from '../internal/kube/informer.js'
+import { EventRecorder } from '../internal/kube/event-recorder.js'
 import { KubeServiceWriter } from './kube/service-writer.js'
 import { WorkQueue } from './kube/work-queue.js'
-import type { MetricFamily, MetricsRegistry } from './observe/metrics.js'
+import type { MetricFamily, MetricsRegistry } from '../internal/observe/metrics.js'
 
 export interface ControllerOptions {
   readonly kubeConfig: KubeConfig

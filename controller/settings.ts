@@ -1,6 +1,6 @@
 // The controller's settings, read from its environment in one place: a value, or every problem found, each
 // naming the variable and what it accepts (README, "Programs and their settings", lists them with defaults).
-import { parseListenAddress } from './observe/listen-address.js'
+import { parseListenAddress } from '../internal/observe/listen-address.js'
 
 export interface ControllerSettings {
   readonly listen: { readonly host: string, readonly port: number }

@@ -6,12 +6,12 @@
 //   l2lb import-metallb [--apply [--overwrite]] [--metallb-namespace metallb-system] [--namespace l2lb-system] [--configmap config]
 //     MetalLB's configuration (CRDs, or its legacy ConfigMap) as l2lb's pool ConfigMap (controller/core/metallb-import.ts):
 //     the manifest on stdout, one line per thing not carried over on stderr; --apply writes it instead.
-import { classifyApiError, loadKubeConfig } from './kube/kube-client.js'
+import { classifyApiError, loadKubeConfig } from '../internal/kube/kube-client.js'
 import { collectStatus } from './kube/collect-status.js'
 import { applyPoolConfigMap, readMetalLB } from './kube/read-metallb.js'
 import { formatStatus } from './core/status-report.js'
 import { importMetalLB, poolConfigMapManifest } from './core/metallb-import.js'
-import { formatConfigError } from './core/pool-config.js'
+import { formatConfigError } from '../internal/core/pool-config.js'
 
 function usage(): string {
   return 'usage: l2lb status [--json] [--namespace l2lb-system] [--configmap config] [--class CLASS]\n' +

@@ -5,9 +5,9 @@
 // other's entry; the loser re-reads and tries again.
 import type { CoreV1Api } from '@kubernetes/client-node'
 import type { Logger } from 'pino'
-import { classifyApiError, mergePatch } from '../controller/kube/kube-client.js'
-import type { EventRecorder } from '../controller/kube/event-recorder.js'
-import { toServiceView, type ServiceView } from '../controller/core/views.js'
+import { classifyApiError, mergePatch } from '../internal/kube/kube-client.js'
+import type { EventRecorder } from '../internal/kube/event-recorder.js'
+import { toServiceView, type ServiceView } from '../internal/core/views.js'
 import { claimPatch, type ProbeOutcome } from './core/claims.js'
 
 export interface ClaimRecorderOptions {

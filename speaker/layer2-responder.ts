@@ -6,7 +6,7 @@
 // (never throws for what arrives on the wire), and reopens its link when the link goes deaf or the
 // interface is recreated.
 import type { Logger } from 'pino'
-import type { MetricsRegistry, MetricFamily } from '../controller/observe/metrics.js'
+import type { MetricsRegistry, MetricFamily } from '../internal/observe/metrics.js'
 import { formatMac } from './core/ethernet.js'
 import { PROBE_TIMING, probePlan, retryAfterMs, type ProbeTiming } from './core/probe.js'
 import type { ProbeOutcome } from './core/claims.js'

@@ -3,7 +3,7 @@
 // take the node's IPs over as soon as the deletion reaches them instead of after a lease duration.
 import { V1MicroTime, type CoordinationV1Api, type V1Lease } from '@kubernetes/client-node'
 import type { Logger } from 'pino'
-import { classifyApiError, mergePatch } from '../controller/kube/kube-client.js'
+import { classifyApiError, mergePatch } from '../internal/kube/kube-client.js'
 import { HEARTBEAT_INTERVAL_ANNOTATION, speakerLeaseName } from './core/membership.js'
 
 export const SPEAKER_LEASE_LABELS = { 'app.kubernetes.io/name': 'l2lb', 'app.kubernetes.io/component': 'speaker' } as const

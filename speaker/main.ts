@@ -1,10 +1,10 @@
 // The speaker program: one per node (a DaemonSet with host networking). Configuration comes from the
 // environment; see README "Programs and their settings".
 import { pino } from 'pino'
-import { loadKubeConfig } from '../controller/kube/kube-client.js'
-import { MetricsRegistry } from '../controller/observe/metrics.js'
-import { runProgram } from '../controller/observe/run-program.js'
-import { parseListenAddress } from '../controller/observe/listen-address.js'
+import { loadKubeConfig } from '../internal/kube/kube-client.js'
+import { MetricsRegistry } from '../internal/observe/metrics.js'
+import { runProgram } from '../internal/observe/run-program.js'
+import { parseListenAddress } from '../internal/observe/listen-address.js'
 import { Speaker, type Announcer } from './speaker.js'
 import { eligibleInterfaces } from './core/interfaces.js'
 import { readInterfaces } from './interfaces.js'

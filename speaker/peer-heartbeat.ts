@@ -16,7 +16,7 @@
 import { randomBytes } from 'node:crypto'
 import { performance } from 'node:perf_hooks'
 import type { Logger } from 'pino'
-import type { MetricFamily, MetricsRegistry } from '../controller/observe/metrics.js'
+import type { MetricFamily, MetricsRegistry } from '../internal/observe/metrics.js'
 import { assembleBpf } from './core/bpf.js'
 import { PacketError } from './core/ethernet.js'
 import {

@@ -7,16 +7,16 @@ import {
 } from '@kubernetes/client-node'
 import { performance } from 'node:perf_hooks'
 import type { Logger } from 'pino'
-import { Informer } from '../controller/kube/informer.js'
-import { EventRecorder } from '../controller/kube/event-recorder.js'
-import type { MetricsRegistry, MetricFamily } from '../controller/observe/metrics.js'
+import { Informer } from '../internal/kube/informer.js'
+import { EventRecorder } from '../internal/kube/event-recorder.js'
+import type { MetricsRegistry, MetricFamily } from '../internal/observe/metrics.js'
 import {
   toServiceView, toNodeView, toEndpointSliceView, toConfigMapView, toLeaseView,
   type ServiceView, type NodeView, type EndpointSliceView, type ConfigMapView, type LeaseView,
-} from '../controller/core/views.js'
-import { formatConfigError, parsePoolConfig, type PoolConfig } from '../controller/core/pool-config.js'
+} from '../internal/core/views.js'
+import { formatConfigError, parsePoolConfig, type PoolConfig } from '../internal/core/pool-config.js'
 import { electService, shouldAnnounce } from './core/election.js'
-import { isOurs } from '../controller/core/reconcile.js'
+import { isOurs } from '../internal/core/load-balancer-class.js'
 import {
   HEARTBEATS_MISSED, declaredHeartbeatInterval, liveMembers, observeHeartbeat, observeLease,
   type HeartbeatObservation, type LeaseObservation, type Membership, type SelfVerdict,

@@ -2,8 +2,8 @@
 // allocator-child.ts). See bench/allocator.ts for what is measured and why.
 import { Allocator } from '../../controller/core/allocator.js'
 import type { AllocationRequest } from '../../controller/core/allocation-request.js'
-import type { IP, IPFamily } from '../../controller/core/ip.js'
-import { parsePoolConfig } from '../../controller/core/pool-config.js'
+import type { IP, IPFamily } from '../../internal/core/ip.js'
+import { parsePoolConfig } from '../../internal/core/pool-config.js'
 
 /** A timed pattern stops after this many pairs or this much time, whichever comes first. */
 const MAX_PAIRS = 1_000_000

@@ -7,12 +7,12 @@
 // Prints one JSON line: outcome, CPU ms, wall ms, longest event-loop block ms, extra peak RSS MiB.
 import { load } from 'js-yaml'
 import { CONFIG_CASES } from './config-cases.js'
-import { parsePoolConfig } from '../../controller/core/pool-config.js'
+import { parsePoolConfig } from '../../internal/core/pool-config.js'
 import { Allocator } from '../../controller/core/allocator.js'
 import { applyConfig } from '../../controller/core/reconcile.js'
 import { requestFromService } from '../../controller/core/allocation-request.js'
 import { advertisementOf } from '../../speaker/core/advertisement.js'
-import type { ServiceView } from '../../controller/core/views.js'
+import type { ServiceView } from '../../internal/core/views.js'
 
 const [caseName, path] = process.argv.slice(2)
 const c = CONFIG_CASES.find(x => x.name === caseName)

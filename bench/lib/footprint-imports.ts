@@ -71,11 +71,11 @@ export const IMPORT_SETS: readonly ImportSet[] = [
   {
     key: 'speaker_modules', label: 'every module dist/speaker/main.js imports (main itself not run)',
     specs: ['./dist/speaker/speaker.js', './dist/speaker/arp-responder.js', './dist/speaker/ndp-responder.js', './dist/speaker/peer-heartbeat.js',
-      './dist/controller/kube/kube-client.js', './dist/controller/observe/run-program.js', 'pino'],
+      './dist/internal/kube/kube-client.js', './dist/internal/observe/run-program.js', 'pino'],
   },
   {
     key: 'controller_modules', label: 'every module dist/controller/main.js imports (main itself not run)',
-    specs: ['./dist/controller/controller.js', './dist/controller/kube/leader-elector.js', './dist/controller/kube/kube-client.js',
-      './dist/controller/observe/run-program.js', './dist/controller/settings.js', 'pino'],
+    specs: ['./dist/controller/controller.js', './dist/controller/kube/leader-elector.js', './dist/internal/kube/kube-client.js',
+      './dist/internal/observe/run-program.js', './dist/controller/settings.js', 'pino'],
   },
 ]

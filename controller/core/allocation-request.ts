@@ -5,10 +5,10 @@ import {
   ANNOTATION_ALLOW_SHARED_IP,
   ANNOTATION_LOAD_BALANCER_IPS,
   readAnnotation,
-} from './annotations.js'
-import { formatIP, parseIP, type IP, type IPFamily } from './ip.js'
+} from '../../internal/core/annotations.js'
+import { formatIP, parseIP, type IP, type IPFamily } from '../../internal/core/ip.js'
 import { backendKey, type SharingInfo } from './sharing.js'
-import type { ServiceView } from './views.js'
+import type { ServiceView } from '../../internal/core/views.js'
 
 /** Why a Service got no IP. Every variant carries a message fit for an Event. */
 export type AllocationFailure =

@@ -7,8 +7,8 @@
 import type { AllocationFailure, AllocationRequest } from './allocation-request.js'
 import { AddressSpace, type Chunk } from './address-space.js'
 import { LazyDeleteMap } from './lazy-delete-map.js'
-import { formatIP, isBuggyIPv4, rangeContains, type IP, type IPFamily } from './ip.js'
-import { selectorMatches, type Pool, type PoolConfig } from './pool-config.js'
+import { formatIP, isBuggyIPv4, rangeContains, type IP, type IPFamily } from '../../internal/core/ip.js'
+import { selectorMatches, type Pool, type PoolConfig } from '../../internal/core/pool-config.js'
 import { sharingConflict, type SharingInfo } from './sharing.js'
 
 export interface Assignment {

@@ -7,8 +7,8 @@
 // addressPoolServiceAllocationsFromCR, setL2AdvertisementsToPools, ParseCIDR) and internal/allocator/allocator.go
 // (Allocate, pinnedPoolsForService, sortPools) of MetalLB v0.14/v0.15.
 import { dump, load } from 'js-yaml'
-import { formatValue, parseAddressBlock, parseIP } from './ip.js'
-import { parsePoolConfig, selectorMatches, type ConfigError, type LabelSelector, type LabelSelectorRequirement } from './pool-config.js'
+import { formatValue, parseAddressBlock, parseIP } from '../../internal/core/ip.js'
+import { parsePoolConfig, selectorMatches, type ConfigError, type LabelSelector, type LabelSelectorRequirement } from '../../internal/core/pool-config.js'
 
 /** A Kubernetes object as read from the API (JSON), unchecked. */
 export interface MetalLBObject {

@@ -13,10 +13,11 @@
 import type { AllocationFailure } from './allocation-request.js'
 import { requestFromService, type AllocationRequest } from './allocation-request.js'
 import type { Allocator, AssignResult, ClearedAssignment } from './allocator.js'
-import { ALLOCATED_FROM_POOL } from './annotations.js'
-import { canonicalIP } from './ip.js'
-import { parsePoolConfig, type ConfigError } from './pool-config.js'
-import type { ServiceView } from './views.js'
+import { ALLOCATED_FROM_POOL } from '../../internal/core/annotations.js'
+import { canonicalIP } from '../../internal/core/ip.js'
+import { parsePoolConfig, type ConfigError } from '../../internal/core/pool-config.js'
+import type { ServiceView } from '../../internal/core/views.js'
+import { isOurs } from '../../internal/core/load-balancer-class.js'
 
 /** What the kube layer made of a write: HTTP 409 -> conflict, 404 -> notFound, anything else -> failed. */
 export type WriteOutcome = 'ok' | 'conflict' | 'notFound' | 'failed'
@@ -46,17 +47,6 @@ export const EVENT_IP_ALLOCATED = 'IPAllocated'
 export const EVENT_ALLOCATION_FAILED = 'AllocationFailed'
 /** Emitted by the shell for each entry of ConfigOutcome.cleared / RestoreOutcome.cleared. */
 export const EVENT_CLEAR_ASSIGNMENT = 'ClearAssignment'
-
-/**
- * Whether l2lb handles the Service (controller and speaker alike): type LoadBalancer, and its class is exactly
- * the one l2lb serves — no class when l2lb was started without one, that class when it was started with one.
- * MetalLB's rule (internal/k8s/controllers/service_controller.go, filterByLoadBalancerClass): a Service without
- * a class belongs to the installation without a class, so l2lb started with a class can run beside MetalLB
- * without both announcing one Service (README, "Migrate from MetalLB").
- */
-export function isOurs(svc: ServiceView, loadBalancerClass: string | null): boolean {
-  return svc.isLoadBalancer && svc.loadBalancerClass === loadBalancerClass
-}
 
 function sameIPs(status: readonly string[], ips: readonly string[]): boolean {
   return status.length === ips.length && status.every((s, i) => canonicalIP(s) === ips[i])

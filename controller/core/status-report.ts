@@ -4,11 +4,12 @@
 // listed, with the real allocator replaying the controller's restore, so the usage and the conflicts shown are
 // the ones the controller sees.
 import { Allocator } from './allocator.js'
-import { ALLOCATED_FROM_POOL, addressesInUse } from './annotations.js'
-import { formatConfigError, parsePoolConfig, type PoolConfig } from './pool-config.js'
-import { isOurs, restore } from './reconcile.js'
-import { formatIP } from './ip.js'
-import type { LeaseView, NodeView, ServiceView } from './views.js'
+import { ALLOCATED_FROM_POOL, addressesInUse } from '../../internal/core/annotations.js'
+import { formatConfigError, parsePoolConfig, type PoolConfig } from '../../internal/core/pool-config.js'
+import { restore } from './reconcile.js'
+import { isOurs } from '../../internal/core/load-balancer-class.js'
+import { formatIP } from '../../internal/core/ip.js'
+import type { LeaseView, NodeView, ServiceView } from '../../internal/core/views.js'
 
 export interface StatusInput {
   /** The ConfigMap's `config` text; null when the ConfigMap or the key is missing. */
@@ -94,7 +95,7 @@ export function buildStatus(input: StatusInput): StatusReport {
     .sort((a, b) => (a.service < b.service ? -1 : a.service > b.service ? 1 : 0))
   const inUse = new Map(ours.map(s => [s.key, addressesInUse(s.annotations)]))
   for (const s of services) {
-    // A speaker's probe found the IP held by another host (speaker/core/claims.ts, controller/core/annotations.ts) and refused it.
+    // A speaker's probe found the IP held by another host (speaker/core/claims.ts, internal/core/annotations.ts) and refused it.
     for (const [ip, mac] of inUse.get(s.service) ?? []) {
       if (s.ips.includes(ip)) problems.push(`${s.service}: ${ip} is held by another host on the LAN (MAC ${mac}), so no node announces it (kubectl describe svc: Event AddressInUse). Free the address on that host or take it out of the pool`)
     }

@@ -1,9 +1,9 @@
 // Reads what `l2lb status` shows (controller/core/status-report.ts): the pool ConfigMap, Services, Nodes, the
 // speakers' Leases and the `nodeAssigned` Events. Only reads.
 import { CoordinationV1Api, CoreV1Api, type CoreV1Event, type KubeConfig } from '@kubernetes/client-node'
-import { classifyApiError } from './kube-client.js'
+import { classifyApiError } from '../../internal/kube/kube-client.js'
 import { buildStatus, type StatusInput, type StatusReport } from '../core/status-report.js'
-import { toLeaseView, toNodeView, toServiceView } from '../core/views.js'
+import { toLeaseView, toNodeView, toServiceView } from '../../internal/core/views.js'
 
 export interface StatusOptions {
   readonly namespace: string

@@ -4,8 +4,8 @@
 import { V1MicroTime, type CoordinationV1Api, type V1Lease } from '@kubernetes/client-node'
 import type { Logger } from 'pino'
 import { decide, mustStepDown, observe, type LeaseRecord, type Observed } from '../core/leadership.js'
-import { toLeaseView } from '../core/views.js'
-import { classifyApiError } from './kube-client.js'
+import { toLeaseView } from '../../internal/core/views.js'
+import { classifyApiError } from '../../internal/kube/kube-client.js'
 
 export interface LeaderElectorOptions {
   readonly api: CoordinationV1Api

@@ -1,7 +1,7 @@
 // `kubectl l2lb import-metallb`, the shell: reads MetalLB's configuration from the API for the pure
 // importMetalLB (controller/core/metallb-import.ts), and writes l2lb's pool ConfigMap on --apply.
 import { CoreV1Api, CustomObjectsApi, type KubeConfig } from '@kubernetes/client-node'
-import { classifyApiError, mergePatch } from './kube-client.js'
+import { classifyApiError, mergePatch } from '../../internal/kube/kube-client.js'
 import type { MetalLBInput, MetalLBObject } from '../core/metallb-import.js'
 
 const GROUP = 'metallb.io'

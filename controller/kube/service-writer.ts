@@ -6,11 +6,11 @@
 // that no longer exists.
 import type { CoreV1Api } from '@kubernetes/client-node'
 import type { Logger } from 'pino'
-import type { ServiceView } from '../core/views.js'
+import type { ServiceView } from '../../internal/core/views.js'
 import type { ServiceWriter, WriteOutcome } from '../core/reconcile.js'
-import { ALLOCATED_FROM_POOL } from '../core/annotations.js'
-import { classifyApiError, mergePatch } from './kube-client.js'
-import type { EventRecorder } from './event-recorder.js'
+import { ALLOCATED_FROM_POOL } from '../../internal/core/annotations.js'
+import { classifyApiError, mergePatch } from '../../internal/kube/kube-client.js'
+import type { EventRecorder } from '../../internal/kube/event-recorder.js'
 
 export class KubeServiceWriter implements ServiceWriter {
   readonly #api: CoreV1Api

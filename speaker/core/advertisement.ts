@@ -4,8 +4,8 @@
 // MetalLB #1154 did). With one, a pool is announced only by the advertisements naming it (or naming no pool),
 // from nodes their node-selectors match, on their interfaces.
 // An IP in no pool is never announced: a hand-edited status cannot make a node claim someone else's address.
-import { parseIP, rangeContains } from '../../controller/core/ip.js'
-import { selectorMatches, type L2Advertisement, type Pool, type PoolConfig } from '../../controller/core/pool-config.js'
+import { parseIP, rangeContains } from '../../internal/core/ip.js'
+import { selectorMatches, type L2Advertisement, type Pool, type PoolConfig } from '../../internal/core/pool-config.js'
 
 export interface IPAdvertisement {
   readonly pool: string

@@ -15,7 +15,7 @@ import {
   ZERO_MAC,
   checkMac,
 } from './ethernet.js'
-import { canonicalIP } from '../../controller/core/ip.js'
+import { canonicalIP } from '../../internal/core/ip.js'
 
 export const ARP_HTYPE_ETHERNET = 1
 export const ARP_OP_REQUEST = 1

@@ -5,8 +5,8 @@
 // slows failover. The Service carries the state because every speaker already watches Services and the
 // state belongs to the Service's IPs: it goes when the Service goes, and an IP the Service loses drops out
 // of it (a later owner of the same IP probes again). MetalLB has no such state (it never probes).
-import { canonicalIP } from '../../controller/core/ip.js'
-import { ADDRESS_IN_USE, ANNOUNCED_IPS, addressesInUse, announcedIPs } from '../../controller/core/annotations.js'
+import { canonicalIP } from '../../internal/core/ip.js'
+import { ADDRESS_IN_USE, ANNOUNCED_IPS, addressesInUse, announcedIPs } from '../../internal/core/annotations.js'
 
 /** What a probe found for one IP on one interface. */
 export type ProbeOutcome =

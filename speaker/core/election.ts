@@ -4,8 +4,8 @@
 // Services with their endpoints. Every speaker computes the same answer from the same view, so exactly one
 // node claims each IP without any coordination traffic.
 import { createHash } from 'node:crypto'
-import { canonicalIP } from '../../controller/core/ip.js'
-import type { ServiceView, EndpointSliceView } from '../../controller/core/views.js'
+import { canonicalIP } from '../../internal/core/ip.js'
+import type { ServiceView, EndpointSliceView } from '../../internal/core/views.js'
 
 function rank(node: string, ip: string): string {
   return createHash('sha256').update(`${node}#${ip}`).digest('hex')

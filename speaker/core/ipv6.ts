@@ -1,7 +1,7 @@
 // IPv6 pieces the NDP codec needs: addresses as 16 bytes in a frame, their canonical text, the multicast
 // mappings of RFC 4291 §2.7.1 and RFC 2464 §7, and the ICMPv6 checksum over the pseudo-header (RFC 8200
 // §8.1, RFC 4443 §2.3). Bad input raises ethernet.ts's PacketError, the one codec error of speaker/core.
-import { canonicalIP, parseIP } from '../../controller/core/ip.js'
+import { canonicalIP, parseIP } from '../../internal/core/ip.js'
 import { PacketError } from './ethernet.js'
 
 export const IPV6_ALEN = 16
@@ -11,7 +11,7 @@ export const IPPROTO_ICMPV6 = 58
 
 /**
  * The RFC 5952 text of the 16 bytes at `offset` (lower case, longest run of two or more zero groups
- * compressed, leftmost on a tie): the same text as controller/core/ip.ts formatValue, so that addresses
+ * compressed, leftmost on a tie): the same text as internal/core/ip.ts formatValue, so that addresses
  * read off the wire compare equal to the announced set. Built from the bytes without a bigint: this runs
  * for every solicitation received.
  */

@@ -30,7 +30,7 @@
 //   when a peer it hears has reached the API server for a whole Lease duration while it could not (that
 //   peer sees Nodes and Services it cannot); and it fences itself when it neither renews nor hears anyone
 //   and some other node could take over. A node that cannot send its heartbeats takes itself out at once.
-import type { NodeView } from '../../controller/core/views.js'
+import type { NodeView } from '../../internal/core/views.js'
 import type { Heartbeat, HeartbeatKind } from './peer-heartbeat.js'
 
 /** The Lease annotation in which a speaker declares its heartbeat interval in ms ("0": it sends none). */

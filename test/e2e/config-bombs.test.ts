@@ -31,7 +31,7 @@ import { loadState } from '../lab/state.js'
 import { isAlive } from '../lab/processes.js'
 import { APISERVER_HOST, CLIENT_HOST } from '../lab/names.js'
 import { CONFIG_CASES } from '../../bench/lib/config-cases.js'
-import { CONFIG_LIMITS, parsePoolConfig } from '../../controller/core/pool-config.js'
+import { CONFIG_LIMITS, parsePoolConfig } from '../../internal/core/pool-config.js'
 
 const repoRoot = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '..', '..')
 const SAMPLE_POOL = path.join(repoRoot, 'config', 'samples', 'pool-configmap.yaml')

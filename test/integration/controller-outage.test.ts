@@ -13,7 +13,7 @@ import { pino } from 'pino'
 import { CoordinationV1Api, CoreV1Api, KubeConfig, type V1Service } from '@kubernetes/client-node'
 import { Controller } from '../../controller/controller.js'
 import { LeaderElector } from '../../controller/kube/leader-elector.js'
-import { MetricsRegistry } from '../../controller/observe/metrics.js'
+import { MetricsRegistry } from '../../internal/observe/metrics.js'
 import { eachApiServer, waitFor, type TestCluster } from '../lib/cluster.js'
 import { startFaultProxy, type FaultProxy } from '../lib/fault-proxy.js'
 

@@ -6,8 +6,8 @@ import { pino } from 'pino'
 import { CoreV1Api, type V1Service } from '@kubernetes/client-node'
 import { eachApiServer, waitFor } from '../lib/cluster.js'
 import { Controller } from '../../controller/controller.js'
-import { MetricsRegistry } from '../../controller/observe/metrics.js'
-import { mergePatch } from '../../controller/kube/kube-client.js'
+import { MetricsRegistry } from '../../internal/observe/metrics.js'
+import { mergePatch } from '../../internal/kube/kube-client.js'
 
 const POOL = `address-pools:
 - name: default

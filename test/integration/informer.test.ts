@@ -6,8 +6,8 @@ import t from 'tap'
 import { pino } from 'pino'
 import { CoreV1Api } from '@kubernetes/client-node'
 import { eachApiServer, waitFor } from '../lib/cluster.js'
-import { Informer } from '../../controller/kube/informer.js'
-import { toServiceView } from '../../controller/core/views.js'
+import { Informer } from '../../internal/kube/informer.js'
+import { toServiceView } from '../../internal/core/views.js'
 
 eachApiServer(t, 'start() resolves only after a successful list, and the cache then holds every object', async (t, cluster) => {
   const kc = cluster.kubeConfigAs('controller')

@@ -4,7 +4,7 @@
 import t from 'tap'
 import { Agent as HttpsAgent } from 'node:https'
 import { CoreV1Api, HttpMethod, RequestContext } from '@kubernetes/client-node'
-import { loadKubeConfig } from '../../controller/kube/kube-client.js'
+import { loadKubeConfig } from '../../internal/kube/kube-client.js'
 import { eachApiServer } from '../lib/cluster.js'
 
 eachApiServer(t, 'one keep-alive agent for every request', async (t, cluster) => {

@@ -9,7 +9,7 @@ import { pino } from 'pino'
 import { CoordinationV1Api, CoreV1Api, V1MicroTime, type V1Service } from '@kubernetes/client-node'
 import { Controller } from '../../controller/controller.js'
 import { LeaderElector } from '../../controller/kube/leader-elector.js'
-import { MetricsRegistry } from '../../controller/observe/metrics.js'
+import { MetricsRegistry } from '../../internal/observe/metrics.js'
 import { eachApiServer, waitFor } from '../lib/cluster.js'
 
 const POOL = 'address-pools:\n- name: default\n  protocol: layer2\n  addresses: [192.0.2.240/29]\n'

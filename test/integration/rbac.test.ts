@@ -14,8 +14,8 @@ import { Controller } from '../../controller/controller.js'
 import { Speaker } from '../../speaker/speaker.js'
 import { eachApiServer, RecordingAnnouncer, waitFor } from '../lib/cluster.js'
 import { grantsFrom, RBAC_MANIFEST } from '../lib/rbac-grants.js'
-import { MetricsRegistry } from '../../controller/observe/metrics.js'
-import { mergePatch, classifyApiError } from '../../controller/kube/kube-client.js'
+import { MetricsRegistry } from '../../internal/observe/metrics.js'
+import { mergePatch, classifyApiError } from '../../internal/kube/kube-client.js'
 
 t.test('the shipped RBAC binds both ServiceAccounts', async t => {
   const users = new Set(grantsFrom(readFileSync(RBAC_MANIFEST, 'utf8')).map(g => g.user))

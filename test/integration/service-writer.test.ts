@@ -4,8 +4,8 @@
 import t from 'tap'
 import { pino } from 'pino'
 import { CoreV1Api } from '@kubernetes/client-node'
-import { toServiceView } from '../../controller/core/views.js'
-import { EventRecorder } from '../../controller/kube/event-recorder.js'
+import { toServiceView } from '../../internal/core/views.js'
+import { EventRecorder } from '../../internal/kube/event-recorder.js'
 import { KubeServiceWriter } from '../../controller/kube/service-writer.js'
 import { eachApiServer } from '../lib/cluster.js'
 

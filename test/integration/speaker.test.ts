@@ -11,8 +11,8 @@ import { CoordinationV1Api, CoreV1Api, DiscoveryV1Api, V1MicroTime } from '@kube
 import { Speaker } from '../../speaker/speaker.js'
 import { eachApiServer, RecordingAnnouncer, waitFor, type TestCluster } from '../lib/cluster.js'
 import { announcingNode } from '../../speaker/core/election.js'
-import { MetricsRegistry } from '../../controller/observe/metrics.js'
-import { mergePatch } from '../../controller/kube/kube-client.js'
+import { MetricsRegistry } from '../../internal/observe/metrics.js'
+import { mergePatch } from '../../internal/kube/kube-client.js'
 import type { OwnStatus, PeerHeartbeatSource } from '../../speaker/peer-heartbeat.js'
 import type { ReceivedHeartbeat } from '../../speaker/core/peer-heartbeat.js'
 

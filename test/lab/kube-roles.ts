@@ -12,8 +12,8 @@ import {
   type KubeConfig, type V1Service, type V1EndpointSlice, type V1ServicePort,
 } from '@kubernetes/client-node'
 import type { Logger } from 'pino'
-import { Informer, objectKey } from '../../controller/kube/informer.js'
-import { classifyApiError } from '../../controller/kube/kube-client.js'
+import { Informer, objectKey } from '../../internal/kube/informer.js'
+import { classifyApiError } from '../../internal/kube/kube-client.js'
 import { run, inNetns } from './run.js'
 import type { LabPod } from './pods.js'
 import { POD_NAMESPACE } from './pods.js'

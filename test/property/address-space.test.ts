@@ -4,7 +4,7 @@
 import t from 'tap'
 import fc from 'fast-check'
 import { AddressSpace, countUsable } from '../../controller/core/address-space.js'
-import { isBuggyIPv4 } from '../../controller/core/ip.js'
+import { isBuggyIPv4 } from '../../internal/core/ip.js'
 
 const CHUNK = 1n << 52n
 const V6 = 0x20010db8n << 96n

@@ -7,11 +7,11 @@
 import t from 'tap'
 import fc from 'fast-check'
 import { Allocator } from '../../controller/core/allocator.js'
-import { canonicalIP, isBuggyIPv4, parseCIDR, parseIP, parseRange, rangeContains } from '../../controller/core/ip.js'
-import { parsePoolConfig, type Pool, type PoolConfig } from '../../controller/core/pool-config.js'
+import { canonicalIP, isBuggyIPv4, parseCIDR, parseIP, parseRange, rangeContains } from '../../internal/core/ip.js'
+import { parsePoolConfig, type Pool, type PoolConfig } from '../../internal/core/pool-config.js'
 import { applyConfig, reconcileService, type ReconcileResult, type ServiceWriter, type WriteOutcome } from '../../controller/core/reconcile.js'
 import { requestFromService } from '../../controller/core/allocation-request.js'
-import type { ServiceView } from '../../controller/core/views.js'
+import type { ServiceView } from '../../internal/core/views.js'
 import { svc as makeService } from '../unit/allocator-fixtures.js'
 
 // A small address universe so that Services collide, pools run out and edits bite.

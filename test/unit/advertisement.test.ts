@@ -1,5 +1,5 @@
 import t from 'tap'
-import { parsePoolConfig, type PoolConfig } from '../../controller/core/pool-config.js'
+import { parsePoolConfig, type PoolConfig } from '../../internal/core/pool-config.js'
 import { advertisementOf, interfacesFor, nodeMayAnnounce } from '../../speaker/core/advertisement.js'
 
 function config(text: string): PoolConfig {

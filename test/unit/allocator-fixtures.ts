@@ -1,6 +1,6 @@
 // Shared fixtures for the allocator, sharing, reconcile and property tests.
-import type { ServiceView } from '../../controller/core/views.js'
-import { parsePoolConfig, type PoolConfig } from '../../controller/core/pool-config.js'
+import type { ServiceView } from '../../internal/core/views.js'
+import { parsePoolConfig, type PoolConfig } from '../../internal/core/pool-config.js'
 
 export function svc(name: string, over: Partial<ServiceView> = {}): ServiceView {
   const namespace = over.namespace ?? 'default'

@@ -2,7 +2,7 @@
 import t from 'tap'
 import { Allocator } from '../../controller/core/allocator.js'
 import { requestFromService, type AllocationRequest } from '../../controller/core/allocation-request.js'
-import type { ServiceView } from '../../controller/core/views.js'
+import type { ServiceView } from '../../internal/core/views.js'
 import { config, svc } from './allocator-fixtures.js'
 
 const req = (s: ServiceView): AllocationRequest => {

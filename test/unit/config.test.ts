@@ -1,5 +1,5 @@
 import t from 'tap'
-import { CONFIG_LIMITS, formatConfigError, parsePoolConfig, selectorMatches } from '../../controller/core/pool-config.js'
+import { CONFIG_LIMITS, formatConfigError, parsePoolConfig, selectorMatches } from '../../internal/core/pool-config.js'
 
 const SAMPLE = `
 address-pools:

@@ -2,7 +2,7 @@ import t from 'tap'
 import { createHash } from 'node:crypto'
 import fc from 'fast-check'
 import { announcingNode, electService, shouldAnnounce } from '../../speaker/core/election.js'
-import type { ServiceView, EndpointSliceView } from '../../controller/core/views.js'
+import type { ServiceView, EndpointSliceView } from '../../internal/core/views.js'
 
 function svc(over: Partial<ServiceView> = {}): ServiceView {
   return {

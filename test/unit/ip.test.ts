@@ -1,5 +1,5 @@
 import t from 'tap'
-import { canonicalIP, formatValue, parseAddressBlock, parseCIDR, parseIP, parseRange, rangeSize } from '../../controller/core/ip.js'
+import { canonicalIP, formatValue, parseAddressBlock, parseCIDR, parseIP, parseRange, rangeSize } from '../../internal/core/ip.js'
 import fc from 'fast-check'
 
 t.test('parseIP accepts both families and rejects junk', async t => {

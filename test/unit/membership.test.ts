@@ -4,7 +4,7 @@ import {
   HEARTBEAT_INTERVAL_ANNOTATION, declaredHeartbeatInterval, liveMembers, observeHeartbeat, observeLease,
   type HeartbeatObservation, type LeaseObservation, type Listening, type MembershipInput, type SelfObservation,
 } from '../../speaker/core/membership.js'
-import type { NodeView } from '../../controller/core/views.js'
+import type { NodeView } from '../../internal/core/views.js'
 
 const node = (name: string, over: Partial<NodeView> = {}): NodeView =>
   ({ name, ready: true, labels: {}, excludedFromLoadBalancers: false, ...over })

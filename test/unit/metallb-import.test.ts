@@ -2,10 +2,10 @@
 // be accepted by parsePoolConfig and give the same Services the same IPs MetalLB gives them.
 import t from 'tap'
 import { importMetalLB, poolConfigMapManifest, type MetalLBInput, type MetalLBObject } from '../../controller/core/metallb-import.js'
-import { parsePoolConfig } from '../../controller/core/pool-config.js'
+import { parsePoolConfig } from '../../internal/core/pool-config.js'
 import { Allocator } from '../../controller/core/allocator.js'
 import { requestFromService } from '../../controller/core/allocation-request.js'
-import type { ServiceView } from '../../controller/core/views.js'
+import type { ServiceView } from '../../internal/core/views.js'
 import { svc } from './allocator-fixtures.js'
 import { load } from 'js-yaml'
 

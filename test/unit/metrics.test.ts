@@ -1,6 +1,6 @@
 import t from 'tap'
-import { MetricsRegistry } from '../../controller/observe/metrics.js'
-import { parseListenAddress } from '../../controller/observe/listen-address.js'
+import { MetricsRegistry } from '../../internal/observe/metrics.js'
+import { parseListenAddress } from '../../internal/observe/listen-address.js'
 
 t.test('renders the Prometheus text format with exact bigint values', async t => {
   const r = new MetricsRegistry()

@@ -8,7 +8,7 @@ import { NdpResponder, UNSOLICITED_NA_INTERVAL_MS, UNSOLICITED_NA_ROUNDS } from 
 import { FakeLink, systemError, until } from '../lib/fake-link.js'
 import { formatMac, parseMac } from '../../speaker/core/ethernet.js'
 import { decodeNdpFrame, neighborSolicitation, solicitedAdvertisement } from '../../speaker/core/ndp.js'
-import { MetricsRegistry } from '../../controller/observe/metrics.js'
+import { MetricsRegistry } from '../../internal/observe/metrics.js'
 import { assembleBpf, ndpFilterFor } from '../../speaker/core/bpf.js'
 
 const ours = parseMac('02:00:00:00:09:01')

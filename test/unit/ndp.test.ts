@@ -4,7 +4,7 @@ import t from 'tap'
 import fc from 'fast-check'
 import { isDeepStrictEqual } from 'node:util'
 import { PacketError, parseMac } from '../../speaker/core/ethernet.js'
-import { formatValue } from '../../controller/core/ip.js'
+import { formatValue } from '../../internal/core/ip.js'
 import {
   ALL_NODES_MAC, canonicalIpv6, icmpv6Sum, ipv6At, ipv6Bytes, solicitedNodeAddress, solicitedNodeMac,
 } from '../../speaker/core/ipv6.js'
@@ -174,7 +174,7 @@ const arbMac = fc.uint8Array({ minLength: 6, maxLength: 6 }).map(a => Buffer.fro
 const arbV6 = fc.uint8Array({ minLength: 16, maxLength: 16 }).map(a => ipv6At(Buffer.from(a), 0))
 const arbUnicast = fc.uint8Array({ minLength: 16, maxLength: 16 }).filter(a => a[0] !== 0xff).map(a => ipv6At(Buffer.from(a), 0))
 
-t.test('ipv6At gives the same RFC 5952 text as controller/core/ip.ts, and writeIpv6 inverts it', async t => {
+t.test('ipv6At gives the same RFC 5952 text as internal/core/ip.ts, and writeIpv6 inverts it', async t => {
   const zeroHeavy = fc.array(fc.constantFrom(0, 0, 0, 1, 0xff, 0xab), { minLength: 16, maxLength: 16 })
   fc.assert(fc.property(fc.oneof(fc.uint8Array({ minLength: 16, maxLength: 16 }).map(a => [...a]), zeroHeavy), bytes => {
     const b = Buffer.from(bytes)

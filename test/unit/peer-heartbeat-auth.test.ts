@@ -4,7 +4,7 @@
 import t from 'tap'
 import fc from 'fast-check'
 import { pino } from 'pino'
-import { MetricsRegistry } from '../../controller/observe/metrics.js'
+import { MetricsRegistry } from '../../internal/observe/metrics.js'
 import {
   decodeHeartbeat, encodeHeartbeat, verifyHeartbeat,
   type HeartbeatFrame, type HeartbeatKey, type HeartbeatTrust, type ReceivedHeartbeat,

@@ -2,7 +2,7 @@
 // and that a broken interface leaves the others working.
 import t from 'tap'
 import { pino } from 'pino'
-import { MetricsRegistry } from '../../controller/observe/metrics.js'
+import { MetricsRegistry } from '../../internal/observe/metrics.js'
 import { decodeHeartbeat, encodeHeartbeat, type ReceivedHeartbeat } from '../../speaker/core/peer-heartbeat.js'
 import { PeerHeartbeats } from '../../speaker/peer-heartbeat.js'
 import { FakeLink, systemError, until } from '../lib/fake-link.js'

@@ -1,9 +1,9 @@
 // Probing before claiming, pure: the schedule (core/probe.ts) and the Service annotations that say which IPs
-// the cluster announced before and which a probe found held (core/claims.ts, controller/core/annotations.ts).
+// the cluster announced before and which a probe found held (core/claims.ts, internal/core/annotations.ts).
 import t from 'tap'
 import { PROBE_TIMING, probePlan, retryAfterMs } from '../../speaker/core/probe.js'
 import { claimPatch, needsProbe } from '../../speaker/core/claims.js'
-import { ADDRESS_IN_USE, ANNOUNCED_IPS, addressesInUse, announcedIPs } from '../../controller/core/annotations.js'
+import { ADDRESS_IN_USE, ANNOUNCED_IPS, addressesInUse, announcedIPs } from '../../internal/core/annotations.js'
 
 t.test('the schedule: probes at once and 200 ms apart, free 400 ms after the last; under RFC 4862 DAD\'s 1 s', async t => {
   t.same(probePlan(PROBE_TIMING), { sendAtMs: [0, 200, 400], decideAtMs: 800 })

@@ -8,7 +8,7 @@ import {
   type ServiceWriter,
   type WriteOutcome,
 } from '../../controller/core/reconcile.js'
-import type { ServiceView } from '../../controller/core/views.js'
+import type { ServiceView } from '../../internal/core/views.js'
 import { svc } from './allocator-fixtures.js'
 
 const POOL = `

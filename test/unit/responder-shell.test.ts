@@ -7,7 +7,7 @@ import { ArpResponder, GRATUITOUS_INTERVAL_MS, GRATUITOUS_ROUNDS } from '../../s
 import { FakeLink, systemError, until } from '../lib/fake-link.js'
 import { parseMac } from '../../speaker/core/ethernet.js'
 import { arpReply, arpRequest, decodeArpFrame, gratuitousRequest } from '../../speaker/core/arp.js'
-import { MetricsRegistry } from '../../controller/observe/metrics.js'
+import { MetricsRegistry } from '../../internal/observe/metrics.js'
 import { arpFilterFor, assembleBpf } from '../../speaker/core/bpf.js'
 
 const ours = parseMac('02:00:00:00:00:0b')

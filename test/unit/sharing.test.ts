@@ -2,7 +2,7 @@ import t from 'tap'
 import { Allocator } from '../../controller/core/allocator.js'
 import { requestFromService } from '../../controller/core/allocation-request.js'
 import { backendKey, sharingConflict, type SharingInfo } from '../../controller/core/sharing.js'
-import type { ServiceView } from '../../controller/core/views.js'
+import type { ServiceView } from '../../internal/core/views.js'
 import { config, svc } from './allocator-fixtures.js'
 
 const info = (sharingKey: string | null, ports: [string, number][], backend = ''): SharingInfo => ({

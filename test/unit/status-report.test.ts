@@ -2,7 +2,7 @@
 import t from 'tap'
 import { buildStatus, formatStatus } from '../../controller/core/status-report.js'
 import { svc } from './allocator-fixtures.js'
-import type { NodeView } from '../../controller/core/views.js'
+import type { NodeView } from '../../internal/core/views.js'
 
 const node = (name: string): NodeView => ({ name, ready: true, labels: {}, excludedFromLoadBalancers: false })
 const base = { services: [svc('web', { ingressIPs: ['192.0.2.240'] })], nodes: [node('n1')], leases: [], announcements: new Map(), loadBalancerClass: null, nowMs: 0 }
