@@ -4,12 +4,6 @@
 import { EventEmitter } from 'node:events'
 import { createRequire } from 'node:module'
 
-/** Ethernet protocol numbers used with `PacketSocket.open` (include/uapi/linux/if_ether.h). */
-export const ETH_P_ALL = 0x0003
-export const ETH_P_IP = 0x0800
-export const ETH_P_ARP = 0x0806
-export const ETH_P_IPV6 = 0x86dd
-
 /** A Node-style system error, as thrown by `fs` or `net`: `code` 'EPERM', `errno` -1, `syscall` 'socket'. */
 export interface PacketSocketError extends Error {
   code: string
@@ -20,7 +14,10 @@ export interface PacketSocketError extends Error {
 export interface OpenOptions {
   /** Interface name in the network namespace of this process, e.g. 'eth0'. */
   interface: string
-  /** EtherType to receive and send, host order, e.g. ETH_P_ARP. */
+  /**
+   * EtherType to receive and send, host order, e.g. 0x0806. The numbers belong to the protocols, not to this
+   * wrapper: speaker/core/ethernet.ts has them (ETHERTYPE_ARP, ETHERTYPE_IPV6).
+   */
   protocol: number
 }
 

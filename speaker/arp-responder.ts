@@ -1,11 +1,11 @@
 // The ARP responder for one interface: the Layer-2 responder (layer2-responder.ts) with ARP's decision
-// (core/responder.ts), its gratuitous forms and its timing. It answers requests for the IPs it is told to
+// (core/arp-decision.ts), its gratuitous forms and its timing. It answers requests for the IPs it is told to
 // announce, sends gratuitous ARP when it takes an IP over, and counts everything.
-import { ETH_P_ARP } from '../native/index.js'
+import { ETHERTYPE_ARP } from './core/ethernet.js'
 import { arpRequest, canonicalIpv4, gratuitousReply, gratuitousRequest } from './core/arp.js'
 import { arpFilter, arpFilterFor, assembleBpf } from './core/bpf.js'
-import { decideArp, type DropReason } from './core/responder.js'
-import { Layer2Responder, ResponderError, type Layer2Protocol, type Layer2ResponderOptions, type Layer2Stats } from './layer2-responder.js'
+import { decideArp, type ArpDropReason } from './core/arp-decision.js'
+import { Layer2Responder, type Layer2Protocol, type Layer2ResponderOptions, type Layer2Stats } from './layer2-responder.js'
 import { openPacketLink, type FrameLink, type OpenLink } from './link/packet-link.js'
 
 /**
@@ -22,20 +22,17 @@ export interface ArpResponderOptions extends Omit<Layer2ResponderOptions<FrameLi
   gratuitous?: { intervalMs?: number; rounds?: number }
 }
 
-export type ArpResponderStats = Layer2Stats<DropReason>
-
-/** @deprecated The responders share one error; use ResponderError. */
-export { ResponderError as ArpResponderError }
+export type ArpResponderStats = Layer2Stats<ArpDropReason>
 
 /**
  * Opens the ARP link: EtherType ARP, kernel filter passing only ARP requests and replies (any address: the
  * responder narrows it to the announced IPs right after, through filterFor). Needs CAP_NET_RAW.
  */
 export function openArpLink(interfaceName: string): FrameLink {
-  return openPacketLink(interfaceName, ETH_P_ARP, assembleBpf(arpFilter()))
+  return openPacketLink(interfaceName, ETHERTYPE_ARP, assembleBpf(arpFilter()))
 }
 
-function arpProtocol(opts: ArpResponderOptions): Layer2Protocol<DropReason, FrameLink> {
+function arpProtocol(opts: ArpResponderOptions): Layer2Protocol<ArpDropReason, FrameLink> {
   return {
     name: 'ARP',
     canonical: canonicalIpv4,
@@ -58,13 +55,13 @@ function arpProtocol(opts: ArpResponderOptions): Layer2Protocol<DropReason, Fram
   }
 }
 
-export class ArpResponder extends Layer2Responder<DropReason, FrameLink> {
+export class ArpResponder extends Layer2Responder<ArpDropReason, FrameLink> {
   constructor(opts: ArpResponderOptions) {
     super(arpProtocol(opts), { ...opts, openLink: opts.openLink ?? openArpLink })
   }
 }
 
-// A literal rather than a loop over DROP_REASONS so that the compiler flags a reason added there.
-function zeroDrops(): Record<DropReason, number> {
+// A literal rather than a loop over ARP_DROP_REASONS so that the compiler flags a reason added there.
+function zeroDrops(): Record<ArpDropReason, number> {
   return { malformed: 0, 'own-frame': 0, 'wrong-destination': 0, 'not-request': 0, 'not-announced': 0 }
 }

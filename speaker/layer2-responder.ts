@@ -1,5 +1,6 @@
 // The Layer-2 responder for one interface and one protocol: the thin shell that ARP (arp-responder.ts)
-// and NDP (ndp-responder.ts) share around their pure decisions (core/responder.ts, core/ndp-responder.ts).
+// and NDP (ndp-responder.ts) share around their pure decisions (core/arp-decision.ts, core/ndp-decision.ts;
+// what they return: core/layer2-decision.ts).
 // It answers for the IPs it is told to announce, announces an IP when it takes it over (repeated, and
 // cancelled when the IP is withdrawn), probes an IP no node of the cluster announced before and refuses it
 // when another host answers (RFC 5227 §2.1.1, RFC 4862 §5.4; core/probe.ts), joins the multicast groups the protocol needs, counts everything
@@ -10,25 +11,8 @@ import type { MetricsRegistry, MetricFamily } from '../internal/observe/metrics.
 import { formatMac } from './core/ethernet.js'
 import { PROBE_TIMING, probePlan, retryAfterMs, type ProbeTiming } from './core/probe.js'
 import type { ProbeOutcome } from './core/claims.js'
-import type { FrameLink, OpenLink } from './link/packet-link.js'
-
-/** What a protocol's pure decision returns for one received frame. */
-export type Layer2Decision<Reason extends string> =
-  | { kind: 'reply'; ip: string; frame: Buffer }
-  /** Another host announced `ip`, which we announce (RFC 5227 §2.4). */
-  | { kind: 'conflict'; ip: string; from: Buffer }
-  /** Another host uses `ip`, which we are probing for (RFC 5227 §2.1.1, RFC 4862 §5.4). */
-  | { kind: 'in-use'; ip: string; from: Buffer }
-  | { kind: 'drop'; reason: Reason; error?: { code: string } }
-
-export interface Layer2Context {
-  /** Our interface's MAC (6 bytes). */
-  mac: Buffer
-  /** Canonical addresses this responder announces; read by every decision. */
-  announced: ReadonlySet<string>
-  /** Canonical addresses being probed before they are announced. */
-  probing: ReadonlySet<string>
-}
+import type { Layer2Context, Layer2Decision } from './core/layer2-decision.js'
+import { isInterfaceGoneError, isReceiveStoppedError, type FrameLink, type OpenLink } from './link/packet-link.js'
 
 /** Multicast groups an announced IP needs joined for its requests to get past the NIC. */
 export interface GroupHooks<L extends FrameLink> {
@@ -161,27 +145,6 @@ interface Counters {
 
 function bump<K>(map: Map<K, number>, key: K): void {
   map.set(key, (map.get(key) ?? 0) + 1)
-}
-
-/** A string field of a Node-style error ('code', 'syscall'), undefined when absent. */
-function field(err: unknown, key: 'code' | 'syscall'): string | undefined {
-  if (typeof err !== 'object' || err === null) return undefined
-  const v: unknown = Reflect.get(err, key)
-  return typeof v === 'string' ? v : undefined
-}
-
-/** 'uv_poll': native stopped polling for good (native/src/packet.c on_poll); the socket is deaf. */
-function isReceiveFatal(err: unknown): boolean {
-  return field(err, 'syscall') === 'uv_poll'
-}
-
-/**
- * ENODEV/ENXIO on send: the interface the socket was bound to is gone; one created again under the same
- * name has a new ifindex, which only a new socket binds to.
- */
-function isSendFatal(err: unknown): boolean {
-  const code = field(err, 'code')
-  return code === 'ENODEV' || code === 'ENXIO'
 }
 
 export class Layer2Responder<Reason extends string, L extends FrameLink = FrameLink> {
@@ -561,7 +524,7 @@ export class Layer2Responder<Reason extends string, L extends FrameLink = FrameL
     this.log.warn({ err }, `${this.#proto.name} receive error`)
     // ENETDOWN alone is a flap the kernel recovers from (it re-hooks the socket when the interface comes
     // back up), unless the interface was deleted: then the socket stays unbound for good.
-    if (isReceiveFatal(err)) this.#lose(link, 'receive stopped')
+    if (isReceiveStoppedError(err)) this.#lose(link, 'receive stopped')
     else if (link.interfaceGone()) this.#lose(link, 'interface gone')
   }
 
@@ -573,7 +536,7 @@ export class Layer2Responder<Reason extends string, L extends FrameLink = FrameL
       // e.g. ENETDOWN while the interface is down, ENOBUFS under pressure: count it, keep going.
       this.#sendErrors++
       this.log.warn({ err, ip }, `${this.#proto.name} send failed`)
-      if (isSendFatal(err)) this.#lose(link, 'interface gone')
+      if (isInterfaceGoneError(err)) this.#lose(link, 'interface gone')
       return false
     }
   }

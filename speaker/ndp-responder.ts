@@ -1,13 +1,13 @@
 // The NDP responder for one interface: the Layer-2 responder (layer2-responder.ts) with NDP's decision
-// (core/ndp-responder.ts), unsolicited advertisements and solicited-node group membership. It joins the
+// (core/ndp-decision.ts), unsolicited advertisements and solicited-node group membership. It joins the
 // solicited-node group of every address it announces, answers Neighbor Solicitations for them, sends
 // unsolicited Neighbor Advertisements when it takes an address over, and counts everything.
-import { ETH_P_IPV6 } from '../native/index.js'
+import { ETHERTYPE_IPV6 } from './core/ethernet.js'
 import { assembleBpf, ndpFilter, ndpFilterFor } from './core/bpf.js'
 import { canonicalIpv6, solicitedNodeMac } from './core/ipv6.js'
 import { neighborSolicitation, unsolicitedAdvertisement } from './core/ndp.js'
-import { decideNdp, type NdpDropReason } from './core/ndp-responder.js'
-import { Layer2Responder, ResponderError, type Layer2Protocol, type Layer2ResponderOptions, type Layer2Stats } from './layer2-responder.js'
+import { decideNdp, type NdpDropReason } from './core/ndp-decision.js'
+import { Layer2Responder, type Layer2Protocol, type Layer2ResponderOptions, type Layer2Stats } from './layer2-responder.js'
 import { openPacketLink, type MulticastLink, type OpenLink } from './link/packet-link.js'
 
 /**
@@ -32,9 +32,6 @@ export interface NdpResponderStats extends Layer2Stats<NdpDropReason> {
   membershipErrors: number
 }
 
-/** @deprecated The responders share one error; use ResponderError. */
-export { ResponderError as NdpResponderError }
-
 /**
  * Opens the NDP link: EtherType IPv6, kernel filter passing only Neighbor Solicitations and Advertisements
  * (any address: the responder narrows it to the announced addresses right after, through filterFor). Needs
@@ -42,7 +39,7 @@ export { ResponderError as NdpResponderError }
  * §7.2.2), which a NIC drops in hardware unless someone joined it: the responder joins per address.
  */
 export function openNdpLink(interfaceName: string): MulticastLink {
-  return openPacketLink(interfaceName, ETH_P_IPV6, assembleBpf(ndpFilter()))
+  return openPacketLink(interfaceName, ETHERTYPE_IPV6, assembleBpf(ndpFilter()))
 }
 
 function ndpProtocol(opts: NdpResponderOptions): Layer2Protocol<NdpDropReason, MulticastLink> {

@@ -24,7 +24,7 @@ import {
   judgeFreshness, senderRecord, verifyHeartbeat,
   type DecodedHeartbeat, type HeartbeatTrust, type ReceivedHeartbeat, type SenderRecord,
 } from './core/peer-heartbeat.js'
-import { openPacketLink, type MulticastLink, type OpenLink } from './link/packet-link.js'
+import { isInterfaceGoneError, isReceiveStoppedError, openPacketLink, type MulticastLink, type OpenLink } from './link/packet-link.js'
 
 /** What this node says of itself in each heartbeat (core/membership.ts decides it). */
 export interface OwnStatus {
@@ -91,14 +91,9 @@ const openHeartbeatLink: OpenLink<MulticastLink> = name =>
 /** Intervals between attempts to open (again) an interface's heartbeat socket. */
 const REOPEN_EVERY_INTERVALS = 10
 
-function errorField(err: unknown, name: string): unknown {
-  return typeof err === 'object' && err !== null ? Reflect.get(err, name) : undefined
-}
-
-/** The socket is lost for good: the interface is gone (ENODEV, ENXIO) or native stopped polling ('uv_poll'). */
+/** The socket is lost for good, on send or receive alike: the interface is gone or native stopped polling. */
 function isLinkLost(err: unknown): boolean {
-  const code = errorField(err, 'code')
-  return code === 'ENODEV' || code === 'ENXIO' || errorField(err, 'syscall') === 'uv_poll'
+  return isInterfaceGoneError(err) || isReceiveStoppedError(err)
 }
 
 interface Slot {

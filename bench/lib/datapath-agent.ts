@@ -25,9 +25,10 @@ async function responderMain(): Promise<void> {
 }
 
 async function floodMain(): Promise<void> {
-  const { PacketSocket, ETH_P_ARP } = await import('../../native/index.js')
+  const { PacketSocket } = await import('../../native/index.js')
+  const { ETHERTYPE_ARP } = await import('../../speaker/core/ethernet.js')
   const { arpRequest, gratuitousReply } = await import('../../speaker/core/arp.js')
-  const sock = PacketSocket.open({ interface: process.env.L2LB_TBENCH_IF ?? '', protocol: ETH_P_ARP })
+  const sock = PacketSocket.open({ interface: process.env.L2LB_TBENCH_IF ?? '', protocol: ETHERTYPE_ARP })
   // The flooder reads nothing; frames queued to its socket are simply discarded on close.
   commands(async cmd => {
     if (cmd.cmd !== 'flood') return

@@ -312,7 +312,7 @@ export class Allocator {
   }
 
   /** The pool whose usable addresses include ip. */
-  private poolOf(ip: IP): PoolState | null {
+  private usablePool(ip: IP): PoolState | null {
     for (const ps of this.poolList) {
       for (const r of ps.pool.ranges) {
         if (rangeContains(r, ip)) return ps.pool.avoidBuggyIPs && ip.family === 'IPv4' && isBuggyIPv4(ip.value) ? null : ps
@@ -357,7 +357,7 @@ export class Allocator {
     for (const h of old) {
       const why = this.configProblem(h.ips, h.namespace, h.labels)
       if (why === null) {
-        const ps = this.poolOf(h.ips[0] ?? { family: 'IPv4', value: -1n })
+        const ps = this.usablePool(h.ips[0] ?? { family: 'IPv4', value: -1n })
         if (ps !== null) {
           this.place(h.key, ps, h.ips, h.namespace, h.labels, h.sharing)
           continue
@@ -369,8 +369,8 @@ export class Allocator {
       // When the valid ones now lie in different pools, those in the pool of the first (the Service's primary
       // family) stay: an assignment is drawn from one pool.
       const valid = h.ips.length > 1 ? h.ips.filter(ip => this.configProblem([ip], h.namespace, h.labels) === null) : []
-      const home = valid[0] === undefined ? null : this.poolOf(valid[0])
-      const still = home === null ? [] : valid.filter(ip => this.poolOf(ip) === home)
+      const home = valid[0] === undefined ? null : this.usablePool(valid[0])
+      const still = home === null ? [] : valid.filter(ip => this.usablePool(ip) === home)
       if (home !== null) {
         this.place(h.key, home, still, h.namespace, h.labels, h.sharing)
         const stays = new Set(still)
@@ -389,7 +389,7 @@ export class Allocator {
   private configProblem(ips: readonly IP[], namespace: string, labels: Readonly<Record<string, string>>): string | null {
     let pool: PoolState | null = null
     for (const ip of ips) {
-      const ps = this.poolOf(ip)
+      const ps = this.usablePool(ip)
       if (ps === null) return this.outside(ip).message
       if (pool !== null && pool !== ps) return `${formatIP(ip)} is in pool ${ps.pool.name}, the other address in pool ${pool.pool.name}`
       pool = ps
@@ -413,7 +413,7 @@ export class Allocator {
       if (req.families.length > 0 && !req.families.includes(ip.family)) {
         return { kind: 'familyMismatch', message: `${formatIP(ip)} is ${ip.family} but the Service's ipFamilies are [${req.families.join(', ')}]` }
       }
-      const ps = this.poolOf(ip)
+      const ps = this.usablePool(ip)
       if (ps === null) return this.outside(ip)
       if (pool !== null && pool !== ps) {
         return { kind: 'invalidRequest', message: `${formatIP(ip)} is in pool ${ps.pool.name} but the other address in pool ${pool.pool.name}: ask for addresses of one pool` }
@@ -518,7 +518,7 @@ export class Allocator {
     const space = ps.spaces.get(family)
     if (space === undefined) return null
     for (const p of prefer) {
-      if (p.family === family && this.poolOf(p) === ps && this.takenProblem(p, req) === null) return p
+      if (p.family === family && this.usablePool(p) === ps && this.takenProblem(p, req) === null) return p
     }
     const sk = req.sharing.sharingKey
     if (sk !== null) {
@@ -543,7 +543,7 @@ export class Allocator {
     }
     // The pool of the addresses the Service had comes first: an address that is still valid stays put.
     const first = prefer[0]
-    const home = first === undefined ? null : this.poolOf(first)
+    const home = first === undefined ? null : this.usablePool(first)
     if (home !== null && order.includes(home) && order[0] !== home) order = [home, ...order.filter(ps => ps !== home)]
     // PreferDualStack: the first family is required, the second wanted; a pool that gives both wins over
     // an earlier one of the same tier that gives only the first.
@@ -627,7 +627,7 @@ export class Allocator {
   private commit(req: AllocationRequest, ips: readonly IP[], changed: boolean, known?: PoolState): AssignResult {
     const ordered = familyOrder(ips, req.families)
     const first = ordered[0]
-    const ps = known ?? (first === undefined ? null : this.poolOf(first))
+    const ps = known ?? (first === undefined ? null : this.usablePool(first))
     if (ps === null) return { ok: false, failure: { kind: 'invalidRequest', message: 'no address' } }
     return { ok: true, assignment: this.place(req.key, ps, ordered, req.namespace, req.labels, req.sharing), changed }
   }

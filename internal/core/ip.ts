@@ -98,6 +98,16 @@ export function formatValue(family: IPFamily, v: bigint): string {
     while (j < i + 3 && hex.charCodeAt(j) === 48) j++ // drop leading zeros, keep the last digit
     groups.push(hex.slice(j, i + 4))
   }
+  return joinIpv6Groups(groups)
+}
+
+/**
+ * RFC 5952 §4: the text of an IPv6 address from its eight groups, each lower-case hex without leading zeros
+ * ('0' for zero): joined with ':', the longest run of two or more zero groups written '::', the leftmost on a
+ * tie. The one definition of the compression: formatValue and the wire reader (speaker/core/ipv6.ts, ipv6At)
+ * both end here, so that an address read off the wire compares equal to the same address from a Service.
+ */
+export function joinIpv6Groups(groups: readonly string[]): string {
   let bestStart = -1
   let bestLen = 1 // RFC 5952 4.2.2: a single zero group is not compressed
   for (let i = 0; i < 8; ) {

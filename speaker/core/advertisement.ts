@@ -4,8 +4,7 @@
 // MetalLB #1154 did). With one, a pool is announced only by the advertisements naming it (or naming no pool),
 // from nodes their node-selectors match, on their interfaces.
 // An IP in no pool is never announced: a hand-edited status cannot make a node claim someone else's address.
-import { parseIP, rangeContains } from '../../internal/core/ip.js'
-import { selectorMatches, type L2Advertisement, type Pool, type PoolConfig } from '../../internal/core/pool-config.js'
+import { poolOf, selectorMatches, type L2Advertisement, type PoolConfig } from '../../internal/core/pool-config.js'
 
 export interface IPAdvertisement {
   readonly pool: string
@@ -14,12 +13,6 @@ export interface IPAdvertisement {
 }
 
 const EVERYWHERE: L2Advertisement = { ipAddressPools: [], nodeSelectors: [], interfaces: [] }
-
-export function poolOf(ip: string, pools: readonly Pool[]): Pool | null {
-  const parsed = parseIP(ip)
-  if (!parsed.ok) return null
-  return pools.find(p => p.ranges.some(r => rangeContains(r, parsed.value))) ?? null
-}
 
 export function advertisementOf(ip: string, config: PoolConfig): IPAdvertisement | null {
   const pool = poolOf(ip, config.pools)

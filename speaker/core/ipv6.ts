@@ -1,7 +1,7 @@
 // IPv6 pieces the NDP codec needs: addresses as 16 bytes in a frame, their canonical text, the multicast
 // mappings of RFC 4291 §2.7.1 and RFC 2464 §7, and the ICMPv6 checksum over the pseudo-header (RFC 8200
 // §8.1, RFC 4443 §2.3). Bad input raises ethernet.ts's PacketError, the one codec error of speaker/core.
-import { canonicalIP, parseIP } from '../../internal/core/ip.js'
+import { canonicalIP, joinIpv6Groups, parseIP } from '../../internal/core/ip.js'
 import { PacketError } from './ethernet.js'
 
 export const IPV6_ALEN = 16
@@ -10,40 +10,14 @@ export const IPV6_HLEN = 40
 export const IPPROTO_ICMPV6 = 58
 
 /**
- * The RFC 5952 text of the 16 bytes at `offset` (lower case, longest run of two or more zero groups
- * compressed, leftmost on a tie): the same text as internal/core/ip.ts formatValue, so that addresses
- * read off the wire compare equal to the announced set. Built from the bytes without a bigint: this runs
- * for every solicitation received.
+ * The RFC 5952 text of the 16 bytes at `offset`, compressed by internal/core/ip.ts joinIpv6Groups (as
+ * formatValue is), so that addresses read off the wire compare equal to the announced set. Built from the
+ * bytes without a bigint: this runs for every solicitation received.
  */
 export function ipv6At(buf: Buffer, offset: number): string {
-  const groups: number[] = []
-  for (let i = 0; i < 8; i++) groups.push(((buf[offset + 2 * i] ?? 0) << 8) | (buf[offset + 2 * i + 1] ?? 0))
-  let bestStart = -1
-  let bestLen = 1 // RFC 5952 §4.2.2: a single zero group is not compressed
-  for (let i = 0; i < 8; ) {
-    if (groups[i] !== 0) {
-      i++
-      continue
-    }
-    let j = i
-    while (j < 8 && groups[j] === 0) j++
-    if (j - i > bestLen) {
-      bestStart = i
-      bestLen = j - i
-    }
-    i = j
-  }
-  let out = ''
-  for (let i = 0; i < 8; i++) {
-    if (i === bestStart) {
-      out += '::'
-      i += bestLen - 1
-      continue
-    }
-    if (i > 0 && i !== bestStart + bestLen) out += ':'
-    out += (groups[i] ?? 0).toString(16)
-  }
-  return out
+  const groups: string[] = []
+  for (let i = 0; i < 8; i++) groups.push((((buf[offset + 2 * i] ?? 0) << 8) | (buf[offset + 2 * i + 1] ?? 0)).toString(16))
+  return joinIpv6Groups(groups)
 }
 
 /** Writes IPv6 address `ip` as 16 bytes at `offset`; throws PacketError('BAD_ADDRESS'). */

@@ -2,7 +2,7 @@
 // when a refused address is probed again. RFC 5227 §2.1.1 (IPv4 ARP probes) and RFC 4862 §5.4 (IPv6
 // duplicate address detection) describe the probe; the shell (layer2-responder.ts) sends the frames the
 // protocol builds (an ARP request from 0.0.0.0, a Neighbor Solicitation from ::) on this schedule, and the
-// decisions (core/responder.ts, core/ndp-responder.ts) say `in-use` when another host answers.
+// decisions (core/arp-decision.ts, core/ndp-decision.ts) say `in-use` when another host answers.
 //
 // Only an address no node of this cluster announced before is probed (speaker/core/claims.ts says which):
 // a takeover after a failover skips it, so the probe never slows failover down.

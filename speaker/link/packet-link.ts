@@ -41,6 +41,30 @@ export interface MulticastLink extends FrameLink {
 
 export type OpenLink<L extends FrameLink = FrameLink> = (interfaceName: string) => L
 
+/** A string field of a Node-style error ('code', 'syscall'), undefined when absent. */
+function errorField(err: unknown, key: 'code' | 'syscall'): string | undefined {
+  if (typeof err !== 'object' || err === null) return undefined
+  const v: unknown = Reflect.get(err, key)
+  return typeof v === 'string' ? v : undefined
+}
+
+/**
+ * A receive error with syscall 'uv_poll': native stopped polling for good (native/src/packet.c on_poll,
+ * native/README.md); the socket is deaf and only a new one receives again.
+ */
+export function isReceiveStoppedError(err: unknown): boolean {
+  return errorField(err, 'syscall') === 'uv_poll'
+}
+
+/**
+ * ENODEV/ENXIO (on send): the interface the socket was bound to is gone; one created again under the same
+ * name has a new ifindex, which only a new socket binds to.
+ */
+export function isInterfaceGoneError(err: unknown): boolean {
+  const code = errorField(err, 'code')
+  return code === 'ENODEV' || code === 'ENXIO'
+}
+
 /**
  * Opens a packet socket for `etherType` on an interface of this process's network namespace and attaches
  * `filterProgram` (assembled BPF) before any frame is read. Needs CAP_NET_RAW; throws the socket's

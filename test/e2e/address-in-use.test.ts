@@ -21,8 +21,8 @@ const CLIENT_IF = 'eth0'
 
 async function captureMain(): Promise<void> {
   const { serveCapture } = await import('../lib/json-agent.js')
-  const { ETH_P_IPV6 } = await import('../../native/index.js')
-  serveCapture(CLIENT_IF, ETH_P_IPV6)
+  const { ETHERTYPE_IPV6 } = await import('../../speaker/core/ethernet.js')
+  serveCapture(CLIENT_IF, ETHERTYPE_IPV6)
 }
 
 async function testMain(): Promise<void> {

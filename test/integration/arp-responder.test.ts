@@ -5,7 +5,7 @@
 //
 // This file is also the children: L2LB_TARP_ROLE=responder runs an ArpResponder, L2LB_TARP_ROLE=capture a
 // PacketSocket for ARP; both speak JSON lines (stdout: events; stdin: commands).
-import { ETH_P_ARP } from '../../native/index.js'
+import { ETHERTYPE_ARP } from '../../speaker/core/ethernet.js'
 import { serveCapture, serveResponder, startInNetns, type Agent } from '../lib/json-agent.js'
 import { netnsSkipReason, pick, run, until, vethPair } from '../lib/netns.js'
 
@@ -188,5 +188,5 @@ async function arping(ip: string, count: number, deadline: number): Promise<{ co
 // Dispatch last, once every declaration above is initialised.
 const role = process.env.L2LB_TARP_ROLE
 if (role === 'responder') await responderMain()
-else if (role === 'capture') serveCapture(process.env.L2LB_TARP_IF ?? '', ETH_P_ARP)
+else if (role === 'capture') serveCapture(process.env.L2LB_TARP_IF ?? '', ETHERTYPE_ARP)
 else await testMain()

@@ -7,7 +7,7 @@
 //
 // This file is also the children: L2LB_TNDP_ROLE=responder runs an NdpResponder, L2LB_TNDP_ROLE=capture a
 // PacketSocket for IPv6; both speak JSON lines (stdout: events; stdin: commands).
-import { ETH_P_IPV6 } from '../../native/index.js'
+import { ETHERTYPE_IPV6 } from '../../speaker/core/ethernet.js'
 import { serveCapture, serveResponder, startInNetns, type Agent } from '../lib/json-agent.js'
 import { netnsSkipReason, pick, run, until, vethPair } from '../lib/netns.js'
 
@@ -185,5 +185,5 @@ async function maddr(ns: string, dev: string): Promise<string> {
 // Dispatch last, once every declaration above is initialised.
 const role = process.env.L2LB_TNDP_ROLE
 if (role === 'responder') await responderMain()
-else if (role === 'capture') serveCapture(process.env.L2LB_TNDP_IF ?? '', ETH_P_IPV6)
+else if (role === 'capture') serveCapture(process.env.L2LB_TNDP_IF ?? '', ETHERTYPE_IPV6)
 else await testMain()

@@ -5,7 +5,7 @@
 // prints the record as one JSON line and exits.
 import { createInterface } from 'node:readline'
 import { performance } from 'node:perf_hooks'
-import { ETH_P_ARP } from '../../native/index.js'
+import { ETHERTYPE_ARP } from '../../speaker/core/ethernet.js'
 import { openPacketLink } from '../../speaker/link/packet-link.js'
 import { ARP_OP_REPLY, arpRequest, checkArpFrame, decodeArpFrame } from '../../speaker/core/arp.js'
 import { BPF_LD_H_ABS, allOf, assembleBpf } from '../../speaker/core/bpf.js'
@@ -20,7 +20,7 @@ if (!src || ips.length === 0 || !(intervalMs >= 5) || !(maxMs > 0 && maxMs <= 30
 }
 const wanted = new Set(ips)
 // Replies only (opcode 2 at offset 20): requests from anyone else never wake us.
-const link = openPacketLink(iface, ETH_P_ARP, assembleBpf(allOf([[BPF_LD_H_ABS, 12, ETH_P_ARP], [BPF_LD_H_ABS, 20, ARP_OP_REPLY]])))
+const link = openPacketLink(iface, ETHERTYPE_ARP, assembleBpf(allOf([[BPF_LD_H_ABS, 12, ETHERTYPE_ARP], [BPF_LD_H_ABS, 20, ARP_OP_REPLY]])))
 const requests: { t: number; ip: string }[] = []
 const replies: { t: number; ip: string; mac: string }[] = []
 link.subscribe(frame => {

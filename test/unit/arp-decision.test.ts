@@ -5,7 +5,8 @@ import {
   ARP_OP_REPLY, ARP_OP_REQUEST, arpReply, arpRequest, checkArpFrame, decodeArpFrame, encodeArpFrame,
   gratuitousReply, gratuitousRequest,
 } from '../../speaker/core/arp.js'
-import { DROP_REASONS, decideArp, type ResponderContext } from '../../speaker/core/responder.js'
+import { ARP_DROP_REASONS, decideArp } from '../../speaker/core/arp-decision.js'
+import type { Layer2Context } from '../../speaker/core/layer2-decision.js'
 import {
   ARP_FILTER_MAX_IPS, BPF_INSN_SIZE, BPF_LD_H_ABS, arpFilter, arpFilterFor, assembleBpf, type BpfInsn,
 } from '../../speaker/core/bpf.js'
@@ -13,7 +14,7 @@ import { checkBpf, runBpf } from '../lib/bpf-interpreter.js'
 
 const ours = parseMac('02:00:00:00:00:0b')
 const client = parseMac('02:00:00:00:00:64')
-const ctx: ResponderContext = { mac: ours, announced: new Set(['192.0.2.240', '192.0.2.241']) }
+const ctx: Layer2Context = { mac: ours, announced: new Set(['192.0.2.240', '192.0.2.241']) }
 
 t.test('a broadcast request for an announced IP is answered unicast to the asker', async t => {
   const d = decideArp(arpRequest(client, '192.0.2.100', '192.0.2.240'), ctx)
@@ -73,7 +74,7 @@ t.test('another host announcing one of our IPs is a conflict, request or reply a
 
 t.test('while probing, any frame from another host with the probed IP as sender says it is in use (RFC 5227 §2.1.1)', async t => {
   const holder = Buffer.from([0x02, 0x00, 0xc0, 0x00, 0x02, 0x0d])
-  const probing: ResponderContext = { mac: ours, announced: new Set(['192.0.2.240']), probing: new Set(['192.0.2.242']) }
+  const probing: Layer2Context = { mac: ours, announced: new Set(['192.0.2.240']), probing: new Set(['192.0.2.242']) }
   // The holder answers our probe: a reply unicast to us, sender the probed IP, target 0.0.0.0.
   t.same(decideArp(arpReply(holder, '192.0.2.242', ours, '0.0.0.0'), probing), { kind: 'in-use', ip: '192.0.2.242', from: holder }, 'the answer to our probe')
   t.same(decideArp(arpRequest(holder, '192.0.2.242', '192.0.2.1'), probing), { kind: 'in-use', ip: '192.0.2.242', from: holder }, 'the holder asking for its gateway')
@@ -121,7 +122,7 @@ t.test('fuzz: decideArp never throws, reports exactly the conflicts, and replies
     } catch {
       expectReply = false
     }
-    if (d.kind === 'drop') return !expectReply && !expectConflict && DROP_REASONS.includes(d.reason)
+    if (d.kind === 'drop') return !expectReply && !expectConflict && ARP_DROP_REASONS.includes(d.reason)
     if (d.kind === 'conflict') return expectConflict && d.from.equals(frame.subarray(22, 28))
     if (d.kind === 'in-use') return false // nothing is probed here
     return expectReply && decodeArpFrame(d.frame).ethDst.equals(frame.subarray(22, 28))
@@ -233,7 +234,7 @@ t.test('fuzz: arpFilterFor accepts every frame decideArp answers or calls a conf
   fc.assert(fc.property(fc.uniqueArray(v4, { maxLength: 40 }).chain(ips => fc.tuple(fc.constant(ips), fc.array(frameFor(ips), { minLength: 1, maxLength: 20 }))), ([ips, frames]) => {
     const program = arpFilterFor(ips)
     checkBpf(program)
-    const c: ResponderContext = { mac: ours, announced: new Set(ips) }
+    const c: Layer2Context = { mac: ours, announced: new Set(ips) }
     return frames.every(f => {
       const accepted = runBpf(program, f) > 0
       const d = decideArp(f, c)

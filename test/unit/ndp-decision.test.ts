@@ -7,7 +7,8 @@ import {
   OFF_CHECKSUM, OFF_DST, OFF_ICMP, OFF_SRC, checkNdpFrame, decodeNdpFrame, encodeNdpFrame, neighborSolicitation,
   solicitedAdvertisement, unsolicitedAdvertisement,
 } from '../../speaker/core/ndp.js'
-import { NDP_DROP_REASONS, decideNdp, type NdpResponderContext } from '../../speaker/core/ndp-responder.js'
+import { NDP_DROP_REASONS, decideNdp } from '../../speaker/core/ndp-decision.js'
+import type { Layer2Context } from '../../speaker/core/layer2-decision.js'
 import {
   BPF_INSN_SIZE, NDP_FILTER_MAX_IPS, assembleBpf, ndpFilter, ndpFilterFor,
 } from '../../speaker/core/bpf.js'
@@ -18,7 +19,7 @@ const client = parseMac('02:00:00:00:09:64')
 const other = parseMac('02:00:00:00:09:0c')
 const VIP = '2001:db8:0:9::f0'
 const VIP2 = '2001:db8:0:9::1:f0' // same solicited-node group as VIP (low 24 bits 00:00:f0)
-const ctx: NdpResponderContext = { mac: ours, announced: new Set([VIP, VIP2]) }
+const ctx: Layer2Context = { mac: ours, announced: new Set([VIP, VIP2]) }
 const CLIENT_IP = '2001:db8:0:9::64'
 
 t.test('an NS to the solicited-node group for an announced IP is answered unicast: S=1, O=1, R=0, TLLA', async t => {
@@ -99,7 +100,7 @@ t.test('another host using one of our addresses is a conflict: its NA for it, it
 })
 
 t.test('while probing (DAD, RFC 4862 §5.4), an NA for the address or an NS from it says it is in use', async t => {
-  const probing: NdpResponderContext = { mac: ours, announced: new Set([VIP]), probing: new Set([VIP2]) }
+  const probing: Layer2Context = { mac: ours, announced: new Set([VIP]), probing: new Set([VIP2]) }
   // The holder answers our DAD probe (RFC 4861 §7.2.4): to all-nodes, S=0, TLLA its MAC.
   t.same(decideNdp(solicitedAdvertisement(other, VIP2, client, '::'), probing), { kind: 'in-use', ip: VIP2, from: other }, 'the answer to our probe')
   t.same(decideNdp(neighborSolicitation(other, VIP2, '2001:db8:0:9::1'), probing), { kind: 'in-use', ip: VIP2, from: other }, 'the holder resolving its router')
@@ -250,7 +251,7 @@ t.test('fuzz: ndpFilterFor accepts every frame decideNdp answers or calls a conf
   fc.assert(fc.property(fc.uniqueArray(v6, { maxLength: 12 }), fc.array(frame, { minLength: 1, maxLength: 20 }), (ips, frames) => {
     const program = ndpFilterFor(ips)
     checkBpf(program)
-    const c: NdpResponderContext = { mac: ours, announced: new Set(ips) }
+    const c: Layer2Context = { mac: ours, announced: new Set(ips) }
     return frames.every(f => {
       const accepted = runBpf(program, f) > 0
       const d = decideNdp(f, c)

@@ -1,4 +1,4 @@
-// The ARP responder's decision, pure: given one received frame, answer it, report a conflict, or drop it
+// The ARP decision, pure: given one received frame, answer it, report a conflict, or drop it
 // with a reason the shell counts. Rules from RFC 826 and docs/reference.md, "ARP answers": answer only requests
 // (op 1) whose target IP this node announces, with Ethernet destination broadcast or our MAC; reply unicast
 // to the sender. A frame whose *sender* IP is one we announce, from another MAC, is another host announcing
@@ -7,42 +7,23 @@
 // claiming it (RFC 5227 §2.1.1), any frame from another host with that address as sender says it is in use.
 import { PacketError, isBroadcastAt, macEquals } from './ethernet.js'
 import { ARP_OP_REQUEST, OFF_SHA, OFF_SPA, OFF_TPA, arpReplyTo, checkArpFrame, ipv4At } from './arp.js'
+import type { Layer2Context, Layer2Decision } from './layer2-decision.js'
 
-export const DROP_REASONS = [
+export const ARP_DROP_REASONS = [
   'malformed', // not a valid ARP-over-Ethernet/IPv4 frame (the PacketError says why)
   'own-frame', // sent by this interface (Ethernet source or ARP sender is our MAC)
   'wrong-destination', // Ethernet destination neither broadcast nor our MAC
   'not-request', // a reply: we learn nothing from it and never answer it
   'not-announced', // a request for an IP this node does not announce (on this interface)
 ] as const
-export type DropReason = (typeof DROP_REASONS)[number]
-
-export type ArpDecision =
-  | { kind: 'reply'; ip: string; frame: Buffer }
-  /** Another host (MAC `from`) announced `ip`, which this node announces. */
-  | { kind: 'conflict'; ip: string; from: Buffer }
-  /** Another host (MAC `from`) uses `ip`, which this node is probing for (RFC 5227 §2.1.1). */
-  | { kind: 'in-use'; ip: string; from: Buffer }
-  | { kind: 'drop'; reason: DropReason; error?: PacketError }
-
-export interface ResponderContext {
-  /** Our interface's MAC (6 bytes). */
-  mac: Buffer
-  /** IPv4 addresses this node announces on the interface, canonical dotted quads. */
-  announced: ReadonlySet<string>
-  /**
-   * IPv4 addresses this node probes for before announcing them (never also in `announced`). Requests for
-   * them are not answered: the address is not ours yet.
-   */
-  probing?: ReadonlySet<string>
-}
+export type ArpDropReason = (typeof ARP_DROP_REASONS)[number]
 
 /**
  * Decides what to do with one frame received on the ARP socket. Never throws for a bad frame: a frame
  * that fails validation is dropped as 'malformed' with the PacketError attached. Allocates only the
  * target IP string and, for an answer, the reply frame.
  */
-export function decideArp(frame: Buffer, ctx: ResponderContext): ArpDecision {
+export function decideArp(frame: Buffer, ctx: Layer2Context): Layer2Decision<ArpDropReason> {
   let op: number
   try {
     op = checkArpFrame(frame)

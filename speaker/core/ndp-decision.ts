@@ -1,4 +1,4 @@
-// The NDP responder's decision, pure: given one received frame, answer it with a Neighbor Advertisement or
+// The NDP decision, pure: given one received frame, answer it with a Neighbor Advertisement or
 // drop it with a reason the shell counts. Rules from RFC 4861 §7.1.1 (validity), §7.2.3 (answer only
 // solicitations for our addresses) and §7.2.4 (how to answer), and docs/reference.md, "IPv6 Neighbor Discovery".
 // Another host using one of our addresses — an advertisement for it, or a solicitation from it — is a
@@ -10,6 +10,7 @@ import {
   ICMPV6_NEIGHBOR_SOLICITATION, OFF_DST, OFF_SRC, OFF_TARGET, advertisementFor, checkNdpFrame, type NdpCheck,
 } from './ndp.js'
 import { IPV6_ALEN, ipv6At, isSolicitedNodeFor, isUnspecifiedAt } from './ipv6.js'
+import type { Layer2Context, Layer2Decision } from './layer2-decision.js'
 
 export const NDP_DROP_REASONS = [
   'malformed', // not a valid NS/NA over Ethernet (the PacketError says why)
@@ -19,23 +20,6 @@ export const NDP_DROP_REASONS = [
   'not-announced', // a solicitation for an address this node does not announce (on this interface)
 ] as const
 export type NdpDropReason = (typeof NDP_DROP_REASONS)[number]
-
-export type NdpDecision =
-  | { kind: 'reply'; ip: string; frame: Buffer }
-  /** Another host (MAC `from`) uses `ip`, which this node announces. */
-  | { kind: 'conflict'; ip: string; from: Buffer }
-  /** Another host (MAC `from`) uses `ip`, which this node is probing for (RFC 4862 §5.4.4). */
-  | { kind: 'in-use'; ip: string; from: Buffer }
-  | { kind: 'drop'; reason: NdpDropReason; error?: PacketError }
-
-export interface NdpResponderContext {
-  /** Our interface's MAC (6 bytes). */
-  mac: Buffer
-  /** IPv6 addresses this node announces on the interface, canonical (RFC 5952) text. */
-  announced: ReadonlySet<string>
-  /** Addresses probed for before announcing them (never also in `announced`); not answered yet. */
-  probing?: ReadonlySet<string>
-}
 
 function bytesEqual(buf: Buffer, a: number, b: number, n: number): boolean {
   for (let i = 0; i < n; i++) if (buf[a + i] !== buf[b + i]) return false
@@ -52,7 +36,7 @@ function ethDstMatchesIpGroup(frame: Buffer): boolean {
  * fails validation is dropped as 'malformed' with the PacketError attached. Allocates only the target's text
  * and, for an answer, the advertisement.
  */
-export function decideNdp(frame: Buffer, ctx: NdpResponderContext): NdpDecision {
+export function decideNdp(frame: Buffer, ctx: Layer2Context): Layer2Decision<NdpDropReason> {
   let check: NdpCheck
   try {
     check = checkNdpFrame(frame)
