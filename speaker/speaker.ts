@@ -14,7 +14,8 @@ import {
   toServiceView, toNodeView, toEndpointSliceView, toConfigMapView, toLeaseView,
   type ServiceView, type NodeView, type EndpointSliceView, type ConfigMapView, type LeaseView,
 } from '../controller/core/views.js'
-import { formatConfigError, parsePoolConfig, type PoolConfig } from '../controller/core/pool-config.js'
+import { formatConfigError, type PoolConfig } from '../controller/core/pool-config.js'
+import { ConfigParser } from './config-parser.js'
 import { electService, shouldAnnounce } from './core/election.js'
 import { isOurs } from '../controller/core/reconcile.js'
 import {
@@ -106,6 +107,7 @@ export class Speaker {
   /** The last valid pool config; an invalid edit keeps it (nothing announced is lost). */
   #config: PoolConfig | null = null
   #configText: string | null = null
+  readonly #configParser = new ConfigParser()
   #events: EventRecorder | null = null
   #announcedGauge: MetricFamily | null = null
   #selfStateGauge: MetricFamily | null = null
@@ -178,6 +180,9 @@ export class Speaker {
     await Promise.all([
       this.#services.start(), this.#nodes.start(), this.#slices.start(), this.#configMaps.start(), this.#leases.start(),
     ])
+    // The pool config before anything is announced: a speaker that joined without it would let peers hand it
+    // IPs it cannot place yet.
+    await this.#refreshConfig()
     // Sockets first: a speaker that cannot answer (EPERM, ENODEV) must never take a Lease and be elected.
     for (const a of this.#o.announcers) await a.start()
     if (hb !== undefined) await this.#join(hb)
@@ -335,23 +340,34 @@ export class Speaker {
     return isOurs(svc, this.#o.loadBalancerClass)
   }
 
-  #refreshConfig(): void {
+  /**
+   * Hands a changed pool ConfigMap to the parsing thread (config-parser.ts); the result lands in #config
+   * (valid) or the log (invalid: the last good config is kept), and a recompute follows. Returns the parse,
+   * for start() to wait for.
+   */
+  #refreshConfig(): Promise<void> {
     const view = this.#configMaps?.get(`${this.#o.configNamespace}/${this.#o.configName}`) ?? null
     const text = view?.data.config ?? null
-    if (text === this.#configText) return
+    if (text === this.#configText) return Promise.resolve()
     this.#configText = text
     if (text === null) {
       this.#o.log.warn('pool ConfigMap missing; keeping the last good config')
-      return
+      return Promise.resolve()
     }
-    const parsed = parsePoolConfig(text)
-    if (parsed.ok) this.#config = parsed.config
-    else this.#o.log.error({ errors: parsed.errors.map(formatConfigError) }, 'pool config invalid; keeping the last good config')
+    return this.#configParser.parse(text).then(parsed => {
+      if (parsed === null || this.#closed || text !== this.#configText) return
+      if (parsed.ok) {
+        this.#config = parsed.config
+        this.#schedule()
+      } else {
+        this.#o.log.error({ errors: parsed.errors.map(formatConfigError) }, 'pool config invalid; keeping the last good config')
+      }
+    })
   }
 
   #recompute(): void {
     if (this.#closed || !this.#services || !this.#nodes || !this.#slices) return
-    this.#refreshConfig()
+    void this.#refreshConfig()
     const config = this.#config
     const me = this.#o.nodeName
     const nodes = new Map(this.#nodes.list().map(n => [n.name, n]))
@@ -442,5 +458,6 @@ export class Speaker {
       this.#services?.close(), this.#nodes?.close(), this.#slices?.close(), this.#configMaps?.close(), this.#leases?.close(),
     ])
     for (const a of this.#o.announcers) await a.close()
+    await this.#configParser.close()
   }
 }
