@@ -3,7 +3,8 @@
 // speaker's only thread, and ARP went unanswered that long). The thread also bounds what one config can cost:
 // its heap is capped (MAX_HEAP_MB) and a parse that runs past PARSE_DEADLINE_MS is stopped; either way the
 // config is refused with a message and the speaker keeps its last good one. Only the newest text is parsed:
-// texts that arrive while one is being read replace each other.
+// texts that arrive while one is being read replace each other. The thread lives only while there is
+// something to parse (a few tens of ms to start), so the speaker pays nothing for it at rest.
 import { Worker } from 'node:worker_threads'
 import type { ConfigResult } from '../controller/core/pool-config.js'
 
@@ -71,6 +72,11 @@ export class ConfigParser {
       worker.off('exit', onExit)
       this.#busy = false
       resolve(r)
+      // Configs change rarely: a thread kept between them would cost the speaker its heap at rest.
+      if (this.#pending === null && this.#worker === worker) {
+        this.#worker = null
+        void worker.terminate()
+      }
       this.#next()
     }
     const lose = (r: ConfigResult): void => {
