@@ -6,7 +6,14 @@
 // texts that arrive while one is being read replace each other. The thread lives only while there is
 // something to parse (a few tens of ms to start), so the speaker pays nothing for it at rest.
 import { Worker } from 'node:worker_threads'
-import type { ConfigResult } from '../controller/core/pool-config.js'
+import type { ConfigError } from '../controller/core/pool-config.js'
+import type { PoolIndex } from './core/advertisement.js'
+
+/** A config read and indexed for lookups, or why it was refused. */
+export type IndexedConfigResult =
+  | { readonly ok: true; readonly index: PoolIndex }
+  | { readonly ok: false; readonly errors: readonly ConfigError[] }
+type ConfigResult = IndexedConfigResult
 
 /** Far above what the largest valid config needs (bench/config.ts), far below the speaker's memory limit. */
 export const MAX_HEAP_MB = 64

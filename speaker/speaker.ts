@@ -14,7 +14,7 @@ import {
   toServiceView, toNodeView, toEndpointSliceView, toConfigMapView, toLeaseView,
   type ServiceView, type NodeView, type EndpointSliceView, type ConfigMapView, type LeaseView,
 } from '../controller/core/views.js'
-import { formatConfigError, type PoolConfig } from '../controller/core/pool-config.js'
+import { formatConfigError } from '../controller/core/pool-config.js'
 import { ConfigParser } from './config-parser.js'
 import { electService, shouldAnnounce } from './core/election.js'
 import { isOurs } from '../controller/core/reconcile.js'
@@ -25,7 +25,7 @@ import {
 import type { OwnStatus, PeerHeartbeatSource } from './peer-heartbeat.js'
 import type { ReceivedHeartbeat } from './core/peer-heartbeat.js'
 import { LeaseHeartbeat, SPEAKER_LEASE_LABELS } from './lease-heartbeat.js'
-import { advertisementOf, interfacesFor, nodeMayAnnounce, type IPAdvertisement } from './core/advertisement.js'
+import { advertisementOf, interfacesFor, nodeMayAnnounce, type IPAdvertisement, type PoolIndex } from './core/advertisement.js'
 import { needsProbe, type ProbeOutcome } from './core/claims.js'
 import { ClaimRecorder } from './claim-recorder.js'
 
@@ -105,7 +105,7 @@ export class Speaker {
   #live: ReadonlySet<string> = new Set()
   #expiryTimer: NodeJS.Timeout | null = null
   /** The last valid pool config; an invalid edit keeps it (nothing announced is lost). */
-  #config: PoolConfig | null = null
+  #config: PoolIndex | null = null
   #configText: string | null = null
   readonly #configParser = new ConfigParser()
   #events: EventRecorder | null = null
@@ -357,7 +357,7 @@ export class Speaker {
     return this.#configParser.parse(text).then(parsed => {
       if (parsed === null || this.#closed || text !== this.#configText) return
       if (parsed.ok) {
-        this.#config = parsed.config
+        this.#config = parsed.index
         this.#schedule()
       } else {
         this.#o.log.error({ errors: parsed.errors.map(formatConfigError) }, 'pool config invalid; keeping the last good config')
