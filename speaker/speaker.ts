@@ -92,6 +92,8 @@ export class Speaker {
   #self: SelfVerdict = { state: 'standby', reason: 'not joined yet' }
   /** When we last became serving (monotonic ms). */
   #servingSinceMs = -Infinity
+  /** We stopped serving: the next recompute withdraws, then says so in a heartbeat out of turn. */
+  #tellPeersAfterWithdrawal = false
   #observations = new Map<string, LeaseObservation>()
   /** The last heartbeat heard from each other node of this cluster. */
   #heard = new Map<string, HeartbeatObservation>()
@@ -221,7 +223,8 @@ export class Speaker {
   #ownStatus(): OwnStatus {
     const ok = this.#ownRenewSentMs
     return {
-      kind: this.#self.state === 'serving' ? 'alive' : 'standby',
+      // Until our withdrawal has happened we still answer: say so, or a peer would answer beside us.
+      kind: this.#self.state === 'serving' || this.#tellPeersAfterWithdrawal ? 'alive' : 'standby',
       reachesApi: ok !== null && this.#renewalsFailingSinceMs === null && this.#now() - ok < (this.#o.leaseDurationSeconds ?? 3) * 1000,
     }
   }
@@ -296,7 +299,15 @@ export class Speaker {
       this.#self = m.self
       if (m.self.state === 'serving') this.#servingSinceMs = now
       this.#selfStateGauge?.set({}, m.self.state === 'serving' ? 1 : 0)
-      if (this.#joined) hb?.sendNow()
+      // Serving again: tell peers at once (they let go; we take our IPs one interval later). Leaving serving:
+      // withdraw first, then tell them (#recompute sends it), so that a peer taking over never answers
+      // beside us.
+      if (m.self.state === 'serving' || !this.#synced) {
+        if (this.#joined) hb?.sendNow()
+      } else {
+        this.#tellPeersAfterWithdrawal = true
+        this.#schedule()
+      }
     }
     // Once we serve again (joined, back from standby or fenced), peers hear it at once and let go of the IPs
     // we win; we take them one heartbeat interval later, so that a handover back to us is a short gap
@@ -414,6 +425,10 @@ export class Speaker {
       }
     }
     for (const a of this.#o.announcers) a.setAnnounced(perInterface.get(a.interfaceName) ?? [], fresh)
+    if (this.#tellPeersAfterWithdrawal) {
+      this.#tellPeersAfterWithdrawal = false
+      if (this.#joined) this.#o.peerHeartbeats?.sendNow()
+    }
     this.#reportChanges(next)
     this.#mine = next
   }
