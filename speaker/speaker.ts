@@ -14,7 +14,8 @@ import {
   toServiceView, toNodeView, toEndpointSliceView, toConfigMapView, toLeaseView,
   type ServiceView, type NodeView, type EndpointSliceView, type ConfigMapView, type LeaseView,
 } from '../internal/core/views.js'
-import { formatConfigError, parsePoolConfig, type PoolConfig } from '../internal/core/pool-config.js'
+import { formatConfigError } from '../internal/core/pool-config.js'
+import { ConfigParser } from './config-parser.js'
 import { electService, shouldAnnounce } from './core/election.js'
 import { isOurs } from '../internal/core/load-balancer-class.js'
 import {
@@ -24,7 +25,7 @@ import {
 import type { OwnStatus, PeerHeartbeatSource } from './peer-heartbeat.js'
 import type { ReceivedHeartbeat } from './core/peer-heartbeat.js'
 import { LeaseHeartbeat, SPEAKER_LEASE_LABELS } from './lease-heartbeat.js'
-import { advertisementOf, interfacesFor, nodeMayAnnounce, type IPAdvertisement } from './core/advertisement.js'
+import { advertisementOf, interfacesFor, nodeMayAnnounce, type IPAdvertisement, type PoolIndex } from './core/advertisement.js'
 import { needsProbe, type ProbeOutcome } from './core/claims.js'
 import { ClaimRecorder } from './claim-recorder.js'
 
@@ -91,6 +92,8 @@ export class Speaker {
   #self: SelfVerdict = { state: 'standby', reason: 'not joined yet' }
   /** When we last became serving (monotonic ms). */
   #servingSinceMs = -Infinity
+  /** We stopped serving: the next recompute withdraws, then says so in a heartbeat out of turn. */
+  #tellPeersAfterWithdrawal = false
   #observations = new Map<string, LeaseObservation>()
   /** The last heartbeat heard from each other node of this cluster. */
   #heard = new Map<string, HeartbeatObservation>()
@@ -104,8 +107,9 @@ export class Speaker {
   #live: ReadonlySet<string> = new Set()
   #expiryTimer: NodeJS.Timeout | null = null
   /** The last valid pool config; an invalid edit keeps it (nothing announced is lost). */
-  #config: PoolConfig | null = null
+  #config: PoolIndex | null = null
   #configText: string | null = null
+  readonly #configParser = new ConfigParser()
   #events: EventRecorder | null = null
   #announcedGauge: MetricFamily | null = null
   #selfStateGauge: MetricFamily | null = null
@@ -178,6 +182,9 @@ export class Speaker {
     await Promise.all([
       this.#services.start(), this.#nodes.start(), this.#slices.start(), this.#configMaps.start(), this.#leases.start(),
     ])
+    // The pool config before anything is announced: a speaker that joined without it would let peers hand it
+    // IPs it cannot place yet.
+    await this.#refreshConfig()
     // Sockets first: a speaker that cannot answer (EPERM, ENODEV) must never take a Lease and be elected.
     for (const a of this.#o.announcers) await a.start()
     if (hb !== undefined) await this.#join(hb)
@@ -216,7 +223,8 @@ export class Speaker {
   #ownStatus(): OwnStatus {
     const ok = this.#ownRenewSentMs
     return {
-      kind: this.#self.state === 'serving' ? 'alive' : 'standby',
+      // Until our withdrawal has happened we still answer: say so, or a peer would answer beside us.
+      kind: this.#self.state === 'serving' || this.#tellPeersAfterWithdrawal ? 'alive' : 'standby',
       reachesApi: ok !== null && this.#renewalsFailingSinceMs === null && this.#now() - ok < (this.#o.leaseDurationSeconds ?? 3) * 1000,
     }
   }
@@ -291,7 +299,15 @@ export class Speaker {
       this.#self = m.self
       if (m.self.state === 'serving') this.#servingSinceMs = now
       this.#selfStateGauge?.set({}, m.self.state === 'serving' ? 1 : 0)
-      if (this.#joined) hb?.sendNow()
+      // Serving again: tell peers at once (they let go; we take our IPs one interval later). Leaving serving:
+      // withdraw first, then tell them (#recompute sends it), so that a peer taking over never answers
+      // beside us.
+      if (m.self.state === 'serving' || !this.#synced) {
+        if (this.#joined) hb?.sendNow()
+      } else {
+        this.#tellPeersAfterWithdrawal = true
+        this.#schedule()
+      }
     }
     // Once we serve again (joined, back from standby or fenced), peers hear it at once and let go of the IPs
     // we win; we take them one heartbeat interval later, so that a handover back to us is a short gap
@@ -335,23 +351,34 @@ export class Speaker {
     return isOurs(svc, this.#o.loadBalancerClass)
   }
 
-  #refreshConfig(): void {
+  /**
+   * Hands a changed pool ConfigMap to the parsing thread (config-parser.ts); the result lands in #config
+   * (valid) or the log (invalid: the last good config is kept), and a recompute follows. Returns the parse,
+   * for start() to wait for.
+   */
+  #refreshConfig(): Promise<void> {
     const view = this.#configMaps?.get(`${this.#o.configNamespace}/${this.#o.configName}`) ?? null
     const text = view?.data.config ?? null
-    if (text === this.#configText) return
+    if (text === this.#configText) return Promise.resolve()
     this.#configText = text
     if (text === null) {
       this.#o.log.warn('pool ConfigMap missing; keeping the last good config')
-      return
+      return Promise.resolve()
     }
-    const parsed = parsePoolConfig(text)
-    if (parsed.ok) this.#config = parsed.config
-    else this.#o.log.error({ errors: parsed.errors.map(formatConfigError) }, 'pool config invalid; keeping the last good config')
+    return this.#configParser.parse(text).then(parsed => {
+      if (parsed === null || this.#closed || text !== this.#configText) return
+      if (parsed.ok) {
+        this.#config = parsed.index
+        this.#schedule()
+      } else {
+        this.#o.log.error({ errors: parsed.errors.map(formatConfigError) }, 'pool config invalid; keeping the last good config')
+      }
+    })
   }
 
   #recompute(): void {
     if (this.#closed || !this.#services || !this.#nodes || !this.#slices) return
-    this.#refreshConfig()
+    void this.#refreshConfig()
     const config = this.#config
     const me = this.#o.nodeName
     const nodes = new Map(this.#nodes.list().map(n => [n.name, n]))
@@ -398,6 +425,10 @@ export class Speaker {
       }
     }
     for (const a of this.#o.announcers) a.setAnnounced(perInterface.get(a.interfaceName) ?? [], fresh)
+    if (this.#tellPeersAfterWithdrawal) {
+      this.#tellPeersAfterWithdrawal = false
+      if (this.#joined) this.#o.peerHeartbeats?.sendNow()
+    }
     this.#reportChanges(next)
     this.#mine = next
   }
@@ -442,5 +473,6 @@ export class Speaker {
       this.#services?.close(), this.#nodes?.close(), this.#slices?.close(), this.#configMaps?.close(), this.#leases?.close(),
     ])
     for (const a of this.#o.announcers) await a.close()
+    await this.#configParser.close()
   }
 }

@@ -7,8 +7,6 @@ import { load } from 'js-yaml'
 import {
   formatRange,
   parseAddressBlock,
-  parseIP,
-  rangeContains,
   reservedIn,
   type IPFamily,
   type IPRange,
@@ -44,17 +42,6 @@ export interface Pool {
   readonly serviceSelectors: readonly LabelSelector[] | null
   /** Lower is tried first; pools without a priority come after those with one. */
   readonly priority: number | null
-}
-
-/**
- * The pool whose ranges contain `ip` (any text parseIP accepts), null for an address in no pool or no address.
- * Ranges: every address of them, avoid-buggy-ips or not (the allocator's own choice of usable addresses is
- * controller/core/allocator.ts's usablePool).
- */
-export function poolOf(ip: string, pools: readonly Pool[]): Pool | null {
-  const parsed = parseIP(ip)
-  if (!parsed.ok) return null
-  return pools.find(p => p.ranges.some(r => rangeContains(r, parsed.value))) ?? null
 }
 
 export interface L2Advertisement {

@@ -4,7 +4,8 @@
 // MetalLB #1154 did). With one, a pool is announced only by the advertisements naming it (or naming no pool),
 // from nodes their node-selectors match, on their interfaces.
 // An IP in no pool is never announced: a hand-edited status cannot make a node claim someone else's address.
-import { poolOf, selectorMatches, type L2Advertisement, type PoolConfig } from '../../internal/core/pool-config.js'
+import { parseIP, type IPFamily } from '../../internal/core/ip.js'
+import { selectorMatches, type L2Advertisement, type PoolConfig } from '../../internal/core/pool-config.js'
 
 export interface IPAdvertisement {
   readonly pool: string
@@ -14,12 +15,58 @@ export interface IPAdvertisement {
 
 const EVERYWHERE: L2Advertisement = { ipAddressPools: [], nodeSelectors: [], interfaces: [] }
 
-export function advertisementOf(ip: string, config: PoolConfig): IPAdvertisement | null {
-  const pool = poolOf(ip, config.pools)
-  if (!pool) return null
-  if (config.l2Advertisements.length === 0) return { pool: pool.name, rules: [EVERYWHERE] }
-  const rules = config.l2Advertisements.filter(a => a.ipAddressPools.length === 0 || a.ipAddressPools.includes(pool.name))
-  return { pool: pool.name, rules }
+/**
+ * What a speaker keeps of a pool config: for each family the ranges sorted by start with their pool's name
+ * (pools never overlap: the parser refuses that), so finding an IP's pool is a binary search, and the
+ * l2-advertisements. The largest valid config has 55,000 ranges: a scan per IP on every change would cost
+ * seconds, and this is all that crosses from the parsing thread (config-parser.ts).
+ */
+export interface PoolIndex {
+  readonly l2Advertisements: readonly L2Advertisement[]
+  readonly byFamily: ReadonlyMap<IPFamily, { readonly starts: readonly bigint[]; readonly ends: readonly bigint[]; readonly pools: readonly string[] }>
+}
+
+export function indexPools(config: PoolConfig): PoolIndex {
+  const entries = new Map<IPFamily, { start: bigint; end: bigint; pool: string }[]>()
+  for (const pool of config.pools) {
+    for (const r of pool.ranges) {
+      const list = entries.get(r.family) ?? []
+      list.push({ start: r.start, end: r.end, pool: pool.name })
+      entries.set(r.family, list)
+    }
+  }
+  const byFamily = new Map<IPFamily, { starts: bigint[]; ends: bigint[]; pools: string[] }>()
+  for (const [family, list] of entries) {
+    list.sort((a, b) => (a.start < b.start ? -1 : a.start > b.start ? 1 : 0))
+    byFamily.set(family, { starts: list.map(e => e.start), ends: list.map(e => e.end), pools: list.map(e => e.pool) })
+  }
+  return { l2Advertisements: config.l2Advertisements, byFamily }
+}
+
+/** The name of the pool holding ip, or null. */
+export function poolOf(ip: string, index: PoolIndex): string | null {
+  const parsed = parseIP(ip)
+  if (!parsed.ok) return null
+  const f = index.byFamily.get(parsed.value.family)
+  if (!f) return null
+  const v = parsed.value.value
+  // The last range starting at or before v.
+  let lo = 0
+  let hi = f.starts.length - 1
+  let at = -1
+  while (lo <= hi) {
+    const mid = (lo + hi) >> 1
+    if ((f.starts[mid] ?? 0n) <= v) { at = mid; lo = mid + 1 } else hi = mid - 1
+  }
+  return at >= 0 && v <= (f.ends[at] ?? -1n) ? (f.pools[at] ?? null) : null
+}
+
+export function advertisementOf(ip: string, index: PoolIndex): IPAdvertisement | null {
+  const pool = poolOf(ip, index)
+  if (pool === null) return null
+  if (index.l2Advertisements.length === 0) return { pool, rules: [EVERYWHERE] }
+  const rules = index.l2Advertisements.filter(a => a.ipAddressPools.length === 0 || a.ipAddressPools.includes(pool))
+  return { pool, rules }
 }
 
 function ruleAllowsNode(rule: L2Advertisement, labels: Readonly<Record<string, string>>): boolean {

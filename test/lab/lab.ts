@@ -129,6 +129,8 @@ export class Lab {
   readonly #say: (line: string) => void
   readonly #speakers: boolean
   readonly #speakerEnv: Readonly<Record<string, string>>
+  /** The cluster name the speakers carry in their heartbeats. */
+  readonly heartbeatCluster: string
   readonly #bareNodeOptions: boolean
   /** config/default's workloads when the programs run from the image; null when they run from dist/. */
   readonly #manifests: Readonly<Record<Workload, WorkloadManifest>> | null
@@ -154,7 +156,14 @@ export class Lab {
     this.logDir = path.join(this.stateDir, 'logs')
     this.#say = opts.say ?? (() => {})
     this.#speakers = opts.speakers ?? true
-    this.#speakerEnv = opts.speakerEnv ?? {}
+    // The cluster's heartbeat key, as an operator puts it in the Secret l2lb-heartbeat-key (README, "Heartbeat
+    // authentication"): the lab's speakers sign and check their heartbeats like a cluster installed by the book.
+    this.heartbeatCluster = 'lab'
+    this.#speakerEnv = {
+      L2LB_CLUSTER_NAME: this.heartbeatCluster,
+      L2LB_HEARTBEAT_KEYS: `1:${randomBytes(32).toString('base64')}`,
+      ...opts.speakerEnv,
+    }
     this.#bareNodeOptions = opts.bareNodeOptions ?? false
     this.#manifests = opts.image === true
       ? { controller: readWorkloadManifest(this.repoRoot, 'controller'), speaker: readWorkloadManifest(this.repoRoot, 'speaker') }

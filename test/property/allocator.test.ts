@@ -8,7 +8,8 @@ import t from 'tap'
 import fc from 'fast-check'
 import { Allocator } from '../../controller/core/allocator.js'
 import { canonicalIP, isBuggyIPv4, parseCIDR, parseIP, parseRange } from '../../internal/core/ip.js'
-import { parsePoolConfig, poolOf, type PoolConfig } from '../../internal/core/pool-config.js'
+import { parsePoolConfig, type PoolConfig } from '../../internal/core/pool-config.js'
+import { indexPools, poolOf } from '../../speaker/core/advertisement.js'
 import { applyConfig, reconcileService, type ReconcileResult, type ServiceWriter, type WriteOutcome } from '../../controller/core/reconcile.js'
 import { requestFromService } from '../../controller/core/allocation-request.js'
 import type { ServiceView } from '../../internal/core/views.js'
@@ -179,8 +180,9 @@ function stillValid(config: PoolConfig, s: ServiceView, ips: readonly string[], 
   for (const text of ips) {
     const p = parseIP(text)
     if (!p.ok) return false
-    const pool = poolOf(text, config.pools)
-    if (pool === null) return false
+    const name = poolOf(text, indexPools(config))
+    const pool = config.pools.find(pl => pl.name === name)
+    if (pool === undefined) return false
     if (pool.avoidBuggyIPs && p.value.family === 'IPv4' && isBuggyIPv4(p.value.value)) return false
     if (pool.namespaces !== null && !pool.namespaces.includes(s.namespace)) return false
     const r = requestFromService(s)
@@ -320,18 +322,19 @@ async function runSteps(steps: readonly Step[]): Promise<void> {
           if (s === undefined || config === null) continue
           const r = requestFromService(s)
           if (!r.ok || r.request.requested.length > 0) continue
-          const pools = config.pools
+          const index = indexPools(config)
           // Of the addresses that stay valid one by one, those in the pool of the first: one pool per Service.
           const valid = was.slice(was.indexOf(':') + 1).split(',').filter(ip => stillValid(config as PoolConfig, s, [ip]))
-          const home = valid[0] === undefined ? null : poolOf(valid[0], pools)
-          for (const ip of valid.filter(v => poolOf(v, pools) === home)) {
+          const homeName = valid[0] === undefined ? null : poolOf(valid[0], index)
+          const home = config.pools.find(pl => pl.name === homeName)
+          for (const ip of valid.filter(v => poolOf(v, index) === homeName)) {
             const now = allocator.assignment(key)
             if (now?.texts.includes(ip) ?? false) continue
             const other = ip.includes(':') ? 'IPv4' : 'IPv6'
             // PreferDualStack requires its first family: an address of the other one cannot be held alone.
             if (s.ipFamilyPolicy === 'PreferDualStack' && s.ipFamilies[0] === other) continue
-            const mayDraw = home !== null && (home.autoAssign || r.request.pool === home.name)
-            if (s.ipFamilyPolicy === 'RequireDualStack' && (home === null || !home.families.includes(other) || !mayDraw)) continue
+            const mayDraw = home !== undefined && (home.autoAssign || r.request.pool === home.name)
+            if (s.ipFamilyPolicy === 'RequireDualStack' && (home === undefined || !home.families.includes(other) || !mayDraw)) continue
             throw new Error(`pool edit moved ${key}'s ${ip}, still valid, (was ${was}, now ${now?.texts.join(',') ?? 'nothing'})`)
           }
         }

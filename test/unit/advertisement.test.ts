@@ -1,6 +1,8 @@
 import t from 'tap'
 import { parsePoolConfig, type PoolConfig } from '../../internal/core/pool-config.js'
-import { advertisementOf, interfacesFor, nodeMayAnnounce } from '../../speaker/core/advertisement.js'
+import { advertisementOf as advertisementIn, indexPools, interfacesFor, nodeMayAnnounce } from '../../speaker/core/advertisement.js'
+
+const advertisementOf = (ip: string, c: PoolConfig) => advertisementIn(ip, indexPools(c))
 
 function config(text: string): PoolConfig {
   const r = parsePoolConfig(text)
@@ -49,4 +51,21 @@ t.test('advertisements restrict pools, nodes and interfaces', async t => {
   const b = advertisementOf('192.0.2.245', c)
   t.same(b?.rules, [], 'pool b is named by no advertisement')
   t.notOk(b && nodeMayAnnounce(b, { zone: 'east' }), 'so nobody announces it')
+})
+
+t.test('the pool index finds the pool of every address, in ranges sorted any way, and nothing between them', async t => {
+  // 300 pools of one /32 each, given in reverse order, and a v6 pool: the binary search must find each one.
+  const lines = ['address-pools:']
+  for (let i = 299; i >= 0; i--) lines.push(`- name: p${i}`, '  protocol: layer2', `  addresses: [198.18.${i >> 8}.${i & 255}/32]`)
+  lines.push('- name: v6', '  protocol: layer2', '  addresses: ["2001:db8:5::/120"]')
+  const parsed = parsePoolConfig(`${lines.join('\n')}\n`)
+  if (!parsed.ok) throw new Error(JSON.stringify(parsed.errors))
+  const index = indexPools(parsed.config)
+  let found = 0
+  for (let i = 0; i < 300; i++) if (advertisementIn(`198.18.${i >> 8}.${i & 255}`, index)?.pool === `p${i}`) found++
+  t.equal(found, 300, 'each /32 in its own pool')
+  t.equal(advertisementIn('198.18.1.44', index), null, 'just past the last range')
+  t.equal(advertisementIn('198.17.255.255', index), null, 'just before the first')
+  t.equal(advertisementIn('2001:db8:5::ff', index)?.pool, 'v6')
+  t.equal(advertisementIn('2001:db8:5::100', index), null)
 })
