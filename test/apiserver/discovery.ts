@@ -19,14 +19,16 @@ const RESOURCE_LIST_FILES: Readonly<Record<string, string>> = {
   v1: 'api-v1-resources.txt',
   'coordination.k8s.io/v1': 'coordination-v1-resources.txt',
   'discovery.k8s.io/v1': 'discovery-v1-resources.txt',
-  'events.k8s.io/v1': 'events-v1-resources.txt'
+  'events.k8s.io/v1': 'events-v1-resources.txt',
+  'apiextensions.k8s.io/v1': 'apiextensions-v1-resources.txt'
 }
 
 export const OPENAPI_FILES: Readonly<Record<string, string>> = {
   'api/v1': 'openapi-v3-api-v1.json',
   'apis/coordination.k8s.io/v1': 'openapi-v3-apis-coordination-k8s-io-v1.json',
   'apis/discovery.k8s.io/v1': 'openapi-v3-apis-discovery-k8s-io-v1.json',
-  'apis/events.k8s.io/v1': 'openapi-v3-apis-events-k8s-io-v1.json'
+  'apis/events.k8s.io/v1': 'openapi-v3-apis-events-k8s-io-v1.json',
+  'apis/apiextensions.k8s.io/v1': 'openapi-v3-apis-apiextensions-k8s-io-v1.json'
 }
 
 function gvOf (def: ResourceDef): string {

@@ -106,10 +106,11 @@ export class Registry {
   private readonly stores = new Map<string, Map<string, JsonObject>>()
   private readonly history: ChangeEvent[] = []
   private readonly listeners = new Set<(ev: ChangeEvent) => void>()
-  private readonly defs: readonly ResourceDef[]
+  /** The kinds served now: the built-in ones and those of established CustomResourceDefinitions. */
+  private readonly defs: () => readonly ResourceDef[]
   private readonly opts: RegistryOptions
 
-  constructor (defs: readonly ResourceDef[], opts: RegistryOptions) {
+  constructor (defs: () => readonly ResourceDef[], opts: RegistryOptions) {
     this.defs = defs
     this.opts = opts
   }
@@ -129,7 +130,7 @@ export class Registry {
   }
 
   private defFor (group: string, resource: string): ResourceDef {
-    const d = this.defs.find(x => x.group === group && x.resource === resource)
+    const d = this.defs().find(x => x.group === group && x.resource === resource)
     if (d === undefined) throw new Error(`no resource ${resource}.${group}`)
     return d
   }
@@ -276,6 +277,7 @@ export class Registry {
   private checkBody (def: ResourceDef, body: Json): JsonObject {
     if (!isObject(body)) throw badRequest('the body of the request was in an unknown format')
     const apiVersion = def.group === '' ? def.version : `${def.group}/${def.version}`
+    if (def.custom !== undefined) this.checkCustomTypeMeta(def, body)
     if (body.kind !== undefined && body.kind !== '' && body.kind !== def.kind) {
       throw badRequest(`${String(body.kind)} in version "${def.version}" cannot be handled as a ${def.kind}: no kind "${String(body.kind)}" is registered for version "${apiVersion}" in scheme "k8s.io/apimachinery@v1.32.6/pkg/runtime/scheme.go:100"`)
     }
@@ -284,6 +286,24 @@ export class Registry {
     }
     if (body.metadata !== undefined && !isObject(body.metadata)) throw badRequest('metadata must be an object')
     return body
+  }
+
+  /**
+   * A custom resource's body must say what it is (the unstructured decoder needs kind and apiVersion): 400
+   * without them; another kind is the custom resource validator's 422, named by the kind sent.
+   */
+  private checkCustomTypeMeta (def: ResourceDef, body: JsonObject): void {
+    const text = JSON.stringify(body)
+    if (typeof body.kind !== 'string' || body.kind === '') {
+      throw badRequest(`the object provided is unrecognized (must be of type ${def.kind}): Object 'Kind' is missing in '${text}' (${text})`)
+    }
+    if (typeof body.apiVersion !== 'string' || body.apiVersion === '') {
+      throw badRequest(`the object provided is unrecognized (must be of type ${def.kind}): Object 'apiVersion' is missing in '${text}' (${text})`)
+    }
+    if (body.kind !== def.kind) {
+      const name = stringAt(objectAt(body, 'metadata'), 'name') ?? ''
+      throw invalid(body.kind, name, def.group, [fieldInvalid('kind', body.kind, `must be ${def.kind}`)])
+    }
   }
 
   /** `patched`: the object came out of a patch, whose strict-decoding errors the real server words without the kind prefix. */
@@ -466,6 +486,15 @@ export class Registry {
     if (preRv !== undefined && preRv !== om.resourceVersion) throw deletePreconditionFailed(def.kind, kindGroup(def), name, 'ResourceVersion', preRv, String(om.resourceVersion))
     const finalizers = om.finalizers
     if (opts.dryRun) return this.deleteResult(def, old)
+    if (def.finalizeOnDelete !== undefined && om.deletionTimestamp === undefined) {
+      // The kind's registry holds the delete with its own finalizer; a controller finishes it.
+      const marked = clone(old)
+      const mm = metaOf(marked)
+      const now = rfc3339(this.opts.now())
+      mm.deletionTimestamp = now
+      def.finalizeOnDelete(marked, now)
+      return this.present(def, this.commit(def, 'MODIFIED', marked, old))
+    }
     if (Array.isArray(finalizers) && finalizers.length > 0) {
       // Finalizers hold the object: it is only marked, and goes away when the last finalizer is removed.
       if (om.deletionTimestamp !== undefined) return this.present(def, old)
@@ -507,7 +536,7 @@ export class Registry {
     terminating.status = { phase: 'Terminating' }
     const shown = this.present(def, this.commit(def, 'MODIFIED', terminating, old))
     const seen = new Set<string>()
-    for (const d of this.defs) {
+    for (const d of this.defs()) {
       if (!d.namespaced || seen.has(d.storage)) continue
       seen.add(d.storage)
       for (const [k, o] of [...this.store(d).entries()]) {

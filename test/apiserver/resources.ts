@@ -61,6 +61,18 @@ export interface ResourceDef {
   /** Warnings (not errors) the real server returns for an accepted write of the main resource. */
   readonly warnings: (obj: JsonObject) => string[]
   readonly order: (obj: JsonObject) => JsonObject
+  /**
+   * Served from a CustomResourceDefinition (crd.ts): the body must name its apiVersion and kind, unknown fields
+   * are pruned by the version's structural schema, list items keep their kind and apiVersion, and strategic
+   * merge patch is refused. Undefined for the built-in kinds.
+   */
+  readonly custom?: { readonly structural: JsonObject }
+  /**
+   * A kind whose registry holds every delete with its own finalizer (CustomResourceDefinitions: instances are
+   * removed first): applied to the object marked for deletion, which is returned and stays until a controller
+   * removes the finalizer.
+   */
+  readonly finalizeOnDelete?: (marked: JsonObject, now: string) => void
 }
 
 const DNS1123_SUBDOMAIN = /^[a-z0-9]([-a-z0-9]*[a-z0-9])?(\.[a-z0-9]([-a-z0-9]*[a-z0-9])?)*$/
@@ -85,14 +97,14 @@ function validateLabelName (name: string): StatusCause[] {
 const META_ORDER = ['name', 'generateName', 'namespace', 'selfLink', 'uid', 'resourceVersion', 'generation', 'creationTimestamp',
   'deletionTimestamp', 'deletionGracePeriodSeconds', 'labels', 'annotations', 'ownerReferences', 'finalizers', 'managedFields']
 
-function orderTop (obj: JsonObject, rest: readonly string[]): JsonObject {
+export function orderTop (obj: JsonObject, rest: readonly string[]): JsonObject {
   const meta = objectAt(obj, 'metadata')
   const out = orderKeys(obj, ['kind', 'apiVersion', 'metadata', ...rest])
   if (meta !== undefined) out.metadata = orderKeys(meta, META_ORDER)
   return out
 }
 
-function metaFields (obj: JsonObject): Record<string, string> {
+export function metaFields (obj: JsonObject): Record<string, string> {
   const meta = objectAt(obj, 'metadata')
   return { 'metadata.name': stringAt(meta, 'name') ?? '', 'metadata.namespace': stringAt(meta, 'namespace') ?? '' }
 }
@@ -101,11 +113,11 @@ const identity = (o: JsonObject): JsonObject => o
 const nothing = (): void => undefined
 const noCauses = (): StatusCause[] => []
 
-interface Base {
+export interface Base {
   group: string, version: string, resource: string, singular: string, kind: string, namespaced: boolean
 }
 
-function def (base: Base, rest: Partial<ResourceDef>): ResourceDef {
+export function def (base: Base, rest: Partial<ResourceDef>): ResourceDef {
   return {
     ...base,
     shortNames: [],
@@ -134,7 +146,7 @@ function def (base: Base, rest: Partial<ResourceDef>): ResourceDef {
 }
 
 /** The status subresource keeps spec; the main resource keeps status (the generic status strategy). */
-function keepOtherHalf (next: JsonObject, old: JsonObject, subresource: '' | 'status'): void {
+export function keepOtherHalf (next: JsonObject, old: JsonObject, subresource: '' | 'status'): void {
   if (subresource === 'status') next.spec = clone(old.spec ?? {})
   else if (old.status !== undefined) next.status = clone(old.status)
   else delete next.status

@@ -17,6 +17,8 @@ import { serviceCidrV4, serviceCidrV6 } from './ip.js'
 import { isObject, type Json, type JsonObject, parseJson } from './json.js'
 import { type FieldValidation, PATCH_TYPES, type PatchType, Registry, type Selectors, type WriteOptions } from './registry.js'
 import { buildResources, type ResourceDef } from './resources.js'
+import { CrdController, crdDef, customDiscovery } from './crd.js'
+import { pruneStructural } from './structural.js'
 import { decodeProtobufObject, PROTOBUF } from './protobuf.js'
 import { pruneUnknown, SchemaIndex } from './schema.js'
 import { parseFieldSelector, parseLabelSelector } from './selectors.js'
@@ -194,20 +196,34 @@ export async function startApiServer (options: ApiServerOptions = {}): Promise<A
   const certDir = options.certDir ?? await mkdtemp(join(tmpdir(), 'l2lb-apiserver-'))
   const certs = await generateCerts(certDir)
   const dir = goldenDir()
-  const defs = buildResources(serviceColumns(dir))
+  const defs = [...buildResources(serviceColumns(dir)), crdDef()]
   const discovery: DiscoveryDocs = loadDiscovery(dir, defs)
   const schemas = new SchemaIndex()
   for (const doc of discovery.openapiDocs.values()) schemas.add(parseJson(doc))
-  const schemaFor = (def: ResourceDef): JsonObject | undefined => schemas.forKind(def.group, def.version, def.kind)
-  const registry = new Registry(defs, {
+  const schemaFor = (def: ResourceDef): JsonObject | undefined => def.custom === undefined ? schemas.forKind(def.group, def.version, def.kind) : undefined
+  const objectMeta = schemas.resolve({ $ref: '#/components/schemas/io.k8s.apimachinery.pkg.apis.meta.v1.ObjectMeta' })
+  // A custom resource's metadata is an ObjectMeta like any other; the rest is pruned by its CRD's schema.
+  const decodeCustom = (def: ResourceDef, structural: JsonObject, obj: JsonObject): string[] => {
+    const meta = isObject(obj.metadata) ? obj.metadata : undefined
+    const inMeta = meta === undefined ? [] : pruneUnknown(schemas, meta, objectMeta, { kind: def.kind, version: def.version }).map(p => `metadata.${p}`)
+    return [...inMeta, ...pruneStructural(obj, structural)].sort()
+  }
+  // The served kinds change as CRDs are established and deleted: everything that looks one up asks here.
+  const served = (): readonly ResourceDef[] => [...defs, ...crds.resources()]
+  const registry = new Registry(served, {
     historyLimit: options.historyLimit ?? 1000,
     random: Math.random,
     now: () => new Date(),
     serviceCidrs: [serviceCidrV4('198.18.0.0', 16), serviceCidrV6('2001:db8:0:200::', 108)],
     schemaFor,
     resolver: schemas,
-    decode: (def, obj) => pruneUnknown(schemas, obj, schemaFor(def), { kind: def.kind, version: def.version })
+    decode: (def, obj) => def.custom === undefined
+      ? pruneUnknown(schemas, obj, schemaFor(def), { kind: def.kind, version: def.version })
+      : decodeCustom(def, def.custom.structural, obj)
   })
+  const crdResource = defs.find(d => d.group === 'apiextensions.k8s.io' && d.resource === 'customresourcedefinitions')
+  if (crdResource === undefined) throw new Error('no CustomResourceDefinition resource')
+  const crds = new CrdController(registry, crdResource, () => new Date().toISOString().replace(/\.\d{3}Z$/, 'Z'))
   const authorize = options.authorize ?? allowAll
   const bookmarkMs = options.bookmarkIntervalMs ?? 60_000
   const users = new Map<string, User>(Object.entries(options.users ?? {}))
@@ -225,7 +241,7 @@ export async function startApiServer (options: ApiServerOptions = {}): Promise<A
     let segs = segments
     let watchPath = false
     if (segs[0] === 'watch') { watchPath = true; segs = segs.slice(1) }
-    const find = (resource: string | undefined): ResourceDef | undefined => defs.find(d => d.group === group && d.version === version && d.resource === resource)
+    const find = (resource: string | undefined): ResourceDef | undefined => served().find(d => d.group === group && d.version === version && d.resource === resource)
     const nsd = segs[0] === 'namespaces' && segs.length >= 3 ? find(segs[2]) : undefined
     if (nsd !== undefined && nsd.namespaced) {
       if (segs.length > 5) throw pathNotFound()
@@ -375,8 +391,9 @@ export async function startApiServer (options: ApiServerOptions = {}): Promise<A
           send(res, 200, { kind: 'PartialObjectMetadataList', apiVersion: `meta.k8s.io/${rep.version}`, metadata: meta, items: result.items.map(o => ({ kind: 'PartialObjectMetadata', apiVersion: `meta.k8s.io/${rep.version}`, metadata: o.metadata ?? {} })) })
           return
         }
-        // Items in a list carry no kind/apiVersion of their own (golden services-list.txt).
-        const items = result.items.map(o => { const { kind: _k, apiVersion: _a, ...rest } = o; return rest })
+        // Items in a list carry no kind/apiVersion of their own (golden services-list.txt), but for custom
+        // resources, which are listed as unstructured objects.
+        const items = def.custom !== undefined ? result.items : result.items.map(o => { const { kind: _k, apiVersion: _a, ...rest } = o; return rest })
         send(res, 200, { kind: `${def.kind}List`, apiVersion, metadata: meta, items })
         return
       }
@@ -406,6 +423,10 @@ export async function startApiServer (options: ApiServerOptions = {}): Promise<A
         const ct = (req.headers['content-type'] ?? '').split(';')[0]?.trim().toLowerCase() ?? ''
         const patchType = PATCH_TYPES.find(t => t === ct)
         if (patchType === undefined) throw unsupportedMediaType()
+        if (def.custom !== undefined && patchType === 'application/strategic-merge-patch+json') {
+          // Custom resources have no Go struct to carry patch strategies.
+          throw new ApiError(415, 'UnsupportedMediaType', 'the body of the request was in an unknown format - accepted media types include: application/json-patch+json, application/merge-patch+json, application/apply-patch+yaml', {})
+        }
         const opts = writeOptions(q)
         const text = (await readBody(req)).toString('utf8')
         const patch = patchType === 'application/apply-patch+yaml' ? applyBody(text) : bodyJson(text)
@@ -424,7 +445,8 @@ export async function startApiServer (options: ApiServerOptions = {}): Promise<A
         const raw = await readBody(req)
         const options = raw.toString('utf8').trim() === '' ? null : objectBody(req, raw)
         const out = registry.delete(def, ns, r.name, options, opts)
-        const pending = out.kind !== 'Status' && isObject(out.metadata) && out.metadata.deletionTimestamp !== undefined && !(def.group === '' && def.resource === 'namespaces')
+        // The namespace and CRD registries answer 200 for a delete their own finalizers hold (golden crd-delete.txt).
+        const pending = out.kind !== 'Status' && isObject(out.metadata) && out.metadata.deletionTimestamp !== undefined && !(def.group === '' && def.resource === 'namespaces') && def.finalizeOnDelete === undefined
         send(res, pending ? 202 : 200, out)
         return
       }
@@ -447,25 +469,30 @@ export async function startApiServer (options: ApiServerOptions = {}): Promise<A
       send(res, 200, 'ok', 'text/plain; charset=utf-8', { 'x-content-type-options': 'nosniff' })
       return true
     }
+    // Custom resources' groups come after the built-in ones, as the real server lists them.
+    const custom = customDiscovery(crds.resources().filter(d => !discovery.groups.has(d.group)), d => crds.storageVersion(d))
     if (path === '/api' || path === '/apis') {
       if (wantsAggregated(accept)) {
-        send(res, 200, path === '/api' ? discovery.apiAggregated : discovery.apisAggregated, AGGREGATED_CT, { vary: 'Accept', 'cache-control': 'public' })
+        const doc = path === '/api' ? discovery.apiAggregated : { ...discovery.apisAggregated, items: [...arrayOf(discovery.apisAggregated.items), ...custom.aggregated] }
+        send(res, 200, doc, AGGREGATED_CT, { vary: 'Accept', 'cache-control': 'public' })
       } else {
-        send(res, 200, path === '/api' ? discovery.apiLegacy(`${host.includes(':') ? `[${host}]` : host}:${port}`) : discovery.apisLegacy)
+        send(res, 200, path === '/api' ? discovery.apiLegacy(`${host.includes(':') ? `[${host}]` : host}:${port}`) : { ...discovery.apisLegacy, groups: [...arrayOf(discovery.apisLegacy.groups), ...custom.groups] })
       }
       return true
     }
     if (path === '/api/v1') { send(res, 200, discovery.resourceLists.get('v1') ?? {}); return true }
     const g = /^\/apis\/([^/]+)$/.exec(path)
     if (g !== null) {
-      const doc = discovery.groups.get(g[1] ?? '')
+      const group = custom.groups.find(x => x.name === g[1])
+      const doc = discovery.groups.get(g[1] ?? '') ?? (group === undefined ? undefined : { kind: 'APIGroup', apiVersion: 'v1', ...group })
       if (doc === undefined) return false
       send(res, 200, doc)
       return true
     }
     const gv = /^\/apis\/([^/]+)\/([^/]+)$/.exec(path)
     if (gv !== null) {
-      const doc = discovery.resourceLists.get(`${gv[1] ?? ''}/${gv[2] ?? ''}`)
+      const key = `${gv[1] ?? ''}/${gv[2] ?? ''}`
+      const doc = discovery.resourceLists.get(key) ?? custom.resourceLists.get(key)
       if (doc === undefined) return false
       send(res, 200, doc)
       return true
@@ -529,6 +556,7 @@ export async function startApiServer (options: ApiServerOptions = {}): Promise<A
   const addr = server.address()
   port = typeof addr === 'object' && addr !== null ? (addr satisfies AddressInfo).port : 0
   registry.bootstrap(DEFAULT_NAMESPACES, port)
+  crds.start()
   const urlHost = host.includes(':') ? `[${host}]` : host
   const url = `https://${urlHost}:${port}`
   let closed = false
@@ -547,6 +575,7 @@ export async function startApiServer (options: ApiServerOptions = {}): Promise<A
     close: async () => {
       if (closed) return
       closed = true
+      crds.stop()
       for (const stop of [...watches]) stop()
       const done = new Promise<void>(resolve => server.close(() => resolve()))
       server.closeIdleConnections()
@@ -555,6 +584,10 @@ export async function startApiServer (options: ApiServerOptions = {}): Promise<A
       if (ownCertDir) await rm(certDir, { recursive: true, force: true })
     }
   }
+}
+
+function arrayOf (v: Json | undefined): Json[] {
+  return Array.isArray(v) ? v : []
 }
 
 /** apply-patch bodies are YAML; clients (client-node, kubectl) send JSON, which is YAML, and that is all we take. */

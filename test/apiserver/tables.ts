@@ -12,11 +12,11 @@ export interface TablePrinter {
 const NAME_DESC = 'Name must be unique within a namespace. Is required when creating resources, although some resources may allow a client to request the generation of an appropriate name automatically. Name is primarily intended for creation idempotence and configuration definition. Cannot be updated. More info: https://kubernetes.io/docs/concepts/overview/working-with-objects/names#names'
 const AGE_DESC = 'CreationTimestamp is a timestamp representing the server time when this object was created. It is not guaranteed to be set in happens-before order across separate operations. Clients may not set this value. It is represented in RFC3339 form and is in UTC.\n\nPopulated by the system. Read-only. Null for lists. More info: https://git.k8s.io/community/contributors/devel/sig-architecture/api-conventions.md#metadata'
 
-function col (name: string, description: string, priority = 0, type = 'string', format = ''): Column {
+export function col (name: string, description: string, priority = 0, type = 'string', format = ''): Column {
   return { name, type, format, description, priority }
 }
-const NAME = col('Name', NAME_DESC, 0, 'string', 'name')
-const AGE = col('Age', AGE_DESC)
+export const NAME = col('Name', NAME_DESC, 0, 'string', 'name')
+export const AGE = col('Age', AGE_DESC)
 
 /** k8s.io/apimachinery/pkg/util/duration.HumanDuration. */
 export function humanDuration (ms: number): string {
@@ -54,11 +54,11 @@ function since (ts: Json | undefined, now: number): string {
   return Number.isNaN(t) ? '<unknown>' : humanDuration(now - t)
 }
 
-function age (obj: JsonObject, now: number): string {
+export function age (obj: JsonObject, now: number): string {
   return since(objectAt(obj, 'metadata')?.creationTimestamp, now)
 }
 
-function nameOf (obj: JsonObject): string {
+export function nameOf (obj: JsonObject): string {
   return stringAt(objectAt(obj, 'metadata'), 'name') ?? ''
 }
 
