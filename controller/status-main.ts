@@ -6,6 +6,7 @@
 //   l2lb import-metallb [--apply [--overwrite]] [--metallb-namespace metallb-system] [--namespace l2lb-system] [--configmap config]
 //     MetalLB's configuration (CRDs, or its legacy ConfigMap) as l2lb's pool ConfigMap (controller/core/metallb-import.ts):
 //     the manifest on stdout, one line per thing not carried over on stderr; --apply writes it instead.
+import { parseArgs, type ParseArgsConfig } from 'node:util'
 import { classifyApiError, loadKubeConfig } from '../internal/kube/kube-client.js'
 import { collectStatus } from './kube/collect-status.js'
 import { applyPoolConfigMap, readMetalLB } from './kube/read-metallb.js'
@@ -20,53 +21,46 @@ function usage(): string {
 
 type Args = string[]
 
-function valueOf(args: Args, flag: string): string {
-  const v = args.shift()
-  if (v === undefined) throw new Error(`${flag} needs a value`)
-  return v
+/**
+ * The command's flags (node:util parseArgs, strict): the values, or null after printing usage (--help: exit 0)
+ * or what is wrong (exit 2) to the right stream; `exitCode` says which.
+ */
+function flags<O extends ParseArgsConfig['options']>(args: Args, options: O): { values: ReturnType<typeof parseArgs<{ args: Args; options: O; strict: true }>>['values'] } | { exitCode: number } {
+  try {
+    const { values } = parseArgs({ args, options: { ...options, help: { type: 'boolean', short: 'h' } } as O, strict: true })
+    if ((values as { help?: boolean }).help === true) {
+      process.stdout.write(usage())
+      return { exitCode: 0 }
+    }
+    return { values }
+  } catch (err) {
+    process.stderr.write(`${err instanceof Error ? err.message : String(err)}\n${usage()}`)
+    return { exitCode: 2 }
+  }
 }
 
 async function status(args: Args): Promise<number> {
-  let json = false
-  const opts = { namespace: 'l2lb-system', configMap: 'config', loadBalancerClass: null as string | null }
-  while (args.length > 0) {
-    const a = args.shift() ?? ''
-    if (a === '--json') json = true
-    else if (a === '--namespace' || a === '-n') opts.namespace = valueOf(args, a)
-    else if (a === '--configmap') opts.configMap = valueOf(args, a)
-    else if (a === '--class') opts.loadBalancerClass = valueOf(args, a)
-    else if (a === '--help' || a === '-h') {
-      process.stdout.write(usage())
-      return 0
-    } else {
-      process.stderr.write(`unknown argument ${a}\n${usage()}`)
-      return 2
-    }
-  }
+  const f = flags(args, {
+    json: { type: 'boolean' }, namespace: { type: 'string', short: 'n' }, configmap: { type: 'string' }, class: { type: 'string' },
+  })
+  if ('exitCode' in f) return f.exitCode
+  const v = f.values
+  const opts = { namespace: v.namespace ?? 'l2lb-system', configMap: v.configmap ?? 'config', loadBalancerClass: v.class ?? null }
   const report = await collectStatus(loadKubeConfig(process.env), opts)
-  process.stdout.write(json ? `${JSON.stringify(report, (_, v: unknown) => (typeof v === 'bigint' ? v.toString() : v), 2)}\n` : formatStatus(report))
+  process.stdout.write(v.json === true ? `${JSON.stringify(report, (_, x: unknown) => (typeof x === 'bigint' ? x.toString() : x), 2)}\n` : formatStatus(report))
   return report.problems.length > 0 ? 1 : 0
 }
 
 async function importMetallb(args: Args): Promise<number> {
-  let apply = false
-  let overwrite = false
-  const opts = { metallbNamespace: 'metallb-system', namespace: 'l2lb-system', configMap: 'config' }
-  while (args.length > 0) {
-    const a = args.shift() ?? ''
-    if (a === '--apply') apply = true
-    else if (a === '--overwrite') overwrite = true
-    else if (a === '--metallb-namespace') opts.metallbNamespace = valueOf(args, a)
-    else if (a === '--namespace' || a === '-n') opts.namespace = valueOf(args, a)
-    else if (a === '--configmap') opts.configMap = valueOf(args, a)
-    else if (a === '--help' || a === '-h') {
-      process.stdout.write(usage())
-      return 0
-    } else {
-      process.stderr.write(`unknown argument ${a}\n${usage()}`)
-      return 2
-    }
-  }
+  const f = flags(args, {
+    apply: { type: 'boolean' }, overwrite: { type: 'boolean' }, 'metallb-namespace': { type: 'string' },
+    namespace: { type: 'string', short: 'n' }, configmap: { type: 'string' },
+  })
+  if ('exitCode' in f) return f.exitCode
+  const v = f.values
+  const apply = v.apply === true
+  const overwrite = v.overwrite === true
+  const opts = { metallbNamespace: v['metallb-namespace'] ?? 'metallb-system', namespace: v.namespace ?? 'l2lb-system', configMap: v.configmap ?? 'config' }
   const kc = loadKubeConfig(process.env)
   const result = importMetalLB(await readMetalLB(kc, opts))
   for (const n of result.notes) process.stderr.write(`note: ${n}\n`)
