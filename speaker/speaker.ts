@@ -16,8 +16,7 @@ import {
 } from '../internal/core/views.js'
 import { formatConfigError } from '../internal/core/pool-config.js'
 import { ConfigParser } from './config-parser.js'
-import { electService, shouldAnnounce } from './core/election.js'
-import { isOurs } from '../internal/core/load-balancer-class.js'
+import { planAnnouncements } from './core/announcement-plan.js'
 import {
   HEARTBEATS_MISSED, declaredHeartbeatInterval, liveMembers, observeHeartbeat, observeLease,
   type HeartbeatObservation, type LeaseObservation, type Membership, type SelfVerdict,
@@ -25,8 +24,8 @@ import {
 import type { OwnStatus, PeerHeartbeatSource } from './peer-heartbeat.js'
 import type { ReceivedHeartbeat } from './core/peer-heartbeat.js'
 import { LeaseHeartbeat, SPEAKER_LEASE_LABELS } from './lease-heartbeat.js'
-import { advertisementOf, interfacesFor, nodeMayAnnounce, type IPAdvertisement, type PoolIndex } from './core/advertisement.js'
-import { needsProbe, type ProbeOutcome } from './core/claims.js'
+import type { PoolIndex } from './core/advertisement.js'
+import type { ProbeOutcome } from './core/claims.js'
 import { ClaimRecorder } from './claim-recorder.js'
 
 /**
@@ -117,7 +116,7 @@ export class Speaker {
   #scheduled = false
   #closed = false
   /** Service key -> IPs this node announces for it, as of the last recompute. */
-  #mine = new Map<string, Set<string>>()
+  #mine: ReadonlyMap<string, ReadonlySet<string>> = new Map()
 
   constructor(opts: SpeakerOptions) {
     this.#o = opts
@@ -347,10 +346,6 @@ export class Speaker {
     if (!same) this.#checkMembership()
   }
 
-  #serves(svc: ServiceView): boolean {
-    return isOurs(svc, this.#o.loadBalancerClass)
-  }
-
   /**
    * Hands a changed pool ConfigMap to the parsing thread (config-parser.ts); the result lands in #config
    * (valid) or the log (invalid: the last good config is kept), and a recompute follows. Returns the parse,
@@ -379,61 +374,23 @@ export class Speaker {
   #recompute(): void {
     if (this.#closed || !this.#services || !this.#nodes || !this.#slices) return
     void this.#refreshConfig()
-    const config = this.#config
-    const me = this.#o.nodeName
-    const nodes = new Map(this.#nodes.list().map(n => [n.name, n]))
     // Node readiness may have changed too: refresh the membership without re-entering #schedule.
     const live = this.#membership(this.#now()).live
     this.#live = live
-    const adverts = new Map<string, IPAdvertisement | null>()
-    const advertOf = (ip: string): IPAdvertisement | null => {
-      if (!config) return null
-      let a = adverts.get(ip)
-      if (a === undefined) { a = advertisementOf(ip, config); adverts.set(ip, a) }
-      return a
-    }
-    const mayAnnounce = (ip: string, node: string): boolean => {
-      const a = advertOf(ip)
-      const n = nodes.get(node)
-      return a !== null && n !== undefined && nodeMayAnnounce(a, n.labels)
-    }
-    const slicesByService = new Map<string, EndpointSliceView[]>()
-    for (const s of this.#slices.list()) {
-      if (!s.serviceName) continue
-      const k = `${s.namespace}/${s.serviceName}`
-      const list = slicesByService.get(k)
-      if (list) list.push(s)
-      else slicesByService.set(k, [s])
-    }
-    const next = new Map<string, Set<string>>()
-    const fresh = new Set<string>()
-    for (const svc of this.#services.list()) {
-      if (!this.#serves(svc)) continue
-      const a = electService(svc, slicesByService.get(svc.key) ?? [], live, mayAnnounce)
-      const won = new Set<string>()
-      for (const ip of a.winners.keys()) if (shouldAnnounce(me, ip, a)) won.add(ip)
-      if (won.size > 0) next.set(svc.key, won)
-      for (const ip of won) if (needsProbe(ip, svc.annotations)) fresh.add(ip)
-    }
-    const myLabels = nodes.get(me)?.labels ?? {}
-    const perInterface = new Map(this.#o.announcers.map(a => [a.interfaceName, new Set<string>()]))
-    for (const ips of next.values()) {
-      for (const ip of ips) {
-        const adv = advertOf(ip)
-        const only = adv ? interfacesFor(adv, myLabels) : null
-        for (const [name, set] of perInterface) if (only === null || only.has(name)) set.add(ip)
-      }
-    }
-    for (const a of this.#o.announcers) a.setAnnounced(perInterface.get(a.interfaceName) ?? [], fresh)
+    const plan = planAnnouncements({
+      me: this.#o.nodeName, services: this.#services.list(), slices: this.#slices.list(), nodes: this.#nodes.list(), live,
+      pools: this.#config, loadBalancerClass: this.#o.loadBalancerClass, interfaces: this.#o.announcers.map(a => a.interfaceName),
+    })
+    for (const a of this.#o.announcers) a.setAnnounced(plan.perInterface.get(a.interfaceName) ?? [], plan.fresh)
     if (this.#tellPeersAfterWithdrawal) {
       this.#tellPeersAfterWithdrawal = false
       if (this.#joined) this.#o.peerHeartbeats?.sendNow()
     }
-    this.#reportChanges(next)
-    this.#mine = next
+    this.#reportChanges(plan.mine)
+    this.#mine = plan.mine
   }
 
-  #reportChanges(next: Map<string, Set<string>>): void {
+  #reportChanges(next: ReadonlyMap<string, ReadonlySet<string>>): void {
     const me = this.#o.nodeName
     const gauge = this.#announcedGauge
     for (const [key, ips] of next) {
