@@ -8,11 +8,13 @@
 // interface is recreated.
 import type { Logger } from 'pino'
 import type { MetricsRegistry, MetricFamily } from '../internal/observe/metrics.js'
+import type { Clock, TimerHandle } from './core/clock.js'
 import { formatMac } from './core/ethernet.js'
 import { PROBE_TIMING, probePlan, retryAfterMs, type ProbeTiming } from './core/probe.js'
 import type { ProbeOutcome } from './core/claims.js'
 import type { Layer2Context, Layer2Decision } from './core/layer2-decision.js'
 import { isInterfaceGoneError, isReceiveStoppedError, type FrameLink, type OpenLink } from './link/packet-link.js'
+import { systemClock } from './system-clock.js'
 
 /** Multicast groups an announced IP needs joined for its requests to get past the NIC. */
 export interface GroupHooks<L extends FrameLink> {
@@ -94,6 +96,8 @@ export interface Layer2ResponderOptions<L extends FrameLink> {
   reopen?: Partial<ReopenBackoff>
   defend?: Partial<DefendTiming>
   probe?: Partial<ProbeTiming>
+  /** Time for every repeat, probe, defence and reopen; tests pass a manual one. Default: systemClock. */
+  clock?: Clock
 }
 
 export interface Layer2Stats<Reason extends string> {
@@ -154,6 +158,7 @@ export class Layer2Responder<Reason extends string, L extends FrameLink = FrameL
   readonly #openLink: OpenLink<L>
   readonly #metrics: MetricsRegistry | undefined
   readonly #backoff: ReopenBackoff
+  readonly #clock: Clock
   #counters: Counters | undefined
   #link: L | undefined
   #started = false
@@ -163,17 +168,17 @@ export class Layer2Responder<Reason extends string, L extends FrameLink = FrameL
   /** Groups joined on the current link (key: MAC hex): how many announced IPs share each, and whether the join worked. */
   readonly #groups = new Map<string, { group: Buffer; count: number; joined: boolean }>()
   /** Pending announcement repeats per IP; cleared when the IP is withdrawn. */
-  readonly #repeats = new Map<string, NodeJS.Timeout>()
+  readonly #repeats = new Map<string, TimerHandle>()
   /** IPs another host announced: when first, and the pending announcement of our own. */
-  readonly #contested = new Map<string, { firstMs: number; timer: NodeJS.Timeout }>()
+  readonly #contested = new Map<string, { firstMs: number; timer: TimerHandle }>()
   readonly #defendedAt = new Map<string, number>()
   readonly #defend: DefendTiming
   readonly #conflicts = new Map<string, number>()
   /** Addresses being probed (read by every decision), and the timers of each probe on the current link. */
   readonly #probing = new Set<string>()
-  readonly #probeTimers = new Map<string, NodeJS.Timeout[]>()
+  readonly #probeTimers = new Map<string, TimerHandle[]>()
   /** Addresses a probe found held, with the holder, the refusals in a row, and the timer of the next probe. */
-  readonly #refused = new Map<string, { mac: string; refusals: number; timer: NodeJS.Timeout }>()
+  readonly #refused = new Map<string, { mac: string; refusals: number; timer: TimerHandle }>()
   readonly #inUse = new Map<string, number>()
   /** Refusals in a row per address, until a probe finds it free or the address is withdrawn. */
   readonly #refusalsInRow = new Map<string, number>()
@@ -181,7 +186,7 @@ export class Layer2Responder<Reason extends string, L extends FrameLink = FrameL
   #probeListener: ((o: ProbeOutcome) => void) | undefined
   /** The addresses the link's filter was last built for, sorted and joined: refiltered only on a change. */
   #filteredFor: string | undefined
-  #reopenTimer: NodeJS.Timeout | undefined
+  #reopenTimer: TimerHandle | undefined
   #reopenDelayMs: number
   #openedAt = 0
   readonly #requests = new Map<string, number>()
@@ -200,6 +205,7 @@ export class Layer2Responder<Reason extends string, L extends FrameLink = FrameL
     this.#openLink = opts.openLink
     this.#metrics = opts.metrics
     this.#backoff = { ...REOPEN_BACKOFF, ...opts.reopen }
+    this.#clock = opts.clock ?? systemClock
     this.#reopenDelayMs = this.#backoff.initialMs
     this.#defend = { ...DEFEND_TIMING, ...opts.defend }
     this.#probe = { ...PROBE_TIMING, ...opts.probe }
@@ -281,7 +287,7 @@ export class Layer2Responder<Reason extends string, L extends FrameLink = FrameL
     }
     for (const [ip, r] of [...this.#refused]) {
       if (next.has(ip)) continue
-      clearTimeout(r.timer)
+      this.#clock.clearTimeout(r.timer)
       this.#refused.delete(ip)
       this.#forget(ip)
     }
@@ -321,12 +327,11 @@ export class Layer2Responder<Reason extends string, L extends FrameLink = FrameL
     const link = this.#link
     if (link === undefined) return
     const plan = probePlan(this.#probe)
-    const timers = plan.sendAtMs.map(at => setTimeout(() => {
+    const timers = plan.sendAtMs.map(at => this.#clock.setTimeout(() => {
       if (this.#link !== link || !this.#probing.has(ip)) return
       for (const frame of this.#proto.probes(link.mac, ip)) this.#send(link, frame, ip)
     }, at))
-    timers.push(setTimeout(() => this.#probeFree(ip, link), plan.decideAtMs))
-    for (const timer of timers) timer.unref()
+    timers.push(this.#clock.setTimeout(() => this.#probeFree(ip, link), plan.decideAtMs))
     this.#probeTimers.set(ip, timers)
     this.log.info({ ip, forMs: plan.decideAtMs }, `probing ${ip} before announcing it: no node of this cluster announced it before`)
   }
@@ -349,8 +354,7 @@ export class Layer2Responder<Reason extends string, L extends FrameLink = FrameL
     const refusals = (this.#refusalsInRow.get(ip) ?? 0) + 1
     this.#refusalsInRow.set(ip, refusals)
     const retryMs = retryAfterMs(refusals, this.#probe)
-    const timer = setTimeout(() => this.#retryProbe(ip), retryMs)
-    timer.unref()
+    const timer = this.#clock.setTimeout(() => this.#retryProbe(ip), retryMs)
     this.#refused.set(ip, { mac, refusals, timer })
     bump(this.#inUse, ip)
     this.#counters?.inUse.inc({ ip })
@@ -373,7 +377,7 @@ export class Layer2Responder<Reason extends string, L extends FrameLink = FrameL
   }
 
   #clearProbeTimers(ip: string): void {
-    for (const timer of this.#probeTimers.get(ip) ?? []) clearTimeout(timer)
+    for (const timer of this.#probeTimers.get(ip) ?? []) this.#clock.clearTimeout(timer)
     this.#probeTimers.delete(ip)
   }
 
@@ -412,15 +416,15 @@ export class Layer2Responder<Reason extends string, L extends FrameLink = FrameL
   close(): void {
     if (this.#closed) return
     this.#closed = true
-    for (const timer of this.#repeats.values()) clearTimeout(timer)
+    for (const timer of this.#repeats.values()) this.#clock.clearTimeout(timer)
     this.#repeats.clear()
-    for (const c of this.#contested.values()) clearTimeout(c.timer)
+    for (const c of this.#contested.values()) this.#clock.clearTimeout(c.timer)
     this.#contested.clear()
     for (const ip of [...this.#probeTimers.keys()]) this.#clearProbeTimers(ip)
     this.#probing.clear()
-    for (const r of this.#refused.values()) clearTimeout(r.timer)
+    for (const r of this.#refused.values()) this.#clock.clearTimeout(r.timer)
     this.#refused.clear()
-    clearTimeout(this.#reopenTimer)
+    this.#clock.clearTimeout(this.#reopenTimer)
     this.#reopenTimer = undefined
     this.#announced.clear()
     this.#groups.clear()
@@ -438,7 +442,7 @@ export class Layer2Responder<Reason extends string, L extends FrameLink = FrameL
    */
   #attach(link: L): void {
     this.#link = link
-    this.#openedAt = Date.now()
+    this.#openedAt = this.#clock.now()
     this.#filteredFor = undefined
     this.#filter(link, this.#watched())
     const ctx: Layer2Context = { mac: link.mac, announced: this.#announced, probing: this.#probing }
@@ -549,12 +553,12 @@ export class Layer2Responder<Reason extends string, L extends FrameLink = FrameL
   #lose(link: L, why: string): void {
     if (this.#link !== link || this.#closed) return
     this.#link = undefined
-    for (const timer of this.#repeats.values()) clearTimeout(timer)
+    for (const timer of this.#repeats.values()) this.#clock.clearTimeout(timer)
     this.#repeats.clear()
     for (const ip of [...this.#probeTimers.keys()]) this.#clearProbeTimers(ip)
     this.#groups.clear()
     link.close()
-    if (Date.now() - this.#openedAt > this.#backoff.maxMs) this.#reopenDelayMs = this.#backoff.initialMs
+    if (this.#clock.now() - this.#openedAt > this.#backoff.maxMs) this.#reopenDelayMs = this.#backoff.initialMs
     this.log.warn({ why, retryInMs: this.#reopenDelayMs }, `${this.#proto.name} link lost; reopening`)
     this.#scheduleReopen()
   }
@@ -562,7 +566,7 @@ export class Layer2Responder<Reason extends string, L extends FrameLink = FrameL
   #scheduleReopen(): void {
     const delay = this.#reopenDelayMs
     this.#reopenDelayMs = Math.min(delay * 2, this.#backoff.maxMs)
-    this.#reopenTimer = setTimeout(() => this.#reopen(), delay)
+    this.#reopenTimer = this.#clock.setTimeout(() => this.#reopen(), delay)
   }
 
   #reopen(): void {
@@ -662,9 +666,7 @@ export class Layer2Responder<Reason extends string, L extends FrameLink = FrameL
       if (this.#link !== link) return
     }
     if (round + 1 >= this.#proto.rounds) return
-    const timer = setTimeout(() => this.#round(ip, round + 1), this.#proto.intervalMs)
-    // The open socket keeps the process alive while the responder runs; the repeats need not.
-    timer.unref()
+    const timer = this.#clock.setTimeout(() => this.#round(ip, round + 1), this.#proto.intervalMs)
     this.#repeats.set(ip, timer)
   }
 
@@ -682,18 +684,17 @@ export class Layer2Responder<Reason extends string, L extends FrameLink = FrameL
   #onConflict(ip: string, from: Buffer): void {
     bump(this.#conflicts, ip)
     this.#counters?.conflicts.inc({ ip })
-    const now = Date.now()
+    const now = this.#clock.now()
     const c = this.#contested.get(ip)
     if (c === undefined) {
       this.log.warn({ ip, from: formatMac(from) }, `another host announced ${ip}, which this node announces: announcing it again once that host is quiet (RFC 5227 §2.4)`)
-    } else clearTimeout(c.timer)
+    } else this.#clock.clearTimeout(c.timer)
     const firstMs = c?.firstMs ?? now
     const at = Math.max(
       Math.min(now + this.#defend.quietMs, firstMs + this.#defend.maxWaitMs),
       (this.#defendedAt.get(ip) ?? -Infinity) + this.#defend.intervalMs,
     )
-    const timer = setTimeout(() => this.#announceAgain(ip), Math.max(0, at - now))
-    timer.unref()
+    const timer = this.#clock.setTimeout(() => this.#announceAgain(ip), Math.max(0, at - now))
     this.#contested.set(ip, { firstMs, timer })
   }
 
@@ -701,7 +702,7 @@ export class Layer2Responder<Reason extends string, L extends FrameLink = FrameL
   #announceAgain(ip: string): void {
     this.#contested.delete(ip)
     if (!this.#announced.has(ip) || this.#link === undefined) return
-    this.#defendedAt.set(ip, Date.now())
+    this.#defendedAt.set(ip, this.#clock.now())
     if (this.#repeats.has(ip)) return
     this.log.info({ ip }, 'announcing again after a conflicting announcement')
     this.#round(ip, this.#proto.rounds - 1)
@@ -709,14 +710,14 @@ export class Layer2Responder<Reason extends string, L extends FrameLink = FrameL
 
   #uncontest(ip: string): void {
     const c = this.#contested.get(ip)
-    if (c !== undefined) clearTimeout(c.timer)
+    if (c !== undefined) this.#clock.clearTimeout(c.timer)
     this.#contested.delete(ip)
     this.#defendedAt.delete(ip)
   }
 
   #stopRepeats(ip: string): void {
     const timer = this.#repeats.get(ip)
-    if (timer !== undefined) clearTimeout(timer)
+    if (timer !== undefined) this.#clock.clearTimeout(timer)
     this.#repeats.delete(ip)
   }
 }
