@@ -1,10 +1,11 @@
 // The ArpResponder shell over a fake link: timing of gratuitous ARP, withdrawal, counting. The real
-// AF_PACKET path is tested in test/integration/arp-responder.test.ts.
+// AF_PACKET path is tested in test/integration/arp-responder.test.ts. Time is a manual clock: every wait
+// below is the clock moved by hand, so the schedules are checked to the millisecond and nothing sleeps.
 import t from 'tap'
-import { setTimeout as sleep } from 'node:timers/promises'
 import { pino } from 'pino'
 import { ArpResponder, GRATUITOUS_INTERVAL_MS, GRATUITOUS_ROUNDS } from '../../speaker/arp-responder.js'
-import { FakeLink, systemError, until } from '../lib/fake-link.js'
+import { FakeLink, systemError } from '../lib/fake-link.js'
+import { ManualClock } from '../lib/manual-clock.js'
 import { parseMac } from '../../speaker/core/ethernet.js'
 import { arpReply, arpRequest, decodeArpFrame, gratuitousRequest } from '../../speaker/core/arp.js'
 import { MetricsRegistry } from '../../internal/observe/metrics.js'
@@ -21,9 +22,9 @@ class ArpLink extends FakeLink {
   }
 }
 
-function responder(link: ArpLink, intervalMs = 40, rounds = 3, metrics?: MetricsRegistry): ArpResponder {
+function responder(link: ArpLink, clock: ManualClock, intervalMs = 40, rounds = 3, metrics?: MetricsRegistry): ArpResponder {
   return new ArpResponder({
-    interface: 'eth0', log, openLink: () => link, gratuitous: { intervalMs, rounds }, ...(metrics ? { metrics } : {}),
+    interface: 'eth0', log, clock, openLink: () => link, gratuitous: { intervalMs, rounds }, ...(metrics ? { metrics } : {}),
   })
 }
 
@@ -52,13 +53,19 @@ t.test('the constructor has no side effects; start opens the link once', async t
 
 t.test('a newly announced IP gets both gratuitous forms at once, then repeats, then stops', async t => {
   const link = new ArpLink(ours)
-  const r = responder(link, 40, 3)
+  const clock = new ManualClock()
+  const r = responder(link, clock, 40, 3)
   r.start()
   r.setAnnounced(['192.0.2.240'])
   const ourHex = ours.toString('hex')
   t.same(link.gratuitousFor('192.0.2.240'), [{ op: 1, tha: '000000000000' }, { op: 2, tha: ourHex }], 'request and reply sent synchronously')
-  t.ok(await until(() => link.gratuitousFor('192.0.2.240').length >= 6), 'three rounds of two')
-  await sleep(150)
+  await clock.advance(39)
+  t.equal(link.gratuitousFor('192.0.2.240').length, 2, 'the second round not before the interval')
+  await clock.advance(1)
+  t.equal(link.gratuitousFor('192.0.2.240').length, 4, 'the second round at 40 ms')
+  await clock.advance(40)
+  t.equal(link.gratuitousFor('192.0.2.240').length, 6, 'three rounds of two')
+  await clock.advance(150)
   t.equal(link.gratuitousFor('192.0.2.240').length, 6, 'no fourth round')
   t.same(r.stats().gratuitousSent, { '192.0.2.240': 6 })
   // Setting the same set again is not a new takeover.
@@ -69,7 +76,8 @@ t.test('a newly announced IP gets both gratuitous forms at once, then repeats, t
 
 t.test('withdrawing an IP cancels its repeats and stops answering it at once', async t => {
   const link = new ArpLink(ours)
-  const r = responder(link, 50, 5)
+  const clock = new ManualClock()
+  const r = responder(link, clock, 50, 5)
   r.start()
   r.setAnnounced(['192.0.2.240', '192.0.2.241'])
   t.equal(link.sent.length, 4)
@@ -78,7 +86,8 @@ t.test('withdrawing an IP cancels its repeats and stops answering it at once', a
   r.setAnnounced(['192.0.2.241'])
   link.receive(arpRequest(client, '192.0.2.100', '192.0.2.240'))
   t.equal(link.sent.length, 5, 'not answered once withdrawn')
-  t.ok(await until(() => link.gratuitousFor('192.0.2.241').length >= 10), 'the kept IP got all five rounds')
+  await clock.advance(200)
+  t.equal(link.gratuitousFor('192.0.2.241').length, 10, 'the kept IP got all five rounds')
   t.equal(link.gratuitousFor('192.0.2.240').length, 2, 'the withdrawn IP got only its first round')
   t.same(r.stats().drops['not-announced'], 1)
   r.close()
@@ -87,7 +96,7 @@ t.test('withdrawing an IP cancels its repeats and stops answering it at once', a
 t.test('requests are answered and counted; IPs set before start are announced at start', async t => {
   const link = new ArpLink(ours)
   const metrics = new MetricsRegistry()
-  const r = responder(link, 1000, 1, metrics)
+  const r = responder(link, new ManualClock(), 1000, 1, metrics)
   r.setAnnounced(['192.0.2.240', '2001:db8:0:1::f0', 'not-an-ip'])
   t.same(r.stats().announced, ['192.0.2.240'], 'IPv6 and junk are not ARP business')
   t.equal(link.sent.length, 0, 'nothing sent before start')
@@ -119,7 +128,7 @@ t.test('requests are answered and counted; IPs set before start are announced at
 
 t.test('send and receive errors are counted, never thrown', async t => {
   const link = new ArpLink(ours)
-  const r = responder(link, 1000, 1)
+  const r = responder(link, new ManualClock(), 1000, 1)
   r.start()
   link.failSends = systemError('sendto', 'ENETDOWN', -100)
   r.setAnnounced(['192.0.2.240'])
@@ -135,14 +144,16 @@ t.test('send and receive errors are counted, never thrown', async t => {
 
 t.test('close cancels pending repeats and ignores later calls', async t => {
   const link = new ArpLink(ours)
-  const r = responder(link, 30, 5)
+  const clock = new ManualClock()
+  const r = responder(link, clock, 30, 5)
   r.start()
   r.setAnnounced(['192.0.2.240'])
   r.close()
   r.close()
   r.setAnnounced(['192.0.2.241'])
   link.receive(arpRequest(client, '192.0.2.100', '192.0.2.240'))
-  await sleep(100)
+  t.equal(clock.pending, 0, 'no timer left')
+  await clock.advance(200)
   t.equal(link.sent.length, 2, 'only the first round went out')
   t.ok(link.closed)
 })
@@ -150,7 +161,7 @@ t.test('close cancels pending repeats and ignores later calls', async t => {
 t.test('the reply is handed to the link before anything is counted (hot path)', async t => {
   const link = new ArpLink(ours)
   const metrics = new MetricsRegistry()
-  const r = responder(link, 1000, 1, metrics)
+  const r = responder(link, new ManualClock(), 1000, 1, metrics)
   r.start()
   r.setAnnounced(['192.0.2.240'])
   const seen: Array<Record<string, number>> = []
@@ -165,7 +176,7 @@ t.test('the reply is handed to the link before anything is counted (hot path)', 
 t.test('a withdrawn IP takes its per-IP counters and metric series with it', async t => {
   const link = new ArpLink(ours)
   const metrics = new MetricsRegistry()
-  const r = responder(link, 1000, 1, metrics)
+  const r = responder(link, new ManualClock(), 1000, 1, metrics)
   r.start()
   r.setAnnounced(['192.0.2.240', '192.0.2.241'])
   link.receive(arpRequest(client, '192.0.2.100', '192.0.2.240'))
@@ -186,8 +197,9 @@ t.test('a withdrawn IP takes its per-IP counters and metric series with it', asy
 t.test('a receive error that stops delivery for good: the link is reopened and the IPs announced again', async t => {
   const links = [new ArpLink(ours), new ArpLink(ours)]
   let opened = 0
+  const clock = new ManualClock()
   const r = new ArpResponder({
-    interface: 'eth0', log, gratuitous: { intervalMs: 1000, rounds: 1 }, reopen: { initialMs: 20, maxMs: 80 },
+    interface: 'eth0', log, clock, gratuitous: { intervalMs: 1000, rounds: 1 }, reopen: { initialMs: 20, maxMs: 80 },
     openLink: () => {
       const l = links[opened++]
       if (l === undefined) throw systemError('if_nametoindex', 'ENODEV', -19)
@@ -204,7 +216,10 @@ t.test('a receive error that stops delivery for good: the link is reopened and t
   first.fail(systemError('uv_poll', 'EBADF', -9))
   t.ok(first.closed, 'a deaf link is closed at once')
   t.equal(r.stats().mac, null, 'no MAC while no link is open')
-  t.ok(await until(() => opened === 2), 'reopened after the backoff')
+  await clock.advance(19)
+  t.equal(opened, 1, 'not reopened before the backoff')
+  await clock.advance(1)
+  t.equal(opened, 2, 'reopened after the backoff')
   t.same(second.gratuitousFor('192.0.2.240').map(g => g.op), [1, 2], 'announced again on the new link')
   second.receive(arpRequest(client, '192.0.2.100', '192.0.2.240'))
   first.receive(arpRequest(client, '192.0.2.100', '192.0.2.240'))
@@ -222,10 +237,11 @@ t.test('a send failing with ENODEV (interface gone): reopen retries with a growi
   const second = new ArpLink(parseMac('02:00:00:00:00:0c'))
   const attempts: number[] = []
   let fails = 2
+  const clock = new ManualClock()
   const r = new ArpResponder({
-    interface: 'eth0', log, gratuitous: { intervalMs: 1000, rounds: 1 }, reopen: { initialMs: 20, maxMs: 1000 },
+    interface: 'eth0', log, clock, gratuitous: { intervalMs: 1000, rounds: 1 }, reopen: { initialMs: 20, maxMs: 1000 },
     openLink: () => {
-      attempts.push(Date.now())
+      attempts.push(clock.now())
       if (attempts.length === 1) return first
       if (fails-- > 0) throw systemError('if_nametoindex', 'ENODEV', -19)
       return second
@@ -236,10 +252,11 @@ t.test('a send failing with ENODEV (interface gone): reopen retries with a growi
   r.setAnnounced(['192.0.2.240'])
   t.ok(first.closed, 'closed on the first failed send')
   t.equal(r.stats().sendErrors, 1, 'the second gratuitous frame was not tried on the dead link')
-  t.ok(await until(() => second.sent.length >= 2), 'announced on the reopened link')
+  await clock.advance(20 + 40 + 80)
+  t.equal(second.sent.length, 2, 'announced on the reopened link')
   t.equal(attempts.length, 4, 'one open, two failed reopens, one that worked')
-  const gaps = attempts.slice(2).map((at, i) => at - (attempts[i + 1] ?? at))
-  t.ok(gaps.every((g, i) => g >= 20 * 2 ** (i + 1) - 5), `the delay doubles: ${gaps.join(', ')} ms`)
+  const gaps = attempts.slice(1).map((at, i) => at - (attempts[i] ?? at))
+  t.same(gaps, [20, 40, 80], 'the delay doubles')
   t.equal(r.stats().reopens, 1)
   t.equal(r.stats().mac, '02:00:00:00:00:0c', 'the recreated interface\'s MAC')
   r.close()
@@ -248,11 +265,13 @@ t.test('a send failing with ENODEV (interface gone): reopen retries with a growi
 t.test('close during a pending reopen cancels it', async t => {
   const link = new ArpLink(ours)
   let opened = 0
-  const r = new ArpResponder({ interface: 'eth0', log, reopen: { initialMs: 20 }, openLink: () => { opened++; return link } })
+  const clock = new ManualClock()
+  const r = new ArpResponder({ interface: 'eth0', log, clock, reopen: { initialMs: 20 }, openLink: () => { opened++; return link } })
   r.start()
   link.fail(systemError('uv_poll', 'EBADF', -9))
   r.close()
-  await sleep(60)
+  t.equal(clock.pending, 0, 'the reopen timer is cleared')
+  await clock.advance(60)
   t.equal(opened, 1)
 })
 
@@ -260,20 +279,22 @@ t.test('ENETDOWN is a flap unless the interface is gone: only then is the link r
   const first = new ArpLink(ours)
   const second = new ArpLink(ours)
   const links = [first, second]
-  const r = new ArpResponder({ interface: 'eth0', log, reopen: { initialMs: 20 }, openLink: () => links.shift() ?? second })
+  const clock = new ManualClock()
+  const r = new ArpResponder({ interface: 'eth0', log, clock, reopen: { initialMs: 20 }, openLink: () => links.shift() ?? second })
   r.start()
   first.fail(systemError('recvfrom', 'ENETDOWN', -100))
   t.notOk(first.closed, 'interface still there: the kernel re-hooks the socket when it comes back up')
   first.gone = true
   first.fail(systemError('recvfrom', 'ENETDOWN', -100))
   t.ok(first.closed, 'interface deleted: the socket is unbound for good')
-  t.ok(await until(() => r.stats().reopens === 1))
+  await clock.advance(20)
+  t.equal(r.stats().reopens, 1)
   r.close()
 })
 
 t.test('the kernel filter follows the announced set: attached at start, re-attached on change before announcing', async t => {
   const link = new ArpLink(ours)
-  const r = responder(link, 1000, 1)
+  const r = responder(link, new ManualClock(), 1000, 1)
   const expected = (ips: string[]): Buffer => assembleBpf(arpFilterFor(ips))
   r.start()
   t.same(link.filters, [expected([])], 'at start: the filter for nothing announced')
@@ -295,12 +316,14 @@ t.test('a filter that cannot be re-attached: the link is replaced, and a new lin
   const second = new ArpLink(ours, 8)
   second.failFilter = systemError('setsockopt', 'ENOMEM', -12)
   const links = [first, second]
-  const r = new ArpResponder({ interface: 'eth0', log, openLink: () => links.shift() ?? second, reopen: { initialMs: 10, maxMs: 50 }, gratuitous: { intervalMs: 1000, rounds: 1 } })
+  const clock = new ManualClock()
+  const r = new ArpResponder({ interface: 'eth0', log, clock, openLink: () => links.shift() ?? second, reopen: { initialMs: 10, maxMs: 50 }, gratuitous: { intervalMs: 1000, rounds: 1 } })
   r.start()
   first.failFilter = systemError('setsockopt', 'ENOMEM', -12)
   r.setAnnounced(['192.0.2.240'])
   t.ok(first.closed, 'the link whose filter may keep the new IP out is closed')
-  t.ok(await until(() => r.stats().reopens === 1), 'and reopened')
+  await clock.advance(10)
+  t.equal(r.stats().reopens, 1, 'and reopened after the backoff')
   // The reopened link could not be narrowed: it answers through the filter it was opened with.
   t.equal(second.gratuitousFor('192.0.2.240').length, 2, 'the IP is announced on the new link')
   second.receive(arpRequest(client, '192.0.2.100', '192.0.2.240'))
@@ -312,8 +335,9 @@ t.test('another host announcing our IP: announced again once it is quiet, at mos
   const link = new ArpLink(ours)
   const other = parseMac('02:00:00:00:00:0c')
   const metrics = new MetricsRegistry()
+  const clock = new ManualClock()
   const r = new ArpResponder({
-    interface: 'eth0', log, metrics, openLink: () => link, gratuitous: { intervalMs: 20, rounds: 1 },
+    interface: 'eth0', log, metrics, clock, openLink: () => link, gratuitous: { intervalMs: 20, rounds: 1 },
     defend: { quietMs: 80, maxWaitMs: 2000, intervalMs: 400 },
   })
   r.start()
@@ -323,21 +347,27 @@ t.test('another host announcing our IP: announced again once it is quiet, at mos
   // A node that took the IP over while we still hold it announces it three times, 30 ms apart.
   for (let i = 0; i < 3; i++) {
     link.receive(gratuitousRequest(other, '192.0.2.240'))
-    await sleep(30)
+    await clock.advance(30)
   }
   t.equal(ourAnnouncements(), 2, 'nothing while the other host keeps announcing')
-  t.ok(await until(() => ourAnnouncements() === 4), 'one round of our own once it has been quiet for 80 ms')
+  // Its last announcement was at 60 ms; we are at 90.
+  await clock.advance(49)
+  t.equal(ourAnnouncements(), 2, 'not before it has been quiet for 80 ms')
+  await clock.advance(1)
+  t.equal(ourAnnouncements(), 4, 'one round of our own once it has been quiet for 80 ms')
   t.equal(r.stats().conflictsSeen['192.0.2.240'], 3)
   t.match(metrics.render(), /l2lb_layer2_conflicts_seen\{ip="192\.0\.2\.240"\} 3/)
-  // Another conflict right away: the next defence waits for the 400 ms interval.
-  const defendedAt = Date.now()
+  // Another conflict right away: the next defence waits for the 400 ms interval, though the host is quiet after 80.
   link.receive(gratuitousRequest(other, '192.0.2.240'))
-  t.ok(await until(() => ourAnnouncements() === 6), 'defended again')
-  t.ok(Date.now() - defendedAt >= 250, `not before the defend interval (${Date.now() - defendedAt} ms)`)
+  await clock.advance(399)
+  t.equal(ourAnnouncements(), 4, 'not before the defend interval')
+  await clock.advance(1)
+  t.equal(ourAnnouncements(), 6, 'defended again 400 ms after the last defence')
   // Withdrawn while contested: nothing more is sent for it.
   link.receive(gratuitousRequest(other, '192.0.2.240'))
   r.setAnnounced([])
-  await sleep(600)
+  t.equal(clock.pending, 0, 'the pending defence is cancelled')
+  await clock.advance(600)
   t.equal(ourAnnouncements(), 6, 'a withdrawn IP is not defended')
   r.close()
 })
@@ -345,8 +375,9 @@ t.test('another host announcing our IP: announced again once it is quiet, at mos
 t.test('an IP no node announced before is probed first (RFC 5227 §2.1.1): announced only when nobody answers', async t => {
   const link = new ArpLink(ours)
   const outcomes: unknown[] = []
+  const clock = new ManualClock()
   const r = new ArpResponder({
-    interface: 'eth0', log, openLink: () => link, gratuitous: { intervalMs: 1000, rounds: 1 },
+    interface: 'eth0', log, clock, openLink: () => link, gratuitous: { intervalMs: 1000, rounds: 1 },
     probe: { probes: 3, intervalMs: 20, waitMs: 40 },
   })
   r.onProbe(o => outcomes.push(o))
@@ -357,7 +388,11 @@ t.test('an IP no node announced before is probed first (RFC 5227 §2.1.1): annou
   t.same(link.filters.at(-1), assembleBpf(arpFilterFor(['192.0.2.240', '192.0.2.241'])), 'the filter lets the answers to the probe in')
   link.receive(arpRequest(client, '192.0.2.100', '192.0.2.241'))
   t.same(r.stats().responsesSent, {}, 'a request for the probed IP is not answered: not ours yet')
-  t.ok(await until(() => r.stats().announced.includes('192.0.2.241')), 'announced once the probe is over')
+  // Probes at 0, 20 and 40 ms (Node runs a 0 ms timer after 1 ms, and so does the manual clock); free at 80.
+  await clock.advance(79)
+  t.same(r.stats().probing, ['192.0.2.241'], 'still probing until 40 ms after the last probe')
+  await clock.advance(1)
+  t.ok(r.stats().announced.includes('192.0.2.241'), 'announced once the probe is over')
   const probes = link.sent.map(f => decodeArpFrame(f)).filter(d => d.arp.tpa === '192.0.2.241' && d.arp.spa === '0.0.0.0')
   t.equal(probes.length, 3, 'three ARP probes')
   t.ok(probes.every(p => p.arp.op === 1 && p.ethDst.equals(Buffer.alloc(6, 0xff)) && p.arp.tha.equals(Buffer.alloc(6))), 'broadcast requests, sender IP 0.0.0.0, THA zero')
@@ -373,8 +408,9 @@ t.test('a host answering the probe: the IP is refused, counted, reported, and pr
   const holder = parseMac('02:00:00:00:00:99')
   const metrics = new MetricsRegistry()
   const outcomes: unknown[] = []
+  const clock = new ManualClock()
   const r = new ArpResponder({
-    interface: 'eth0', log, metrics, openLink: () => link, gratuitous: { intervalMs: 1000, rounds: 1 },
+    interface: 'eth0', log, metrics, clock, openLink: () => link, gratuitous: { intervalMs: 1000, rounds: 1 },
     probe: { probes: 2, intervalMs: 20, waitMs: 60, retryMs: 150 },
   })
   r.onProbe(o => outcomes.push(o))
@@ -388,10 +424,14 @@ t.test('a host answering the probe: the IP is refused, counted, reported, and pr
   t.same(link.filters.at(-1), assembleBpf(arpFilterFor([])), 'a refused IP is not watched')
   r.setAnnounced(['192.0.2.242'], new Set(['192.0.2.242']))
   t.same(r.stats().refused, { '192.0.2.242': '02:00:00:00:00:99' }, 'the speaker asking again changes nothing until the retry')
-  await sleep(100)
+  await clock.advance(149)
   t.equal(link.gratuitousFor('192.0.2.242').length, 0, 'never announced')
-  // The retry: the holder has gone, nobody answers.
-  t.ok(await until(() => r.stats().announced.includes('192.0.2.242')), 'probed again after retryMs, then announced')
+  t.same(r.stats().probing, [], 'not probed again before retryMs')
+  await clock.advance(1)
+  t.same(r.stats().probing, ['192.0.2.242'], 'probed again after retryMs')
+  // The retry: the holder has gone, nobody answers; free 20 + 60 ms later.
+  await clock.advance(80)
+  t.ok(r.stats().announced.includes('192.0.2.242'), 'then announced')
   t.same(outcomes.at(-1), { ip: '192.0.2.242', interface: 'eth0', result: 'free' })
   t.same(r.stats().refused, {})
   r.setAnnounced([])
@@ -402,13 +442,15 @@ t.test('a host answering the probe: the IP is refused, counted, reported, and pr
 t.test('withdrawing an IP under probe cancels the probe', async t => {
   const link = new ArpLink(ours)
   const outcomes: unknown[] = []
-  const r = new ArpResponder({ interface: 'eth0', log, openLink: () => link, probe: { probes: 3, intervalMs: 20, waitMs: 20 } })
+  const clock = new ManualClock()
+  const r = new ArpResponder({ interface: 'eth0', log, clock, openLink: () => link, probe: { probes: 3, intervalMs: 20, waitMs: 20 } })
   r.onProbe(o => outcomes.push(o))
   r.start()
   r.setAnnounced(['192.0.2.243'], new Set(['192.0.2.243']))
   r.setAnnounced([])
   const sentBefore = link.sent.length
-  await sleep(120)
+  t.equal(clock.pending, 0, 'the probe timers are cleared')
+  await clock.advance(120)
   t.equal(link.sent.length, sentBefore, 'no more probes, no announcement')
   t.same(outcomes, [])
   t.same(r.stats().probing, [])

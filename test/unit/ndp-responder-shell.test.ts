@@ -1,11 +1,12 @@
 // The NdpResponder shell over a fake link: solicited-node group membership (shared groups counted),
 // unsolicited advertisements and their cancellation, answering and counting. The real AF_PACKET path is
-// tested in test/integration/ndp-responder.test.ts.
+// tested in test/integration/ndp-responder.test.ts. Time is a manual clock: every wait below is the clock
+// moved by hand, so nothing sleeps.
 import t from 'tap'
-import { setTimeout as sleep } from 'node:timers/promises'
 import { pino } from 'pino'
 import { NdpResponder, UNSOLICITED_NA_INTERVAL_MS, UNSOLICITED_NA_ROUNDS } from '../../speaker/ndp-responder.js'
-import { FakeLink, systemError, until } from '../lib/fake-link.js'
+import { FakeLink, systemError } from '../lib/fake-link.js'
+import { ManualClock } from '../lib/manual-clock.js'
 import { formatMac, parseMac } from '../../speaker/core/ethernet.js'
 import { decodeNdpFrame, neighborSolicitation, solicitedAdvertisement } from '../../speaker/core/ndp.js'
 import { MetricsRegistry } from '../../internal/observe/metrics.js'
@@ -29,9 +30,9 @@ class NdpLink extends FakeLink {
   }
 }
 
-function responder(link: NdpLink, intervalMs = 40, rounds = 3, metrics?: MetricsRegistry): NdpResponder {
+function responder(link: NdpLink, clock: ManualClock, intervalMs = 40, rounds = 3, metrics?: MetricsRegistry): NdpResponder {
   return new NdpResponder({
-    interface: 'eth0', log, openLink: () => link, unsolicited: { intervalMs, rounds }, ...(metrics ? { metrics } : {}),
+    interface: 'eth0', log, clock, openLink: () => link, unsolicited: { intervalMs, rounds }, ...(metrics ? { metrics } : {}),
   })
 }
 
@@ -58,13 +59,19 @@ t.test('the constructor has no side effects; start opens the link once', async t
 
 t.test('a newly announced IP: group joined, unsolicited NA at once, repeated, then stopped', async t => {
   const link = new NdpLink(ours)
-  const r = responder(link, 40, 3)
+  const clock = new ManualClock()
+  const r = responder(link, clock, 40, 3)
   r.start()
   r.setAnnounced([VIP])
   t.same(link.membership, ['+33:33:ff:00:00:f0'])
   t.same(link.unsolicitedFor(VIP), [{ dst: 'ff02::1', solicited: false, override: true }], 'first NA sent synchronously')
-  t.ok(await until(() => link.unsolicitedFor(VIP).length >= 3), 'three rounds')
-  await sleep(150)
+  await clock.advance(39)
+  t.equal(link.unsolicitedFor(VIP).length, 1, 'the second not before the interval')
+  await clock.advance(1)
+  t.equal(link.unsolicitedFor(VIP).length, 2, 'the second at 40 ms')
+  await clock.advance(40)
+  t.equal(link.unsolicitedFor(VIP).length, 3, 'three rounds')
+  await clock.advance(150)
   t.equal(link.unsolicitedFor(VIP).length, 3, 'no fourth round')
   t.same(r.stats().gratuitousSent, { [VIP]: 3 })
   r.setAnnounced(['2001:DB8:0:9:0::F0'])
@@ -75,7 +82,7 @@ t.test('a newly announced IP: group joined, unsolicited NA at once, repeated, th
 
 t.test('addresses sharing a solicited-node group: joined once, left after the last one goes', async t => {
   const link = new NdpLink(ours)
-  const r = responder(link, 1000, 1)
+  const r = responder(link, new ManualClock(), 1000, 1)
   r.start()
   r.setAnnounced([VIP, VIP_SAME_GROUP, VIP_B])
   t.same(link.membership, ['+33:33:ff:00:00:f0', '+33:33:ff:00:00:f1'])
@@ -92,7 +99,8 @@ t.test('addresses sharing a solicited-node group: joined once, left after the la
 
 t.test('withdrawing an IP cancels its repeats and stops answering it at once', async t => {
   const link = new NdpLink(ours)
-  const r = responder(link, 50, 3)
+  const clock = new ManualClock()
+  const r = responder(link, clock, 50, 3)
   r.start()
   r.setAnnounced([VIP, VIP_B])
   t.equal(link.sent.length, 2)
@@ -101,7 +109,8 @@ t.test('withdrawing an IP cancels its repeats and stops answering it at once', a
   r.setAnnounced([VIP_B])
   link.receive(neighborSolicitation(client, CLIENT_IP, VIP))
   t.equal(link.sent.length, 3, 'not answered once withdrawn')
-  t.ok(await until(() => link.unsolicitedFor(VIP_B).length >= 3), 'the kept IP got all three rounds')
+  await clock.advance(100)
+  t.equal(link.unsolicitedFor(VIP_B).length, 3, 'the kept IP got all three rounds')
   t.equal(link.unsolicitedFor(VIP).length, 1, 'the withdrawn IP got only its first')
   t.same(r.stats().drops['not-announced'], 1)
   r.close()
@@ -110,7 +119,7 @@ t.test('withdrawing an IP cancels its repeats and stops answering it at once', a
 t.test('solicitations are answered and counted; IPs set before start are joined and announced at start', async t => {
   const link = new NdpLink(ours)
   const metrics = new MetricsRegistry()
-  const r = responder(link, 1000, 1, metrics)
+  const r = responder(link, new ManualClock(), 1000, 1, metrics)
   r.setAnnounced([VIP, '192.0.2.240', 'not-an-ip', '2001:db8:0:9::f0'])
   t.same(r.stats().announced, [VIP], 'IPv4 (ARP\'s business), junk and a duplicate dropped')
   t.equal(link.sent.length + link.membership.length, 0, 'nothing done before start')
@@ -149,7 +158,7 @@ t.test('the ARP and NDP responders share the l2lb_layer2_* families in one regis
     openLink: () => new FakeLink(ours),
   })
   const link = new NdpLink(ours)
-  const ndp = responder(link, 1000, 1, metrics)
+  const ndp = responder(link, new ManualClock(), 1000, 1, metrics)
   arp.start()
   ndp.start()
   arp.setAnnounced(['192.0.2.240', VIP])
@@ -164,7 +173,7 @@ t.test('the ARP and NDP responders share the l2lb_layer2_* families in one regis
 
 t.test('send, receive and membership errors are counted, never thrown', async t => {
   const link = new NdpLink(ours)
-  const r = responder(link, 1000, 1)
+  const r = responder(link, new ManualClock(), 1000, 1)
   r.start()
   link.failSends = systemError('sendto', 'ENETDOWN', -100)
   link.failJoins = true
@@ -186,14 +195,16 @@ t.test('send, receive and membership errors are counted, never thrown', async t 
 
 t.test('close cancels pending repeats and ignores later calls', async t => {
   const link = new NdpLink(ours)
-  const r = responder(link, 30, 3)
+  const clock = new ManualClock()
+  const r = responder(link, clock, 30, 3)
   r.start()
   r.setAnnounced([VIP])
   r.close()
   r.close()
   r.setAnnounced([VIP_B])
   link.receive(neighborSolicitation(client, CLIENT_IP, VIP))
-  await sleep(100)
+  t.equal(clock.pending, 0, 'no timer left')
+  await clock.advance(100)
   t.equal(link.sent.length, 1, 'only the first NA went out')
   t.same(link.membership, ['+33:33:ff:00:00:f0'], 'closing the socket leaves the groups; no explicit leave')
   t.ok(link.closed)
@@ -203,8 +214,9 @@ t.test('a reopened link joins the groups again and re-announces; stats carry reo
   const first = new NdpLink(ours)
   const second = new NdpLink(ours)
   const links = [first, second]
+  const clock = new ManualClock()
   const r = new NdpResponder({
-    interface: 'eth0', log, unsolicited: { intervalMs: 1000, rounds: 1 }, reopen: { initialMs: 20 },
+    interface: 'eth0', log, clock, unsolicited: { intervalMs: 1000, rounds: 1 }, reopen: { initialMs: 20 },
     openLink: () => links.shift() ?? second,
   })
   r.start()
@@ -212,7 +224,8 @@ t.test('a reopened link joins the groups again and re-announces; stats carry reo
   first.fail(systemError('uv_poll', 'EBADF', -9))
   t.ok(first.closed)
   t.same(first.membership, ['+33:33:ff:00:00:f0'], 'closing leaves the group; no explicit leave')
-  t.ok(await until(() => r.stats().reopens === 1))
+  await clock.advance(20)
+  t.equal(r.stats().reopens, 1, 'reopened after the backoff')
   t.same(second.membership, ['+33:33:ff:00:00:f0'], 'joined once again for both addresses')
   t.same(r.stats().groups, { '33:33:ff:00:00:f0': 2 })
   t.equal(second.unsolicitedFor(VIP).length, 1)
@@ -224,7 +237,7 @@ t.test('a reopened link joins the groups again and re-announces; stats carry reo
 
 t.test('the kernel filter follows the announced set: attached at start, re-attached on change before announcing', async t => {
   const link = new NdpLink(ours)
-  const r = responder(link, 1000, 1)
+  const r = responder(link, new ManualClock(), 1000, 1)
   const expected = (ips: string[]): Buffer => assembleBpf(ndpFilterFor(ips))
   r.start()
   t.same(link.filters, [expected([])], 'at start: the filter for nothing announced')
@@ -244,8 +257,9 @@ t.test('an address no node announced before gets duplicate address detection fir
   const link = new NdpLink(ours)
   const holder = parseMac('02:00:00:00:09:99')
   const outcomes: unknown[] = []
+  const clock = new ManualClock()
   const r = new NdpResponder({
-    interface: 'eth0', log, openLink: () => link, unsolicited: { intervalMs: 1000, rounds: 1 },
+    interface: 'eth0', log, clock, openLink: () => link, unsolicited: { intervalMs: 1000, rounds: 1 },
     probe: { probes: 2, intervalMs: 20, waitMs: 60, retryMs: 60_000 },
   })
   r.onProbe(o => outcomes.push(o))
@@ -253,14 +267,20 @@ t.test('an address no node announced before gets duplicate address detection fir
   r.setAnnounced([VIP, VIP_B], new Set([VIP, VIP_B]))
   t.same(r.stats().probing, [VIP, VIP_B].sort())
   const dadSent = (): ReturnType<typeof decodeNdpFrame>[] => link.sent.map(f => decodeNdpFrame(f)).filter(d => d.src === '::')
-  t.ok(await until(() => dadSent().length >= 2), 'a DAD solicitation per address')
+  // The first probe is a 0 ms timer, which Node (and the manual clock) runs after 1 ms.
+  await clock.advance(1)
+  t.equal(dadSent().length, 2, 'a DAD solicitation per address')
   const dad = dadSent()
   t.ok(dad.every(d => d.message.type === 135 && d.message.sourceLinkAddress === null), 'from ::, without the source link-layer option')
   t.same(dad.map(d => d.message.target).sort(), [VIP, VIP_B].sort())
   // VIP's holder answers (RFC 4861 §7.2.4): to all-nodes, Solicited=0, TLLA its MAC.
   link.receive(solicitedAdvertisement(holder, VIP, client, '::'))
   t.same(outcomes, [{ ip: VIP, interface: 'eth0', result: 'in-use', mac: '02:00:00:00:09:99' }])
-  t.ok(await until(() => r.stats().announced.includes(VIP_B)), 'the other address, unanswered, is announced')
+  // Probes at 0 and 20 ms, free 60 ms after the last.
+  await clock.advance(78)
+  t.same(r.stats().announced, [], 'not before the probe is over')
+  await clock.advance(1)
+  t.ok(r.stats().announced.includes(VIP_B), 'the other address, unanswered, is announced')
   t.same(r.stats().announced, [VIP_B], 'the refused one is not')
   t.same(r.stats().refused, { [VIP]: '02:00:00:00:09:99' })
   t.same(r.stats().groups, { '33:33:ff:00:00:f1': 1 }, 'only the announced address has its group joined')
