@@ -2,12 +2,16 @@
 // and NDP (ndp-responder.ts) share around their pure decisions (core/arp-decision.ts, core/ndp-decision.ts;
 // what they return: core/layer2-decision.ts).
 // It answers for the IPs it is told to announce, announces an IP when it takes it over (repeated, and
-// cancelled when the IP is withdrawn), probes an IP no node of the cluster announced before and refuses it
+// cancelled when the IP is withdrawn) and again when another host announces it (when: core/announcement-schedule.ts), probes an IP no node of the cluster announced before and refuses it
 // when another host answers (RFC 5227 §2.1.1, RFC 4862 §5.4; core/probe.ts), joins the multicast groups the protocol needs, counts everything
 // (never throws for what arrives on the wire), and reopens its link when the link goes deaf or the
 // interface is recreated.
 import type { Logger } from 'pino'
 import type { MetricsRegistry, MetricFamily } from '../internal/observe/metrics.js'
+import {
+  DEFEND_TIMING, NOTHING_SCHEDULED, stepAnnouncement, type AnnouncementEvent, type AnnouncementSchedule, type DefendTiming,
+  type ScheduleTiming,
+} from './core/announcement-schedule.js'
 import type { Clock, TimerHandle } from './core/clock.js'
 import { formatMac } from './core/ethernet.js'
 import { PROBE_TIMING, probePlan, retryAfterMs, type ProbeTiming } from './core/probe.js'
@@ -72,19 +76,6 @@ export const REOPEN_BACKOFF: ReopenBackoff = { initialMs: 100, maxMs: 5000 }
  * few milliseconds at start, for a reply latency near the kernel's (bench/datapath.ts measures both).
  */
 export const WARM_UP_DECISIONS = 5000
-
-/**
- * Announcing an IP again after another host announced it (RFC 5227 §2.4 (b)): once that host has been quiet
- * for `quietMs` — a node that took the IP over while we still held it stops within a Lease renewal, and our
- * announcement must come after its last one to win the clients back — but no later than `maxWaitMs` after
- * the first conflict, and at most once per `intervalMs` (RFC 5227's DEFEND_INTERVAL, 10 s) per IP.
- */
-export interface DefendTiming {
-  quietMs: number
-  maxWaitMs: number
-  intervalMs: number
-}
-export const DEFEND_TIMING: DefendTiming = { quietMs: 2000, maxWaitMs: 10_000, intervalMs: 10_000 }
 
 export interface Layer2ResponderOptions<L extends FrameLink> {
   /** Interface name in this process's network namespace. */
@@ -167,12 +158,12 @@ export class Layer2Responder<Reason extends string, L extends FrameLink = FrameL
   readonly #announced = new Set<string>()
   /** Groups joined on the current link (key: MAC hex): how many announced IPs share each, and whether the join worked. */
   readonly #groups = new Map<string, { group: Buffer; count: number; joined: boolean }>()
-  /** Pending announcement repeats per IP; cleared when the IP is withdrawn. */
-  readonly #repeats = new Map<string, TimerHandle>()
-  /** IPs another host announced: when first, and the pending announcement of our own. */
-  readonly #contested = new Map<string, { firstMs: number; timer: TimerHandle }>()
-  readonly #defendedAt = new Map<string, number>()
-  readonly #defend: DefendTiming
+  /**
+   * Each announced IP's announcement schedule (core/announcement-schedule.ts: takeover repeats, the answer to
+   * a conflict) and the timer armed for its next step; dropped when the IP is withdrawn.
+   */
+  readonly #schedules = new Map<string, { schedule: AnnouncementSchedule; timer: TimerHandle | undefined }>()
+  readonly #timing: ScheduleTiming
   readonly #conflicts = new Map<string, number>()
   /** Addresses being probed (read by every decision), and the timers of each probe on the current link. */
   readonly #probing = new Set<string>()
@@ -207,7 +198,10 @@ export class Layer2Responder<Reason extends string, L extends FrameLink = FrameL
     this.#backoff = { ...REOPEN_BACKOFF, ...opts.reopen }
     this.#clock = opts.clock ?? systemClock
     this.#reopenDelayMs = this.#backoff.initialMs
-    this.#defend = { ...DEFEND_TIMING, ...opts.defend }
+    this.#timing = {
+      takeover: { intervalMs: proto.intervalMs, rounds: proto.rounds },
+      defend: { ...DEFEND_TIMING, ...opts.defend },
+    }
     this.#probe = { ...PROBE_TIMING, ...opts.probe }
   }
 
@@ -272,8 +266,7 @@ export class Layer2Responder<Reason extends string, L extends FrameLink = FrameL
     for (const ip of [...this.#announced]) {
       if (next.has(ip)) continue
       this.#announced.delete(ip)
-      this.#stopRepeats(ip)
-      this.#uncontest(ip)
+      this.#unschedule(ip)
       const link = this.#link
       if (link !== undefined) this.#leave(link, ip)
       this.#forget(ip)
@@ -314,7 +307,7 @@ export class Layer2Responder<Reason extends string, L extends FrameLink = FrameL
     if (link === undefined) return
     // Join first, so a request prompted by the announcement is already let in.
     this.#join(link, ip)
-    this.#startRepeats(ip)
+    this.#schedule(ip, { kind: 'takeover' })
   }
 
   /**
@@ -416,10 +409,7 @@ export class Layer2Responder<Reason extends string, L extends FrameLink = FrameL
   close(): void {
     if (this.#closed) return
     this.#closed = true
-    for (const timer of this.#repeats.values()) this.#clock.clearTimeout(timer)
-    this.#repeats.clear()
-    for (const c of this.#contested.values()) this.#clock.clearTimeout(c.timer)
-    this.#contested.clear()
+    for (const ip of [...this.#schedules.keys()]) this.#unschedule(ip)
     for (const ip of [...this.#probeTimers.keys()]) this.#clearProbeTimers(ip)
     this.#probing.clear()
     for (const r of this.#refused.values()) this.#clock.clearTimeout(r.timer)
@@ -453,7 +443,7 @@ export class Layer2Responder<Reason extends string, L extends FrameLink = FrameL
     for (const ip of this.#announced) {
       if (this.#link !== link) return // a fatal send error while announcing: a new link is on its way
       this.#join(link, ip)
-      this.#startRepeats(ip)
+      this.#schedule(ip, { kind: 'takeover' })
     }
     // Probes cut short by a lost link start over on the new one.
     for (const ip of this.#probing) if (this.#link === link) this.#startProbe(ip)
@@ -553,8 +543,7 @@ export class Layer2Responder<Reason extends string, L extends FrameLink = FrameL
   #lose(link: L, why: string): void {
     if (this.#link !== link || this.#closed) return
     this.#link = undefined
-    for (const timer of this.#repeats.values()) this.#clock.clearTimeout(timer)
-    this.#repeats.clear()
+    for (const ip of [...this.#schedules.keys()]) this.#schedule(ip, { kind: 'link-lost' })
     for (const ip of [...this.#probeTimers.keys()]) this.#clearProbeTimers(ip)
     this.#groups.clear()
     link.close()
@@ -648,15 +637,39 @@ export class Layer2Responder<Reason extends string, L extends FrameLink = FrameL
     }
   }
 
-  #startRepeats(ip: string): void {
-    this.#stopRepeats(ip)
-    this.#round(ip, 0)
+  /**
+   * Steps `ip`'s schedule with `event` and arms the timer for its next step; sends a round when the step says
+   * so. The new schedule is stored before anything is sent: a fatal send error steps it again (#lose).
+   */
+  #schedule(ip: string, event: AnnouncementEvent): void {
+    const now = this.#clock.now()
+    const entry = this.#schedules.get(ip)
+    this.#clock.clearTimeout(entry?.timer)
+    const step = stepAnnouncement(entry?.schedule ?? NOTHING_SCHEDULED, event, now, this.#timing)
+    const timer = step.nextAtMs === null ? undefined : this.#clock.setTimeout(() => this.#due(ip), step.nextAtMs - now)
+    this.#schedules.set(ip, { schedule: step.schedule, timer })
+    const link = this.#link
+    if (step.send && link !== undefined) this.#sendRound(link, ip)
   }
 
-  #round(ip: string, round: number): void {
-    this.#repeats.delete(ip)
-    const link = this.#link
-    if (link === undefined || !this.#announced.has(ip)) return
+  #due(ip: string): void {
+    const entry = this.#schedules.get(ip)
+    if (entry === undefined) return
+    entry.timer = undefined
+    const answering = entry.schedule.contest !== null && entry.schedule.takeover === null
+    this.#schedule(ip, { kind: 'due', linkUp: this.#link !== undefined })
+    if (answering && this.#schedules.get(ip)?.schedule.contest === null && this.#link !== undefined) {
+      this.log.info({ ip }, 'announced again after a conflicting announcement')
+    }
+  }
+
+  #unschedule(ip: string): void {
+    this.#clock.clearTimeout(this.#schedules.get(ip)?.timer)
+    this.#schedules.delete(ip)
+  }
+
+  /** One round of the protocol's announcement frames for `ip`. */
+  #sendRound(link: L, ip: string): void {
     for (const frame of this.#proto.announcements(link.mac, ip)) {
       if (this.#send(link, frame, ip)) {
         bump(this.#gratuitous, ip)
@@ -665,9 +678,6 @@ export class Layer2Responder<Reason extends string, L extends FrameLink = FrameL
       // A fatal send error replaced the link; the reopened one announces from its first round.
       if (this.#link !== link) return
     }
-    if (round + 1 >= this.#proto.rounds) return
-    const timer = this.#clock.setTimeout(() => this.#round(ip, round + 1), this.#proto.intervalMs)
-    this.#repeats.set(ip, timer)
   }
 
   #warmUp(mac: Buffer): void {
@@ -684,40 +694,10 @@ export class Layer2Responder<Reason extends string, L extends FrameLink = FrameL
   #onConflict(ip: string, from: Buffer): void {
     bump(this.#conflicts, ip)
     this.#counters?.conflicts.inc({ ip })
-    const now = this.#clock.now()
-    const c = this.#contested.get(ip)
-    if (c === undefined) {
+    if (!this.#announced.has(ip)) return
+    if (!this.#schedules.get(ip)?.schedule.contest) {
       this.log.warn({ ip, from: formatMac(from) }, `another host announced ${ip}, which this node announces: announcing it again once that host is quiet (RFC 5227 §2.4)`)
-    } else this.#clock.clearTimeout(c.timer)
-    const firstMs = c?.firstMs ?? now
-    const at = Math.max(
-      Math.min(now + this.#defend.quietMs, firstMs + this.#defend.maxWaitMs),
-      (this.#defendedAt.get(ip) ?? -Infinity) + this.#defend.intervalMs,
-    )
-    const timer = this.#clock.setTimeout(() => this.#announceAgain(ip), Math.max(0, at - now))
-    this.#contested.set(ip, { firstMs, timer })
-  }
-
-  /** One announcement round for a contested IP we still hold (none while a takeover's repeats still run). */
-  #announceAgain(ip: string): void {
-    this.#contested.delete(ip)
-    if (!this.#announced.has(ip) || this.#link === undefined) return
-    this.#defendedAt.set(ip, this.#clock.now())
-    if (this.#repeats.has(ip)) return
-    this.log.info({ ip }, 'announcing again after a conflicting announcement')
-    this.#round(ip, this.#proto.rounds - 1)
-  }
-
-  #uncontest(ip: string): void {
-    const c = this.#contested.get(ip)
-    if (c !== undefined) this.#clock.clearTimeout(c.timer)
-    this.#contested.delete(ip)
-    this.#defendedAt.delete(ip)
-  }
-
-  #stopRepeats(ip: string): void {
-    const timer = this.#repeats.get(ip)
-    if (timer !== undefined) this.#clock.clearTimeout(timer)
-    this.#repeats.delete(ip)
+    }
+    this.#schedule(ip, { kind: 'conflict' })
   }
 }
