@@ -1,5 +1,5 @@
 # One image for both programs, each one bundled ES module on plain node (no tsx, no TypeScript, no node_modules at
-# run time): config/default runs `args: [dist/controller/main.js]` or `[--max-semi-space-size=1, --no-opt,
+# run time): config/default runs `args: [dist/controller/main.js]` or `[--max-semi-space-size=1,
 # dist/speaker/main.js]`. `npm run image` builds it with podman (image/build.sh). The base defaults to the official
 # Node image; machines that reach no image registry build with `--build-arg BASE=<a local image with the same
 # layout>` (image/base.sh makes one from Debian packages and the machine's own Node 20: node in /usr/local/bin,
@@ -38,7 +38,7 @@ ARG REVISION=unknown
 ARG CREATED
 # OCI image annotations (https://github.com/opencontainers/image-spec/blob/main/annotations.md).
 LABEL org.opencontainers.image.title="l2lb" \
-      org.opencontainers.image.description="A bare-metal Kubernetes LoadBalancer: layer-2 (ARP/NDP) announcements of Service IPs. Controller: node dist/controller/main.js; speaker: node --max-semi-space-size=1 --no-opt dist/speaker/main.js" \
+      org.opencontainers.image.description="A bare-metal Kubernetes LoadBalancer: layer-2 (ARP/NDP) announcements of Service IPs. Controller: node dist/controller/main.js; speaker: node --max-semi-space-size=1 dist/speaker/main.js" \
       org.opencontainers.image.licenses="Apache-2.0" \
       org.opencontainers.image.version="${VERSION}" \
       org.opencontainers.image.revision="${REVISION}" \

@@ -227,7 +227,7 @@ t.test('--image: config/default\'s workloads as podman run command lines', async
   t.match(joined, `--volume /state/serviceaccount/speaker:${SERVICE_ACCOUNT_DIR}:ro`, 'the ServiceAccount mounted read-only')
   t.match(joined, /--env NODE_NAME=l2lb-node1 --env L2LB_NAMESPACE=l2lb-system --env L2LB_INTERFACES=eth0/, 'env from fieldRefs, then the lab\'s')
   t.notMatch(joined, /L2LB_HEARTBEAT_KEYS/, 'an optional Secret key that does not exist is left unset')
-  t.same(argv.slice(argv.indexOf(speaker.image)), [speaker.image, '--max-semi-space-size=1', '--no-opt', 'dist/speaker/main.js'], 'the image, then the manifest\'s args')
+  t.same(argv.slice(argv.indexOf(speaker.image)), [speaker.image, '--max-semi-space-size=1', 'dist/speaker/main.js'], 'the image, then the manifest\'s args')
   const c = podmanRunArgs({ ...plan, manifest: controller, name: 'l2lb-lab-controller', netnsPath: '/run/netns/l2lb-apiserver' }).join(' ')
   t.match(c, /--user 65534 /, 'the controller runs as 65534')
   t.match(c, /--cap-drop ALL (?!--cap-add)/, 'with no capability at all')
