@@ -1,9 +1,9 @@
-# One image for both programs, compiled JavaScript on plain node (no tsx, no TypeScript at run time):
-# config/default runs `args: [dist/controller/main.js]` or `[--max-semi-space-size=1, dist/speaker/main.js]`.
-# `npm run image` builds it with podman (image/build.sh). The base defaults to the official Node image; machines
-# that reach no image registry build with `--build-arg BASE=<a local image with the same layout>` (image/base.sh
-# makes one from Debian packages and the machine's own Node 20: node in /usr/local/bin, npm, headers in
-# /usr/local/include/node).
+# One image for both programs, each one bundled ES module on plain node (no tsx, no TypeScript, no node_modules at
+# run time): config/default runs `args: [dist/controller/main.js]` or `[--max-semi-space-size=1,
+# dist/speaker/main.js]`. `npm run image` builds it with podman (image/build.sh). The base defaults to the official
+# Node image; machines that reach no image registry build with `--build-arg BASE=<a local image with the same
+# layout>` (image/base.sh makes one from Debian packages and the machine's own Node 20: node in /usr/local/bin,
+# npm, headers in /usr/local/include/node).
 ARG BASE=node:20-bookworm-slim
 
 FROM ${BASE} AS build
@@ -19,18 +19,18 @@ ARG NODE_EXTRA_CA_CERTS=
 WORKDIR /app
 COPY package.json package-lock.json ./
 COPY native/ native/
-# Everything, dev dependencies too: the build needs TypeScript. The root install script builds
-# native/build/Release/l2lb_packet.node.
+# Everything, dev dependencies too: the build needs TypeScript (type check) and esbuild (bundle). The root install
+# script builds native/build/Release/l2lb_packet.node.
 RUN npm ci
 COPY tsconfig.json tsconfig.build.json ./
 COPY internal/ internal/
+COPY build/ build/
 COPY controller/ controller/
 COPY speaker/ speaker/
-# tsc -b tsconfig.build.json: controller/, speaker/ and native/*.ts to dist/. Then drop the dev dependencies
-# (TypeScript, tsx, tap, ...): what the final stage copies is production dependencies only.
-# prune leaves the emptied scope folders (@tapjs, @esbuild, ...) behind: remove them too.
-RUN npm run build && npm prune --omit=dev && rm -f node_modules/.package-lock.json \
- && find node_modules -mindepth 1 -maxdepth 1 -type d -empty -delete
+# tsc type-checks controller/, speaker/ and native/*.ts; build/bundle.ts bundles each program into one file under
+# dist/ with the dependencies it reaches (build/bundle.ts says why: memory). The final stage copies those files
+# and the addon, no node_modules.
+RUN npm run build
 
 FROM ${BASE}
 ARG BASE
@@ -39,7 +39,7 @@ ARG REVISION=unknown
 ARG CREATED
 # OCI image annotations (https://github.com/opencontainers/image-spec/blob/main/annotations.md).
 LABEL org.opencontainers.image.title="l2lb" \
-      org.opencontainers.image.description="A bare-metal Kubernetes LoadBalancer: layer-2 (ARP/NDP) announcements of Service IPs. Controller: node dist/controller/main.js; speaker: node dist/speaker/main.js" \
+      org.opencontainers.image.description="A bare-metal Kubernetes LoadBalancer: layer-2 (ARP/NDP) announcements of Service IPs. Controller: node dist/controller/main.js; speaker: node --max-semi-space-size=1 dist/speaker/main.js" \
       org.opencontainers.image.licenses="Apache-2.0" \
       org.opencontainers.image.version="${VERSION}" \
       org.opencontainers.image.revision="${REVISION}" \
@@ -47,11 +47,12 @@ LABEL org.opencontainers.image.title="l2lb" \
       org.opencontainers.image.base.name="${BASE}"
 ENV NODE_ENV=production
 WORKDIR /app
-# Owned by root and read-only to the user the programs run as.
+# Owned by root and read-only to the user the programs run as. package.json says "type": "module" (the bundles
+# are ES modules); nothing else of the build is needed: the bundles hold every dependency but the addon.
 COPY --from=build /app/package.json ./
-COPY --from=build /app/node_modules/ node_modules/
-COPY --from=build /app/dist/ dist/
-# dist/native/index.js loads the addon from native/build under the package root (native/index.ts, ADDON_PATH).
+COPY --from=build /app/dist/controller/main.js /app/dist/controller/status-main.js dist/controller/
+COPY --from=build /app/dist/speaker/main.js /app/dist/speaker/config-parse-worker.js dist/speaker/
+# The bundles load the addon from native/build under the package root (native/index.ts, ADDON_PATH).
 COPY --from=build /app/native/build/Release/l2lb_packet.node native/build/Release/
 # nobody: the controller runs so; the speaker's DaemonSet overrides it with root holding CAP_NET_RAW alone
 # (config/default/speaker.yaml says why). No HEALTHCHECK: Kubernetes probes /healthz and /readyz.

@@ -28,6 +28,7 @@ import { ADDON_PATH } from '../native/index.js'
 import { compared, round, type Figure, type RunGroup } from './lib/figures.js'
 import { parseArpingRuns, percentile, statCpuTicks, wireTimes } from './lib/datapath-parse.js'
 import { Agent, type AgentEvent } from '../test/lib/json-agent.js'
+import { shippedNodeFlags } from './lib/shipped-args.js'
 
 const NODE_IP = '192.0.2.211'
 const CLIENT_IP = '192.0.2.212'
@@ -114,7 +115,10 @@ function killPid(pid: number | undefined): void {
 
 function startAgent(ns: string, role: 'responder' | 'flood', env: Record<string, string>): Agent {
   // `ip netns exec` execs the command, so the child's pid is the agent's own: its /proc entry is what we read.
-  return new Agent(spawn('ip', ['netns', 'exec', ns, process.execPath, '--import', 'tsx', agentPath, role], {
+  // The responder runs with the node flags config/default gives the speaker (its V8 memory and compiler
+  // settings), so the reply cost measured is the one that ships.
+  const flags = role === 'responder' ? shippedNodeFlags('speaker') : []
+  return new Agent(spawn('ip', ['netns', 'exec', ns, process.execPath, ...flags, '--import', 'tsx', agentPath, role], {
     cwd: repoRoot,
     env: { ...process.env, ...env },
   }))
@@ -329,6 +333,7 @@ async function flood(flooder: Agent, id: number, kind: 'reply' | 'request'): Pro
 }
 
 async function measure(lab: Lab, children: Agent[], track: (c: ChildProcess) => void, log: (line: string) => void): Promise<Figure[]> {
+  log(`responder: node ${[...shippedNodeFlags('speaker'), '--import tsx'].join(' ')} (the speaker's flags in config/default)`)
   const resp = startAgent(lab.nodeNs, 'responder', { L2LB_TBENCH_IF: NODE_IF, L2LB_TBENCH_IPS: VIP })
   children.push(resp)
   const flooder = startAgent(lab.clientNs, 'flood', { L2LB_TBENCH_IF: CLIENT_IF })

@@ -1,8 +1,10 @@
 // Footprint of the two programs (issue "Ship it", item 2): resident memory once ready and time from process
 // start to ready, for the speaker and the controller run four ways, beside a bare node in the same run:
 // - `shipped`: node with the args config/default gives the container (read from controller.yaml/speaker.yaml,
-//   so this is what a cluster runs: the compiled dist/ and the node flags there),
-// - `compiled`: `node dist/<program>/main.js` (`npm run speaker`, the lab),
+//   so this is what a cluster runs: the bundled dist/<program>/main.js and the node flags there),
+// - `bundled`: `node dist/<program>/main.js` without those flags (`npm run speaker`),
+// - `modules`: the same program as tsc's one JavaScript file per module importing its dependencies from
+//   node_modules (emitted for this run into .bench-modules/, removed after): what shipped before the bundle,
 // - `tsx`: `node --import tsx <program>/main.ts` (development: the tests, the bench's in-process programs),
 // - and the baselines: a bare node idling (RSS) and `node -e 0` (start to exit).
 // Each program is the real main against the stand-in API server (test/apiserver, in its own process) holding
@@ -15,20 +17,22 @@
 // It runs with peer heartbeats off (L2LB_HEARTBEAT_MS=0) and nothing to announce, so it sends no frame on that
 // LAN; it only listens. Without root the speaker figures are skipped and say why.
 // Then where the memory goes (bench/lib/footprint-imports.ts): each dependency imported alone into a bare node
-// (RSS and retained heap over bare), and a heap snapshot of the speaker's modules by kind of object.
+// (RSS and heap over bare), each bundle's bytes by package, and a heap snapshot of the shipped speaker (the
+// controller without root) once ready, by kind of object.
 import { existsSync, readFileSync } from 'node:fs'
-import { mkdtemp, rm } from 'node:fs/promises'
+import { mkdir, mkdtemp, readdir, rm, stat } from 'node:fs/promises'
 import { tmpdir } from 'node:os'
 import path from 'node:path'
-import { spawn } from 'node:child_process'
+import { execFile, spawn } from 'node:child_process'
+import { promisify } from 'node:util'
 import { createInterface } from 'node:readline'
 import { fileURLToPath } from 'node:url'
-import { load as loadYaml } from 'js-yaml'
 import { CoreV1Api, KubeConfig } from '@kubernetes/client-node'
 import { percentile } from './lib/datapath-parse.js'
 import { compared, round, type Figure, type RunGroup } from './lib/figures.js'
 import { jsonFromChild, startAndMeasure, stopChild, timeToExit, type ProcMemory, type StartedRun } from './lib/footprint-process.js'
-import { CHILD_CODE, IMPORT_SETS, type ImportMemory } from './lib/footprint-imports.js'
+import { bundleBytesByPackage, CHILD_CODE, IMPORT_SETS, summarizeHeapSnapshot, type HeapSummary, type ImportMemory } from './lib/footprint-imports.js'
+import { shippedArgs, type Program } from './lib/shipped-args.js'
 
 const ROUNDS = 3
 const SETTLE_MS = 1500
@@ -38,23 +42,16 @@ const POOL = 'address-pools:\n- name: bench\n  protocol: layer2\n  addresses: [1
 const repoRoot = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '..')
 const node = process.execPath
 
-type Program = 'controller' | 'speaker'
-type Variant = 'shipped' | 'compiled' | 'tsx'
-const VARIANTS: readonly Variant[] = ['shipped', 'compiled', 'tsx']
-
-/** The container's args in config/default/<program>.yaml (the image's entrypoint is `node`). */
-export function shippedArgs(program: Program): string[] {
-  const doc: unknown = loadYaml(readFileSync(path.join(repoRoot, 'config', 'default', `${program}.yaml`), 'utf8'))
-  const pick = (v: unknown, ...keys: (string | number)[]): unknown => keys.reduce<unknown>((o, k) => (typeof o === 'object' && o !== null ? Reflect.get(o, k) : undefined), v)
-  const args = pick(doc, 'spec', 'template', 'spec', 'containers', 0, 'args')
-  if (!Array.isArray(args) || !args.every(a => typeof a === 'string')) throw new Error(`config/default/${program}.yaml: no container args`)
-  return args.map(String)
-}
+type Variant = 'shipped' | 'bundled' | 'modules' | 'tsx'
+const VARIANTS: readonly Variant[] = ['shipped', 'bundled', 'modules', 'tsx']
+/** Where the `modules` variant's tsc output goes: one folder below the root, as dist/ (native/index.ts finds the addon from there). */
+const MODULES_DIR = '.bench-modules'
 
 function argv(program: Program, variant: Variant): string[] {
   switch (variant) {
     case 'shipped': return [node, ...shippedArgs(program)]
-    case 'compiled': return [node, `dist/${program}/main.js`]
+    case 'bundled': return [node, `dist/${program}/main.js`]
+    case 'modules': return [node, `${MODULES_DIR}/${program}/main.js`]
     case 'tsx': return [node, '--import', 'tsx', `${program}/main.ts`]
   }
 }
@@ -95,10 +92,29 @@ async function startApiServer(dir: string): Promise<{ kubeconfig: string; stop: 
   return { kubeconfig, stop: () => stopChild(server) }
 }
 
+/** Asks a program started with --heapsnapshot-signal=SIGUSR2 for a heap snapshot and sums it by kind. */
+async function heapSnapshotOf(pid: number, snapDir: string): Promise<HeapSummary> {
+  process.kill(pid, 'SIGUSR2')
+  // The program writes the snapshot on its main thread; it is complete once its size stops changing.
+  let last = -1
+  for (let waited = 0; waited < 60_000; waited += 500) {
+    await new Promise(resolve => setTimeout(resolve, 500))
+    const file = (await readdir(snapDir).catch(() => [])).find(f => f.endsWith('.heapsnapshot'))
+    if (file === undefined) continue
+    const size = (await stat(path.join(snapDir, file))).size
+    if (size > 0 && size === last) return summarizeHeapSnapshot(JSON.parse(readFileSync(path.join(snapDir, file), 'utf8')))
+    last = size
+  }
+  throw new Error(`no heap snapshot from pid ${pid} in ${snapDir} within 60 s`)
+}
+
 export const run: RunGroup = async log => {
   for (const p of ['controller', 'speaker'] as const) {
     if (!existsSync(path.join(repoRoot, 'dist', p, 'main.js'))) throw new Error(`dist/${p}/main.js is missing: run \`npm run build\` (npm run bench does)`)
   }
+  log(`${MODULES_DIR}/: tsc's one file per module (the \`modules\` variant)`)
+  await promisify(execFile)(node, [path.join(repoRoot, 'node_modules', 'typescript', 'bin', 'tsc'), '-p', 'tsconfig.build.json',
+    '--noEmit', 'false', '--incremental', 'false', '--outDir', MODULES_DIR, '--rootDir', '.'], { cwd: repoRoot })
   const figures: Figure[] = []
   const mib = (v: number): number => round(v, 1)
   const iface = speakerInterface()
@@ -170,44 +186,55 @@ export const run: RunGroup = async log => {
         figures.push({ name: `${name}.peak_mib`, value: mib(at(r => r.settled.peak)), unit: 'MiB' })
       }
     }
+
+    // One more start of the shipped program, with a heap snapshot taken once it has settled.
+    const snapProgram: Program = programs.includes('speaker') ? 'speaker' : 'controller'
+    const snapDir = path.join(dir, 'heap')
+    const namespace = await freshNamespace()
+    const summaries: HeapSummary[] = []
+    await mkdir(snapDir)
+    const [, ...shipped] = argv(snapProgram, 'shipped')
+    await startAndMeasure({
+      argv: [node, '--heapsnapshot-signal=SIGUSR2', `--diagnostic-dir=${snapDir}`, ...shipped], env: env(snapProgram, namespace), cwd: repoRoot,
+      ready: readyLine(snapProgram), timeoutMs: READY_TIMEOUT_MS, settleMs: SETTLE_MS,
+      whileRunning: async pid => { summaries.push(await heapSnapshotOf(pid, snapDir)) },
+    })
+    const snap = summaries[0]
+    if (snap !== undefined) {
+      log(`${snapProgram} as shipped, heap snapshot once ready: ${mib(snap.total)} MiB: strings ${mib(snap.strings)} (of which module source text ` +
+        `${mib(snap.sourceText)}), code ${mib(snap.code)}, objects and the rest ${mib(snap.other)}`)
+      for (const [k, v] of [['total', snap.total], ['strings', snap.strings], ['source_text', snap.sourceText], ['code', snap.code], ['other', snap.other]] as const) {
+        figures.push({ name: `footprint.heap.${snapProgram}.${k}_mib`, value: mib(v), unit: 'MiB' })
+      }
+    }
   } finally {
     await api.stop()
+    await rm(path.join(repoRoot, MODULES_DIR), { recursive: true, force: true })
   }
 
-  // Where it goes: each set of modules alone on a bare node, and the speaker's modules' heap by kind.
-  const measureImports = async (specs: readonly string[], snapshot: boolean): Promise<ImportMemory> => {
-    const extra = snapshot ? ['snapshot', path.join(dir, 'speaker.heapsnapshot')] : []
-    const out = await jsonFromChild([node, '--expose-gc', '--input-type=module', '-e', CHILD_CODE, JSON.stringify(specs), ...extra], repoRoot, 120_000)
+  // Where it goes: each dependency alone on a bare node, and what each bundle is made of.
+  const measureImports = async (specs: readonly string[]): Promise<ImportMemory> => {
+    const out = await jsonFromChild([node, '--expose-gc', '--input-type=module', '-e', CHILD_CODE, JSON.stringify(specs)], repoRoot, 120_000)
     const num = (k: string): number => { const v = out[k]; if (typeof v !== 'number') throw new Error(`import child: no ${k}`); return v }
-    const snap = out.snapshot
-    const s = typeof snap === 'object' && snap !== null ? { ...snap } as Record<string, unknown> : null
-    const n = (k: string): number => (s !== null && typeof s[k] === 'number' ? s[k] : NaN)
-    return {
-      rss: num('rss'), anon: num('anon'), heapUsed: num('heapUsed'), heapTotal: num('heapTotal'),
-      ...(s === null ? {} : { snapshot: { total: n('total'), strings: n('strings'), sourceText: n('sourceText'), code: n('code'), other: n('other') } }),
-    }
+    return { rss: num('rss'), anon: num('anon'), heapUsed: num('heapUsed'), heapTotal: num('heapTotal') }
   }
   try {
-    const bare = await measureImports([], false)
+    const bare = await measureImports([])
     log(`imports, each alone on a bare node (RSS ${mib(bare.rss)} MiB, heap used ${mib(bare.heapUsed)} MiB):`)
     for (const set of IMPORT_SETS) {
-      const m = await measureImports(set.specs, false)
+      const m = await measureImports(set.specs)
       const rss = mib(m.rss - bare.rss)
       const heap = mib(m.heapUsed - bare.heapUsed)
       log(`  +${rss} MiB RSS, +${heap} MiB heap used (heap committed ${mib(m.heapTotal)} MiB): ${set.label}`)
       figures.push({ name: `footprint.import.${set.key}.rss_mib`, value: rss, unit: 'MiB' })
       figures.push({ name: `footprint.import.${set.key}.heap_mib`, value: heap, unit: 'MiB' })
     }
-    const speakerSet = IMPORT_SETS.find(s => s.key === 'speaker_modules')
-    if (speakerSet !== undefined) {
-      const snap = (await measureImports(speakerSet.specs, true)).snapshot
-      if (snap !== undefined) {
-        log(`speaker's modules, heap snapshot: ${mib(snap.total)} MiB: strings ${mib(snap.strings)} (of which module source text ${mib(snap.sourceText)}), ` +
-          `code ${mib(snap.code)}, objects and the rest ${mib(snap.other)}`)
-        for (const [k, v] of [['total', snap.total], ['strings', snap.strings], ['source_text', snap.sourceText], ['code', snap.code], ['other', snap.other]] as const) {
-          figures.push({ name: `footprint.heap.speaker_modules.${k}_mib`, value: mib(v), unit: 'MiB' })
-        }
-      }
+    const meta: unknown = JSON.parse(readFileSync(path.join(repoRoot, 'dist', 'bundle-meta.json'), 'utf8'))
+    for (const program of ['controller', 'speaker'] as const) {
+      const b = bundleBytesByPackage(meta, `dist/${program}/main.js`)
+      const kib = (v: number): number => round(v / 1024, 0)
+      log(`dist/${program}/main.js: ${kib(b.total)} KiB, of which ${b.byPackage.slice(0, 8).map(([k, v]) => `${k} ${kib(v)}`).join(', ')}`)
+      figures.push({ name: `footprint.bundle.${program}.kib`, value: kib(b.total), unit: 'KiB' })
     }
   } finally {
     await rm(dir, { recursive: true, force: true })

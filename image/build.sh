@@ -1,7 +1,7 @@
 #!/usr/bin/env bash
 # `npm run image [-- --base IMAGE]`: builds the Dockerfile with podman into localhost/l2lb:latest (and
-# localhost/l2lb:<version>), then checks what the image promises: no tsx, TypeScript or other dev dependency in
-# node_modules, no C compiler, the native addon present, USER nobody, no HEALTHCHECK.
+# localhost/l2lb:<version>), then checks what the image promises: the bundled programs and no node_modules (so no
+# tsx, TypeScript or any other package), no C compiler, the native addon present, USER nobody, no HEALTHCHECK.
 # Base: --base IMAGE (e.g. node:20-bookworm-slim where a registry is reachable); without it, the local base
 # image/base.sh makes from Debian packages and this machine's Node 20 (made once, then reused), because
 # machines of this kind reach no image registry.
@@ -46,12 +46,11 @@ t1=$(date +%s)
 
 fail=0
 check() { if [ "$1" = ok ]; then echo "image: ok: $2"; else echo "image: FAILED: $2" >&2; fail=1; fi; }
-# Every package the lock marks dev-only (tsx, typescript, tap, esbuild, ...): none may be in the image.
-dev_paths=$(node -e 'const l=require("./package-lock.json");for(const[k,v]of Object.entries(l.packages))if(v.dev&&k)console.log(k)')
-present=$("${podman[@]}" run --rm -i --ulimit host --network none --entrypoint sh localhost/l2lb:latest \
-  -c 'while read -r p; do [ -e "$p" ] && echo "$p"; done; ls -d node_modules/tsx node_modules/typescript 2>/dev/null; true' <<<"$dev_paths")
-[ -z "$present" ] && check ok "no dev dependency in node_modules ($(wc -l <<<"$dev_paths") dev-only packages of the lock absent, tsx and typescript among them)" \
-  || check no "dev dependencies in the image: $(tr '\n' ' ' <<<"$present")"
+# The programs are bundles (build/bundle.ts): the image has no node_modules at all, so no dev dependency either.
+present=$("${podman[@]}" run --rm --ulimit host --network none --entrypoint sh localhost/l2lb:latest \
+  -c 'ls -d node_modules dist/native 2>/dev/null; for f in dist/controller/main.js dist/controller/status-main.js dist/speaker/main.js dist/speaker/config-parse-worker.js; do [ -f "$f" ] || echo "missing $f"; done; true')
+[ -z "$present" ] && check ok "the bundles present, no node_modules (no tsx, no TypeScript, no package at all)" \
+  || check no "unexpected in /app: $(tr '\n' ' ' <<<"$present")"
 compilers=$("${podman[@]}" run --rm --ulimit host --network none --entrypoint sh localhost/l2lb:latest -c 'for c in cc gcc g++ make python3; do command -v $c; done; true')
 [ -z "$compilers" ] && check ok "no compiler (cc, gcc, g++, make, python3 absent)" || check no "build tools in the final stage: $compilers"
 "${podman[@]}" run --rm --ulimit host --network none --entrypoint test localhost/l2lb:latest -f native/build/Release/l2lb_packet.node \

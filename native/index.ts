@@ -39,7 +39,8 @@ interface Binding {
 }
 
 // node-gyp builds the addon into native/build under the package root. This module runs from there as
-// native/index.ts (tsx, tests) or compiled as dist/native/index.js (tsconfig.build.json): find the root from either.
+// native/index.ts (tsx, tests), or bundled into dist/<program>/main.js (build/bundle.ts), two folders below the
+// root like any compiled .js under dist/: find the root from either.
 const PACKAGE_ROOT = new URL(import.meta.url.endsWith('.js') ? '../../' : '../', import.meta.url)
 export const ADDON_PATH = new URL('native/build/Release/l2lb_packet.node', PACKAGE_ROOT).pathname
 

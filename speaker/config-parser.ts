@@ -32,11 +32,14 @@ function refused(message: string, fix: string): ConfigResult {
 export interface ConfigParserOptions {
   readonly maxHeapMb?: number
   readonly deadlineMs?: number
+  /** A compiled worker to run instead of the one beside this file (bench/lib/config-child.ts: the shipped bundle). */
+  readonly workerUrl?: URL
 }
 
 export class ConfigParser {
   readonly #maxHeapMb: number
   readonly #deadlineMs: number
+  readonly #workerUrl: URL | null
   #worker: Worker | null = null
   #busy = false
   #pending: { text: string; resolve: (r: ConfigResult | null) => void } | null = null
@@ -45,6 +48,7 @@ export class ConfigParser {
   constructor(opts: ConfigParserOptions = {}) {
     this.#maxHeapMb = opts.maxHeapMb ?? MAX_HEAP_MB
     this.#deadlineMs = opts.deadlineMs ?? PARSE_DEADLINE_MS
+    this.#workerUrl = opts.workerUrl ?? null
   }
 
   /** Parses text off the main thread. A text superseded by a newer one before its turn resolves to null. */
@@ -59,7 +63,8 @@ export class ConfigParser {
 
   #spawn(): Worker {
     const resourceLimits = { maxOldGenerationSizeMb: this.#maxHeapMb }
-    const w = FROM_SOURCE
+    const w = this.#workerUrl !== null ? new Worker(this.#workerUrl, { resourceLimits })
+      : FROM_SOURCE
       ? new Worker(`import(${JSON.stringify(import.meta.resolve('tsx/esm/api'))}).then(tsx => { tsx.register(); return import(${JSON.stringify(WORKER_URL.href)}) })`, { eval: true, resourceLimits })
       : new Worker(WORKER_URL, { resourceLimits })
     w.unref()

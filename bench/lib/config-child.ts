@@ -14,6 +14,7 @@ import { Allocator } from '../../controller/core/allocator.js'
 import { applyConfig } from '../../controller/core/reconcile.js'
 import { requestFromService } from '../../controller/core/allocation-request.js'
 import { advertisementOf } from '../../speaker/core/advertisement.js'
+import { ConfigParser } from '../../speaker/config-parser.js'
 import type { ServiceView } from '../../internal/core/views.js'
 
 const [caseName, path] = process.argv.slice(2)
@@ -63,11 +64,9 @@ const cpu0 = process.cpuUsage()
 const t0 = performance.now()
 let outcome = ''
 if (path === 'speaker') {
-  // As shipped: the compiled parser and its compiled worker (`npm run bench` builds first); under tsx the
-  // worker would also load and compile TypeScript.
-  const shipped = new URL('../../dist/speaker/config-parser.js', import.meta.url).href
-  const { ConfigParser } = await import(shipped) as typeof import('../../speaker/config-parser.js')
-  const parser = new ConfigParser()
+  // As shipped: the bundled worker (`npm run bench` builds first); from source it would also load tsx and
+  // compile TypeScript.
+  const parser = new ConfigParser({ workerUrl: new URL('../../dist/speaker/config-parse-worker.js', import.meta.url) })
   const p = await parser.parse(text)
   await parser.close()
   if (p === null) outcome = 'superseded'

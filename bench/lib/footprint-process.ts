@@ -46,6 +46,8 @@ export interface StartOptions {
   readonly ready: (line: string) => boolean
   readonly timeoutMs: number
   readonly settleMs: number
+  /** Called with the program's PID after the settled measurement, before it is stopped (e.g. a heap snapshot). */
+  readonly whileRunning?: (pid: number) => Promise<void>
 }
 
 /** SIGTERM by PID, SIGKILL after `graceMs`; resolves once the process has exited. */
@@ -87,6 +89,7 @@ export async function startAndMeasure(o: StartOptions): Promise<StartedRun> {
     const atReady = procMemory(pid)
     await new Promise(resolve => setTimeout(resolve, o.settleMs))
     const settled = procMemory(pid)
+    await o.whileRunning?.(pid)
     return { readyMs, atReady, settled }
   } finally {
     await stopChild(child)

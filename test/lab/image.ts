@@ -133,13 +133,23 @@ export function manifestEnv(m: WorkloadManifest, fieldRefs: Readonly<Record<stri
   return env
 }
 
-/** `podman run` for one workload: foreground (the lab's log gets its output), removed when it exits. */
-export function podmanRunArgs(plan: ContainerPlan): string[] {
-  const m = plan.manifest
+/**
+ * The container's args: node's flags and the program (the image's entrypoint is node). The lab runs the same
+ * args on the machine's node when it does not run the image (lab.ts), so both ways run what ships.
+ */
+export function containerArgs(m: WorkloadManifest): string[] {
   const container = theContainer(m)
   const args = field(container, 'args')
   if (!Array.isArray(args) || !args.every(a => typeof a === 'string')) throw new Error(`config/default/${m.workload}.yaml: no container args`)
   if (field(container, 'command') !== undefined) throw new Error(`config/default/${m.workload}.yaml: command is not supported by the lab (the image's entrypoint is node)`)
+  return args.map(String)
+}
+
+/** `podman run` for one workload: foreground (the lab's log gets its output), removed when it exits. */
+export function podmanRunArgs(plan: ContainerPlan): string[] {
+  const m = plan.manifest
+  const container = theContainer(m)
+  const args = containerArgs(m)
   const limit = field(container, 'resources', 'limits', 'memory')
   const env = { ...manifestEnv(m, plan.fieldRefs), ...plan.extraEnv }
   return [

@@ -15,7 +15,7 @@ import { createTopology, deleteNetns, listNetns, isLabNetns, netnsPids, eth0Mac 
 import { labPods, createPod, nginxArgv, type LabPod } from './pods.js'
 import { startProcess, stopProcess, isAlive, type ProcessRecord } from './processes.js'
 import {
-  CONTAINER_PREFIX, containerPid, imageProblem, labContainers, podmanArgv, podmanRunArgs, processFacts, readWorkloadManifest,
+  CONTAINER_PREFIX, containerArgs, containerPid, imageProblem, labContainers, podmanArgv, podmanRunArgs, processFacts, readWorkloadManifest,
   removeContainers, type ProcessFacts, type Workload, type WorkloadManifest,
 } from './image.js'
 import { saveState, loadState, type LabState } from './state.js'
@@ -62,7 +62,7 @@ export interface LabOptions {
    * Run the controller and the speakers from the image (`npm run image`) with `podman run`, as config/default's
    * Deployment and DaemonSet describe them: its image and tag, args, env, security contexts and memory limit, the
    * ServiceAccount token mounted read-only where Kubernetes mounts it (test/lab/image.ts). Default false: the
-   * machine's node runs dist/.
+   * machine's node runs config/default's args (the bundled dist/<program>/main.js).
    */
   readonly image?: boolean
 }
@@ -204,7 +204,7 @@ export class Lab {
 
   get programsDescription(): string {
     const m = this.#manifests
-    if (m === null) return `dist/ on the machine's node (${process.version})`
+    if (m === null) return `config/default's args (the bundled dist/<program>/main.js) on the machine's node (${process.version})`
     return `image ${m.controller.image === m.speaker.image ? m.speaker.image : `${m.controller.image}, ${m.speaker.image}`} ` +
       '(podman run, config/default\'s args, env, security contexts and memory limits)'
   }
@@ -235,19 +235,22 @@ export class Lab {
   }
 
   /**
-   * The command line of a node program the lab starts. The controller and the speaker run compiled, from the
-   * same dist/ that ships (`npm run build`; `npm run lab` and `npm test` build it first); the lab's own
+   * The command line of a node program the lab starts. The controller and the speaker run as config/default
+   * runs them in the image: its container args (node's flags, then the bundled dist/<program>/main.js that
+   * `npm run build` makes; `npm run lab` and `npm test` build it first), on the machine's node. The lab's own
    * helpers (the stand-in API server, the kube roles) run from source under tsx.
    */
   #nodeProgram(script: string): string[] {
     const shipped = /^(controller|speaker)\/main\.ts$/.exec(script)
     if (shipped === null) return [process.execPath, '--import', 'tsx', script]
-    const compiled = `dist/${shipped[1]}/main.js`
-    if (!existsSync(path.join(this.repoRoot, compiled))) {
-      throw new Error(`${compiled} is missing: run \`npm run build\` first (npm run lab and npm test do)`)
+    const workload: Workload = shipped[1] === 'controller' ? 'controller' : 'speaker'
+    const args = containerArgs(readWorkloadManifest(this.repoRoot, workload))
+    const program = args.find(a => !a.startsWith('-'))
+    if (program === undefined || !existsSync(path.join(this.repoRoot, program))) {
+      throw new Error(`${program ?? `config/default/${workload}.yaml's program`} is missing: run \`npm run build\` first (npm run lab and npm test do)`)
     }
     // env execs node: the PID the lab records is still the program's.
-    return [...(this.#bareNodeOptions ? ['env', '-u', 'NODE_OPTIONS'] : []), process.execPath, compiled]
+    return [...(this.#bareNodeOptions ? ['env', '-u', 'NODE_OPTIONS'] : []), process.execPath, ...args]
   }
 
   /** Builds and starts everything; on failure tears down what it made and rethrows. */
