@@ -4,8 +4,9 @@
 // Two network namespaces joined by a veth pair: the node (192.0.2.211/24) runs the speaker's real
 // ArpResponder in a child process announcing 192.0.2.241; the client (192.0.2.212/24) runs iputils arping.
 //  1. Reply latency: one arping per probe (iputils `-i` takes whole seconds and `-i 0` sends a single probe,
-//     so back-to-back probes mean one process each), alternating the kernel's own address and the speaker's
-//     in ABBA order so that whatever else loads the machine lands on both alike. arping times each reply
+//     so back-to-back probes mean one process each), alternating the kernel's own address, the speaker's and a
+//     minimal Node responder's over the same addon (datapath-agent.ts `minimal`, issue 12's baseline: the
+//     speaker within 1.25x of it) in ABCCBA order so that whatever else loads the machine lands on all alike. arping times each reply
 //     itself (send to receive, in its process), so its start-up cost is not in the figures; but arping adds
 //     about half a millisecond of its own to every reply, the kernel's included, which compresses the ratio.
 //     So, when tcpdump is there, the same probes are also timed on the node's wire (kernel timestamps,
@@ -33,6 +34,8 @@ import { shippedNodeFlags } from './lib/shipped-args.js'
 const NODE_IP = '192.0.2.211'
 const CLIENT_IP = '192.0.2.212'
 const VIP = '192.0.2.241'
+/** Answered by the minimal responder beside the speaker's (bench/lib/datapath-agent.ts `minimal`). */
+const MINIMAL_VIP = '192.0.2.242'
 /** Asked for in the request flood; announced by nobody. */
 const OTHER_IP = '192.0.2.243'
 const NODE_IF = 'tbench-n'
@@ -42,7 +45,7 @@ const CLIENT_IF = 'tbench-c'
 const PROBES = 60
 const WARMUP_ROUNDS = 2
 /** The whole probe loop is killed after this, whatever is left. */
-const PROBE_LOOP_MAX_MS = 40_000
+const PROBE_LOOP_MAX_MS = 60_000
 /** Frames per flood burst, and the burst's time limit (the agent caps both again). */
 const FLOOD_FRAMES = 20_000
 const FLOOD_MAX_MS = 5_000
@@ -113,11 +116,11 @@ function killPid(pid: number | undefined): void {
   }
 }
 
-function startAgent(ns: string, role: 'responder' | 'flood', env: Record<string, string>): Agent {
+function startAgent(ns: string, role: 'responder' | 'minimal' | 'flood', env: Record<string, string>): Agent {
   // `ip netns exec` execs the command, so the child's pid is the agent's own: its /proc entry is what we read.
   // The responder runs with the node flags config/default gives the speaker (its V8 memory and compiler
   // settings), so the reply cost measured is the one that ships.
-  const flags = role === 'responder' ? shippedNodeFlags('speaker') : []
+  const flags = role === 'flood' ? [] : shippedNodeFlags('speaker')
   return new Agent(spawn('ip', ['netns', 'exec', ns, process.execPath, ...flags, '--import', 'tsx', agentPath, role], {
     cwd: repoRoot,
     env: { ...process.env, ...env },
@@ -172,18 +175,19 @@ interface ProbeResults {
  * than the probes), ABBA order. Bounded: PROBES + WARMUP_ROUNDS rounds, arping -w 1 each, and the whole
  * loop killed (by pid) after PROBE_LOOP_MAX_MS.
  */
-async function probe(lab: Lab, targets: readonly [string, string], track: (c: ChildProcess) => void): Promise<ProbeResults> {
+async function probe(lab: Lab, targets: readonly string[], track: (c: ChildProcess) => void): Promise<ProbeResults> {
+  // Each round asks every target once, in forward order on even rounds and backward on odd ones (ABBA for
+  // two, ABCCBA for three), so that whatever else loads the machine lands on every target alike.
   const script = [
-    'i=0',
-    'while [ "$i" -lt "$1" ]; do',
-    '  if [ $((i % 2)) -eq 0 ]; then a=$3; b=$4; else a=$4; b=$3; fi',
-    '  arping -c 1 -w 1 -I "$2" "$a"',
-    '  arping -c 1 -w 1 -I "$2" "$b"',
+    'i=0; rounds=$1; dev=$2; shift 2',
+    'while [ "$i" -lt "$rounds" ]; do',
+    '  if [ $((i % 2)) -eq 0 ]; then order="$*"; else order=""; for t in "$@"; do order="$t $order"; done; fi',
+    '  for t in $order; do arping -c 1 -w 1 -I "$dev" "$t"; done',
     '  i=$((i + 1))',
     'done',
   ].join('\n')
   const rounds = PROBES + WARMUP_ROUNDS
-  const sh = spawn('ip', ['netns', 'exec', lab.clientNs, 'sh', '-c', script, 'probe', String(rounds), CLIENT_IF, targets[0], targets[1]], {
+  const sh = spawn('ip', ['netns', 'exec', lab.clientNs, 'sh', '-c', script, 'probe', String(rounds), CLIENT_IF, ...targets], {
     stdio: ['ignore', 'pipe', 'pipe'],
   })
   track(sh)
@@ -338,6 +342,9 @@ async function measure(lab: Lab, children: Agent[], track: (c: ChildProcess) => 
   children.push(resp)
   const flooder = startAgent(lab.clientNs, 'flood', { L2LB_TBENCH_IF: CLIENT_IF })
   children.push(flooder)
+  const minimal = startAgent(lab.nodeNs, 'minimal', { L2LB_TBENCH_IF: NODE_IF, L2LB_TBENCH_IPS: MINIMAL_VIP })
+  children.push(minimal)
+  await minimal.next('ready', 30_000)
   const ready = await resp.next('ready', 30_000)
   await flooder.next('ready', 30_000)
   const pid = Number(ready.pid)
@@ -347,7 +354,7 @@ async function measure(lab: Lab, children: Agent[], track: (c: ChildProcess) => 
   // 1. Reply latency, kernel and speaker interleaved.
   const t0 = performance.now()
   const capture = await startCapture(lab, track, log)
-  const p = await probe(lab, [NODE_IP, VIP], track)
+  const p = await probe(lab, [NODE_IP, VIP, MINIMAL_VIP], track)
   // tcpdump stops on SIGTERM without reading what the kernel still holds for it: give it the last replies.
   if (capture !== null) await sleep(300)
   const captured = capture === null ? null : await capture.stop()
@@ -375,16 +382,25 @@ async function measure(lab: Lab, children: Agent[], track: (c: ChildProcess) => 
     log('no replies from one of the targets: no latency figures')
   }
   if (captured !== null) {
-    const wire = wireTimes(captured, CLIENT_IP, [NODE_IP, VIP], WARMUP_ROUNDS)
+    const wire = wireTimes(captured, CLIENT_IP, [NODE_IP, VIP, MINIMAL_VIP], WARMUP_ROUNDS)
     const kw = [...(wire.get(NODE_IP) ?? [])].sort((a, b) => a - b)
     const sw = [...(wire.get(VIP) ?? [])].sort((a, b) => a - b)
+    const mw = [...(wire.get(MINIMAL_VIP) ?? [])].sort((a, b) => a - b)
     const us = (v: number): string => v.toFixed(1)
     log(`on the node's wire (tcpdump, request in to reply out): kernel ${kw.length} pairs, us min ${us(kw[0] ?? NaN)} p50 ${us(percentile(kw, 50))} p90 ${us(percentile(kw, 90))}; ` +
       `speaker ${sw.length} pairs, us min ${us(sw[0] ?? NaN)} p50 ${us(percentile(sw, 50))} p90 ${us(percentile(sw, 90))}`)
+    log(`  minimal responder over the same addon (${MINIMAL_VIP}): ${mw.length} pairs, us min ${us(mw[0] ?? NaN)} p50 ${us(percentile(mw, 50))} p90 ${us(percentile(mw, 90))}`)
     if (kw.length > 0 && sw.length > 0) {
       figures.push(
         compared('datapath.wire_reply_p50', round(percentile(sw, 50), 1), 'us', 'kernel wire reply p50', round(percentile(kw, 50), 1)),
         compared('datapath.wire_reply_p90', round(percentile(sw, 90), 1), 'us', 'kernel wire reply p90', round(percentile(kw, 90), 1)),
+      )
+    }
+    if (mw.length > 0 && sw.length > 0) {
+      // Issue 12's goal: the speaker's reply within 1.25x of the least a Node responder over the same addon does.
+      figures.push(
+        compared('datapath.wire_reply_vs_minimal_p50', round(percentile(sw, 50), 1), 'us', 'minimal responder wire reply p50', round(percentile(mw, 50), 1)),
+        compared('datapath.wire_reply_vs_minimal_p90', round(percentile(sw, 90), 1), 'us', 'minimal responder wire reply p90', round(percentile(mw, 90), 1)),
       )
     }
   }
