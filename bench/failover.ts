@@ -15,7 +15,8 @@ import { tmpdir } from 'node:os'
 import path from 'node:path'
 import { fileURLToPath } from 'node:url'
 import { setTimeout as sleep } from 'node:timers/promises'
-import { Lab, labPrerequisites, runningLabNetns } from '../test/lab/lab.js'
+import { Lab } from '../test/lab/lab.js'
+import { labSkipReason } from '../test/lab/e2e-lab.js'
 import { walkService } from '../test/lab/flow.js'
 import { inNetns, runAllowingFailure, waitFor } from '../test/lab/run.js'
 import { CLIENT_HOST } from '../test/lab/names.js'
@@ -82,10 +83,9 @@ async function trial(lab: Lab, ip: string, env: Readonly<Record<string, string>>
 }
 
 export const run: RunGroup = async log => {
-  const problems = await labPrerequisites()
-  const busy = await runningLabNetns()
-  if (problems.length > 0 || busy.length > 0) {
-    log(`skipped: ${[...problems, ...(busy.length > 0 ? [`a lab is already running (${busy.join(', ')})`] : [])].join('; ')}`)
+  const reason = await labSkipReason()
+  if (reason !== null) {
+    log(`skipped: ${reason}`)
     return []
   }
   const stateDir = await mkdtemp(path.join(tmpdir(), 'l2lb-bench-failover-'))

@@ -19,9 +19,10 @@ import { tmpdir } from 'node:os'
 import path from 'node:path'
 import { fileURLToPath } from 'node:url'
 import { setTimeout as sleep } from 'node:timers/promises'
-import { Lab, labPrerequisites, runningLabNetns, waitForExternalIP } from '../test/lab/lab.js'
+import { Lab, waitForExternalIP } from '../test/lab/lab.js'
+import { labSkipReason } from '../test/lab/e2e-lab.js'
 import { LabFaults } from '../test/lab/faults.js'
-import { analyseArpWatch, describeIpWatch, startArpWatch, type IpWatch } from '../test/lab/arp-watch.js'
+import { analyseArpWatch, describeIpWatch, startArpWatch } from '../test/lab/arp-watch.js'
 import { loadBalancerServiceYaml, soleAnswerer } from '../test/lab/flow.js'
 import { announcingNode } from '../speaker/core/election.js'
 import { percentile } from './lib/datapath-parse.js'
@@ -34,7 +35,7 @@ const SERVICES = ['ingress', 'outage-b', 'outage-c', 'outage-d']
 const repoRoot = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '..')
 
 
-async function allSettled(lab: Lab, ips: readonly string[]): Promise<Map<string, string>> {
+async function ownersOf(lab: Lab, ips: readonly string[]): Promise<Map<string, string>> {
   const owners = new Map<string, string>()
   for (const ip of ips) owners.set(ip, await soleAnswerer(lab, ip))
   return owners
@@ -43,14 +44,13 @@ async function allSettled(lab: Lab, ips: readonly string[]): Promise<Map<string,
 interface Watched {
   readonly worstGapMs: number
   readonly doubles: number
-  readonly perIp: IpWatch[]
 }
 
 /** Watches `ips` while `body` runs; counts from `fromMs` (ms after the start) to `tailMs` after body ends. */
 async function watching(lab: Lab, ips: readonly string[], log: (l: string) => void, label: string,
-  body: (sinceStart: () => number) => Promise<{ fromMs?: number; onlyIps?: readonly string[] } | void>, tailMs = 5000): Promise<Watched> {
+  body: (sinceStart: () => number) => Promise<{ fromMs?: number } | void>, tailMs = 5000): Promise<Watched> {
   const w = await startArpWatch(repoRoot, ips, { intervalMs: 20, maxMs: 10 * 60_000 })
-  let span: { fromMs?: number; onlyIps?: readonly string[] } = {}
+  let span: { fromMs?: number } = {}
   try {
     await sleep(1000)
     span = (await body(() => w.sinceStartMs())) ?? {}
@@ -61,9 +61,8 @@ async function watching(lab: Lab, ips: readonly string[], log: (l: string) => vo
   }
   const rec = await w.stop()
   const perIp = [...analyseArpWatch(rec, span.fromMs === undefined ? {} : { fromMs: span.fromMs }).values()]
-    .filter(x => span.onlyIps === undefined || span.onlyIps.includes(x.ip))
   for (const x of perIp) log(`  ${label}: ${describeIpWatch(x)}`)
-  return { worstGapMs: Math.max(0, ...perIp.map(x => x.longestGapMs)), doubles: perIp.reduce((n, x) => n + x.doubleAnswers, 0), perIp }
+  return { worstGapMs: Math.max(0, ...perIp.map(x => x.longestGapMs)), doubles: perIp.reduce((n, x) => n + x.doubleAnswers, 0) }
 }
 
 interface ModeFigures {
@@ -77,7 +76,7 @@ interface ModeFigures {
 
 async function measureMode(lab: Lab, faults: LabFaults, ips: readonly string[], env: Readonly<Record<string, string>>, log: (l: string) => void): Promise<ModeFigures> {
   const outage = async (seconds: number): Promise<Watched> => {
-    await allSettled(lab, ips)
+    await ownersOf(lab, ips)
     log(`API server away for ${seconds} s`)
     return watching(lab, ips, log, `outage ${seconds} s`, async () => {
       await faults.apiServerAway()
@@ -89,7 +88,7 @@ async function measureMode(lab: Lab, faults: LabFaults, ips: readonly string[], 
   const outage60 = await outage(60)
 
   log('SIGKILL of an announcing speaker 3 s into an API server outage')
-  const owners = await allSettled(lab, ips)
+  const owners = await ownersOf(lab, ips)
   const ip0 = ips[0] ?? ''
   const victim = owners.get(ip0) ?? ''
   let killedAt = 0
@@ -105,7 +104,7 @@ async function measureMode(lab: Lab, faults: LabFaults, ips: readonly string[], 
   await lab.startSpeaker(victim, env)
 
   log('rolling restart of every speaker (SIGTERM, new process, ready, next)')
-  await allSettled(lab, ips)
+  await ownersOf(lab, ips)
   const rolling = await watching(lab, ips, log, 'rolling restart', async () => {
     for (const node of lab.nodes) {
       await lab.stopSpeaker(node.name)
@@ -150,10 +149,9 @@ async function measureMode(lab: Lab, faults: LabFaults, ips: readonly string[], 
 }
 
 export const run: RunGroup = async log => {
-  const problems = await labPrerequisites()
-  const busy = await runningLabNetns()
-  if (problems.length > 0 || busy.length > 0) {
-    log(`skipped: ${[...problems, ...(busy.length > 0 ? [`a lab is already running (${busy.join(', ')})`] : [])].join('; ')}`)
+  const reason = await labSkipReason()
+  if (reason !== null) {
+    log(`skipped: ${reason}`)
     return []
   }
   const real = process.env.L2LB_BENCH_APISERVER === 'real'
@@ -168,7 +166,7 @@ export const run: RunGroup = async log => {
     for (const s of SERVICES.slice(1)) await lab.kubectl(['apply', '-f', '-'], loadBalancerServiceYaml(s))
     const ips: string[] = []
     for (const s of SERVICES) ips.push(await waitForExternalIP(lab, s, 60_000))
-    log(`Service IPs ${ips.join(', ')}; owners ${[...(await allSettled(lab, ips)).entries()].map(([ip, n]) => `${ip} ${n}`).join(', ')}`)
+    log(`Service IPs ${ips.join(', ')}; owners ${[...(await ownersOf(lab, ips)).entries()].map(([ip, n]) => `${ip} ${n}`).join(', ')}`)
     const hb = await measureMode(lab, faults, ips, {}, log)
     log('the same with peer heartbeats off (L2LB_HEARTBEAT_MS=0): the Lease alone decides')
     const off = { L2LB_HEARTBEAT_MS: '0' }

@@ -13,7 +13,6 @@ import type { PoolIndex } from './core/advertisement.js'
 export type IndexedConfigResult =
   | { readonly ok: true; readonly index: PoolIndex }
   | { readonly ok: false; readonly errors: readonly ConfigError[] }
-type ConfigResult = IndexedConfigResult
 
 /** Far above what the largest valid config needs (bench/config.ts), far below the speaker's memory limit. */
 export const MAX_HEAP_MB = 64
@@ -25,7 +24,7 @@ export const PARSE_DEADLINE_MS = 10_000
 const FROM_SOURCE = import.meta.url.endsWith('.ts')
 const WORKER_URL = new URL(`./config-parse-worker${FROM_SOURCE ? '.ts' : '.js'}`, import.meta.url)
 
-function refused(message: string, fix: string): ConfigResult {
+function refused(message: string, fix: string): IndexedConfigResult {
   return { ok: false, errors: [{ path: 'config', message, fix }] }
 }
 
@@ -42,7 +41,7 @@ export class ConfigParser {
   readonly #workerUrl: URL | null
   #worker: Worker | null = null
   #busy = false
-  #pending: { text: string; resolve: (r: ConfigResult | null) => void } | null = null
+  #pending: { text: string; resolve: (r: IndexedConfigResult | null) => void } | null = null
   #closed = false
 
   constructor(opts: ConfigParserOptions = {}) {
@@ -52,7 +51,7 @@ export class ConfigParser {
   }
 
   /** Parses text off the main thread. A text superseded by a newer one before its turn resolves to null. */
-  parse(text: string): Promise<ConfigResult | null> {
+  parse(text: string): Promise<IndexedConfigResult | null> {
     if (this.#closed) return Promise.resolve(null)
     return new Promise(resolve => {
       this.#pending?.resolve(null)
@@ -77,7 +76,7 @@ export class ConfigParser {
     this.#pending = null
     this.#busy = true
     const worker = this.#worker ?? (this.#worker = this.#spawn())
-    const finish = (r: ConfigResult): void => {
+    const finish = (r: IndexedConfigResult): void => {
       clearTimeout(timer)
       worker.off('message', onMessage)
       worker.off('error', onError)
@@ -91,13 +90,13 @@ export class ConfigParser {
       }
       this.#next()
     }
-    const lose = (r: ConfigResult): void => {
+    const lose = (r: IndexedConfigResult): void => {
       // The thread is spent (out of memory, stopped, crashed): the next parse starts a fresh one.
       if (this.#worker === worker) this.#worker = null
       void worker.terminate()
       finish(r)
     }
-    const onMessage = (r: ConfigResult): void => finish(r)
+    const onMessage = (r: IndexedConfigResult): void => finish(r)
     const onError = (err: Error): void => {
       const oom = (err as { code?: string }).code === 'ERR_WORKER_OUT_OF_MEMORY'
       lose(oom

@@ -53,10 +53,6 @@ export class LeaseHeartbeat {
     this.#timer = setTimeout(() => { void this.#renew().finally(() => this.#schedule()) }, this.renewIntervalMs)
   }
 
-  get failingSinceMs(): number | null {
-    return this.#failingSince
-  }
-
   #annotations(): Record<string, string> {
     return { [HEARTBEAT_INTERVAL_ANNOTATION]: String(this.#o.heartbeatIntervalMs) }
   }

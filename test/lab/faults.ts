@@ -123,7 +123,7 @@ export class LabFaults {
     this.#downPorts.add(port)
   }
 
-  /** (e) The LAN splits in two groups of nodes; `withClient` names the group the client stays with. */
+  /** (e) The LAN splits in two groups of nodes; `clientWith` names the group the client stays with. */
   splitLan(a: readonly string[], b: readonly string[], clientWith: 'a' | 'b' = 'a'): Promise<void> {
     const ports = (names: readonly string[]): string[] => names.map(n => this.#node(n).bridgePort)
     const pa = [...ports(a), ...(clientWith === 'a' ? ['client'] : [])]
