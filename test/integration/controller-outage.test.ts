@@ -118,7 +118,7 @@ eachApiServer(t, 'a leader paused past its Lease writes nothing when it wakes, t
   const child = spawn(process.execPath, ['--import', 'tsx', fileURLToPath(new URL('../../controller/main.ts', import.meta.url))], {
     env: {
       ...process.env, KUBECONFIG: cluster.kubeconfigPathAs('controller'), POD_NAME: 'paused', LOG_LEVEL: 'info',
-      L2LB_METRICS_ADDR: '127.0.0.1:0', L2LB_LEADER_LEASE_SECONDS: '2', L2LB_LEADER_RENEW_DEADLINE_SECONDS: '1.2', L2LB_LEADER_RETRY_SECONDS: '0.2',
+      L2LB_METRICS_ADDR: '127.0.0.1:0', L2LB_LEADER_LEASE_SECONDS: '3', L2LB_LEADER_RENEW_DEADLINE_SECONDS: '2', L2LB_LEADER_RETRY_SECONDS: '1',
     },
     stdio: ['ignore', 'pipe', 'pipe'],
   })
@@ -135,9 +135,23 @@ eachApiServer(t, 'a leader paused past its Lease writes nothing when it wakes, t
   await core.createNamespacedService({ namespace: 'default', body: svc('two') })
   t.equal(await waitFor('IP for one (the program leads)', () => ip('one'), 45_000).catch((err: unknown) => { t.comment(output); throw err }), '192.0.2.240')
   t.equal(await waitFor('IP for two', () => ip('two'), 15_000), '192.0.2.241')
-  b.elector.start()
+  // The pause must come while the program has nothing in flight: a request it decided and handed to the HTTP
+  // stack before the SIGSTOP reaches the server only after SIGCONT, and a Lease is not a fence (client-go's
+  // tools/leaderelection/doc.go says so of itself). What this test holds the program to is the rest: it decides
+  // nothing on what it finds when it wakes. So stop it when its Services are written (no write but Lease
+  // renewals for a whole second) and right after a renewal, a whole retry period (1 s) before the next one.
+  const isLease = (w: { path: string }): boolean => w.path.includes('/leases/')
+  let quietSince = { count: -1, atMs: 0 }
+  await waitFor('the program is idle', () => {
+    const count = cluster.writesBy('controller').filter(w => !isLease(w)).length
+    if (count !== quietSince.count) quietSince = { count, atMs: Date.now() }
+    return Date.now() - quietSince.atMs >= 1000
+  }, 15_000)
+  const renewals = cluster.writesBy('controller').filter(isLease).length
+  await waitFor('a renewal', () => cluster.writesBy('controller').filter(isLease).length > renewals, 5000)
   const pid = child.pid ?? 0
   process.kill(pid, 'SIGSTOP')
+  b.elector.start()
   await waitFor('b leads', () => b.elector.certain, 15_000)
   await core.deleteNamespacedService({ name: 'two', namespace: 'default' })
   await core.createNamespacedService({ namespace: 'default', body: svc('four') })
