@@ -4,7 +4,9 @@
 import { V1MicroTime, type CoordinationV1Api, type V1Lease } from '@kubernetes/client-node'
 import type { Logger } from 'pino'
 import { classifyApiError, mergePatch } from '../internal/kube/kube-client.js'
+import type { Clock, TimerHandle } from './core/clock.js'
 import { HEARTBEAT_INTERVAL_ANNOTATION, speakerLeaseName } from './core/membership.js'
+import { systemClock } from './system-clock.js'
 
 export const SPEAKER_LEASE_LABELS = { 'app.kubernetes.io/name': 'l2lb', 'app.kubernetes.io/component': 'speaker' } as const
 
@@ -16,8 +18,11 @@ export interface LeaseHeartbeatOptions {
   /** Peer heartbeat interval (0: off), declared on the Lease so that peers know to expect heartbeats. */
   readonly heartbeatIntervalMs: number
   readonly log: Logger
-  /** Monotonic milliseconds (performance.now in production). */
-  readonly now: () => number
+  /**
+   * The renewal timer, the renewal deadline and the send times handed to onRenewed / onFailed: the speaker's
+   * clock (it compares those times with its own). Default: systemClock.
+   */
+  readonly clock?: Clock
   /** Called after each successful renewal with the time the request was sent (conservative for fencing). */
   readonly onRenewed: (sentAtMs: number) => void
   /** Called after a renewal failed, with the send time of the first failure of the streak. */
@@ -26,12 +31,14 @@ export interface LeaseHeartbeatOptions {
 
 export class LeaseHeartbeat {
   readonly #o: LeaseHeartbeatOptions
-  #timer: NodeJS.Timeout | null = null
+  readonly #clock: Clock
+  #timer: TimerHandle | undefined = undefined
   #closed = false
   #failingSince: number | null = null
 
   constructor(opts: LeaseHeartbeatOptions) {
     this.#o = opts
+    this.#clock = opts.clock ?? systemClock
   }
 
   get name(): string {
@@ -50,7 +57,7 @@ export class LeaseHeartbeat {
 
   #schedule(): void {
     if (this.#closed) return
-    this.#timer = setTimeout(() => { void this.#renew().finally(() => this.#schedule()) }, this.renewIntervalMs)
+    this.#timer = this.#clock.setTimeout(() => { void this.#renew().finally(() => this.#schedule()) }, this.renewIntervalMs)
   }
 
   #annotations(): Record<string, string> {
@@ -70,7 +77,7 @@ export class LeaseHeartbeat {
   async #renew(): Promise<void> {
     if (this.#closed) return
     const { log } = this.#o
-    const sentAt = this.#o.now()
+    const sentAt = this.#clock.now()
     // spec.renewTime is a MicroTime: the real API server refuses anything but six fractional digits (400 on
     // create, 422 on patch); V1MicroTime serialises exactly that, a plain Date only three.
     const at = new V1MicroTime()
@@ -95,12 +102,12 @@ export class LeaseHeartbeat {
    * intervals: otherwise the speaker would go on saying it reaches the API server, and stop renewing.
    */
   #withinDeadline(p: Promise<void>): Promise<void> {
-    let timer: NodeJS.Timeout | undefined
+    let timer: TimerHandle | undefined
     const deadline = new Promise<never>((_, reject) => {
-      timer = setTimeout(() => reject(new Error(`no answer within ${2 * this.renewIntervalMs} ms`)), 2 * this.renewIntervalMs)
+      timer = this.#clock.setTimeout(() => reject(new Error(`no answer within ${2 * this.renewIntervalMs} ms`)), 2 * this.renewIntervalMs)
     })
     p.catch(() => undefined)
-    return Promise.race([p, deadline]).finally(() => clearTimeout(timer))
+    return Promise.race([p, deadline]).finally(() => this.#clock.clearTimeout(timer))
   }
 
   async #write(at: V1MicroTime): Promise<void> {
@@ -123,7 +130,8 @@ export class LeaseHeartbeat {
   async close(): Promise<void> {
     if (this.#closed) return
     this.#closed = true
-    if (this.#timer) clearTimeout(this.#timer)
+    this.#clock.clearTimeout(this.#timer)
+    this.#timer = undefined
     try {
       await this.#o.api.deleteNamespacedLease({ name: this.name, namespace: this.#o.namespace })
     } catch (err) {

@@ -13,6 +13,7 @@ import { judgeIpvs } from './core/ipvs.js'
 import { readIpvsFacts } from './ipvs-facts.js'
 import { PeerHeartbeats } from './peer-heartbeat.js'
 import { speakerSettings } from './settings.js'
+import { systemClock } from './system-clock.js'
 
 const log = pino({ name: 'l2lb-speaker', level: process.env.LOG_LEVEL ?? 'info' })
 
@@ -59,9 +60,11 @@ async function main(): Promise<void> {
     configNamespace: settings.configNamespace,
     configName: settings.configName,
     leaseDurationSeconds: settings.leaseSeconds,
+    // One clock for the membership and the heartbeats it reads lastSentMs() from.
+    clock: systemClock,
     peerHeartbeats: settings.heartbeatMs === 0 ? undefined : new PeerHeartbeats({
       node: settings.nodeName, interfaces: names, intervalMs: settings.heartbeatMs, log: log.child({ part: 'peer-heartbeat' }), metrics,
-      trust: settings.trust,
+      trust: settings.trust, clock: systemClock,
     }),
   })
   await runProgram({ log, listen: settings.listen, metrics, program: speaker })

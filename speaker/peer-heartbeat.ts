@@ -18,6 +18,7 @@ import { performance } from 'node:perf_hooks'
 import type { Logger } from 'pino'
 import type { MetricFamily, MetricsRegistry } from '../internal/observe/metrics.js'
 import { assembleBpf } from './core/bpf.js'
+import type { Clock, TimerHandle } from './core/clock.js'
 import { PacketError } from './core/ethernet.js'
 import {
   ETHERTYPE_L2LB_HEARTBEAT, HEARTBEAT_GROUP_MAC, REJECT_REASONS, decodeHeartbeat, encodeHeartbeat, heartbeatFilter,
@@ -25,6 +26,7 @@ import {
   type DecodedHeartbeat, type HeartbeatTrust, type ReceivedHeartbeat, type SenderRecord,
 } from './core/peer-heartbeat.js'
 import { isInterfaceGoneError, isReceiveStoppedError, openPacketLink, type MulticastLink, type OpenLink } from './link/packet-link.js'
+import { systemClock } from './system-clock.js'
 
 /** What this node says of itself in each heartbeat (core/membership.ts decides it). */
 export interface OwnStatus {
@@ -56,8 +58,11 @@ export interface PeerHeartbeatOptions {
   readonly log: Logger
   readonly metrics?: MetricsRegistry
   readonly openLink?: OpenLink<MulticastLink>
-  /** Monotonic clock in ms, the speaker's; performance.now by default. */
-  readonly now?: () => number
+  /**
+   * The interval timer and the time lastSentMs() reports: the speaker's clock (it compares the two), so main.ts
+   * hands both the same one; tests pass a manual one. Default: systemClock.
+   */
+  readonly clock?: Clock
   /**
    * The cluster name and keys (README, "Heartbeat authentication"); by default unnamed and without keys:
    * frames unsigned and every frame of the cluster taken, which start() warns about.
@@ -66,8 +71,9 @@ export interface PeerHeartbeatOptions {
   /** This process's boot id (64 bits); random by default. */
   readonly bootId?: bigint
   /**
-   * The sent-at clock in ms: wall-clock time at process start plus monotonic time since (never steps back
-   * while the process runs), by default.
+   * The sent-at clock in ms, a wall clock apart from `clock` (a receiver compares a sender's sent-at across
+   * its restarts, which a monotonic clock with an arbitrary origin cannot serve): wall-clock time at process
+   * start plus monotonic time since (never steps back while the process runs), by default.
    */
   readonly sentAtClock?: () => number
 }
@@ -105,8 +111,10 @@ interface Slot {
 
 export class PeerHeartbeats implements PeerHeartbeatSource {
   readonly #o: PeerHeartbeatOptions
+  readonly #clock: Clock
   #slots: Slot[] = []
-  #timer: NodeJS.Timeout | null = null
+  /** The next tick; null before listen() and after close(). */
+  #timer: TimerHandle | null = null
   #sequence = 0
   #bootId: bigint
   readonly #trust: HeartbeatTrust
@@ -127,6 +135,7 @@ export class PeerHeartbeats implements PeerHeartbeatSource {
 
   constructor(opts: PeerHeartbeatOptions) {
     this.#o = opts
+    this.#clock = opts.clock ?? systemClock
     this.#trust = opts.trust ?? UNNAMED_UNAUTHENTICATED
     this.#bootId = opts.bootId ?? newBootId()
   }
@@ -158,8 +167,15 @@ export class PeerHeartbeats implements PeerHeartbeatSource {
     }
     this.#slots = this.#o.interfaces.map(name => ({ name, link: null, retryIn: 0 }))
     for (const slot of this.#slots) this.#open(slot, false)
-    this.#timer = setInterval(() => this.#tick(), this.#o.intervalMs)
-    this.#timer.unref()
+    this.#armTick()
+  }
+
+  /**
+   * One tick every interval, armed again as each one starts (what Node's setInterval does: the next is due one
+   * interval after this one began), so the Clock needs one-shot timers only.
+   */
+  #armTick(): void {
+    this.#timer = this.#clock.setTimeout(() => this.#tick(), this.#o.intervalMs)
   }
 
   join(status: () => OwnStatus): void {
@@ -205,6 +221,7 @@ export class PeerHeartbeats implements PeerHeartbeatSource {
   }
 
   #tick(): void {
+    this.#armTick()
     for (const slot of this.#slots) {
       if (slot.link !== null) {
         // A socket bound to an interface that was deleted (and maybe re-created) never receives again.
@@ -282,7 +299,7 @@ export class PeerHeartbeats implements PeerHeartbeatSource {
       try {
         link.send(encodeHeartbeat(link.mac, frame, key))
         this.#sent?.inc({ interface: name })
-        this.#lastSent = this.#o.now ? this.#o.now() : performance.now()
+        this.#lastSent = this.#clock.now()
         if (this.#failing.delete(name)) this.#o.log.info({ interface: name }, 'peer heartbeats are sent again')
       } catch (err) {
         if (isLinkLost(err)) {
@@ -300,7 +317,7 @@ export class PeerHeartbeats implements PeerHeartbeatSource {
   close(): void {
     if (this.#closed) return
     this.#closed = true
-    if (this.#timer !== null) clearInterval(this.#timer)
+    if (this.#timer !== null) this.#clock.clearTimeout(this.#timer)
     this.#timer = null
     if (this.#status !== null) this.#send({ kind: 'leaving', reachesApi: this.#status().reachesApi })
     for (const slot of this.#slots) slot.link?.close()

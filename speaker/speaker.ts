@@ -5,7 +5,6 @@ import {
   CoordinationV1Api, CoreV1Api, DiscoveryV1Api,
   type KubeConfig, type V1Service, type V1Node, type V1EndpointSlice, type V1ConfigMap, type V1Lease,
 } from '@kubernetes/client-node'
-import { performance } from 'node:perf_hooks'
 import type { Logger } from 'pino'
 import { Informer } from '../internal/kube/informer.js'
 import { EventRecorder } from '../internal/kube/event-recorder.js'
@@ -27,6 +26,8 @@ import { LeaseHeartbeat, SPEAKER_LEASE_LABELS } from './lease-heartbeat.js'
 import type { PoolIndex } from './core/advertisement.js'
 import type { ProbeOutcome } from './core/claims.js'
 import { ClaimRecorder } from './claim-recorder.js'
+import type { Clock, TimerHandle } from './core/clock.js'
+import { systemClock } from './system-clock.js'
 
 /**
  * What the speaker needs of a responder: the set of IPs (both families) to answer for on one interface.
@@ -68,12 +69,17 @@ export interface SpeakerOptions {
    * API server outage (core/membership.ts). Without it, the Leases alone decide.
    */
   readonly peerHeartbeats?: PeerHeartbeatSource
-  /** Monotonic clock in ms; performance.now by default. */
-  readonly now?: () => number
+  /**
+   * Time for the membership: when Leases and heartbeats were seen, the recheck when one goes stale, the
+   * listening before the join; handed on to the Lease renewals. peerHeartbeats must report lastSentMs() on the
+   * same clock (main.ts gives both systemClock). Default: systemClock.
+   */
+  readonly clock?: Clock
 }
 
 export class Speaker {
   readonly #o: SpeakerOptions
+  readonly #clock: Clock
   #services: Informer<V1Service, ServiceView> | null = null
   #nodes: Informer<V1Node, NodeView> | null = null
   #slices: Informer<V1EndpointSlice, EndpointSliceView> | null = null
@@ -104,7 +110,7 @@ export class Speaker {
   /** Our own Lease as the watch shows it: proof that our view of the cluster is current (see #checkMembership). */
   #selfSeen: LeaseObservation | undefined = undefined
   #live: ReadonlySet<string> = new Set()
-  #expiryTimer: NodeJS.Timeout | null = null
+  #expiryTimer: TimerHandle | undefined = undefined
   /** The last valid pool config; an invalid edit keeps it (nothing announced is lost). */
   #config: PoolIndex | null = null
   #configText: string | null = null
@@ -120,6 +126,7 @@ export class Speaker {
 
   constructor(opts: SpeakerOptions) {
     this.#o = opts
+    this.#clock = opts.clock ?? systemClock
   }
 
   get ready(): boolean {
@@ -174,7 +181,7 @@ export class Speaker {
     const hb = this.#o.peerHeartbeats
     this.#heartbeat = new LeaseHeartbeat({
       api: kubeConfig.makeApiClient(CoordinationV1Api), namespace: ns, node: this.#o.nodeName, durationSeconds, log,
-      heartbeatIntervalMs: hb?.intervalMs ?? 0, now: this.#now,
+      heartbeatIntervalMs: hb?.intervalMs ?? 0, clock: this.#clock,
       onRenewed: sentAt => { this.#ownRenewSentMs = sentAt; this.#renewalsFailingSinceMs = null; this.#checkMembership() },
       onFailed: since => { this.#renewalsFailingSinceMs = since; this.#checkMembership() },
     })
@@ -204,7 +211,7 @@ export class Speaker {
    */
   async #join(hb: PeerHeartbeatSource): Promise<void> {
     this.#heartbeatsReceived = this.#o.metrics.counter('l2lb_speaker_heartbeats_received_total', 'Peer heartbeats heard, per sending node of this cluster')
-    this.#listeningSinceMs = this.#now()
+    this.#listeningSinceMs = this.#clock.now()
     hb.listen(h => this.#onHeartbeat(h))
     await this.#sleep((HEARTBEATS_MISSED + 1) * hb.intervalMs)
     if (this.#closed) return
@@ -215,7 +222,7 @@ export class Speaker {
   }
 
   #sleep(ms: number): Promise<void> {
-    return ms <= 0 ? Promise.resolve() : new Promise(resolve => setTimeout(resolve, ms))
+    return ms <= 0 ? Promise.resolve() : new Promise(resolve => { this.#clock.setTimeout(resolve, ms) })
   }
 
   /** What our heartbeats say: alive while we serve; whether our last renewal succeeded, less than a Lease ago. */
@@ -224,7 +231,7 @@ export class Speaker {
     return {
       // Until our withdrawal has happened we still answer: say so, or a peer would answer beside us.
       kind: this.#self.state === 'serving' || this.#tellPeersAfterWithdrawal ? 'alive' : 'standby',
-      reachesApi: ok !== null && this.#renewalsFailingSinceMs === null && this.#now() - ok < (this.#o.leaseDurationSeconds ?? 3) * 1000,
+      reachesApi: ok !== null && this.#renewalsFailingSinceMs === null && this.#clock.now() - ok < (this.#o.leaseDurationSeconds ?? 3) * 1000,
     }
   }
 
@@ -235,15 +242,13 @@ export class Speaker {
     setImmediate(() => { this.#scheduled = false; this.#recompute() })
   }
 
-  readonly #now = (): number => (this.#o.now ? this.#o.now() : performance.now())
-
   /**
    * Updates what we have seen of every speaker's Lease and recomputes the live set; a full recompute runs only
    * when the live set changed, so routine renewals (every node, several times a second) cost next to nothing.
    */
   #checkMembership(): void {
     if (this.#closed || !this.#nodes || !this.#leases) return
-    const now = this.#now()
+    const now = this.#clock.now()
     const seen = new Map<string, LeaseObservation>()
     let selfSeen: LeaseObservation | undefined
     for (const l of this.#leases.list()) {
@@ -258,9 +263,9 @@ export class Speaker {
     this.#selfSeen = selfSeen
     this.#observations = seen
     const m = this.#membership(now)
-    if (this.#expiryTimer) clearTimeout(this.#expiryTimer)
-    this.#expiryTimer = m.recheckAtMs === null ? null
-      : setTimeout(() => this.#checkMembership(), Math.max(1, m.recheckAtMs - now + 1))
+    this.#clock.clearTimeout(this.#expiryTimer)
+    this.#expiryTimer = m.recheckAtMs === null ? undefined
+      : this.#clock.setTimeout(() => this.#checkMembership(), Math.max(1, m.recheckAtMs - now + 1))
     const changed = m.live.size !== this.#live.size || [...m.live].some(n => !this.#live.has(n))
     if (changed) {
       this.#o.log.info({ live: [...m.live].sort() }, 'membership changed')
@@ -332,7 +337,7 @@ export class Speaker {
     // grows the map and the metric's labels.
     if (!this.#nodes || this.#nodes.get(h.node) === null) return
     this.#heartbeatsReceived?.inc({ node: h.node })
-    const now = this.#now()
+    const now = this.#clock.now()
     // O(1) per heartbeat (every node sends several a second): whether any heartbeat is still fresh, kept as
     // the latest deadline of them all (a node's later `leaving` does not shorten it).
     if (h.kind !== 'leaving' && now >= this.#hearingUntilMs) this.#hearingSinceMs = now
@@ -375,7 +380,7 @@ export class Speaker {
     if (this.#closed || !this.#services || !this.#nodes || !this.#slices) return
     void this.#refreshConfig()
     // Node readiness may have changed too: refresh the membership without re-entering #schedule.
-    const live = this.#membership(this.#now()).live
+    const live = this.#membership(this.#clock.now()).live
     this.#live = live
     const plan = planAnnouncements({
       me: this.#o.nodeName, services: this.#services.list(), slices: this.#slices.list(), nodes: this.#nodes.list(), live,
@@ -419,7 +424,8 @@ export class Speaker {
   async close(): Promise<void> {
     if (this.#closed) return
     this.#closed = true
-    if (this.#expiryTimer) clearTimeout(this.#expiryTimer)
+    this.#clock.clearTimeout(this.#expiryTimer)
+    this.#expiryTimer = undefined
     // Stop answering first, then give the Lease up: peers see the deletion and the next winner's gratuitous
     // ARP takes each IP over without waiting for the Lease to expire (SIGTERM handover, docs/architecture.md).
     for (const a of this.#o.announcers) a.setAnnounced([])

@@ -15,6 +15,7 @@ import { MetricsRegistry } from '../../internal/observe/metrics.js'
 import { mergePatch } from '../../internal/kube/kube-client.js'
 import type { OwnStatus, PeerHeartbeatSource } from '../../speaker/peer-heartbeat.js'
 import type { ReceivedHeartbeat } from '../../speaker/core/peer-heartbeat.js'
+import { systemClock } from '../../speaker/system-clock.js'
 
 const NODES = ['l2lb-node1', 'l2lb-node2', 'l2lb-node3']
 const IP = '192.0.2.240'
@@ -185,7 +186,8 @@ class HeartbeatLan {
     let lastSent: number | null = null
     let status: (() => OwnStatus) | null = null
     const send = (s: OwnStatus | { kind: 'leaving'; reachesApi: boolean }): void => {
-      lastSent = performance.now()
+      // lastSentMs() is on the speaker's clock: the Speakers here run on their default, systemClock.
+      lastSent = systemClock.now()
       for (const [other, hear] of this.#listeners) {
         if (other !== node) hear({ node, kind: s.kind, reachesApi: s.reachesApi, intervalMs: this.intervalMs, sequence, src: Buffer.alloc(6) })
       }

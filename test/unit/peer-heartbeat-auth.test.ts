@@ -11,6 +11,7 @@ import {
 } from '../../speaker/core/peer-heartbeat.js'
 import { PeerHeartbeats } from '../../speaker/peer-heartbeat.js'
 import { FakeLink } from '../lib/fake-link.js'
+import { ManualClock } from '../lib/manual-clock.js'
 
 const PEER = Buffer.from([0x02, 0x00, 0xc0, 0x00, 0x02, 0x0c])
 const OLD: HeartbeatKey = { id: 1, secret: Buffer.alloc(32, 0xa1) }
@@ -33,7 +34,9 @@ function rig(trust: HeartbeatTrust | undefined, interfaces = ['eth0']): Rig {
   const log = pino({ level: 'info' }, { write: (line: string) => { logs.push(JSON.parse(line) as { level: number; msg: string }) } })
   const links: FakeLink[] = []
   const hb = new PeerHeartbeats({
-    node: 'l2lb-node1', interfaces, intervalMs: 1000, log, metrics, bootId: 42n, sentAtClock: () => 1_000_000,
+    // A manual clock that nobody advances: only the frames a test asks for go out (no interval tick, however
+    // long a property run takes), so "the next frame" is the one the test means.
+    node: 'l2lb-node1', interfaces, intervalMs: 1000, log, metrics, bootId: 42n, sentAtClock: () => 1_000_000, clock: new ManualClock(),
     ...(trust === undefined ? {} : { trust }),
     openLink: () => {
       const l = new FakeLink(Buffer.from([0x02, 0, 0, 0, 0, links.length + 1]))
