@@ -1,6 +1,6 @@
 // When an announced IP's announcements go out, pure: the repeated rounds of a takeover, and the round that
-// answers another host announcing the IP (a conflict). The shell (layer2-responder.ts) keeps one schedule per
-// announced IP, feeds it what happened and when, sends a round when told to, and arms one timer for the
+// answers another host announcing the IP (a conflict). The shell (speaker/announcement-timers.ts) keeps one schedule per
+// announced IP, feeds it what happened and when, asks for a round when told to, and arms one timer for the
 // moment the step names. What a round is (gratuitous ARP, unsolicited NA) is the protocol's business.
 
 /** A takeover is announced in `rounds` rounds, `intervalMs` apart (arp-responder.ts, ndp-responder.ts say why). */

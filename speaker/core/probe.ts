@@ -1,6 +1,6 @@
 // Probing an address before claiming it, pure: when the probes go out, when the address counts as free, and
 // when a refused address is probed again. RFC 5227 §2.1.1 (IPv4 ARP probes) and RFC 4862 §5.4 (IPv6
-// duplicate address detection) describe the probe; the shell (layer2-responder.ts) sends the frames the
+// duplicate address detection) describe the probe; the shell (speaker/prober.ts) sends the frames the
 // protocol builds (an ARP request from 0.0.0.0, a Neighbor Solicitation from ::) on this schedule, and the
 // decisions (core/arp-decision.ts, core/ndp-decision.ts) say `in-use` when another host answers.
 //
