@@ -40,7 +40,8 @@ async function testMain(): Promise<void> {
     })
 
   t.test('arping is answered by the responder for announced IPs only', async t => {
-    const { cap, capMac: macB, resp, mac, capture } = await startResponderLab(t, import.meta.url, pair, [VIP])
+    const lab = await startResponderLab(t, import.meta.url, pair, [VIP])
+    const { cap, resp, mac } = lab
     t.equal(mac, (await pair.mac('a')).replace(/:/g, ''), 'the responder uses the interface MAC')
 
     // Gratuitous ARP at takeover, both forms, repeated after ~1.1 s (Linux locktime is 1 s).
@@ -66,13 +67,9 @@ async function testMain(): Promise<void> {
 
     // The kernel filter, narrowed to the announced IPs: a reply and a request for another IP sent from B
     // never leave the kernel (no 'not-request'), nor do arping's requests for OTHER (no 'not-announced').
-    cap.send({ cmd: 'send', hex: gratuitousReply(Buffer.from(macB, 'hex'), IP_B).toString('hex'), id: 1 })
-    cap.send({ cmd: 'send', hex: arpRequest(Buffer.from(macB, 'hex'), IP_B, '192.0.2.243').toString('hex'), id: 2 })
-    await cap.next('sent')
-    await cap.next('sent')
+    await lab.send(gratuitousReply(lab.capMac, IP_B), arpRequest(lab.capMac, IP_B, '192.0.2.243'))
     await new Promise(r => setTimeout(r, 300))
-    resp.send({ cmd: 'stats', id: 3 })
-    const stats = (await resp.next('stats')).stats
+    const stats = await lab.stats()
     t.match(stats, {
       announced: [VIP],
       requestsReceived: { [VIP]: 3 },
@@ -87,39 +84,32 @@ async function testMain(): Promise<void> {
     // A host that has VIP configured statically: its request for its gateway carries VIP as sender. The
     // kernel filter lets it through (sender is ours), the responder counts the conflict and announces VIP
     // again once that host has been quiet for the quiet period (RFC 5227 §2.4 (b); DEFEND_TIMING: 2 s).
-    cap.send({ cmd: 'send', hex: arpRequest(Buffer.from(macB, 'hex'), VIP, IP_B).toString('hex'), id: 20 })
-    const conflictAt = (await cap.next('sent')).at
+    const conflictAt = await lab.send(arpRequest(lab.capMac, VIP, IP_B))
     t.ok(await until(() => gratuitous(cap, VIP, mac).some(x => x.at >= conflictAt + 1900), 6000), 'VIP announced again after the quiet period')
-    resp.send({ cmd: 'stats', id: 21 })
-    t.equal(pick((await resp.next('stats')).stats, 'conflictsSeen', VIP), 1, 'the conflict was counted')
+    t.equal(pick(await lab.stats(), 'conflictsSeen', VIP), 1, 'the conflict was counted')
 
     // Withdrawal: unanswered at once.
-    resp.send({ cmd: 'announce', ips: [], id: 4 })
-    await resp.next('announced')
+    await lab.announce([])
     const gone = await arping(VIP, 2, 2)
     t.equal(gone.replies.length, 0, `after withdrawal arping ${VIP} is unanswered`)
 
     // A newly won IP is announced at once; withdrawing it cancels the pending repeats on the wire.
-    resp.send({ cmd: 'announce', ips: [LATER], id: 5 })
-    await resp.next('announced')
+    await lab.announce([LATER])
     t.ok(await until(() => gratuitous(cap, LATER, mac).length >= 2, 2000), `gratuitous ARP for ${LATER} right away`)
-    resp.send({ cmd: 'announce', ips: [], id: 6 })
-    await resp.next('announced')
+    await lab.announce([])
     const before = gratuitous(cap, LATER, mac).length
     await new Promise(r => setTimeout(r, 1600))
     t.equal(gratuitous(cap, LATER, mac).length, before, 'no more gratuitous ARP once withdrawn')
 
     // A link flap: the kernel reports ENETDOWN on the socket (counted, not fatal) and re-hooks it when the
     // interface comes back up, so the responder answers again without a restart.
-    resp.send({ cmd: 'announce', ips: [VIP], id: 7 })
-    await resp.next('announced')
+    await lab.announce([VIP])
     await run('ip', ['-n', NS_A, 'link', 'set', IF_A, 'down'])
     await new Promise(r => setTimeout(r, 200))
     await run('ip', ['-n', NS_A, 'link', 'set', IF_A, 'up'])
     const back = await arping(VIP, 2, 4)
     t.ok(back.replies.length >= 1 && back.replies.every(r => r.mac === mac), `answered again after the link flap (${back.replies.length} replies; arping said: ${back.out.trim().split('\n').pop() ?? ''})`)
-    resp.send({ cmd: 'stats', id: 8 })
-    const after = (await resp.next('stats')).stats
+    const after = await lab.stats()
     t.ok(pick(after, 'receiveErrors') >= 1, `the receive error (ENETDOWN) was counted, not fatal (${pick(after, 'receiveErrors')})`)
     t.equal(pick(after, 'reopens'), 0, 'a flap needs no new socket')
 
@@ -130,12 +120,11 @@ async function testMain(): Promise<void> {
     await pair.link()
     const macNew = (await pair.mac('a')).replace(/:/g, '')
     // The capture's own socket went deaf with the old interface: a new one, in time for the later rounds.
-    const cap2 = await capture()
+    const cap2 = await lab.capture()
     t.ok(await until(() => gratuitous(cap2, VIP, macNew).length >= 2, 8000), 'gratuitous ARP again, from the new interface\'s MAC')
     const again = await arping(VIP, 2, 4)
     t.ok(again.replies.length >= 1 && again.replies.every(r => r.mac === macNew), `answered on the re-created interface (${again.replies.length} replies)`)
-    resp.send({ cmd: 'stats', id: 9 })
-    const reopened = (await resp.next('stats')).stats
+    const reopened = await lab.stats()
     t.equal(pick(reopened, 'reopens'), 1, 'one reopen')
     t.equal(String(Reflect.get(Object(reopened), 'mac')).replace(/:/g, ''), macNew, 'stats show the new MAC')
 

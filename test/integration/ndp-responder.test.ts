@@ -47,7 +47,8 @@ async function testMain(): Promise<void> {
     })
 
   t.test('ndisc6 and the kernel get the responder\'s MAC for announced IPv6 addresses only', async t => {
-    const { cap, capMac: macB, resp, mac } = await startResponderLab(t, import.meta.url, pair, [VIP])
+    const lab = await startResponderLab(t, import.meta.url, pair, [VIP])
+    const { cap, resp, mac } = lab
     const macColons = mac.replace(/(..)(?!$)/g, '$1:')
     t.equal(macColons, await pair.mac('a'), 'the responder uses the interface MAC')
 
@@ -79,13 +80,9 @@ async function testMain(): Promise<void> {
     // The kernel filter, narrowed to the announced addresses: an NA and an NS for another address sent
     // from B, ndisc6's solicitations for OTHER and the kernels' other IPv6 traffic (MLD reports, router
     // solicitations) never leave the kernel, so no not-solicitation, malformed or not-announced drops.
-    cap.send({ cmd: 'send', hex: unsolicitedAdvertisement(Buffer.from(macB, 'hex'), IP_B).toString('hex'), id: 1 })
-    cap.send({ cmd: 'send', hex: neighborSolicitation(Buffer.from(macB, 'hex'), IP_B, '2001:db8:0:9::f2').toString('hex'), id: 2 })
-    await cap.next('sent')
-    await cap.next('sent')
+    await lab.send(unsolicitedAdvertisement(lab.capMac, IP_B), neighborSolicitation(lab.capMac, IP_B, '2001:db8:0:9::f2'))
     await new Promise(r => setTimeout(r, 300))
-    resp.send({ cmd: 'stats', id: 3 })
-    const stats = (await resp.next('stats')).stats
+    const stats = await lab.stats()
     t.match(stats, {
       announced: [VIP],
       groups: { '33:33:ff:00:00:f0': 1 },
@@ -102,15 +99,12 @@ async function testMain(): Promise<void> {
     // Another host advertising VIP unsolicited (RFC 4861 §7.2.6, Override set): the kernel filter lets
     // it through (target is ours), the responder counts the conflict and advertises VIP again once that
     // host has been quiet for the quiet period (DEFEND_TIMING: 2 s), which wins the caches back.
-    cap.send({ cmd: 'send', hex: unsolicitedAdvertisement(Buffer.from(macB, 'hex'), VIP).toString('hex'), id: 20 })
-    const conflictAt = (await cap.next('sent')).at
+    const conflictAt = await lab.send(unsolicitedAdvertisement(lab.capMac, VIP))
     t.ok(await until(() => unsolicited(cap, VIP, mac).some(x => x.at >= conflictAt + 1900), 6000), 'VIP advertised again after the quiet period')
-    resp.send({ cmd: 'stats', id: 21 })
-    t.equal(pick((await resp.next('stats')).stats, 'conflictsSeen', VIP), 1, 'the conflict was counted')
+    t.equal(pick(await lab.stats(), 'conflictsSeen', VIP), 1, 'the conflict was counted')
 
     // Withdrawal: unanswered at once, the group left.
-    resp.send({ cmd: 'announce', ips: [], id: 4 })
-    await resp.next('announced')
+    await lab.announce([])
     const gone = await ndisc6(VIP, 1)
     t.equal(gone.mac, null, `after withdrawal ndisc6 ${VIP} is unanswered`)
     t.notMatch(await maddr(NS_A, IF_A), /33:33:ff:00:00:f0/, 'solicited-node group left')
@@ -120,14 +114,12 @@ async function testMain(): Promise<void> {
     await run('ip', ['-n', NS_B, '-6', 'neigh', 'replace', VIP, 'lladdr', STALE_MAC, 'dev', IF_B, 'nud', 'stale'])
     t.match(await neigh(VIP), `lladdr ${STALE_MAC}`, 'B believes the old owner')
     const before = unsolicited(cap, VIP, mac).length
-    resp.send({ cmd: 'announce', ips: [VIP], id: 5 })
-    await resp.next('announced')
+    await lab.announce([VIP])
     t.ok(await until(() => unsolicited(cap, VIP, mac).length > before, 2000), 'a new unsolicited advertisement at once')
     t.ok(await until(async () => (await neigh(VIP)).includes(`lladdr ${macColons}`), 2000, 50), `the kernel's entry was overridden: ${await neigh(VIP)}`)
 
     // Withdrawing cancels the pending repeats on the wire.
-    resp.send({ cmd: 'announce', ips: [], id: 6 })
-    await resp.next('announced')
+    await lab.announce([])
     const after = unsolicited(cap, VIP, mac).length
     await new Promise(r => setTimeout(r, 1500))
     t.equal(unsolicited(cap, VIP, mac).length, after, 'no more unsolicited advertisements once withdrawn')

@@ -51,14 +51,20 @@ export async function skipWithoutNetns(t: Test, what: string, addonPath: string,
 export interface ResponderLab {
   /** The capture child on B's interface, ready. */
   readonly cap: Agent
-  /** The capture's MAC (B's interface), hex without colons. */
-  readonly capMac: string
+  /** The capture's MAC (B's interface), for frames it forges. */
+  readonly capMac: Buffer
   /** The responder child on A's interface, ready, announcing the addresses it was started with. */
   readonly resp: Agent
   /** The responder's MAC as it reported it, hex without colons. */
   readonly mac: string
   /** Another capture child on B's interface, ready (a capture goes deaf when the pair is re-created). */
   capture(): Promise<Agent>
+  /** Sends `frames` from the capture child, in order; resolves once all went out, with when the last did. */
+  send(...frames: Buffer[]): Promise<number>
+  /** The responder's counters (its stats()) now. */
+  stats(): Promise<unknown>
+  /** Has the responder announce exactly `ips`; resolves once it does. */
+  announce(ips: string[]): Promise<void>
 }
 
 /**
@@ -79,8 +85,25 @@ export async function startResponderLab(t: Test, fileUrl: string, pair: VethPair
     return agent
   }
   const cap = await capture()
-  const capMac = String((await cap.next('ready', 0)).mac)
+  const capMac = Buffer.from(String((await cap.next('ready', 0)).mac), 'hex')
   const resp = start(pair.nsA, { [ROLE]: 'responder', [IFACE]: pair.ifA, [IPS]: ips.join(',') })
   const mac = String((await resp.next('ready')).mac)
-  return { cap, capMac, resp, mac, capture }
+  let id = 0
+  return {
+    cap, capMac, resp, mac, capture,
+    send: async (...frames) => {
+      for (const f of frames) cap.send({ cmd: 'send', hex: f.toString('hex'), id: id++ })
+      let at = NaN
+      for (const _ of frames) at = (await cap.next('sent')).at
+      return at
+    },
+    stats: async () => {
+      resp.send({ cmd: 'stats', id: id++ })
+      return (await resp.next('stats')).stats
+    },
+    announce: async ips => {
+      resp.send({ cmd: 'announce', ips, id: id++ })
+      await resp.next('announced')
+    },
+  }
 }
