@@ -19,10 +19,9 @@ const { nsA: NS_A, nsB: NS_B, ifA: IF_A, ifB: IF_B } = pair
 
 async function testMain(): Promise<void> {
   const { default: t } = await import('tap')
-  const { ADDON_PATH } = await import('../../native/index.js')
   const { decodeArpFrame, gratuitousReply, arpRequest } = await import('../../speaker/core/arp.js')
 
-  if (await skipWithoutNetns(t, 'the ARP responder integration test', ADDON_PATH, [['arping', 'apt-get install -y iputils-arping']])) return
+  if (await skipWithoutNetns(t, 'the ARP responder integration test', [['arping', 'apt-get install -y iputils-arping']])) return
 
   /** Gratuitous frames for `ip` seen by the capture agent, decoded. */
   const gratuitous = (cap: Agent, ip: string, mac: string): Array<{ at: number; op: number; bcast: boolean; thaIsSha: boolean; thaZero: boolean }> =>

@@ -21,10 +21,9 @@ const { nsA: NS_A, nsB: NS_B, ifA: IF_A, ifB: IF_B } = pair
 
 async function testMain(): Promise<void> {
   const { default: t } = await import('tap')
-  const { ADDON_PATH } = await import('../../native/index.js')
   const { decodeNdpFrame, neighborSolicitation, unsolicitedAdvertisement } = await import('../../speaker/core/ndp.js')
 
-  if (await skipWithoutNetns(t, 'the NDP responder integration test', ADDON_PATH, [['ndisc6', 'apt-get install -y ndisc6']])) return
+  if (await skipWithoutNetns(t, 'the NDP responder integration test', [['ndisc6', 'apt-get install -y ndisc6']])) return
 
   /** Unsolicited advertisements for `ip` from `mac` seen by the capture agent, decoded. */
   const unsolicited = (cap: Agent, ip: string, mac: string): Array<{

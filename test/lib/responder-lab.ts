@@ -5,6 +5,7 @@
 import type { Logger } from 'pino'
 import type { Test } from 'tap'
 import { serveCapture, serveResponder, startInNetns, type Agent, type DrivenResponder } from './json-agent.js'
+import { ADDON_PATH } from '../../native/index.js'
 import { netnsSkipReason, type VethPair } from './netns.js'
 
 // The children's environment: which role, on which interface, announcing what.
@@ -38,10 +39,10 @@ export async function runResponderTestFile(f: ResponderTestFile): Promise<void> 
 
 /**
  * Ends `t` with no tests when the machine cannot run `what` (netnsSkipReason: Linux, root, `ip netns`, the
- * addon, `tools`), printing the reason; true when it did.
+ * built addon, `tools`), printing the reason; true when it did.
  */
-export async function skipWithoutNetns(t: Test, what: string, addonPath: string, tools: ReadonlyArray<readonly [cmd: string, install: string]>): Promise<boolean> {
-  const reason = await netnsSkipReason(addonPath, tools)
+export async function skipWithoutNetns(t: Test, what: string, tools: ReadonlyArray<readonly [cmd: string, install: string]>): Promise<boolean> {
+  const reason = await netnsSkipReason(ADDON_PATH, tools)
   if (reason === null) return false
   t.comment(`skipping ${what}: ${reason}`)
   t.plan(0, reason)
