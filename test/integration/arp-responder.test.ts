@@ -3,11 +3,11 @@
 // interface of its own namespace), and from the other the real iputils `arping` plus a packet-socket
 // capture to see the gratuitous ARP. Needs root, `ip netns` and arping; skipped with the reason otherwise.
 //
-// This file is also the children: L2LB_TARP_ROLE=responder runs an ArpResponder, L2LB_TARP_ROLE=capture a
-// PacketSocket for ARP; both speak JSON lines (stdout: events; stdin: commands).
+// This file is also the children, an ArpResponder and a PacketSocket capture for ARP (test/lib/responder-lab.ts).
 import { ETHERTYPE_ARP } from '../../speaker/core/ethernet.js'
-import { serveCapture, serveResponder, startInNetns, type Agent } from '../lib/json-agent.js'
-import { netnsSkipReason, pick, run, until, vethPair } from '../lib/netns.js'
+import type { Agent } from '../lib/json-agent.js'
+import { pick, run, runStatus, until, vethPair } from '../lib/netns.js'
+import { runResponderTestFile, skipWithoutNetns, startResponderLab } from '../lib/responder-lab.js'
 
 const IP_A = '192.0.2.201'
 const IP_B = '192.0.2.202'
@@ -17,27 +17,11 @@ const LATER = '192.0.2.242'
 const pair = vethPair('arp', { addrA: `${IP_A}/24`, addrB: `${IP_B}/24` })
 const { nsA: NS_A, nsB: NS_B, ifA: IF_A, ifB: IF_B } = pair
 
-async function responderMain(): Promise<void> {
-  const { pino } = await import('pino')
-  const { ArpResponder } = await import('../../speaker/arp-responder.js')
-  const log = pino({ level: 'warn' }, process.stderr)
-  serveResponder(new ArpResponder({ interface: process.env.L2LB_TARP_IF ?? '', log }), process.env.L2LB_TARP_IPS ?? '')
-}
-
 async function testMain(): Promise<void> {
   const { default: t } = await import('tap')
-  const { ADDON_PATH } = await import('../../native/index.js')
   const { decodeArpFrame, gratuitousReply, arpRequest } = await import('../../speaker/core/arp.js')
 
-  const reason = await netnsSkipReason(ADDON_PATH, [['arping', 'apt-get install -y iputils-arping']])
-  if (reason !== null) {
-    t.comment(`skipping the ARP responder integration test: ${reason}`)
-    t.plan(0, reason)
-    return
-  }
-
-  const start = (ns: string, role: string, env: Record<string, string>): Agent =>
-    startInNetns(import.meta.url, ns, { L2LB_TARP_ROLE: role, ...env })
+  if (await skipWithoutNetns(t, 'the ARP responder integration test', [['arping', 'apt-get install -y iputils-arping']])) return
 
   /** Gratuitous frames for `ip` seen by the capture agent, decoded. */
   const gratuitous = (cap: Agent, ip: string, mac: string): Array<{ at: number; op: number; bcast: boolean; thaIsSha: boolean; thaZero: boolean }> =>
@@ -55,16 +39,9 @@ async function testMain(): Promise<void> {
     })
 
   t.test('arping is answered by the responder for announced IPs only', async t => {
-    await pair.create()
-    t.teardown(pair.drop)
-    const cap = start(NS_B, 'capture', { L2LB_TARP_IF: IF_B })
-    t.teardown(() => cap.kill())
-    await cap.next('ready')
-    const resp = start(NS_A, 'responder', { L2LB_TARP_IF: IF_A, L2LB_TARP_IPS: VIP })
-    t.teardown(() => resp.kill())
-    const mac = String((await resp.next('ready')).mac)
-    const ifMac = (await run('ip', ['netns', 'exec', NS_A, 'cat', `/sys/class/net/${IF_A}/address`])).stdout.trim()
-    t.equal(mac, ifMac.replace(/:/g, ''), 'the responder uses the interface MAC')
+    const lab = await startResponderLab(t, import.meta.url, pair, [VIP])
+    const { cap, resp, mac } = lab
+    t.equal(mac, (await pair.mac('a')).replace(/:/g, ''), 'the responder uses the interface MAC')
 
     // Gratuitous ARP at takeover, both forms, repeated after ~1.1 s (Linux locktime is 1 s).
     t.ok(await until(() => gratuitous(cap, VIP, mac).length >= 4, 5000), 'two rounds of gratuitous ARP seen from the other namespace')
@@ -89,14 +66,9 @@ async function testMain(): Promise<void> {
 
     // The kernel filter, narrowed to the announced IPs: a reply and a request for another IP sent from B
     // never leave the kernel (no 'not-request'), nor do arping's requests for OTHER (no 'not-announced').
-    const macB = String((await cap.next('ready', 0)).mac)
-    cap.send({ cmd: 'send', hex: gratuitousReply(Buffer.from(macB, 'hex'), IP_B).toString('hex'), id: 1 })
-    cap.send({ cmd: 'send', hex: arpRequest(Buffer.from(macB, 'hex'), IP_B, '192.0.2.243').toString('hex'), id: 2 })
-    await cap.next('sent')
-    await cap.next('sent')
+    await lab.send(gratuitousReply(lab.capMac, IP_B), arpRequest(lab.capMac, IP_B, '192.0.2.243'))
     await new Promise(r => setTimeout(r, 300))
-    resp.send({ cmd: 'stats', id: 3 })
-    const stats = (await resp.next('stats')).stats
+    const stats = await lab.stats()
     t.match(stats, {
       announced: [VIP],
       requestsReceived: { [VIP]: 3 },
@@ -111,39 +83,32 @@ async function testMain(): Promise<void> {
     // A host that has VIP configured statically: its request for its gateway carries VIP as sender. The
     // kernel filter lets it through (sender is ours), the responder counts the conflict and announces VIP
     // again once that host has been quiet for the quiet period (RFC 5227 §2.4 (b); DEFEND_TIMING: 2 s).
-    cap.send({ cmd: 'send', hex: arpRequest(Buffer.from(macB, 'hex'), VIP, IP_B).toString('hex'), id: 20 })
-    const conflictAt = (await cap.next('sent')).at
+    const conflictAt = await lab.send(arpRequest(lab.capMac, VIP, IP_B))
     t.ok(await until(() => gratuitous(cap, VIP, mac).some(x => x.at >= conflictAt + 1900), 6000), 'VIP announced again after the quiet period')
-    resp.send({ cmd: 'stats', id: 21 })
-    t.equal(pick((await resp.next('stats')).stats, 'conflictsSeen', VIP), 1, 'the conflict was counted')
+    t.equal(pick(await lab.stats(), 'conflictsSeen', VIP), 1, 'the conflict was counted')
 
     // Withdrawal: unanswered at once.
-    resp.send({ cmd: 'announce', ips: [], id: 4 })
-    await resp.next('announced')
+    await lab.announce([])
     const gone = await arping(VIP, 2, 2)
     t.equal(gone.replies.length, 0, `after withdrawal arping ${VIP} is unanswered`)
 
     // A newly won IP is announced at once; withdrawing it cancels the pending repeats on the wire.
-    resp.send({ cmd: 'announce', ips: [LATER], id: 5 })
-    await resp.next('announced')
+    await lab.announce([LATER])
     t.ok(await until(() => gratuitous(cap, LATER, mac).length >= 2, 2000), `gratuitous ARP for ${LATER} right away`)
-    resp.send({ cmd: 'announce', ips: [], id: 6 })
-    await resp.next('announced')
+    await lab.announce([])
     const before = gratuitous(cap, LATER, mac).length
     await new Promise(r => setTimeout(r, 1600))
     t.equal(gratuitous(cap, LATER, mac).length, before, 'no more gratuitous ARP once withdrawn')
 
     // A link flap: the kernel reports ENETDOWN on the socket (counted, not fatal) and re-hooks it when the
     // interface comes back up, so the responder answers again without a restart.
-    resp.send({ cmd: 'announce', ips: [VIP], id: 7 })
-    await resp.next('announced')
+    await lab.announce([VIP])
     await run('ip', ['-n', NS_A, 'link', 'set', IF_A, 'down'])
     await new Promise(r => setTimeout(r, 200))
     await run('ip', ['-n', NS_A, 'link', 'set', IF_A, 'up'])
     const back = await arping(VIP, 2, 4)
     t.ok(back.replies.length >= 1 && back.replies.every(r => r.mac === mac), `answered again after the link flap (${back.replies.length} replies; arping said: ${back.out.trim().split('\n').pop() ?? ''})`)
-    resp.send({ cmd: 'stats', id: 8 })
-    const after = (await resp.next('stats')).stats
+    const after = await lab.stats()
     t.ok(pick(after, 'receiveErrors') >= 1, `the receive error (ENETDOWN) was counted, not fatal (${pick(after, 'receiveErrors')})`)
     t.equal(pick(after, 'reopens'), 0, 'a flap needs no new socket')
 
@@ -152,16 +117,13 @@ async function testMain(): Promise<void> {
     await run('ip', ['-n', NS_A, 'link', 'del', IF_A])
     await new Promise(r => setTimeout(r, 300))
     await pair.link()
-    const macNew = (await run('ip', ['netns', 'exec', NS_A, 'cat', `/sys/class/net/${IF_A}/address`])).stdout.trim().replace(/:/g, '')
+    const macNew = (await pair.mac('a')).replace(/:/g, '')
     // The capture's own socket went deaf with the old interface: a new one, in time for the later rounds.
-    const cap2 = start(NS_B, 'capture', { L2LB_TARP_IF: IF_B })
-    t.teardown(() => cap2.kill())
-    await cap2.next('ready')
+    const cap2 = await lab.capture()
     t.ok(await until(() => gratuitous(cap2, VIP, macNew).length >= 2, 8000), 'gratuitous ARP again, from the new interface\'s MAC')
     const again = await arping(VIP, 2, 4)
     t.ok(again.replies.length >= 1 && again.replies.every(r => r.mac === macNew), `answered on the re-created interface (${again.replies.length} replies)`)
-    resp.send({ cmd: 'stats', id: 9 })
-    const reopened = (await resp.next('stats')).stats
+    const reopened = await lab.stats()
     t.equal(pick(reopened, 'reopens'), 1, 'one reopen')
     t.equal(String(Reflect.get(Object(reopened), 'mac')).replace(/:/g, ''), macNew, 'stats show the new MAC')
 
@@ -171,14 +133,7 @@ async function testMain(): Promise<void> {
 }
 
 async function arping(ip: string, count: number, deadline: number): Promise<{ code: number; out: string; replies: Array<{ ip: string; mac: string }> }> {
-  let code = 0
-  let out = ''
-  try {
-    out = (await run('ip', ['netns', 'exec', NS_B, 'arping', '-c', String(count), '-w', String(deadline), '-I', IF_B, ip], { timeout: (deadline + 5) * 1000 })).stdout
-  } catch (err) {
-    code = Number(err instanceof Error ? Reflect.get(err, 'code') : 1) || 1
-    out = err instanceof Error ? String(Reflect.get(err, 'stdout') ?? '') : ''
-  }
+  const { code, out } = await runStatus('ip', ['netns', 'exec', NS_B, 'arping', '-c', String(count), '-w', String(deadline), '-I', IF_B, ip], { timeout: (deadline + 5) * 1000 })
   const replies = [...out.matchAll(/reply from ([0-9.]+) \[([0-9A-Fa-f:]+)\]/g)].map(m => ({
     ip: m[1] ?? '', mac: (m[2] ?? '').toLowerCase().replace(/:/g, ''),
   }))
@@ -186,7 +141,8 @@ async function arping(ip: string, count: number, deadline: number): Promise<{ co
 }
 
 // Dispatch last, once every declaration above is initialised.
-const role = process.env.L2LB_TARP_ROLE
-if (role === 'responder') await responderMain()
-else if (role === 'capture') serveCapture(process.env.L2LB_TARP_IF ?? '', ETHERTYPE_ARP)
-else await testMain()
+await runResponderTestFile({
+  ethertype: ETHERTYPE_ARP,
+  responder: async (iface, log) => new (await import('../../speaker/arp-responder.js')).ArpResponder({ interface: iface, log }),
+  test: testMain,
+})

@@ -5,11 +5,11 @@
 // the unsolicited advertisements. Needs root, `ip netns` and ndisc6 (Debian package ndisc6); skipped with
 // the reason otherwise.
 //
-// This file is also the children: L2LB_TNDP_ROLE=responder runs an NdpResponder, L2LB_TNDP_ROLE=capture a
-// PacketSocket for IPv6; both speak JSON lines (stdout: events; stdin: commands).
+// This file is also the children, an NdpResponder and a PacketSocket capture for IPv6 (test/lib/responder-lab.ts).
 import { ETHERTYPE_IPV6 } from '../../speaker/core/ethernet.js'
-import { serveCapture, serveResponder, startInNetns, type Agent } from '../lib/json-agent.js'
-import { netnsSkipReason, pick, run, until, vethPair } from '../lib/netns.js'
+import type { Agent } from '../lib/json-agent.js'
+import { pick, run, runStatus, until, vethPair } from '../lib/netns.js'
+import { runResponderTestFile, skipWithoutNetns, startResponderLab } from '../lib/responder-lab.js'
 
 const IP_A = '2001:db8:0:9::1'
 const IP_B = '2001:db8:0:9::2'
@@ -19,27 +19,11 @@ const STALE_MAC = '02:00:00:00:09:99'
 const pair = vethPair('ndp', { addrA: `${IP_A}/64`, addrB: `${IP_B}/64`, nodad: true })
 const { nsA: NS_A, nsB: NS_B, ifA: IF_A, ifB: IF_B } = pair
 
-async function responderMain(): Promise<void> {
-  const { pino } = await import('pino')
-  const { NdpResponder } = await import('../../speaker/ndp-responder.js')
-  const log = pino({ level: 'warn' }, process.stderr)
-  serveResponder(new NdpResponder({ interface: process.env.L2LB_TNDP_IF ?? '', log }), process.env.L2LB_TNDP_IPS ?? '')
-}
-
 async function testMain(): Promise<void> {
   const { default: t } = await import('tap')
-  const { ADDON_PATH } = await import('../../native/index.js')
   const { decodeNdpFrame, neighborSolicitation, unsolicitedAdvertisement } = await import('../../speaker/core/ndp.js')
 
-  const reason = await netnsSkipReason(ADDON_PATH, [['ndisc6', 'apt-get install -y ndisc6']])
-  if (reason !== null) {
-    t.comment(`skipping the NDP responder integration test: ${reason}`)
-    t.plan(0, reason)
-    return
-  }
-
-  const start = (ns: string, role: string, env: Record<string, string>): Agent =>
-    startInNetns(import.meta.url, ns, { L2LB_TNDP_ROLE: role, ...env })
+  if (await skipWithoutNetns(t, 'the NDP responder integration test', [['ndisc6', 'apt-get install -y ndisc6']])) return
 
   /** Unsolicited advertisements for `ip` from `mac` seen by the capture agent, decoded. */
   const unsolicited = (cap: Agent, ip: string, mac: string): Array<{
@@ -62,17 +46,10 @@ async function testMain(): Promise<void> {
     })
 
   t.test('ndisc6 and the kernel get the responder\'s MAC for announced IPv6 addresses only', async t => {
-    await pair.create()
-    t.teardown(pair.drop)
-    const cap = start(NS_B, 'capture', { L2LB_TNDP_IF: IF_B })
-    t.teardown(() => cap.kill())
-    const macB = String((await cap.next('ready')).mac)
-    const resp = start(NS_A, 'responder', { L2LB_TNDP_IF: IF_A, L2LB_TNDP_IPS: VIP })
-    t.teardown(() => resp.kill())
-    const mac = String((await resp.next('ready')).mac)
+    const lab = await startResponderLab(t, import.meta.url, pair, [VIP])
+    const { cap, resp, mac } = lab
     const macColons = mac.replace(/(..)(?!$)/g, '$1:')
-    const ifMac = (await run('ip', ['netns', 'exec', NS_A, 'cat', `/sys/class/net/${IF_A}/address`])).stdout.trim()
-    t.equal(macColons, ifMac, 'the responder uses the interface MAC')
+    t.equal(macColons, await pair.mac('a'), 'the responder uses the interface MAC')
 
     // Unsolicited NA at takeover (RFC 4861 §7.2.6), three of them about 1 s apart.
     t.ok(await until(() => unsolicited(cap, VIP, mac).length >= 2, 4000), 'two unsolicited advertisements seen from the other namespace')
@@ -102,13 +79,9 @@ async function testMain(): Promise<void> {
     // The kernel filter, narrowed to the announced addresses: an NA and an NS for another address sent
     // from B, ndisc6's solicitations for OTHER and the kernels' other IPv6 traffic (MLD reports, router
     // solicitations) never leave the kernel, so no not-solicitation, malformed or not-announced drops.
-    cap.send({ cmd: 'send', hex: unsolicitedAdvertisement(Buffer.from(macB, 'hex'), IP_B).toString('hex'), id: 1 })
-    cap.send({ cmd: 'send', hex: neighborSolicitation(Buffer.from(macB, 'hex'), IP_B, '2001:db8:0:9::f2').toString('hex'), id: 2 })
-    await cap.next('sent')
-    await cap.next('sent')
+    await lab.send(unsolicitedAdvertisement(lab.capMac, IP_B), neighborSolicitation(lab.capMac, IP_B, '2001:db8:0:9::f2'))
     await new Promise(r => setTimeout(r, 300))
-    resp.send({ cmd: 'stats', id: 3 })
-    const stats = (await resp.next('stats')).stats
+    const stats = await lab.stats()
     t.match(stats, {
       announced: [VIP],
       groups: { '33:33:ff:00:00:f0': 1 },
@@ -125,15 +98,12 @@ async function testMain(): Promise<void> {
     // Another host advertising VIP unsolicited (RFC 4861 §7.2.6, Override set): the kernel filter lets
     // it through (target is ours), the responder counts the conflict and advertises VIP again once that
     // host has been quiet for the quiet period (DEFEND_TIMING: 2 s), which wins the caches back.
-    cap.send({ cmd: 'send', hex: unsolicitedAdvertisement(Buffer.from(macB, 'hex'), VIP).toString('hex'), id: 20 })
-    const conflictAt = (await cap.next('sent')).at
+    const conflictAt = await lab.send(unsolicitedAdvertisement(lab.capMac, VIP))
     t.ok(await until(() => unsolicited(cap, VIP, mac).some(x => x.at >= conflictAt + 1900), 6000), 'VIP advertised again after the quiet period')
-    resp.send({ cmd: 'stats', id: 21 })
-    t.equal(pick((await resp.next('stats')).stats, 'conflictsSeen', VIP), 1, 'the conflict was counted')
+    t.equal(pick(await lab.stats(), 'conflictsSeen', VIP), 1, 'the conflict was counted')
 
     // Withdrawal: unanswered at once, the group left.
-    resp.send({ cmd: 'announce', ips: [], id: 4 })
-    await resp.next('announced')
+    await lab.announce([])
     const gone = await ndisc6(VIP, 1)
     t.equal(gone.mac, null, `after withdrawal ndisc6 ${VIP} is unanswered`)
     t.notMatch(await maddr(NS_A, IF_A), /33:33:ff:00:00:f0/, 'solicited-node group left')
@@ -143,14 +113,12 @@ async function testMain(): Promise<void> {
     await run('ip', ['-n', NS_B, '-6', 'neigh', 'replace', VIP, 'lladdr', STALE_MAC, 'dev', IF_B, 'nud', 'stale'])
     t.match(await neigh(VIP), `lladdr ${STALE_MAC}`, 'B believes the old owner')
     const before = unsolicited(cap, VIP, mac).length
-    resp.send({ cmd: 'announce', ips: [VIP], id: 5 })
-    await resp.next('announced')
+    await lab.announce([VIP])
     t.ok(await until(() => unsolicited(cap, VIP, mac).length > before, 2000), 'a new unsolicited advertisement at once')
     t.ok(await until(async () => (await neigh(VIP)).includes(`lladdr ${macColons}`), 2000, 50), `the kernel's entry was overridden: ${await neigh(VIP)}`)
 
     // Withdrawing cancels the pending repeats on the wire.
-    resp.send({ cmd: 'announce', ips: [], id: 6 })
-    await resp.next('announced')
+    await lab.announce([])
     const after = unsolicited(cap, VIP, mac).length
     await new Promise(r => setTimeout(r, 1500))
     t.equal(unsolicited(cap, VIP, mac).length, after, 'no more unsolicited advertisements once withdrawn')
@@ -162,14 +130,7 @@ async function testMain(): Promise<void> {
 
 /** One ndisc6 lookup from B: `tries` solicitations 500 ms apart; the MAC it printed, or null. */
 async function ndisc6(ip: string, tries: number): Promise<{ code: number; out: string; mac: string | null }> {
-  let code = 0
-  let out = ''
-  try {
-    out = (await run('ip', ['netns', 'exec', NS_B, 'ndisc6', '-1', '-n', '-r', String(tries), '-w', '500', ip, IF_B], { timeout: 10_000 })).stdout
-  } catch (err) {
-    code = Number(err instanceof Error ? Reflect.get(err, 'code') : 1) || 1
-    out = err instanceof Error ? String(Reflect.get(err, 'stdout') ?? '') : ''
-  }
+  const { code, out } = await runStatus('ip', ['netns', 'exec', NS_B, 'ndisc6', '-1', '-n', '-r', String(tries), '-w', '500', ip, IF_B], { timeout: 10_000 })
   const m = /Target link-layer address: ([0-9A-Fa-f:]+)/.exec(out)
   return { code, out, mac: m?.[1]?.toLowerCase() ?? null }
 }
@@ -183,7 +144,8 @@ async function maddr(ns: string, dev: string): Promise<string> {
 }
 
 // Dispatch last, once every declaration above is initialised.
-const role = process.env.L2LB_TNDP_ROLE
-if (role === 'responder') await responderMain()
-else if (role === 'capture') serveCapture(process.env.L2LB_TNDP_IF ?? '', ETHERTYPE_IPV6)
-else await testMain()
+await runResponderTestFile({
+  ethertype: ETHERTYPE_IPV6,
+  responder: async (iface, log) => new (await import('../../speaker/ndp-responder.js')).NdpResponder({ interface: iface, log }),
+  test: testMain,
+})

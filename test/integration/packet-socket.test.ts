@@ -5,13 +5,10 @@
 //
 // This file is also the child: run with L2LB_TPKT_ROLE=agent it opens a PacketSocket and speaks JSON lines
 // (stdout: events; stdin: commands).
-import { spawn } from 'node:child_process'
 import { createInterface } from 'node:readline'
 import { existsSync } from 'node:fs'
-import path from 'node:path'
-import { fileURLToPath } from 'node:url'
 import { ADDON_PATH, PacketSocket, type PacketSocketError } from '../../native/index.js'
-import { Agent, print } from '../lib/json-agent.js'
+import { print, startInNetns, startUnder, type Agent } from '../lib/json-agent.js'
 import { netnsSkipReason, run, vethPair } from '../lib/netns.js'
 
 const PROTO = 0x88b5 // IEEE 802 "local experimental" EtherType: nothing else on the link uses it
@@ -85,8 +82,6 @@ async function agentMain(): Promise<void> {
 
 async function testMain(): Promise<void> {
   const { default: t } = await import('tap')
-  const here = fileURLToPath(import.meta.url)
-  const repoRoot = path.resolve(path.dirname(here), '..', '..')
 
   if (!existsSync(ADDON_PATH)) {
     t.comment(`skipping packet socket tests: the addon is not built (${ADDON_PATH}); run npm run install`)
@@ -119,10 +114,7 @@ async function testMain(): Promise<void> {
   }
 
   t.test('without CAP_NET_RAW, open fails with EPERM naming the capability', async t => {
-    const child = spawn('setpriv', ['--inh-caps=-all', '--bounding-set=-net_raw', process.execPath, '--import', 'tsx', here], {
-      cwd: repoRoot, env: { ...process.env, L2LB_TPKT_ROLE: 'agent', L2LB_TPKT_IF: 'lo' },
-    })
-    const agent = new Agent(child)
+    const agent = startUnder(['setpriv', '--inh-caps=-all', '--bounding-set=-net_raw'], import.meta.url, { L2LB_TPKT_ROLE: 'agent', L2LB_TPKT_IF: 'lo' })
     t.teardown(() => agent.kill())
     const e = await agent.next('open-error')
     t.match(e, { code: 'EPERM', errno: -1, syscall: 'socket' })
@@ -219,10 +211,7 @@ async function testMain(): Promise<void> {
   })
 
   function startAgent(ns: string, iface: string): Agent {
-    const child = spawn('ip', ['netns', 'exec', ns, process.execPath, '--import', 'tsx', here], {
-      cwd: repoRoot, env: { ...process.env, L2LB_TPKT_ROLE: 'agent', L2LB_TPKT_IF: iface },
-    })
-    return new Agent(child)
+    return startInNetns(import.meta.url, ns, { L2LB_TPKT_ROLE: 'agent', L2LB_TPKT_IF: iface })
   }
 }
 

@@ -36,7 +36,6 @@ l2-advertisements:
 eachApiServer(t, 'speakers elect one announcer per IP and hand over', async (t, cluster) => {
   const kc = cluster.kubeConfigAs('speaker')
   const core = cluster.kubeConfig.makeApiClient(CoreV1Api)
-  const discovery = cluster.kubeConfig.makeApiClient(DiscoveryV1Api)
   const ready = (status: 'True' | 'False') => ({ conditions: [{ type: 'Ready', status, reason: 'KubeletReady', message: '' }] })
   for (const name of NODES) {
     await core.createNode({ body: { metadata: { name } } })
@@ -54,22 +53,14 @@ eachApiServer(t, 'speakers elect one announcer per IP and hand over', async (t, 
   await core.createNamespacedConfigMap({ namespace: 'l2lb-system', body: { metadata: { name: 'config' }, data: { config: POOLS } } })
   await Promise.all(speakers.map(s => s.start()))
 
-  const announcing = (): string[] => NODES.filter(n => announcers.get(n)?.current.has(IP))
-  const svcWith = async (name: string, ip: string): Promise<void> => {
-    await core.createNamespacedService({ namespace: 'default', body: { metadata: { name }, spec: { type: 'LoadBalancer', selector: { app: 'web' }, ports: [{ port: 80 }] } } })
-    await core.patchNamespacedServiceStatus({ name, namespace: 'default', body: { status: { loadBalancer: { ingress: [{ ip }] } } } }, mergePatch())
-    await discovery.createNamespacedEndpointSlice({ namespace: 'default', body: {
-      metadata: { name: `${name}-1`, labels: { 'kubernetes.io/service-name': name } }, addressType: 'IPv4',
-      endpoints: [{ addresses: ['198.19.1.2'], conditions: { ready: true }, nodeName: 'l2lb-node1' }], ports: [{ port: 80 }],
-    } })
-  }
-  const who = (ip: string): string[] => NODES.filter(n => announcers.get(n)?.current.has(ip))
+  const who = (ip: string): string[] => announcedBy(announcers, ip)
+  const announcing = (): string[] => who(IP)
   // A negative ("nobody announces X") means something only once the speakers have processed the change:
   // expose a control Service after it and wait until that one is announced, then look.
   let controls = 0
   const settled = async (): Promise<void> => {
     const ip = `192.0.2.${241 + controls}`
-    await svcWith(`control-${controls++}`, ip)
+    await expose(cluster, `control-${controls++}`, ip)
     await waitFor(`control ${ip} announced`, () => who(ip).length === 1)
   }
   const assignedEvents = async (): Promise<string[]> => {
@@ -77,15 +68,11 @@ eachApiServer(t, 'speakers elect one announcer per IP and hand over', async (t, 
     return l.items.filter(e => e.reason === 'nodeAssigned').map(e => e.message ?? '')
   }
 
-  await core.createNamespacedService({ namespace: 'default', body: { metadata: { name: 'web' }, spec: { type: 'LoadBalancer', selector: { app: 'web' }, ports: [{ port: 80 }] } } })
-  await core.patchNamespacedServiceStatus({ name: 'web', namespace: 'default', body: { status: { loadBalancer: { ingress: [{ ip: IP }] } } } }, mergePatch())
+  await loadBalancerService(cluster, 'web', IP)
   await settled()
   t.same(announcing(), [], 'no ready endpoint: nobody announces')
 
-  await discovery.createNamespacedEndpointSlice({ namespace: 'default', body: {
-    metadata: { name: 'web-1', labels: { 'kubernetes.io/service-name': 'web' } }, addressType: 'IPv4',
-    endpoints: [{ addresses: ['198.19.1.2'], conditions: { ready: true }, nodeName: 'l2lb-node1' }], ports: [{ port: 80 }],
-  } })
+  await readyEndpointSlice(cluster, 'web')
   const first = announcingNode(IP, NODES)
   await waitFor('one announcer', () => announcing().length === 1)
   t.same(announcing(), [first], 'exactly the elected node announces')
@@ -113,20 +100,20 @@ eachApiServer(t, 'speakers elect one announcer per IP and hand over', async (t, 
 
   // Advertisement rules: an IP in no pool is never announced; a pool limited by node selector is announced
   // only from a matching node, even when the hash would pick another.
-  await svcWith('stray', '192.0.2.77')
+  await expose(cluster, 'stray', '192.0.2.77')
   await settled()
   t.same(who('192.0.2.77'), [], 'an IP outside every pool is not announced')
   const liveNow = NODES.filter(x => x !== first)
   const edge = liveNow.find(n => n !== announcingNode('192.0.2.250', liveNow)) ?? ''
   await core.patchNode({ name: edge, body: { metadata: { labels: { edge: 'true' } } } }, mergePatch())
-  await svcWith('edge', '192.0.2.250')
+  await expose(cluster, 'edge', '192.0.2.250')
   await waitFor('edge announce', () => who('192.0.2.250').length === 1)
   t.same(who('192.0.2.250'), [edge], 'only the node the advertisement selects announces')
   t.same(cluster.forbidden(), [], 'no request of the speakers was forbidden')
 })
 
 eachApiServer(t, 'per-node Leases: a node without a live speaker is passed over; a stopping speaker hands over', async (t, cluster) => {
-  const { coordination, announcers, speakers, expose, who } = await speakerCluster(t, cluster, 1)
+  const { coordination, announcers, speakers, who } = await speakerCluster(t, cluster, 1)
   const all = [...NODES, 'l2lb-node4']
   const leases = await coordination.listNamespacedLease({ namespace: 'l2lb-system' })
   t.same(leases.items.map(l => l.spec?.holderIdentity).sort(), NODES, 'one Lease per running speaker, none per Service')
@@ -135,7 +122,7 @@ eachApiServer(t, 'per-node Leases: a node without a live speaker is passed over;
   const ips = ['192.0.2.241', '192.0.2.242', '192.0.2.243', '192.0.2.244', '192.0.2.245', '192.0.2.246', '192.0.2.247']
   const node4IP = ips.find(ip => announcingNode(ip, all) === 'l2lb-node4') ?? ''
   t.not(node4IP, '', 'some IP hashes to node4')
-  await expose('orphan', node4IP)
+  await expose(cluster, 'orphan', node4IP)
   await waitFor('node4 IP announced by a live speaker', () => who(node4IP).length === 1)
   t.same(who(node4IP), [announcingNode(node4IP, NODES)], 'the winner among nodes with a live speaker')
 
@@ -148,13 +135,13 @@ eachApiServer(t, 'per-node Leases: a node without a live speaker is passed over;
     spec: { holderIdentity: 'l2lb-node4', leaseDurationSeconds: 1, renewTime: new V1MicroTime() },
   } })
   const frozenAt = Date.now()
-  await expose('killed', lateIP)
+  await expose(cluster, 'killed', lateIP)
   await waitFor('a live speaker takes over once the Lease runs out', () => who(lateIP).length === 1, 8000)
   t.same(who(lateIP), [announcingNode(lateIP, NODES)])
   t.ok(Date.now() - frozenAt >= 900, `not before the 1 s Lease ran out (${Date.now() - frozenAt} ms)`)
 
   const victimIP = '192.0.2.240'
-  await expose('web', victimIP)
+  await expose(cluster, 'web', victimIP)
   const victim = announcingNode(victimIP, NODES) ?? ''
   await waitFor('victim announces', () => who(victimIP).length === 1)
   t.same(who(victimIP), [victim])
@@ -224,15 +211,39 @@ class HeartbeatLan {
   }
 }
 
+/** The nodes among NODES whose announcer currently holds `ip`. */
+function announcedBy(announcers: ReadonlyMap<string, RecordingAnnouncer>, ip: string): string[] {
+  return NODES.filter(n => announcers.get(n)?.current.has(ip))
+}
+
+/** A LoadBalancer Service `name` in default whose status holds `ip`, written as admin; no endpoints yet. */
+async function loadBalancerService(cluster: TestCluster, name: string, ip: string): Promise<void> {
+  const core = cluster.kubeConfig.makeApiClient(CoreV1Api)
+  await core.createNamespacedService({ namespace: 'default', body: { metadata: { name }, spec: { type: 'LoadBalancer', selector: { app: 'web' }, ports: [{ port: 80 }] } } })
+  await core.patchNamespacedServiceStatus({ name, namespace: 'default', body: { status: { loadBalancer: { ingress: [{ ip }] } } } }, mergePatch())
+}
+
+/** An EndpointSlice for Service `name` with one ready endpoint on l2lb-node1, written as admin. */
+async function readyEndpointSlice(cluster: TestCluster, name: string): Promise<void> {
+  await cluster.kubeConfig.makeApiClient(DiscoveryV1Api).createNamespacedEndpointSlice({ namespace: 'default', body: {
+    metadata: { name: `${name}-1`, labels: { 'kubernetes.io/service-name': name } }, addressType: 'IPv4',
+    endpoints: [{ addresses: ['198.19.1.2'], conditions: { ready: true }, nodeName: 'l2lb-node1' }], ports: [{ port: 80 }],
+  } })
+}
+
+/** A Service with a status IP and a ready endpoint: what a speaker announces. */
+async function expose(cluster: TestCluster, name: string, ip: string): Promise<void> {
+  await loadBalancerService(cluster, name, ip)
+  await readyEndpointSlice(cluster, name)
+}
+
 /**
  * Three speakers (l2lb-node1..3, each with a recording announcer) on four Ready Nodes: l2lb-node4 runs no
- * speaker here, a test gives it a Lease or heartbeats by hand. `expose` makes a Service with a status IP and
- * a ready endpoint; `who` says which speakers announce an IP.
+ * speaker here, a test gives it a Lease or heartbeats by hand. `who` says which speakers announce an IP.
  */
 async function speakerCluster(t: Test, cluster: TestCluster, leaseSeconds: number, lan?: HeartbeatLan) {
   const kc = cluster.kubeConfigAs('speaker')
   const core = cluster.kubeConfig.makeApiClient(CoreV1Api)
-  const discovery = cluster.kubeConfig.makeApiClient(DiscoveryV1Api)
   const coordination = cluster.kubeConfig.makeApiClient(CoordinationV1Api)
   for (const name of [...NODES, 'l2lb-node4']) {
     await core.createNode({ body: { metadata: { name } } })
@@ -253,21 +264,13 @@ async function speakerCluster(t: Test, cluster: TestCluster, leaseSeconds: numbe
     for (const s of speakers.values()) await s.close()
   })
   await Promise.all([...speakers.values()].map(s => s.start()))
-  const expose = async (name: string, ip: string): Promise<void> => {
-    await core.createNamespacedService({ namespace: 'default', body: { metadata: { name }, spec: { type: 'LoadBalancer', selector: { app: 'web' }, ports: [{ port: 80 }] } } })
-    await core.patchNamespacedServiceStatus({ name, namespace: 'default', body: { status: { loadBalancer: { ingress: [{ ip }] } } } }, mergePatch())
-    await discovery.createNamespacedEndpointSlice({ namespace: 'default', body: {
-      metadata: { name: `${name}-1`, labels: { 'kubernetes.io/service-name': name } }, addressType: 'IPv4',
-      endpoints: [{ addresses: ['198.19.1.2'], conditions: { ready: true }, nodeName: 'l2lb-node1' }], ports: [{ port: 80 }],
-    } })
-  }
-  const who = (ip: string): string[] => NODES.filter(n => announcers.get(n)?.current.has(ip))
-  return { coordination, announcers, speakers, expose, who }
+  const who = (ip: string): string[] => announcedBy(announcers, ip)
+  return { coordination, announcers, speakers, who }
 }
 
 eachApiServer(t, 'peer heartbeats: a node whose heartbeats stop is passed over long before its Lease runs out', async (t, cluster) => {
   const lan = new HeartbeatLan(50)
-  const { coordination, expose, who } = await speakerCluster(t, cluster, 30, lan)
+  const { coordination, who } = await speakerCluster(t, cluster, 30, lan)
   // l2lb-node4 stands for a speaker about to be SIGKILLed: a Lease renewed now (30 s), heartbeats on the LAN,
   // no announcer of its own here. It wins the hash for ip among all four nodes.
   const all = [...NODES, 'l2lb-node4']
@@ -278,7 +281,7 @@ eachApiServer(t, 'peer heartbeats: a node whose heartbeats stop is passed over l
     spec: { holderIdentity: 'l2lb-node4', leaseDurationSeconds: 30, renewTime: new V1MicroTime() },
   } })
   lan.pretend('l2lb-node4')
-  await expose('web', ip)
+  await expose(cluster, 'web', ip)
   await new Promise(r => setTimeout(r, 500))
   t.same(who(ip), [], 'while node4 is heard and its Lease is fresh, it is the owner: no other node announces')
   const heir = announcingNode(ip, NODES) ?? ''
@@ -290,9 +293,9 @@ eachApiServer(t, 'peer heartbeats: a node whose heartbeats stop is passed over l
 
 eachApiServer(t, 'a node whose heartbeats stop going out while it renews its Lease: it stops announcing and a peer takes over', async (t, cluster) => {
   const lan = new HeartbeatLan(50)
-  const { expose, who } = await speakerCluster(t, cluster, 2, lan) // renewed every 0.5 s
+  const { who } = await speakerCluster(t, cluster, 2, lan) // renewed every 0.5 s
   const ip = '192.0.2.240'
-  await expose('web', ip)
+  await expose(cluster, 'web', ip)
   const owner = announcingNode(ip, NODES) ?? ''
   await waitFor('the owner announces', () => who(ip).length === 1 && who(ip)[0] === owner)
   // Its sends stop (a broken NIC queue, a lost socket): peers that hear each other pass it over, whatever its

@@ -84,8 +84,17 @@ export function serveCapture(iface: string, protocol: number): void {
 
 /** Parent side: the test file `fileUrl` run again as a child inside network namespace `ns`, with `env` added. */
 export function startInNetns(fileUrl: string, ns: string, env: Record<string, string>): Agent {
+  return startUnder(['ip', 'netns', 'exec', ns], fileUrl, env)
+}
+
+/**
+ * Parent side: the test file `fileUrl` run again as a child under the command `wrapper` (which runs the
+ * rest of its argv, as `ip netns exec NS` or `setpriv` do), from the repository root, with `env` added.
+ */
+export function startUnder(wrapper: readonly [string, ...string[]], fileUrl: string, env: Record<string, string>): Agent {
   const file = fileURLToPath(fileUrl)
-  return new Agent(spawn('ip', ['netns', 'exec', ns, process.execPath, '--import', 'tsx', file], {
+  const [cmd, ...args] = wrapper
+  return new Agent(spawn(cmd, [...args, process.execPath, '--import', 'tsx', file], {
     cwd: path.resolve(path.dirname(file), '..', '..'), env: { ...process.env, ...env },
   }))
 }

@@ -7,6 +7,21 @@ import { promisify } from 'node:util'
 
 export const run = promisify(execFile)
 
+/**
+ * A tool whose failure is an answer (arping or ndisc6 hearing no reply): its exit code (1 when it has none,
+ * as on a timeout) and its stdout, whether it succeeded or not.
+ */
+export async function runStatus(cmd: string, args: string[], opts: { timeout: number }): Promise<{ code: number; out: string }> {
+  try {
+    return { code: 0, out: (await run(cmd, args, opts)).stdout }
+  } catch (err) {
+    return {
+      code: Number(err instanceof Error ? Reflect.get(err, 'code') : 1) || 1,
+      out: err instanceof Error ? String(Reflect.get(err, 'stdout') ?? '') : '',
+    }
+  }
+}
+
 export interface VethPair {
   readonly nsA: string
   readonly nsB: string
