@@ -223,8 +223,6 @@ export class Allocator {
   private readonly byKey = new LazyDeleteMap<string, Held>()
   /** sharing key -> IPs held under it, to find a shareable IP without scanning (a fresh entry per take). */
   private readonly shared = new LazyDeleteMap<string, Set<IPEntry>>()
-  /** Services that got no IP, with the last failure reported for them (see markWaiting). */
-  private readonly waiting = new Map<string, string>()
   private freed = 0
   private restored = false
 
@@ -277,25 +275,6 @@ export class Allocator {
    */
   freedCount(): number {
     return this.freed
-  }
-
-  /**
-   * Remember that a Service is waiting for an address. Returns false when the same message was already
-   * reported for it, so the caller does not repeat the same Warning Event on every pass.
-   */
-  markWaiting(key: string, message: string): boolean {
-    if (this.waiting.get(key) === message) return false
-    this.waiting.set(key, message)
-    return true
-  }
-
-  unmarkWaiting(key: string): void {
-    this.waiting.delete(key)
-  }
-
-  /** Whether any Service other than `except` is waiting for an address. */
-  hasWaiting(except?: string): boolean {
-    return this.waiting.size > (except !== undefined && this.waiting.has(except) ? 1 : 0)
   }
 
   /** The entry of a held IP (pools never overlap: at most one space files it). */
