@@ -1,4 +1,8 @@
-// The allocator: pools, and who holds which IP. Pure and synchronous; the controller owns one instance.
+// The allocator: which pool and which address a Service gets, when two Services may hold one IP, what the
+// ipFamilyPolicy asks for, and what a config change keeps. Pure and synchronous; the controller owns one
+// instance. This file is the policy: it decides and checks, and records through Holdings (holdings.ts: the
+// address spaces, the assignments and the sharing-key index, laid out for speed). Which pools a Service may
+// use and in what order is pool-choice.ts; when two Services may share an IP is sharing.ts.
 //
 // Promises (issue 3): an IP is never held by two Services unless the sharing rules allow it; an assignment
 // that stays valid is never moved (not by a pool edit, not by a restart, not by an unrelated Service change);
@@ -6,8 +10,9 @@
 // (AddressSpace keeps free gaps, never free addresses); capacity and usage are exact bigints (MetalLB PR #3140).
 import type { AllocationFailure, AllocationRequest } from './allocation-request.js'
 import { Holdings, type Assignment, type Held, type PoolSpaces, type PoolUsage } from './holdings.js'
-import { formatIP, isBuggyIPv4, rangeContains, type IP, type IPFamily } from '../../internal/core/ip.js'
-import { selectorMatches, type Pool, type PoolConfig } from '../../internal/core/pool-config.js'
+import { formatIP, type IP, type IPFamily } from '../../internal/core/ip.js'
+import type { PoolConfig } from '../../internal/core/pool-config.js'
+import { autoOrderOf, isRestricted, notAllowedMessage, outsideFailure, poolAllows, serves, usablePool } from './pool-choice.js'
 import { sharingConflict } from './sharing.js'
 
 export type AssignResult =
@@ -40,41 +45,6 @@ function familyOrder(ips: readonly IP[], families: readonly IPFamily[]): readonl
   return familyRank(b.family, families) < familyRank(a.family, families) ? [b, a] : [a, b]
 }
 
-function poolAllows(pool: Pool, namespace: string, labels: Readonly<Record<string, string>>): boolean {
-  if (pool.namespaces !== null && !pool.namespaces.includes(namespace)) return false
-  if (pool.serviceSelectors === null) return true
-  for (const sel of pool.serviceSelectors) if (selectorMatches(sel, labels)) return true
-  return false
-}
-
-/** Whether a pool is reserved for some namespaces or some Services' labels (MetalLB: has a serviceAllocation). */
-function isRestricted(pool: Pool | undefined): boolean {
-  return pool !== undefined && (pool.namespaces !== null || pool.serviceSelectors !== null)
-}
-
-/**
- * The auto-assign pools in the order automatic allocation tries them, as MetalLB (v0.13 and later) does:
- * restricted pools (namespaces or service-selectors) before unrestricted ones — so a Service of team-a gets
- * an address from the pool reserved for team-a, not from a general pool listed earlier
- * (internal/allocator/allocator.go, Allocate: pinnedPoolsForService first) — and within each, priority
- * (lower first; unset, which MetalLB writes as 0, last: sortPools), then config order (MetalLB's order among
- * equal priorities is Go map order, i.e. unspecified; l2lb keeps it deterministic).
- */
-export function autoOrderOf<T extends { readonly pool: Pool }>(pools: readonly T[]): T[] {
-  const rank = pools.map((ps, index) => ({ ps, index }))
-  return rank
-    .filter(r => r.ps.pool.autoAssign)
-    .sort((a, b) => {
-      const ra = isRestricted(a.ps.pool)
-      if (ra !== isRestricted(b.ps.pool)) return ra ? -1 : 1
-      const pa = a.ps.pool.priority
-      const pb = b.ps.pool.priority
-      if (pa !== pb) return pa === null ? 1 : pb === null ? -1 : pa - pb
-      return a.index - b.index
-    })
-    .map(r => r.ps)
-}
-
 function sameSet(a: readonly IP[], b: readonly IP[]): boolean {
   if (a.length !== b.length) return false
   for (const x of a) {
@@ -85,23 +55,9 @@ function sameSet(a: readonly IP[], b: readonly IP[]): boolean {
   return true
 }
 
-/** Whether a pool has addresses of every family (of some family when none is asked for). */
-function serves(ps: PoolSpaces, families: readonly IPFamily[]): boolean {
-  if (ps.families.length === 0) return false
-  for (const f of families) if (!ps.has(f)) return false
-  return true
-}
-
 function hasFamily(ips: readonly IP[], f: IPFamily): boolean {
   for (const ip of ips) if (ip.family === f) return true
   return false
-}
-
-function notAllowedMessage(pool: Pool, namespace: string): string {
-  if (pool.namespaces !== null && !pool.namespaces.includes(namespace)) {
-    return `pool ${pool.name} is not allowed in namespace ${namespace} (it serves ${pool.namespaces.join(', ')})`
-  }
-  return `pool ${pool.name} is reserved by service-selectors the Service's labels do not match`
 }
 
 export class Allocator {
@@ -153,26 +109,6 @@ export class Allocator {
     return this.holdings.openingCount
   }
 
-  /** The pool whose usable addresses include ip. */
-  private usablePool(ip: IP): PoolSpaces | null {
-    for (const ps of this.holdings.pools) {
-      for (const r of ps.pool.ranges) {
-        if (rangeContains(r, ip)) return ps.pool.avoidBuggyIPs && ip.family === 'IPv4' && isBuggyIPv4(ip.value) ? null : ps
-      }
-    }
-    return null
-  }
-
-  private outside(ip: IP): AllocationFailure {
-    const text = formatIP(ip)
-    for (const ps of this.holdings.pools) {
-      if (ps.pool.ranges.some(r => rangeContains(r, ip))) {
-        return { kind: 'outsidePools', ip: text, message: `${text} ends in .0 or .255, which pool ${ps.pool.name} avoids (avoid-buggy-ips)` }
-      }
-    }
-    return { kind: 'outsidePools', ip: text, message: `${text} is outside every pool` }
-  }
-
   /**
    * Replace the pools. Every assignment whose IPs are all still usable in one pool that still admits the
    * Service is kept exactly as it is (the pool may have been renamed); every other one is dropped, its IPs
@@ -186,7 +122,7 @@ export class Allocator {
     for (const h of old) {
       const why = this.configProblem(h.ips, h.namespace, h.labels)
       if (why === null) {
-        const ps = this.usablePool(h.ips[0] ?? { family: 'IPv4', value: -1n })
+        const ps = usablePool(this.holdings.pools, h.ips[0] ?? { family: 'IPv4', value: -1n })
         if (ps !== null) {
           this.holdings.place(h.key, ps, h.ips, h.namespace, h.labels, h.sharing)
           continue
@@ -198,8 +134,8 @@ export class Allocator {
       // When the valid ones now lie in different pools, those in the pool of the first (the Service's primary
       // family) stay: an assignment is drawn from one pool.
       const valid = h.ips.length > 1 ? h.ips.filter(ip => this.configProblem([ip], h.namespace, h.labels) === null) : []
-      const home = valid[0] === undefined ? null : this.usablePool(valid[0])
-      const still = home === null ? [] : valid.filter(ip => this.usablePool(ip) === home)
+      const home = valid[0] === undefined ? null : usablePool(this.holdings.pools, valid[0])
+      const still = home === null ? [] : valid.filter(ip => usablePool(this.holdings.pools, ip) === home)
       if (home !== null) {
         this.holdings.place(h.key, home, still, h.namespace, h.labels, h.sharing)
         const stays = new Set(still)
@@ -218,8 +154,8 @@ export class Allocator {
   private configProblem(ips: readonly IP[], namespace: string, labels: Readonly<Record<string, string>>): string | null {
     let pool: PoolSpaces | null = null
     for (const ip of ips) {
-      const ps = this.usablePool(ip)
-      if (ps === null) return this.outside(ip).message
+      const ps = usablePool(this.holdings.pools, ip)
+      if (ps === null) return outsideFailure(this.holdings.pools, ip).message
       if (pool !== null && pool !== ps) return `${formatIP(ip)} is in pool ${ps.pool.name}, the other address in pool ${pool.pool.name}`
       pool = ps
     }
@@ -242,8 +178,8 @@ export class Allocator {
       if (req.families.length > 0 && !req.families.includes(ip.family)) {
         return { kind: 'familyMismatch', message: `${formatIP(ip)} is ${ip.family} but the Service's ipFamilies are [${req.families.join(', ')}]` }
       }
-      const ps = this.usablePool(ip)
-      if (ps === null) return this.outside(ip)
+      const ps = usablePool(this.holdings.pools, ip)
+      if (ps === null) return outsideFailure(this.holdings.pools, ip)
       if (pool !== null && pool !== ps) {
         return { kind: 'invalidRequest', message: `${formatIP(ip)} is in pool ${ps.pool.name} but the other address in pool ${pool.pool.name}: ask for addresses of one pool` }
       }
@@ -332,7 +268,7 @@ export class Allocator {
   private pick(ps: PoolSpaces, family: IPFamily, req: AllocationRequest, prefer: readonly IP[]): IP | null {
     if (!ps.has(family)) return null
     for (const p of prefer) {
-      if (p.family === family && this.usablePool(p) === ps && this.takenProblem(p, req) === null) return p
+      if (p.family === family && usablePool(this.holdings.pools, p) === ps && this.takenProblem(p, req) === null) return p
     }
     const sk = req.sharing.sharingKey
     if (sk !== null) {
@@ -356,7 +292,7 @@ export class Allocator {
     }
     // The pool of the addresses the Service had comes first: an address that is still valid stays put.
     const first = prefer[0]
-    const home = first === undefined ? null : this.usablePool(first)
+    const home = first === undefined ? null : usablePool(this.holdings.pools, first)
     if (home !== null && order.includes(home) && order[0] !== home) order = [home, ...order.filter(ps => ps !== home)]
     // PreferDualStack: the first family is required, the second wanted; a pool that gives both wins over
     // an earlier one of the same tier that gives only the first.
@@ -440,7 +376,7 @@ export class Allocator {
   private commit(req: AllocationRequest, ips: readonly IP[], changed: boolean, known?: PoolSpaces): AssignResult {
     const ordered = familyOrder(ips, req.families)
     const first = ordered[0]
-    const ps = known ?? (first === undefined ? null : this.usablePool(first))
+    const ps = known ?? (first === undefined ? null : usablePool(this.holdings.pools, first))
     if (ps === null) return { ok: false, failure: { kind: 'invalidRequest', message: 'no address' } }
     return { ok: true, assignment: this.holdings.place(req.key, ps, ordered, req.namespace, req.labels, req.sharing), changed }
   }
