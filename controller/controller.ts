@@ -4,6 +4,7 @@
 import { CoreV1Api, type KubeConfig, type V1ConfigMap, type V1Service } from '@kubernetes/client-node'
 import type { Logger } from 'pino'
 import { Allocator } from './core/allocator.js'
+import { WaitingServices } from './core/waiting-services.js'
 import { formatConfigError } from '../internal/core/pool-config.js'
 import {
   applyConfig, reconcileService, restore, EVENT_CLEAR_ASSIGNMENT, type ReconcileContext,
@@ -39,6 +40,7 @@ const RECONCILE_WORKERS = 8
 export class Controller {
   readonly #o: ControllerOptions
   readonly #allocator = new Allocator()
+  readonly #waiting = new WaitingServices()
   #services: Informer<V1Service, ServiceView> | null = null
   #configMaps: Informer<V1ConfigMap, ConfigMapView> | null = null
   #queue: WorkQueue | null = null
@@ -68,7 +70,7 @@ export class Controller {
     const api = kubeConfig.makeApiClient(CoreV1Api)
     const mayWrite = this.#o.mayWrite ?? (() => true)
     this.#events = new EventRecorder({ api, component: 'l2lb-controller', instance: this.#o.instance, log, mayWrite })
-    this.#ctx = { allocator: this.#allocator, writer: new KubeServiceWriter(api, this.#events, log, mayWrite), loadBalancerClass: this.#o.loadBalancerClass }
+    this.#ctx = { allocator: this.#allocator, waiting: this.#waiting, writer: new KubeServiceWriter(api, this.#events, log, mayWrite), loadBalancerClass: this.#o.loadBalancerClass }
     this.#gauges = {
       stale: metrics.gauge('l2lb_k8s_client_config_stale_bool', '1 when the pool ConfigMap on the server is not the config in force'),
       total: metrics.gauge('l2lb_allocator_addresses_total', 'Usable addresses in each pool'),

@@ -1,42 +1,23 @@
-// The allocator: pools, and who holds which IP. Pure and synchronous; the controller owns one instance.
+// The allocator: which pool and which address a Service gets, when two Services may hold one IP, what the
+// ipFamilyPolicy asks for, and what a config change keeps. Pure and synchronous; the controller owns one
+// instance. This file is the policy: it decides and checks, and records through Holdings (holdings.ts: the
+// address spaces, the assignments and the sharing-key index, laid out for speed). Which pools a Service may
+// use and in what order is pool-choice.ts; when two Services may share an IP is sharing.ts.
 //
 // Promises (issue 3): an IP is never held by two Services unless the sharing rules allow it; an assignment
 // that stays valid is never moved (not by a pool edit, not by a restart, not by an unrelated Service change);
 // the cost of one allocation or release is O(log n) in the assigned IPs and independent of pool size
 // (AddressSpace keeps free gaps, never free addresses); capacity and usage are exact bigints (MetalLB PR #3140).
 import type { AllocationFailure, AllocationRequest } from './allocation-request.js'
-import { AddressSpace, type Chunk } from './address-space.js'
-import { LazyDeleteMap } from './lazy-delete-map.js'
-import { formatIP, isBuggyIPv4, rangeContains, type IP, type IPFamily } from '../../internal/core/ip.js'
-import { selectorMatches, type Pool, type PoolConfig } from '../../internal/core/pool-config.js'
-import { sharingConflict, type SharingInfo } from './sharing.js'
-
-export interface Assignment {
-  readonly key: string
-  readonly pool: string
-  /** In the Service's family order. */
-  readonly ips: readonly IP[]
-  /** The same, as canonical text. */
-  readonly texts: readonly string[]
-}
+import { Holdings, type Assignment, type Held, type PoolSpaces, type PoolUsage } from './holdings.js'
+import { formatIP, type IP, type IPFamily } from '../../internal/core/ip.js'
+import type { PoolConfig } from '../../internal/core/pool-config.js'
+import { autoOrderOf, isRestricted, notAllowedMessage, outsideFailure, poolAllows, serves, usablePool } from './pool-choice.js'
+import { sharingConflict } from './sharing.js'
 
 export type AssignResult =
   | { readonly ok: true; readonly assignment: Assignment; readonly changed: boolean }
   | { readonly ok: false; readonly failure: AllocationFailure }
-
-export interface FamilyUsage {
-  readonly capacity: bigint
-  readonly inUse: bigint
-}
-
-export interface PoolUsage {
-  readonly pool: string
-  /** Both families together. */
-  readonly capacity: bigint
-  readonly inUse: bigint
-  /** Per family, zero for a family the pool has no addresses of (as MetalLB's ipv4_/ipv6_ gauges, stats.go). */
-  readonly byFamily: Readonly<Record<IPFamily, FamilyUsage>>
-}
 
 /** An assignment the allocator dropped (its IP left the config, or it lost a restore conflict). */
 export interface ClearedAssignment {
@@ -46,81 +27,6 @@ export interface ClearedAssignment {
   /** Those it keeps (a dual-stack pair that lost one family); empty when it lost everything. */
   readonly kept: readonly string[]
   readonly message: string
-}
-
-// Layout matters at a million assignments: every pointer followed is a likely cache miss and every object
-// is work for the collector. A Held points straight at its IP entries (release needs no map lookup to find
-// them), an entry is itself the IP and knows where its address space filed it, and arrays are created at
-// their final size. The bigint value and the text are made on first use: the allocator itself works on
-// chunk offsets, and making an IPv6 bigint or its text cost more than the rest of an allocation.
-class Held implements Assignment {
-  /** The entries themselves, in family order. */
-  ips: readonly IPEntry[] = NO_ENTRIES
-  private textCache: readonly string[] | null = null
-  constructor(
-    readonly key: string,
-    readonly pool: string,
-    readonly namespace: string,
-    readonly labels: Readonly<Record<string, string>>,
-    public sharing: SharingInfo,
-  ) {}
-
-  get texts(): readonly string[] {
-    if (this.textCache === null) {
-      const a = this.ips[0]
-      const b = this.ips[1]
-      this.textCache = a === undefined ? [] : b === undefined ? [a.text] : [a.text, b.text]
-    }
-    return this.textCache
-  }
-}
-
-class IPEntry implements IP {
-  private valueCache: bigint | null = null
-  private textCache: string | null = null
-  constructor(
-    readonly family: IPFamily,
-    readonly pool: string,
-    readonly space: AddressSpace<IPEntry>,
-    /** Where the space filed the address: release gives it back there. */
-    readonly chunk: Chunk<IPEntry>,
-    readonly offset: number,
-    /** Usually one; several only when they share the IP. An array: cheaper than a Map at these sizes. */
-    readonly holders: Held[],
-  ) {}
-
-  get value(): bigint {
-    this.valueCache ??= this.space.valueAt(this.chunk, this.offset)
-    return this.valueCache
-  }
-
-  get text(): string {
-    this.textCache ??= formatIP(this)
-    return this.textCache
-  }
-}
-
-const NO_ENTRIES: readonly IPEntry[] = []
-
-/** The lowest free address of a space as pick() found it: still the lowest while the space's stamp is unchanged. */
-class FreeIP implements IP {
-  constructor(
-    readonly family: IPFamily,
-    readonly space: AddressSpace<IPEntry>,
-    readonly chunk: Chunk<IPEntry>,
-    readonly offset: number,
-    readonly stamp: number,
-  ) {}
-
-  get value(): bigint {
-    return this.space.valueAt(this.chunk, this.offset)
-  }
-}
-
-interface PoolState {
-  readonly pool: Pool
-  readonly index: number
-  readonly spaces: ReadonlyMap<IPFamily, AddressSpace<IPEntry>>
 }
 
 // The hot paths below use plain loops and no closures: besides the allocations, tsx (esbuild keepNames)
@@ -139,41 +45,6 @@ function familyOrder(ips: readonly IP[], families: readonly IPFamily[]): readonl
   return familyRank(b.family, families) < familyRank(a.family, families) ? [b, a] : [a, b]
 }
 
-function poolAllows(pool: Pool, namespace: string, labels: Readonly<Record<string, string>>): boolean {
-  if (pool.namespaces !== null && !pool.namespaces.includes(namespace)) return false
-  if (pool.serviceSelectors === null) return true
-  for (const sel of pool.serviceSelectors) if (selectorMatches(sel, labels)) return true
-  return false
-}
-
-/** Whether a pool is reserved for some namespaces or some Services' labels (MetalLB: has a serviceAllocation). */
-function isRestricted(pool: Pool | undefined): boolean {
-  return pool !== undefined && (pool.namespaces !== null || pool.serviceSelectors !== null)
-}
-
-/**
- * The auto-assign pools in the order automatic allocation tries them, as MetalLB (v0.13 and later) does:
- * restricted pools (namespaces or service-selectors) before unrestricted ones — so a Service of team-a gets
- * an address from the pool reserved for team-a, not from a general pool listed earlier
- * (internal/allocator/allocator.go, Allocate: pinnedPoolsForService first) — and within each, priority
- * (lower first; unset, which MetalLB writes as 0, last: sortPools), then config order (MetalLB's order among
- * equal priorities is Go map order, i.e. unspecified; l2lb keeps it deterministic).
- */
-export function autoOrderOf<T extends { readonly pool: Pool }>(pools: readonly T[]): T[] {
-  const rank = pools.map((ps, index) => ({ ps, index }))
-  return rank
-    .filter(r => r.ps.pool.autoAssign)
-    .sort((a, b) => {
-      const ra = isRestricted(a.ps.pool)
-      if (ra !== isRestricted(b.ps.pool)) return ra ? -1 : 1
-      const pa = a.ps.pool.priority
-      const pb = b.ps.pool.priority
-      if (pa !== pb) return pa === null ? 1 : pb === null ? -1 : pa - pb
-      return a.index - b.index
-    })
-    .map(r => r.ps)
-}
-
 function sameSet(a: readonly IP[], b: readonly IP[]): boolean {
   if (a.length !== b.length) return false
   for (const x of a) {
@@ -184,48 +55,20 @@ function sameSet(a: readonly IP[], b: readonly IP[]): boolean {
   return true
 }
 
-/** Whether a pool has addresses of every family (of some family when none is asked for). */
-function serves(ps: PoolState, families: readonly IPFamily[]): boolean {
-  if (ps.spaces.size === 0) return false
-  for (const f of families) if (!ps.spaces.has(f)) return false
-  return true
-}
-
 function hasFamily(ips: readonly IP[], f: IPFamily): boolean {
   for (const ip of ips) if (ip.family === f) return true
   return false
 }
 
-function notAllowedMessage(pool: Pool, namespace: string): string {
-  if (pool.namespaces !== null && !pool.namespaces.includes(namespace)) {
-    return `pool ${pool.name} is not allowed in namespace ${namespace} (it serves ${pool.namespaces.join(', ')})`
-  }
-  return `pool ${pool.name} is reserved by service-selectors the Service's labels do not match`
-}
-
-function sameSharing(a: SharingInfo, b: SharingInfo): boolean {
-  if (a.sharingKey !== b.sharingKey || a.backendKey !== b.backendKey || a.ports.length !== b.ports.length) return false
-  return a.ports.every((p, i) => p.protocol === b.ports[i]?.protocol && p.port === b.ports[i]?.port)
-}
-
 export class Allocator {
   private config: PoolConfig | null = null
-  private pools = new Map<string, PoolState>()
-  private poolList: PoolState[] = []
   /**
    * auto-assign pools in the order they are tried: pools restricted by `namespaces` or `service-selectors`
    * before unrestricted ones, then priority (lower first, unset last), then config order (autoOrderOf).
    */
-  private autoOrder: PoolState[] = []
-  // Not plain Maps: the same Service key (and sharing key) comes and goes over and over, and V8's Map slows
-  // down on exactly that (lazy-delete-map.ts). Who holds an IP is filed in its pool's AddressSpace, keyed by
-  // chunk offset.
-  private readonly byKey = new LazyDeleteMap<string, Held>()
-  /** sharing key -> IPs held under it, to find a shareable IP without scanning (a fresh entry per take). */
-  private readonly shared = new LazyDeleteMap<string, Set<IPEntry>>()
-  /** Services that got no IP, with the last failure reported for them (see markWaiting). */
-  private readonly waiting = new Map<string, string>()
-  private freed = 0
+  private autoOrder: PoolSpaces[] = []
+  /** Who holds what, and what is free: the speed machinery, which records what this policy decides. */
+  private readonly holdings = new Holdings()
   private restored = false
 
   hasConfig(): boolean {
@@ -237,33 +80,20 @@ export class Allocator {
   }
 
   assignment(key: string): Assignment | null {
-    return this.byKey.get(key) ?? null
+    return this.holdings.assignment(key) ?? null
   }
 
   assignments(): IterableIterator<Assignment> {
-    return this.byKey.values()
+    return this.holdings.assignments()
   }
 
   /** Service keys holding an IP (more than one only when they share it). */
   holders(ip: IP): readonly string[] {
-    const e = this.entryOf(ip)
-    return e === undefined ? [] : e.holders.map(h => h.key)
+    return this.holdings.holdersOf(ip).map(h => h.key)
   }
 
   usage(): PoolUsage[] {
-    return [...this.pools.values()].map(ps => {
-      const of = (f: IPFamily): FamilyUsage => {
-        const s = ps.spaces.get(f)
-        return s === undefined ? { capacity: 0n, inUse: 0n } : { capacity: s.capacity, inUse: s.inUse }
-      }
-      const byFamily = { IPv4: of('IPv4'), IPv6: of('IPv6') }
-      return {
-        pool: ps.pool.name,
-        capacity: byFamily.IPv4.capacity + byFamily.IPv6.capacity,
-        inUse: byFamily.IPv4.inUse + byFamily.IPv6.inUse,
-        byFamily,
-      }
-    })
+    return this.holdings.usage()
   }
 
   /** Whether existing assignments have been claimed back (restore ran under a config). */
@@ -276,59 +106,7 @@ export class Allocator {
    * sharing key, ports or backends changed). A change tells the caller that waiting Services may now fit.
    */
   freedCount(): number {
-    return this.freed
-  }
-
-  /**
-   * Remember that a Service is waiting for an address. Returns false when the same message was already
-   * reported for it, so the caller does not repeat the same Warning Event on every pass.
-   */
-  markWaiting(key: string, message: string): boolean {
-    if (this.waiting.get(key) === message) return false
-    this.waiting.set(key, message)
-    return true
-  }
-
-  unmarkWaiting(key: string): void {
-    this.waiting.delete(key)
-  }
-
-  /** Whether any Service other than `except` is waiting for an address. */
-  hasWaiting(except?: string): boolean {
-    return this.waiting.size > (except !== undefined && this.waiting.has(except) ? 1 : 0)
-  }
-
-  /** The entry of a held IP (pools never overlap: at most one space files it). */
-  private entryOf(ip: IP): IPEntry | undefined {
-    // An entry of a current assignment (keeping one checks its own IPs on every pass): no search.
-    if (ip instanceof IPEntry && ip.chunk.entries.get(ip.offset) === ip && this.pools.get(ip.pool)?.spaces.get(ip.family) === ip.space) {
-      return ip
-    }
-    for (const ps of this.poolList) {
-      const e = ps.spaces.get(ip.family)?.entryOf(ip.value)
-      if (e !== undefined) return e
-    }
-    return undefined
-  }
-
-  /** The pool whose usable addresses include ip. */
-  private usablePool(ip: IP): PoolState | null {
-    for (const ps of this.poolList) {
-      for (const r of ps.pool.ranges) {
-        if (rangeContains(r, ip)) return ps.pool.avoidBuggyIPs && ip.family === 'IPv4' && isBuggyIPv4(ip.value) ? null : ps
-      }
-    }
-    return null
-  }
-
-  private outside(ip: IP): AllocationFailure {
-    const text = formatIP(ip)
-    for (const ps of this.pools.values()) {
-      if (ps.pool.ranges.some(r => rangeContains(r, ip))) {
-        return { kind: 'outsidePools', ip: text, message: `${text} ends in .0 or .255, which pool ${ps.pool.name} avoids (avoid-buggy-ips)` }
-      }
-    }
-    return { kind: 'outsidePools', ip: text, message: `${text} is outside every pool` }
+    return this.holdings.openingCount
   }
 
   /**
@@ -337,29 +115,16 @@ export class Allocator {
    * released, and reported so the Service is re-assigned with Event ClearAssignment.
    */
   setConfig(config: PoolConfig): ClearedAssignment[] {
-    const old = [...this.byKey.values()].sort((a, b) => (a.key < b.key ? -1 : a.key > b.key ? 1 : 0))
     this.config = config
-    this.pools = new Map(
-      config.pools.map((pool, index) => {
-        const spaces = new Map<IPFamily, AddressSpace<IPEntry>>()
-        for (const family of pool.families) {
-          const ranges = pool.ranges.filter(r => r.family === family)
-          spaces.set(family, new AddressSpace<IPEntry>(ranges, family === 'IPv4' && pool.avoidBuggyIPs))
-        }
-        return [pool.name, { pool, index, spaces }]
-      }),
-    )
-    this.poolList = [...this.pools.values()]
-    this.autoOrder = autoOrderOf(this.poolList)
-    this.byKey.clear()
-    this.shared.clear()
+    const old = this.holdings.setPools(config.pools).sort((a, b) => (a.key < b.key ? -1 : a.key > b.key ? 1 : 0))
+    this.autoOrder = autoOrderOf(this.holdings.pools)
     const cleared: ClearedAssignment[] = []
     for (const h of old) {
       const why = this.configProblem(h.ips, h.namespace, h.labels)
       if (why === null) {
-        const ps = this.usablePool(h.ips[0] ?? { family: 'IPv4', value: -1n })
+        const ps = usablePool(this.holdings.pools, h.ips[0] ?? { family: 'IPv4', value: -1n })
         if (ps !== null) {
-          this.place(h.key, ps, h.ips, h.namespace, h.labels, h.sharing)
+          this.holdings.place(h.key, ps, h.ips, h.namespace, h.labels, h.sharing)
           continue
         }
       }
@@ -369,10 +134,10 @@ export class Allocator {
       // When the valid ones now lie in different pools, those in the pool of the first (the Service's primary
       // family) stay: an assignment is drawn from one pool.
       const valid = h.ips.length > 1 ? h.ips.filter(ip => this.configProblem([ip], h.namespace, h.labels) === null) : []
-      const home = valid[0] === undefined ? null : this.usablePool(valid[0])
-      const still = home === null ? [] : valid.filter(ip => this.usablePool(ip) === home)
+      const home = valid[0] === undefined ? null : usablePool(this.holdings.pools, valid[0])
+      const still = home === null ? [] : valid.filter(ip => usablePool(this.holdings.pools, ip) === home)
       if (home !== null) {
-        this.place(h.key, home, still, h.namespace, h.labels, h.sharing)
+        this.holdings.place(h.key, home, still, h.namespace, h.labels, h.sharing)
         const stays = new Set(still)
         const gone = h.texts.filter((_, i) => { const ip = h.ips[i]; return ip === undefined || !stays.has(ip) })
         const kept = h.texts.filter(t => !gone.includes(t))
@@ -387,10 +152,10 @@ export class Allocator {
 
   /** Why these IPs cannot stay with a Service under the current config, or null when they can. */
   private configProblem(ips: readonly IP[], namespace: string, labels: Readonly<Record<string, string>>): string | null {
-    let pool: PoolState | null = null
+    let pool: PoolSpaces | null = null
     for (const ip of ips) {
-      const ps = this.usablePool(ip)
-      if (ps === null) return this.outside(ip).message
+      const ps = usablePool(this.holdings.pools, ip)
+      if (ps === null) return outsideFailure(this.holdings.pools, ip).message
       if (pool !== null && pool !== ps) return `${formatIP(ip)} is in pool ${ps.pool.name}, the other address in pool ${pool.pool.name}`
       pool = ps
     }
@@ -405,7 +170,7 @@ export class Allocator {
    */
   private holdProblem(ips: readonly IP[], req: AllocationRequest): AllocationFailure | null {
     if (ips.length === 0) return { kind: 'invalidRequest', message: 'no address' }
-    let pool: PoolState | null = null
+    let pool: PoolSpaces | null = null
     const seen = new Set<IPFamily>()
     for (const ip of ips) {
       if (seen.has(ip.family)) return { kind: 'familyMismatch', message: `two ${ip.family} addresses` }
@@ -413,8 +178,8 @@ export class Allocator {
       if (req.families.length > 0 && !req.families.includes(ip.family)) {
         return { kind: 'familyMismatch', message: `${formatIP(ip)} is ${ip.family} but the Service's ipFamilies are [${req.families.join(', ')}]` }
       }
-      const ps = this.usablePool(ip)
-      if (ps === null) return this.outside(ip)
+      const ps = usablePool(this.holdings.pools, ip)
+      if (ps === null) return outsideFailure(this.holdings.pools, ip)
       if (pool !== null && pool !== ps) {
         return { kind: 'invalidRequest', message: `${formatIP(ip)} is in pool ${ps.pool.name} but the other address in pool ${pool.pool.name}: ask for addresses of one pool` }
       }
@@ -424,7 +189,7 @@ export class Allocator {
     if (req.dualStack === 'single' && ips.length > 1) return { kind: 'familyMismatch', message: 'a SingleStack Service holds one address' }
     if (req.dualStack === 'require' && ips.length < 2) return { kind: 'familyMismatch', message: 'RequireDualStack needs an IPv4 and an IPv6 address' }
     if (req.pool !== null && req.pool !== pool.pool.name) {
-      if (!this.pools.has(req.pool)) return { kind: 'unknownPool', pool: req.pool, message: `no pool is named ${req.pool}` }
+      if (this.holdings.pool(req.pool) === undefined) return { kind: 'unknownPool', pool: req.pool, message: `no pool is named ${req.pool}` }
       return { kind: 'invalidRequest', message: `${formatIP(ips[0] ?? { family: 'IPv4', value: 0n })} is in pool ${pool.pool.name}, but annotation address-pool asks for ${req.pool}` }
     }
     if (!poolAllows(pool.pool, req.namespace, req.labels)) {
@@ -438,11 +203,9 @@ export class Allocator {
   }
 
   private takenProblem(ip: IP, req: AllocationRequest): AllocationFailure | null {
-    const e = this.entryOf(ip)
-    if (e === undefined) return null
     const by: string[] = []
     let why: string | null = null
-    for (const h of e.holders) {
+    for (const h of this.holdings.holdersOf(ip)) {
       if (h.key === req.key) continue
       const c = sharingConflict(req.sharing, h.sharing)
       if (c !== null) {
@@ -462,7 +225,7 @@ export class Allocator {
    */
   assign(req: AllocationRequest): AssignResult {
     if (this.config === null) return { ok: false, failure: { kind: 'noConfig', message: 'no valid pool configuration yet' } }
-    const cur = this.byKey.get(req.key)
+    const cur = this.holdings.assignment(req.key)
     if (cur !== undefined) {
       const fits = req.requested.length === 0 || sameSet(cur.ips, req.requested)
       if (fits && this.holdProblem(cur.ips, req) === null) {
@@ -483,26 +246,14 @@ export class Allocator {
   }
 
   private keep(cur: Held, req: AllocationRequest): AssignResult {
-    // Sharing info may change without a conflict (holdProblem checked it); the entries point at cur. A new
-    // sharing key moves the IPs to it in the index, or Services with the new key would not find them and
-    // the old key would keep them filed for good.
-    const was = cur.sharing.sharingKey
-    // A new key, other ports or other backends may let a waiting Service share this address now: count it as
-    // an opening, as a freed address is, so that the caller tries the waiting Services again.
-    if (!sameSharing(cur.sharing, req.sharing)) this.freed++
-    cur.sharing = req.sharing
-    if (was !== req.sharing.sharingKey) {
-      for (const e of cur.ips) {
-        this.unfileShared(e, was)
-        this.fileShared(e, req.sharing.sharingKey)
-      }
-    }
+    // Sharing info may change without a conflict (holdProblem checked it).
+    this.holdings.reshare(cur, req.sharing)
     // PreferDualStack: add the missing family when the pool can give it now; the held address stays.
     let missing: IPFamily | undefined
     for (const f of req.families) if (!hasFamily(cur.ips, f)) missing = f
     if (req.dualStack === 'prefer' && req.requested.length === 0 && missing !== undefined) {
       // Only from a pool the Service may draw from automatically: auto-assign, or the pool it names.
-      const ps = this.pools.get(cur.pool)
+      const ps = this.holdings.pool(cur.pool)
       const may = ps !== undefined && (ps.pool.autoAssign || req.pool === ps.pool.name)
       const extra = ps === undefined || !may ? null : this.pick(ps, missing, req, [])
       if (extra !== null) {
@@ -514,36 +265,34 @@ export class Allocator {
   }
 
   /** A free or shareable address of a family in a pool, preferring `prefer`, then shared, then lowest. */
-  private pick(ps: PoolState, family: IPFamily, req: AllocationRequest, prefer: readonly IP[]): IP | null {
-    const space = ps.spaces.get(family)
-    if (space === undefined) return null
+  private pick(ps: PoolSpaces, family: IPFamily, req: AllocationRequest, prefer: readonly IP[]): IP | null {
+    if (!ps.has(family)) return null
     for (const p of prefer) {
-      if (p.family === family && this.usablePool(p) === ps && this.takenProblem(p, req) === null) return p
+      if (p.family === family && usablePool(this.holdings.pools, p) === ps && this.takenProblem(p, req) === null) return p
     }
     const sk = req.sharing.sharingKey
     if (sk !== null) {
       let best: IP | null = null
-      for (const e of this.shared.get(sk) ?? []) {
+      for (const e of this.holdings.sharedUnder(sk)) {
         if (e.pool !== ps.pool.name || e.family !== family) continue
         if (this.takenProblem(e, req) !== null) continue
         if (best === null || e.value < best.value) best = e
       }
       if (best !== null) return best
     }
-    const chunk = space.findLowestFree() ? space.lowestChunk : null
-    return chunk === null ? null : new FreeIP(family, space, chunk, space.lowestOffset, space.stamp)
+    return this.holdings.lowestFree(ps, family)
   }
 
   private allocateAuto(req: AllocationRequest, prefer: readonly IP[]): AssignResult {
-    let order: readonly PoolState[] = this.autoOrder
+    let order: readonly PoolSpaces[] = this.autoOrder
     if (req.pool !== null) {
-      const ps = this.pools.get(req.pool)
+      const ps = this.holdings.pool(req.pool)
       if (ps === undefined) return { ok: false, failure: { kind: 'unknownPool', pool: req.pool, message: `no pool is named ${req.pool}` } }
       order = [ps]
     }
     // The pool of the addresses the Service had comes first: an address that is still valid stays put.
     const first = prefer[0]
-    const home = first === undefined ? null : this.usablePool(first)
+    const home = first === undefined ? null : usablePool(this.holdings.pools, first)
     if (home !== null && order.includes(home) && order[0] !== home) order = [home, ...order.filter(ps => ps !== home)]
     // PreferDualStack: the first family is required, the second wanted; a pool that gives both wins over
     // an earlier one of the same tier that gives only the first.
@@ -567,7 +316,7 @@ export class Allocator {
   }
 
   /** The first pool of one tier that can serve the Service, both families first under PreferDualStack. */
-  private allocateFromTier(req: AllocationRequest, tier: readonly PoolState[], prefer2: boolean, required: readonly IPFamily[], prefer: readonly IP[]): AssignResult | null {
+  private allocateFromTier(req: AllocationRequest, tier: readonly PoolSpaces[], prefer2: boolean, required: readonly IPFamily[], prefer: readonly IP[]): AssignResult | null {
     if (prefer2) {
       for (const ps of tier) {
         if (!poolAllows(ps.pool, req.namespace, req.labels) || !serves(ps, req.families)) continue
@@ -584,7 +333,7 @@ export class Allocator {
   }
 
   /** The most specific reason no pool of `order` gave the Service an address. */
-  private whyNoPool(req: AllocationRequest, order: readonly PoolState[], required: readonly IPFamily[]): AllocationFailure {
+  private whyNoPool(req: AllocationRequest, order: readonly PoolSpaces[], required: readonly IPFamily[]): AllocationFailure {
     if (order.length === 0) {
       return { kind: 'poolNotAllowed', pool: null, message: 'no pool has auto-assign enabled: request an IP or a pool' }
     }
@@ -606,10 +355,10 @@ export class Allocator {
   }
 
   /** One address per family from one pool, or null. Families unknown: the pool's first family. */
-  private attempt(ps: PoolState, families: readonly IPFamily[], req: AllocationRequest, prefer: readonly IP[]): IP[] | null {
+  private attempt(ps: PoolSpaces, families: readonly IPFamily[], req: AllocationRequest, prefer: readonly IP[]): IP[] | null {
     const out: IP[] = []
     if (families.length === 0) {
-      for (const f of ps.spaces.keys()) {
+      for (const f of ps.families) {
         const ip = this.pick(ps, f, req, prefer)
         return ip === null ? null : [ip]
       }
@@ -624,100 +373,17 @@ export class Allocator {
   }
 
   /** Record ips (already checked) as the Service's assignment. */
-  private commit(req: AllocationRequest, ips: readonly IP[], changed: boolean, known?: PoolState): AssignResult {
+  private commit(req: AllocationRequest, ips: readonly IP[], changed: boolean, known?: PoolSpaces): AssignResult {
     const ordered = familyOrder(ips, req.families)
     const first = ordered[0]
-    const ps = known ?? (first === undefined ? null : this.usablePool(first))
+    const ps = known ?? (first === undefined ? null : usablePool(this.holdings.pools, first))
     if (ps === null) return { ok: false, failure: { kind: 'invalidRequest', message: 'no address' } }
-    return { ok: true, assignment: this.place(req.key, ps, ordered, req.namespace, req.labels, req.sharing), changed }
-  }
-
-  private place(
-    key: string,
-    ps: PoolState,
-    ips: readonly IP[],
-    namespace: string,
-    labels: Readonly<Record<string, string>>,
-    sharing: SharingInfo,
-  ): Held {
-    const held = new Held(key, ps.pool.name, namespace, labels, sharing)
-    const a = ips[0]
-    const b = ips[1]
-    const ea = a === undefined ? null : this.hold(a, ps, held)
-    let eb: IPEntry | null = null
-    try {
-      eb = b === undefined ? null : this.hold(b, ps, held)
-    } catch (err) {
-      // All or nothing: an assignment is never left half made.
-      if (ea !== null) this.unhold(ea, held)
-      throw err
-    }
-    if (ea !== null && eb !== null) held.ips = [ea, eb]
-    else if (ea !== null) held.ips = [ea]
-    this.byKey.set(key, held)
-    return held
-  }
-
-  /** Add `held` as a holder of ip, taking the address from its space when it is the first. */
-  private hold(ip: IP, ps: PoolState, held: Held): IPEntry {
-    const space = ps.spaces.get(ip.family)
-    if (space === undefined) throw new Error(`allocator: pool ${ps.pool.name} has no ${ip.family} addresses`)
-    // An address just found free has no entry: skip the lookup.
-    let e = ip instanceof FreeIP ? undefined : space.entryOf(ip.value)
-    if (e === undefined) {
-      // Still the lowest (nothing changed the space since pick): take it without finding it again.
-      const fresh = ip instanceof FreeIP && ip.space === space && ip.stamp === space.stamp
-      const took = fresh ? space.claimLowest() : space.take(ip.value)
-      const chunk = space.takenChunk
-      // Callers checked the address (holdProblem or pick): a taken address without an entry is a bug here.
-      if (!took || chunk === null) throw new Error(`allocator: ${formatIP(ip)} is not free, yet no Service holds it`)
-      const offset = space.takenChunkOffset
-      e = new IPEntry(ip.family, ps.pool.name, space, chunk, offset, [held])
-      space.setEntry(chunk, offset, e)
-    } else e.holders.push(held)
-    this.fileShared(e, held.sharing.sharingKey)
-    return e
-  }
-
-  /** File an IP under a sharing key, so Services with that key find it. */
-  private fileShared(e: IPEntry, sk: string | null): void {
-    if (sk === null) return
-    let set = this.shared.get(sk)
-    if (set === undefined) this.shared.set(sk, (set = new Set()))
-    set.add(e)
-  }
-
-  /** Unfile an IP from a sharing key once none of its holders has that key; drop the key when empty. */
-  private unfileShared(e: IPEntry, sk: string | null): void {
-    if (sk === null) return
-    for (const o of e.holders) if (o.sharing.sharingKey === sk) return
-    const set = this.shared.get(sk)
-    if (set === undefined) return
-    set.delete(e)
-    if (set.size === 0) this.shared.delete(sk)
+    return { ok: true, assignment: this.holdings.place(req.key, ps, ordered, req.namespace, req.labels, req.sharing), changed }
   }
 
   /** Release whatever the Service holds; returns what it held (null when nothing). */
   release(key: string): Assignment | null {
-    const h = this.byKey.remove(key)
-    if (h === undefined) return null
-    for (const e of h.ips) this.unhold(e, h)
-    return h
-  }
-
-  /** Drop `h` as a holder of e; the address goes back to its space with its last holder. */
-  private unhold(e: IPEntry, h: Held): void {
-    // Swap-remove: holder order carries no meaning, and splice allocates.
-    const i = e.holders.indexOf(h)
-    if (i >= 0) {
-      const last = e.holders.pop()
-      if (last !== undefined && i < e.holders.length) e.holders[i] = last
-    }
-    this.unfileShared(e, h.sharing.sharingKey)
-    if (e.holders.length === 0) {
-      this.freed++
-      e.space.giveAt(e.chunk, e.offset)
-    }
+    return this.holdings.release(key)
   }
 
   /**
@@ -730,7 +396,7 @@ export class Allocator {
     if (this.config === null) return losers
     this.restored = true
     for (const req of requests) {
-      if (req.statusIPs.length === 0 || this.byKey.has(req.key)) continue
+      if (req.statusIPs.length === 0 || this.holdings.assignment(req.key) !== undefined) continue
       const why = this.holdProblem(req.statusIPs, req)
       if (why === null) {
         this.commit(req, req.statusIPs, false)

@@ -13,6 +13,7 @@
 import type { AllocationFailure } from './allocation-request.js'
 import { requestFromService, type AllocationRequest } from './allocation-request.js'
 import type { Allocator, AssignResult, ClearedAssignment } from './allocator.js'
+import type { WaitingServices } from './waiting-services.js'
 import { ALLOCATED_FROM_POOL } from '../../internal/core/annotations.js'
 import { canonicalIP } from '../../internal/core/ip.js'
 import { parsePoolConfig, type ConfigError } from '../../internal/core/pool-config.js'
@@ -38,6 +39,8 @@ export type ReconcileResult = 'ok' | 'retry' | 'reprocessAll' | 'giveUp'
 
 export interface ReconcileContext {
   readonly allocator: Allocator
+  /** Reconcile's memory of who waits for an address; one per allocator, living as long as it does. */
+  readonly waiting: WaitingServices
   readonly writer: ServiceWriter
   /** The class this controller serves besides "no class"; null: only Services without a class. */
   readonly loadBalancerClass: string | null
@@ -57,19 +60,19 @@ function writeResult(o: WriteOutcome): ReconcileResult | null {
 }
 
 export async function reconcileService(key: string, svc: ServiceView | null, ctx: ReconcileContext): Promise<ReconcileResult> {
-  const { allocator, writer } = ctx
+  const { allocator, waiting, writer } = ctx
   const freedBefore = allocator.freedCount()
-  const done = (): ReconcileResult => (allocator.freedCount() !== freedBefore && allocator.hasWaiting(key) ? 'reprocessAll' : 'ok')
+  const done = (): ReconcileResult => (allocator.freedCount() !== freedBefore && waiting.anyBesides(key) ? 'reprocessAll' : 'ok')
 
   if (svc === null) {
     allocator.release(key)
-    allocator.unmarkWaiting(key)
+    waiting.clear(key)
     return done()
   }
   if (!isOurs(svc, ctx.loadBalancerClass)) {
     // Clear only what we wrote: we held an assignment, or our pool annotation is on the Service.
     const held = allocator.release(key)
-    allocator.unmarkWaiting(key)
+    waiting.clear(key)
     const annotated = svc.annotations[ALLOCATED_FROM_POOL] !== undefined
     if (held !== null || annotated) {
       const ours = !svc.isLoadBalancer || (held !== null && sameIPs(svc.ingressIPs, held.texts))
@@ -100,12 +103,12 @@ export async function reconcileService(key: string, svc: ServiceView | null, ctx
       const r = writeResult(await writer.setAllocatedPool(svc, null))
       if (r !== null) return r
     }
-    if (allocator.markWaiting(key, res.failure.message)) {
+    if (waiting.report(key, res.failure.message)) {
       await writer.recordEvent(svc, 'Warning', EVENT_ALLOCATION_FAILED, failureMessage(res.failure))
     }
     return done()
   }
-  allocator.unmarkWaiting(key)
+  waiting.clear(key)
   const { texts, pool } = res.assignment
   if (!sameIPs(svc.ingressIPs, texts)) {
     const outcome = await writer.updateIngress(svc, texts)

@@ -50,3 +50,9 @@ export function sharingConflict(a: SharingInfo, b: SharingInfo): string | null {
   }
   return null
 }
+
+/** Whether two Services' sharing info is the same (key, backends, and ports in order). */
+export function sameSharing(a: SharingInfo, b: SharingInfo): boolean {
+  if (a.sharingKey !== b.sharingKey || a.backendKey !== b.backendKey || a.ports.length !== b.ports.length) return false
+  return a.ports.every((p, i) => p.protocol === b.ports[i]?.protocol && p.port === b.ports[i]?.port)
+}

@@ -7,6 +7,7 @@
 import t from 'tap'
 import fc from 'fast-check'
 import { Allocator } from '../../controller/core/allocator.js'
+import { WaitingServices } from '../../controller/core/waiting-services.js'
 import { canonicalIP, isBuggyIPv4, parseCIDR, parseIP, parseRange } from '../../internal/core/ip.js'
 import { parsePoolConfig, type PoolConfig } from '../../internal/core/pool-config.js'
 import { indexPools, poolOf } from '../../speaker/core/advertisement.js'
@@ -154,7 +155,7 @@ class Cluster implements ServiceWriter {
 }
 
 /** Work the queue dry, as the controller's shell would. */
-async function drain(cluster: Cluster, allocator: Allocator, keys: Iterable<string>): Promise<void> {
+async function drain(cluster: Cluster, allocator: Allocator, waiting: WaitingServices, keys: Iterable<string>): Promise<void> {
   const queue = new Set(keys)
   let budget = 50 * (cluster.services.size + 5)
   while (queue.size > 0) {
@@ -162,7 +163,7 @@ async function drain(cluster: Cluster, allocator: Allocator, keys: Iterable<stri
     const [key] = queue
     if (key === undefined) break
     queue.delete(key)
-    const r: ReconcileResult = await reconcileService(key, cluster.services.get(key) ?? null, { allocator, writer: cluster, loadBalancerClass: null })
+    const r: ReconcileResult = await reconcileService(key, cluster.services.get(key) ?? null, { allocator, waiting, writer: cluster, loadBalancerClass: null })
     if (r === 'reprocessAll') for (const k of cluster.services.keys()) queue.add(k)
     if (r === 'retry' || r === 'giveUp') throw new Error(`unexpected ${r} for ${key}`)
   }
@@ -257,6 +258,7 @@ const familyOfBlock = (b: string): 'IPv4' | 'IPv6' => (b.includes(':') ? 'IPv6' 
 async function runSteps(steps: readonly Step[]): Promise<void> {
   const cluster = new Cluster()
   let allocator = new Allocator()
+  let waiting = new WaitingServices()
   let config: PoolConfig | null = null
   /** The pools of the last accepted config. */
   let spec: PoolSpec | null = null
@@ -266,11 +268,11 @@ async function runSteps(steps: readonly Step[]): Promise<void> {
     if (st.op === 'upsert') {
       const key = `${st.spec.ns}/s${st.spec.name}`
       cluster.services.set(key, viewOf(st.spec, cluster.services.get(key), n))
-      await drain(cluster, allocator, [key])
+      await drain(cluster, allocator, waiting, [key])
     } else if (st.op === 'delete') {
       const key = `${st.ns}/s${st.name}`
       cluster.services.delete(key)
-      await drain(cluster, allocator, [key])
+      await drain(cluster, allocator, waiting, [key])
     } else if (st.op === 'reshare') {
       const key = `${st.ns}/s${st.name}`
       const cur = cluster.services.get(key)
@@ -279,7 +281,7 @@ async function runSteps(steps: readonly Step[]): Promise<void> {
         if (st.share === null) delete annotations['l2lb.dev/allow-shared-ip']
         else annotations['l2lb.dev/allow-shared-ip'] = st.share
         cluster.services.set(key, { ...cur, annotations })
-        await drain(cluster, allocator, [key])
+        await drain(cluster, allocator, waiting, [key])
       }
     } else if (st.op === 'pools' || st.op === 'dropFamily') {
       let next: PoolSpec
@@ -303,7 +305,7 @@ async function runSteps(steps: readonly Step[]): Promise<void> {
             throw new Error(`pool edit cleared ${c.key} although ${[...c.kept, ...c.ips].join(',')} stays valid`)
           }
         }
-        await drain(cluster, allocator, cluster.services.keys())
+        await drain(cluster, allocator, waiting, cluster.services.keys())
         // A pool edit that keeps an IP valid never moves it.
         for (const [key, was] of before) {
           const s = cluster.services.get(key)
@@ -339,18 +341,19 @@ async function runSteps(steps: readonly Step[]): Promise<void> {
           }
         }
       } else {
-        await drain(cluster, allocator, cluster.services.keys())
+        await drain(cluster, allocator, waiting, cluster.services.keys())
       }
     } else {
       // Restart: a fresh allocator rebuilt from the Services' status before anything is allocated.
       const before = snapshot(allocator)
       allocator = new Allocator()
+      waiting = new WaitingServices()
       if (config !== null && spec !== null) {
         const out = applyConfig(allocator, configText(spec), [...cluster.services.values()], null)
         if (!out.accepted) throw new Error('the last accepted config is refused after a restart')
         if (out.cleared.length > 0) throw new Error(`restart cleared ${out.cleared.map(c => `${c.key}: ${c.message}`).join('; ')}`)
       }
-      await drain(cluster, allocator, cluster.services.keys())
+      await drain(cluster, allocator, waiting, cluster.services.keys())
       const after = snapshot(allocator)
       for (const [key, was] of before) {
         if (after.get(key) !== was) throw new Error(`restart changed ${key}: ${was} -> ${after.get(key) ?? 'nothing'}`)

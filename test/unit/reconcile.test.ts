@@ -1,5 +1,6 @@
 import t from 'tap'
 import { Allocator } from '../../controller/core/allocator.js'
+import { WaitingServices } from '../../controller/core/waiting-services.js'
 import {
   applyConfig,
   reconcileService,
@@ -45,7 +46,7 @@ function setup(services: ServiceView[] = [], loadBalancerClass: string | null = 
   const w = new FakeWriter()
   const out = applyConfig(allocator, POOL, services, loadBalancerClass)
   if (!out.accepted) throw new Error('pool fixture refused')
-  return { ctx: { allocator, writer: w, loadBalancerClass }, w }
+  return { ctx: { allocator, waiting: new WaitingServices(), writer: w, loadBalancerClass }, w }
 }
 
 /** The view after the writer's changes, as the next informer event would show it. */
@@ -144,7 +145,7 @@ t.test('write outcomes: conflict and failure retry, notFound releases', async t 
 t.test('no config: nothing is done and nothing is cleared', async t => {
   const allocator = new Allocator()
   const w = new FakeWriter()
-  const ctx = { allocator, writer: w, loadBalancerClass: null }
+  const ctx = { allocator, waiting: new WaitingServices(), writer: w, loadBalancerClass: null }
   const had = svc('a', { ingressIPs: ['192.0.2.241'], annotations: { 'l2lb.dev/ip-allocated-from-pool': 'default' } })
   t.equal(await reconcileService(had.key, had, ctx), 'ok')
   t.same(w.calls, [])
@@ -177,7 +178,7 @@ t.test('restart: restore before reconcile, older keeps a contested IP, the loser
   const newer = svc('newer', { ingressIPs: ['192.0.2.241'], annotations: { 'l2lb.dev/ip-allocated-from-pool': 'default' }, creationTimestamp: '2026-02-01T00:00:00.000Z' })
   const allocator = new Allocator()
   const w = new FakeWriter()
-  const ctx = { allocator, writer: w, loadBalancerClass: null }
+  const ctx = { allocator, waiting: new WaitingServices(), writer: w, loadBalancerClass: null }
   t.equal(await reconcileService(newer.key, newer, ctx), 'ok')
   t.same(w.take(), [], 'nothing happens before restore')
   t.same(restore(allocator, [newer, older], null), { restored: false }, 'no config yet: restore waits for it')
