@@ -8,6 +8,8 @@
 import { Worker } from 'node:worker_threads'
 import type { ConfigError } from '../internal/core/pool-config.js'
 import type { PoolIndex } from './core/advertisement.js'
+import type { Clock } from './core/clock.js'
+import { systemClock } from './system-clock.js'
 
 /** A config read and indexed for lookups, or why it was refused. */
 export type IndexedConfigResult =
@@ -33,12 +35,15 @@ export interface ConfigParserOptions {
   readonly deadlineMs?: number
   /** A compiled worker to run instead of the one beside this file (bench/lib/config-child.ts: the shipped bundle). */
   readonly workerUrl?: URL
+  /** Times the deadline; system-clock.ts by default. */
+  readonly clock?: Clock
 }
 
 export class ConfigParser {
   readonly #maxHeapMb: number
   readonly #deadlineMs: number
   readonly #workerUrl: URL | null
+  readonly #clock: Clock
   #worker: Worker | null = null
   #busy = false
   #pending: { text: string; resolve: (r: IndexedConfigResult | null) => void } | null = null
@@ -48,6 +53,7 @@ export class ConfigParser {
     this.#maxHeapMb = opts.maxHeapMb ?? MAX_HEAP_MB
     this.#deadlineMs = opts.deadlineMs ?? PARSE_DEADLINE_MS
     this.#workerUrl = opts.workerUrl ?? null
+    this.#clock = opts.clock ?? systemClock
   }
 
   /** Parses text off the main thread. A text superseded by a newer one before its turn resolves to null. */
@@ -80,11 +86,12 @@ export class ConfigParser {
     this.#busy = true
     const worker = this.#worker ?? (this.#worker = this.#spawn())
     const finish = (r: IndexedConfigResult): void => {
-      clearTimeout(timer)
+      this.#clock.clearTimeout(timer)
       worker.off('message', onMessage)
       worker.off('error', onError)
       worker.off('exit', onExit)
       this.#busy = false
+      worker.unref()
       resolve(r)
       // Configs change rarely: a thread kept between them would cost the speaker its heap at rest.
       if (this.#pending === null && this.#worker === worker) {
@@ -107,10 +114,12 @@ export class ConfigParser {
         : refused(`reading the pool config failed: ${err.message}`, 'check the YAML'))
     }
     const onExit = (): void => lose(refused('the config reader stopped', 'apply the config again'))
-    const timer = setTimeout(() => lose(refused(`reading the pool config took more than ${this.#deadlineMs / 1000} s`, 'split it, or use ranges and CIDRs instead of single addresses')), this.#deadlineMs)
+    const timer = this.#clock.setTimeout(() => lose(refused(`reading the pool config took more than ${this.#deadlineMs / 1000} s`, 'split it, or use ranges and CIDRs instead of single addresses')), this.#deadlineMs)
     worker.on('message', onMessage)
     worker.on('error', onError)
     worker.on('exit', onExit)
+    // A parse under way keeps the process alive, as a pending request would; an idle thread does not.
+    worker.ref()
     worker.postMessage(text)
   }
 
