@@ -7,6 +7,7 @@
 // (never throws for what arrives on the wire), and reopens its link when the link goes deaf or the
 // interface is recreated.
 import type { Logger } from 'pino'
+import type { CanonicalIP } from '../internal/core/ip.js'
 import type { MetricsRegistry, MetricFamily } from '../internal/observe/metrics.js'
 import {
   DEFEND_TIMING, NOTHING_SCHEDULED, stepAnnouncement, type AnnouncementEvent, type AnnouncementSchedule, type DefendTiming,
@@ -33,7 +34,7 @@ export interface Layer2Protocol<Reason extends string, L extends FrameLink> {
   /** 'ARP' or 'NDP', for logs. */
   readonly name: string
   /** The canonical text of an address this protocol answers for, undefined for any other (family filter). */
-  canonical(ip: string): string | undefined
+  canonical(ip: CanonicalIP): CanonicalIP | undefined
   decide(frame: Buffer, ctx: Layer2Context): Layer2Decision<Reason>
   /** The frames that announce a takeover of `ip`, sent each round. */
   announcements(mac: Buffer, ip: string): Buffer[]
@@ -47,7 +48,7 @@ export interface Layer2Protocol<Reason extends string, L extends FrameLink> {
    * link was opened with must pass everything this one ever would: it is what stays in place when
    * attaching fails on a new link.
    */
-  filterFor?(announced: readonly string[]): Buffer
+  filterFor?(announced: readonly CanonicalIP[]): Buffer
   /**
    * A request for `ip` (never sent: only decided, to compile the decision before the first real request;
    * see WARM_UP_DECISIONS).
@@ -155,7 +156,7 @@ export class Layer2Responder<Reason extends string, L extends FrameLink = FrameL
   #started = false
   #closed = false
   /** Canonical addresses answered for; read by every decision, changed in place. */
-  readonly #announced = new Set<string>()
+  readonly #announced = new Set<CanonicalIP>()
   /** Groups joined on the current link (key: MAC hex): how many announced IPs share each, and whether the join worked. */
   readonly #groups = new Map<string, { group: Buffer; count: number; joined: boolean }>()
   /**
@@ -166,10 +167,10 @@ export class Layer2Responder<Reason extends string, L extends FrameLink = FrameL
   readonly #timing: ScheduleTiming
   readonly #conflicts = new Map<string, number>()
   /** Addresses being probed (read by every decision), and the timers of each probe on the current link. */
-  readonly #probing = new Set<string>()
+  readonly #probing = new Set<CanonicalIP>()
   readonly #probeTimers = new Map<string, TimerHandle[]>()
   /** Addresses a probe found held, with the holder, the refusals in a row, and the timer of the next probe. */
-  readonly #refused = new Map<string, { mac: string; refusals: number; timer: TimerHandle }>()
+  readonly #refused = new Map<CanonicalIP, { mac: string; refusals: number; timer: TimerHandle }>()
   readonly #inUse = new Map<string, number>()
   /** Refusals in a row per address, until a probe finds it free or the address is withdrawn. */
   readonly #refusalsInRow = new Map<string, number>()
@@ -251,14 +252,14 @@ export class Layer2Responder<Reason extends string, L extends FrameLink = FrameL
    * is probed first and announced only if no other host answers (core/probe.ts). An IP already probing or
    * refused stays so whatever `fresh` says now: the probe's answer is the newer fact.
    */
-  setAnnounced(ips: Iterable<string>, fresh: ReadonlySet<string> = new Set()): void {
+  setAnnounced(ips: Iterable<CanonicalIP>, fresh: ReadonlySet<CanonicalIP> = new Set()): void {
     if (this.#closed) return
-    const next = new Set<string>()
+    const next = new Set<CanonicalIP>()
     for (const ip of ips) {
       const c = this.#proto.canonical(ip)
       if (c !== undefined) next.add(c)
     }
-    const probeFirst = new Set<string>()
+    const probeFirst = new Set<CanonicalIP>()
     for (const ip of fresh) {
       const c = this.#proto.canonical(ip)
       if (c !== undefined) probeFirst.add(c)
@@ -299,7 +300,7 @@ export class Layer2Responder<Reason extends string, L extends FrameLink = FrameL
   }
 
   /** Starts answering for `ip` (if it did not already) and announces it (the repeats of a takeover). */
-  #announce(ip: string): void {
+  #announce(ip: CanonicalIP): void {
     this.#announced.add(ip)
     this.log.info({ ip }, 'announcing')
     // Read each time: a fatal send error while announcing the previous IP may have replaced the link.
@@ -315,7 +316,7 @@ export class Layer2Responder<Reason extends string, L extends FrameLink = FrameL
    * at its end unless a decision said `in-use` first (#onInUse). Without a link the probe waits for the
    * next one (#attach starts it again).
    */
-  #startProbe(ip: string): void {
+  #startProbe(ip: CanonicalIP): void {
     this.#clearProbeTimers(ip)
     const link = this.#link
     if (link === undefined) return
@@ -329,7 +330,7 @@ export class Layer2Responder<Reason extends string, L extends FrameLink = FrameL
     this.log.info({ ip, forMs: plan.decideAtMs }, `probing ${ip} before announcing it: no node of this cluster announced it before`)
   }
 
-  #probeFree(ip: string, link: L): void {
+  #probeFree(ip: CanonicalIP, link: L): void {
     if (this.#link !== link || !this.#probing.has(ip)) return
     this.#probeTimers.delete(ip)
     this.#probing.delete(ip)
@@ -340,7 +341,7 @@ export class Layer2Responder<Reason extends string, L extends FrameLink = FrameL
   }
 
   /** Another host answered the probe for `ip`: refuse it, tell the speaker, probe again later. */
-  #onInUse(ip: string, from: Buffer): void {
+  #onInUse(ip: CanonicalIP, from: Buffer): void {
     if (!this.#probing.has(ip)) return
     this.#stopProbe(ip)
     const mac = formatMac(from)
@@ -356,7 +357,7 @@ export class Layer2Responder<Reason extends string, L extends FrameLink = FrameL
     this.#probeListener?.({ ip, interface: this.interfaceName, result: 'in-use', mac })
   }
 
-  #retryProbe(ip: string): void {
+  #retryProbe(ip: CanonicalIP): void {
     if (this.#closed || !this.#refused.has(ip)) return
     this.#refused.delete(ip)
     this.#probing.add(ip)
@@ -364,7 +365,7 @@ export class Layer2Responder<Reason extends string, L extends FrameLink = FrameL
     this.#startProbe(ip)
   }
 
-  #stopProbe(ip: string): void {
+  #stopProbe(ip: CanonicalIP): void {
     this.#clearProbeTimers(ip)
     this.#probing.delete(ip)
   }
@@ -450,7 +451,7 @@ export class Layer2Responder<Reason extends string, L extends FrameLink = FrameL
   }
 
   /** What the filter lets in: the announced addresses and those being probed (refused ones are not watched). */
-  #watched(): string[] {
+  #watched(): CanonicalIP[] {
     return [...this.#announced, ...this.#probing].sort()
   }
 
@@ -459,7 +460,7 @@ export class Layer2Responder<Reason extends string, L extends FrameLink = FrameL
    * one step (the kernel swaps the socket's filter pointer), so no frame ever meets an unfiltered socket.
    * False when attaching failed (logged).
    */
-  #filter(link: L, ips: readonly string[]): boolean {
+  #filter(link: L, ips: readonly CanonicalIP[]): boolean {
     const filterFor = this.#proto.filterFor
     if (filterFor === undefined) return true
     try {
@@ -691,7 +692,7 @@ export class Layer2Responder<Reason extends string, L extends FrameLink = FrameL
     }
   }
 
-  #onConflict(ip: string, from: Buffer): void {
+  #onConflict(ip: CanonicalIP, from: Buffer): void {
     bump(this.#conflicts, ip)
     this.#counters?.conflicts.inc({ ip })
     if (!this.#announced.has(ip)) return

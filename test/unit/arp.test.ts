@@ -1,8 +1,9 @@
 import t from 'tap'
+import { ip } from '../lib/canonical-ip.js'
 import fc from 'fast-check'
 import { PacketError, parseMac, BROADCAST_MAC, ZERO_MAC } from '../../speaker/core/ethernet.js'
 import {
-  ARP_OP_REPLY, ARP_OP_REQUEST, arpReply, arpRequest, canonicalIpv4, checkArpFrame, decodeArpFrame,
+  ARP_OP_REPLY, ARP_OP_REQUEST, arpReply, arpRequest, canonicalIpv4, checkArpFrame, decodeArpFrame, ipv4At,
   encodeArpFrame, gratuitousReply, gratuitousRequest, arpReplyTo, type ArpFrame,
 } from '../../speaker/core/arp.js'
 
@@ -84,11 +85,11 @@ t.test('encode rejects bad addresses and ops with PacketError', async t => {
   t.throws(() => encodeArpFrame({ ...base, arp }), { code: 'BAD_OP' })
 })
 
-t.test('canonicalIpv4', async t => {
-  t.equal(canonicalIpv4('192.0.2.240'), '192.0.2.240')
-  t.equal(canonicalIpv4('0.0.0.0'), '0.0.0.0')
-  t.equal(canonicalIpv4('2001:db8::1'), undefined)
-  t.equal(canonicalIpv4('192.0.2.300'), undefined)
+t.test('canonicalIpv4: the family filter, on addresses canonical already', async t => {
+  t.equal(canonicalIpv4(ip('192.0.2.240')), '192.0.2.240')
+  t.equal(canonicalIpv4(ip('0.0.0.0')), '0.0.0.0')
+  t.equal(canonicalIpv4(ip('2001:db8::1')), undefined)
+  t.equal(canonicalIpv4(ipv4At(Buffer.from([192, 0, 2, 7]), 0)), '192.0.2.7', 'what comes off the wire')
 })
 
 const mac = fc.uint8Array({ minLength: 6, maxLength: 6 }).map(a => Buffer.from(a))

@@ -1,6 +1,14 @@
 import t from 'tap'
-import { canonicalIP, formatValue, parseAddressBlock, parseCIDR, parseIP, parseRange, rangeSize } from '../../internal/core/ip.js'
+import {
+  canonicalIP, formatValue, parseAddressBlock, parseCIDR, parseIP, parseRange, rangeSize,
+} from '../../internal/core/ip.js'
 import fc from 'fast-check'
+
+/** The canonical text, or null when refused. */
+function canon(text: string): string | null {
+  const c = canonicalIP(text)
+  return c.ok ? c.value : null
+}
 
 t.test('parseIP accepts both families and rejects junk', async t => {
   const ok: [string, string, string][] = [
@@ -9,11 +17,11 @@ t.test('parseIP accepts both families and rejects junk', async t => {
     ['2001:DB8::1', 'IPv6', '2001:db8::1'],
     ['2001:db8:0:0:1:0:0:1', 'IPv6', '2001:db8::1:0:0:1'],
   ]
-  for (const [s, family, canon] of ok) {
+  for (const [s, family, want] of ok) {
     const p = parseIP(s)
     t.ok(p.ok, s)
     if (p.ok) t.equal(p.value.family, family, s)
-    t.equal(canonicalIP(s), canon, s)
+    t.equal(canon(s), want, s)
   }
   for (const s of ['', '1.2.3', '256.1.1.1', '01.2.3.4', 'fe80::1%eth0', '192.0.2.0/24', 'g::1', 'hello']) {
     t.notOk(parseIP(s).ok, `rejects ${JSON.stringify(s)}`)
@@ -31,7 +39,7 @@ t.test('IPv6 canonical form follows RFC 5952', async t => {
     ['1:0:0:0:0:0:0:0', '1::'],
     ['ABCD:EF01:2345:6789:ABCD:EF01:2345:6789', 'abcd:ef01:2345:6789:abcd:ef01:2345:6789'],
   ]
-  for (const [input, want] of cases) t.equal(canonicalIP(input), want, input)
+  for (const [input, want] of cases) t.equal(canon(input), want, input)
   t.equal(formatValue('IPv4', 0xc00002f0n), '192.0.2.240')
 })
 
@@ -94,3 +102,4 @@ t.test('IPv4 parsing agrees with ip-address on every dotted string (fuzzed)', as
   }), { numRuns: 20_000 })
   t.pass('20,000 strings: same verdict and value')
 })
+
