@@ -89,6 +89,9 @@ t.test('IPv6 addresses written differently elect the same node', async t => {
   const b = electService(view('2001:0DB8:0000:0001:0000:0000:0000:00F0'), ready, live)
   t.same([...a.winners.keys()], ['2001:db8:0:1::f0'], 'keyed by the canonical address')
   t.same([...a.winners], [...b.winners], 'winners keyed and hashed by the canonical address')
+  const junk = view('fe80::1%eth0')
+  t.same([junk.ingressIPs, junk.badIngressIPs], [[], ['fe80::1%eth0']], 'a status entry that is no Service address is kept apart, as written')
+  t.equal(electService(junk, ready, live).reason, 'noIngressIP', 'and never elected')
 })
 
 t.test('a Service is announced only with a ready endpoint', async t => {
