@@ -25,6 +25,7 @@ import { LabFaults } from '../test/lab/faults.js'
 import { analyseArpWatch, describeIpWatch, startArpWatch } from '../test/lab/arp-watch.js'
 import { loadBalancerServiceYaml, soleAnswerer } from '../test/lab/flow.js'
 import { announcingNode } from '../speaker/core/election.js'
+import { ip as canonical } from '../test/lib/canonical-ip.js'
 import { percentile } from './lib/datapath-parse.js'
 import { compared, round, type Figure, type RunGroup } from './lib/figures.js'
 
@@ -118,7 +119,7 @@ async function measureMode(lab: Lab, faults: LabFaults, ips: readonly string[], 
     const ip = ips[i % ips.length] ?? ''
     const preferred = await soleAnswerer(lab, ip)
     // The heir: the node the election (the hash order) gives the IP to once the preferred node is gone.
-    const next = announcingNode(ip, lab.nodes.map(n => n.name).filter(n => n !== preferred)) ?? ''
+    const next = announcingNode(canonical(ip), lab.nodes.map(n => n.name).filter(n => n !== preferred)) ?? ''
     const w = await watching(lab, [ip], log, `kill ${preferred} while ${next} restarts`, async since => {
       await lab.stopSpeaker(next)
       await lab.startSpeaker(next, env, { ready: false })

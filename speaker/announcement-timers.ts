@@ -8,6 +8,7 @@ import {
 } from './core/announcement-schedule.js'
 import type { Clock, TimerHandle } from './core/clock.js'
 import { formatMac } from './core/ethernet.js'
+import type { CanonicalIP } from '../internal/core/ip.js'
 
 export interface AnnouncementTimersOptions {
   clock: Clock
@@ -16,25 +17,25 @@ export interface AnnouncementTimersOptions {
   /** Whether there is a link to send on now. */
   linkUp(): boolean
   /** Send one round of `ip`'s announcement frames now, if there is a link. */
-  sendRound(ip: string): void
+  sendRound(ip: CanonicalIP): void
 }
 
 export class AnnouncementTimers {
   readonly #opts: AnnouncementTimersOptions
   /** Each announced IP's schedule and the timer armed for its next step; dropped when the IP is withdrawn. */
-  readonly #schedules = new Map<string, { schedule: AnnouncementSchedule; timer: TimerHandle | undefined }>()
+  readonly #schedules = new Map<CanonicalIP, { schedule: AnnouncementSchedule; timer: TimerHandle | undefined }>()
 
   constructor(opts: AnnouncementTimersOptions) {
     this.#opts = opts
   }
 
   /** `ip` is taken over on the current link: a round now, then the takeover's repeats. */
-  takeover(ip: string): void {
+  takeover(ip: CanonicalIP): void {
     this.#step(ip, { kind: 'takeover' })
   }
 
   /** Another host announced `ip`, which we announce (from `from`): answered once it is quiet. */
-  defend(ip: string, from: Buffer): void {
+  defend(ip: CanonicalIP, from: Buffer): void {
     if (!this.#schedules.get(ip)?.schedule.contest) {
       this.#opts.log.warn({ ip, from: formatMac(from) }, `another host announced ${ip}, which this node announces: announcing it again once that host is quiet (RFC 5227 §2.4)`)
     }
@@ -47,7 +48,7 @@ export class AnnouncementTimers {
   }
 
   /** `ip` is withdrawn: its timer is cancelled and its schedule forgotten. */
-  remove(ip: string): void {
+  remove(ip: CanonicalIP): void {
     this.#opts.clock.clearTimeout(this.#schedules.get(ip)?.timer)
     this.#schedules.delete(ip)
   }
@@ -61,7 +62,7 @@ export class AnnouncementTimers {
    * Steps `ip`'s schedule with `event` and arms the timer for its next step; sends a round when the step says
    * so. The new schedule is stored before anything is sent: a fatal send error steps it again (linkLost).
    */
-  #step(ip: string, event: AnnouncementEvent): void {
+  #step(ip: CanonicalIP, event: AnnouncementEvent): void {
     const clock = this.#opts.clock
     const now = clock.now()
     const entry = this.#schedules.get(ip)
@@ -72,7 +73,7 @@ export class AnnouncementTimers {
     if (step.send) this.#opts.sendRound(ip)
   }
 
-  #due(ip: string): void {
+  #due(ip: CanonicalIP): void {
     const entry = this.#schedules.get(ip)
     if (entry === undefined) return
     entry.timer = undefined

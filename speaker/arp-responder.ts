@@ -2,7 +2,7 @@
 // (core/arp-decision.ts), its gratuitous forms and its timing. It answers requests for the IPs it is told to
 // announce, sends gratuitous ARP when it takes an IP over, and counts everything.
 import { ETHERTYPE_ARP } from './core/ethernet.js'
-import { arpRequest, canonicalIpv4, gratuitousReply, gratuitousRequest } from './core/arp.js'
+import { arpRequest, gratuitousReply, gratuitousRequest } from './core/arp.js'
 import { arpFilter, arpFilterFor, assembleBpf } from './core/bpf.js'
 import { decideArp, type ArpDropReason } from './core/arp-decision.js'
 import { Layer2Responder, type Layer2Protocol, type Layer2ResponderOptions, type Layer2Stats } from './layer2-responder.js'
@@ -35,7 +35,7 @@ export function openArpLink(interfaceName: string): FrameLink {
 function arpProtocol(opts: ArpResponderOptions): Layer2Protocol<ArpDropReason, FrameLink> {
   return {
     name: 'ARP',
-    canonical: canonicalIpv4,
+    family: 'IPv4',
     decide: decideArp,
     // Both forms: Junos learns from the RFC 5227 request, Linux from a reply with THA = SHA
     // (docs/reference.md, "Gratuitous ARP").

@@ -10,6 +10,7 @@
 // core/announcement-schedule.ts, and the defence against another announcer), prober.ts (core/probe.ts's
 // probes), multicast-groups.ts (group ref-counting), layer2-counters.ts (counts and metric series).
 import type { Logger } from 'pino'
+import { familyOf, type CanonicalIP, type IPFamily } from '../internal/core/ip.js'
 import type { MetricsRegistry } from '../internal/observe/metrics.js'
 import { DEFEND_TIMING, type DefendTiming } from './core/announcement-schedule.js'
 import type { Clock } from './core/clock.js'
@@ -29,8 +30,8 @@ import { systemClock } from './system-clock.js'
 export interface Layer2Protocol<Reason extends string, L extends FrameLink> {
   /** 'ARP' or 'NDP', for logs. */
   readonly name: string
-  /** The canonical text of an address this protocol answers for, undefined for any other (family filter). */
-  canonical(ip: string): string | undefined
+  /** The address family this protocol answers for (ARP: IPv4, NDP: IPv6); addresses of the other are ignored. */
+  readonly family: IPFamily
   decide(frame: Buffer, ctx: Layer2Context): Layer2Decision<Reason>
   /** The frames that announce a takeover of `ip`, sent each round. */
   announcements(mac: Buffer, ip: string): Buffer[]
@@ -45,7 +46,7 @@ export interface Layer2Protocol<Reason extends string, L extends FrameLink> {
    * link was opened with must pass everything this one ever would: it is what stays in place when
    * attaching fails on a new link.
    */
-  filterFor?(announced: readonly string[]): Buffer
+  filterFor?(announced: readonly CanonicalIP[]): Buffer
   /**
    * A request for `ip` (never sent: only decided, to compile the decision before the first real request;
    * see WARM_UP_DECISIONS).
@@ -117,7 +118,7 @@ export class Layer2Responder<Reason extends string, L extends FrameLink = FrameL
   #started = false
   #closed = false
   /** Canonical addresses answered for; read by every decision, changed in place. */
-  readonly #announced = new Set<string>()
+  readonly #announced = new Set<CanonicalIP>()
   readonly #link: LinkHolder<L>
   readonly #groups: MulticastGroups<L> | undefined
   readonly #timers: AnnouncementTimers
@@ -202,18 +203,12 @@ export class Layer2Responder<Reason extends string, L extends FrameLink = FrameL
    * is probed first and announced only if no other host answers (core/probe.ts). An IP already probing or
    * refused stays so whatever `fresh` says now: the probe's answer is the newer fact.
    */
-  setAnnounced(ips: Iterable<string>, fresh: ReadonlySet<string> = new Set()): void {
+  setAnnounced(ips: Iterable<CanonicalIP>, fresh: ReadonlySet<CanonicalIP> = new Set()): void {
     if (this.#closed) return
-    const next = new Set<string>()
-    for (const ip of ips) {
-      const c = this.#proto.canonical(ip)
-      if (c !== undefined) next.add(c)
-    }
-    const probeFirst = new Set<string>()
-    for (const ip of fresh) {
-      const c = this.#proto.canonical(ip)
-      if (c !== undefined) probeFirst.add(c)
-    }
+    const next = new Set<CanonicalIP>()
+    for (const ip of ips) if (familyOf(ip) === this.#proto.family) next.add(ip)
+    const probeFirst = new Set<CanonicalIP>()
+    for (const ip of fresh) if (familyOf(ip) === this.#proto.family) probeFirst.add(ip)
     for (const ip of [...this.#announced]) {
       if (next.has(ip)) continue
       this.#announced.delete(ip)
@@ -285,7 +280,7 @@ export class Layer2Responder<Reason extends string, L extends FrameLink = FrameL
   }
 
   /** Starts answering for `ip` (if it did not already) and announces it (the repeats of a takeover). */
-  #announce(ip: string): void {
+  #announce(ip: CanonicalIP): void {
     this.#announced.add(ip)
     this.log.info({ ip }, 'announcing')
     // Read each time: a fatal send error while announcing the previous IP may have replaced the link.
@@ -297,7 +292,7 @@ export class Layer2Responder<Reason extends string, L extends FrameLink = FrameL
   }
 
   /** What the filter lets in: the announced addresses and those being probed (refused ones are not watched). */
-  #watched(): string[] {
+  #watched(): CanonicalIP[] {
     return [...this.#announced, ...this.#prober.probing].sort()
   }
 
@@ -364,13 +359,13 @@ export class Layer2Responder<Reason extends string, L extends FrameLink = FrameL
     }
   }
 
-  #probedFree(ip: string): void {
+  #probedFree(ip: CanonicalIP): void {
     this.#announce(ip)
     this.#probeListener?.({ ip, interface: this.interfaceName, result: 'free' })
   }
 
   /** Another host answered the probe for `ip`: refused (prober.ts), counted, reported. */
-  #probedInUse(ip: string, mac: string): void {
+  #probedInUse(ip: CanonicalIP, mac: string): void {
     this.#counters.inUse(ip)
     this.#link.refilter()
     this.#probeListener?.({ ip, interface: this.interfaceName, result: 'in-use', mac })

@@ -4,7 +4,7 @@
 // unsolicited Neighbor Advertisements when it takes an address over, and counts everything.
 import { ETHERTYPE_IPV6 } from './core/ethernet.js'
 import { assembleBpf, ndpFilter, ndpFilterFor } from './core/bpf.js'
-import { canonicalIpv6, solicitedNodeMac } from './core/ipv6.js'
+import { solicitedNodeMac } from './core/ipv6.js'
 import { neighborSolicitation, unsolicitedAdvertisement } from './core/ndp.js'
 import { decideNdp, type NdpDropReason } from './core/ndp-decision.js'
 import { Layer2Responder, type Layer2Protocol, type Layer2ResponderOptions, type Layer2Stats } from './layer2-responder.js'
@@ -45,7 +45,7 @@ export function openNdpLink(interfaceName: string): MulticastLink {
 function ndpProtocol(opts: NdpResponderOptions): Layer2Protocol<NdpDropReason, MulticastLink> {
   return {
     name: 'NDP',
-    canonical: canonicalIpv6,
+    family: 'IPv6',
     decide: decideNdp,
     announcements: (mac, ip) => [unsolicitedAdvertisement(mac, ip)],
     // RFC 4862 §5.4.2 duplicate address detection: a solicitation from :: to the address's solicited-node

@@ -10,6 +10,7 @@ import { formatMac } from './core/ethernet.js'
 import { probePlan, retryAfterMs, type ProbeTiming } from './core/probe.js'
 import type { FrameLink } from './link/packet-link.js'
 import type { LinkHolder } from './link/link-holder.js'
+import type { CanonicalIP } from '../internal/core/ip.js'
 
 export interface ProberOptions<L extends FrameLink> {
   log: Logger
@@ -18,11 +19,11 @@ export interface ProberOptions<L extends FrameLink> {
   /** Where probes go out: the current link, and sending on it (errors counted there). */
   link: Pick<LinkHolder<L>, 'current' | 'send'>
   /** The frames of one probe for `ip` from `mac`. */
-  probes(mac: Buffer, ip: string): Buffer[]
+  probes(mac: Buffer, ip: CanonicalIP): Buffer[]
   /** No other host answered the probe: `ip` may be announced. */
-  free(ip: string): void
+  free(ip: CanonicalIP): void
   /** A host (`mac`) answered the probe: `ip` is refused until a later probe finds it free. */
-  inUse(ip: string, mac: string): void
+  inUse(ip: CanonicalIP, mac: string): void
   /** A refused address is probed again: the filter must let its answers in. */
   watchedChanged(): void
 }
@@ -30,13 +31,13 @@ export interface ProberOptions<L extends FrameLink> {
 export class Prober<L extends FrameLink> {
   readonly #opts: ProberOptions<L>
   /** Addresses being probed: read by every decision, changed in place. */
-  readonly probing = new Set<string>()
+  readonly probing = new Set<CanonicalIP>()
   /** The timers of each probe on the current link. */
-  readonly #timers = new Map<string, TimerHandle[]>()
+  readonly #timers = new Map<CanonicalIP, TimerHandle[]>()
   /** Addresses a probe found held, with the holder and the timer of the next probe. */
-  readonly #refused = new Map<string, { mac: string; timer: TimerHandle }>()
+  readonly #refused = new Map<CanonicalIP, { mac: string; timer: TimerHandle }>()
   /** Refusals in a row per address, until a probe finds it free or the address is withdrawn. */
-  readonly #refusalsInRow = new Map<string, number>()
+  readonly #refusalsInRow = new Map<CanonicalIP, number>()
   #closed = false
 
   constructor(opts: ProberOptions<L>) {
@@ -44,12 +45,12 @@ export class Prober<L extends FrameLink> {
   }
 
   /** Whether `ip` is being probed or refused. */
-  has(ip: string): boolean {
+  has(ip: CanonicalIP): boolean {
     return this.probing.has(ip) || this.#refused.has(ip)
   }
 
   /** Marks `ip` for probing; start() sends the probes (after the filter lets their answers in). */
-  add(ip: string): void {
+  add(ip: CanonicalIP): void {
     this.probing.add(ip)
   }
 
@@ -57,7 +58,7 @@ export class Prober<L extends FrameLink> {
    * Sends the probes for `ip` on the current link on core/probe.ts's schedule; the address counts as free at
    * its end unless refuse() came first. Without a link the probe waits for the next one (startAll).
    */
-  start(ip: string): void {
+  start(ip: CanonicalIP): void {
     this.#clearTimers(ip)
     const { clock, log } = this.#opts
     const link = this.#opts.link.current
@@ -83,7 +84,7 @@ export class Prober<L extends FrameLink> {
   }
 
   /** Another host (`from`) answered the probe for `ip`: refuse it and probe again later. */
-  refuse(ip: string, from: Buffer): void {
+  refuse(ip: CanonicalIP, from: Buffer): void {
     if (!this.probing.has(ip)) return
     this.#stop(ip)
     const mac = formatMac(from)
@@ -97,7 +98,7 @@ export class Prober<L extends FrameLink> {
   }
 
   /** `ip` is withdrawn: its probe or retry is cancelled; what it was, undefined when neither. */
-  withdraw(ip: string): 'probing' | 'refused' | undefined {
+  withdraw(ip: CanonicalIP): 'probing' | 'refused' | undefined {
     this.#refusalsInRow.delete(ip)
     if (this.probing.has(ip)) {
       this.#stop(ip)
@@ -111,7 +112,7 @@ export class Prober<L extends FrameLink> {
   }
 
   /** Addresses under probe or refused, in that order. */
-  addresses(): string[] {
+  addresses(): CanonicalIP[] {
     return [...this.probing, ...this.#refused.keys()]
   }
 
@@ -129,7 +130,7 @@ export class Prober<L extends FrameLink> {
     this.#refused.clear()
   }
 
-  #free(ip: string, link: L): void {
+  #free(ip: CanonicalIP, link: L): void {
     if (this.#opts.link.current !== link || !this.probing.has(ip)) return
     this.#timers.delete(ip)
     this.probing.delete(ip)
@@ -138,7 +139,7 @@ export class Prober<L extends FrameLink> {
     this.#opts.free(ip)
   }
 
-  #retry(ip: string): void {
+  #retry(ip: CanonicalIP): void {
     if (this.#closed || !this.#refused.has(ip)) return
     this.#refused.delete(ip)
     this.probing.add(ip)
@@ -146,12 +147,12 @@ export class Prober<L extends FrameLink> {
     this.start(ip)
   }
 
-  #stop(ip: string): void {
+  #stop(ip: CanonicalIP): void {
     this.#clearTimers(ip)
     this.probing.delete(ip)
   }
 
-  #clearTimers(ip: string): void {
+  #clearTimers(ip: CanonicalIP): void {
     for (const timer of this.#timers.get(ip) ?? []) this.#opts.clock.clearTimeout(timer)
     this.#timers.delete(ip)
   }

@@ -25,6 +25,7 @@ import type { ReceivedHeartbeat } from './core/peer-heartbeat.js'
 import { LeaseHeartbeat, SPEAKER_LEASE_LABELS } from './lease-heartbeat.js'
 import type { PoolIndex } from './core/advertisement.js'
 import type { ProbeOutcome } from './core/claims.js'
+import type { CanonicalIP } from '../internal/core/ip.js'
 import { ClaimRecorder } from './claim-recorder.js'
 import type { Clock, TimerHandle } from './core/clock.js'
 import { systemClock } from './system-clock.js'
@@ -37,7 +38,7 @@ export interface Announcer {
   readonly interfaceName: string
   start(): void | Promise<void>
   /** `fresh`: IPs no node of this cluster announced before, probed before they are announced (core/claims.ts). */
-  setAnnounced(ips: Iterable<string>, fresh?: ReadonlySet<string>): void
+  setAnnounced(ips: Iterable<CanonicalIP>, fresh?: ReadonlySet<CanonicalIP>): void
   /** Where the outcome of each probe goes. */
   onProbe?(listener: (o: ProbeOutcome) => void): void
   close(): void | Promise<void>

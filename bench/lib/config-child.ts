@@ -16,6 +16,8 @@ import { requestFromService } from '../../controller/core/allocation-request.js'
 import { advertisementOf } from '../../speaker/core/advertisement.js'
 import { ConfigParser } from '../../speaker/config-parser.js'
 import type { ServiceView } from '../../internal/core/views.js'
+import type { CanonicalIP } from '../../internal/core/ip.js'
+import { ip as canonical } from '../../test/lib/canonical-ip.js'
 
 const [caseName, path] = process.argv.slice(2)
 const c = CONFIG_CASES.find(x => x.name === caseName)
@@ -29,19 +31,19 @@ const service = (i: number): ServiceView => ({
   key: `default/s${i}`, namespace: 'default', name: `s${i}`, uid: `u${i}`, resourceVersion: '1', creationTimestamp: '2026-11-30T00:00:00Z',
   type: 'LoadBalancer', isLoadBalancer: true, loadBalancerClass: null, loadBalancerIP: null, annotations: {}, labels: {},
   selector: { app: 'x' }, externalTrafficPolicy: 'Cluster', ipFamilies: ['IPv4'], ipFamilyPolicy: 'SingleStack', clusterIPs: [],
-  ports: [{ name: 'http', protocol: 'TCP', port: 80 }], ingressIPs: [],
+  ports: [{ name: 'http', protocol: 'TCP', port: 80 }], ingressIPs: [], badIngressIPs: [],
 })
 
 const text = c.text()
 const allocator = new Allocator()
 applyConfig(allocator, GOOD, [], null)
 const services = Array.from({ length: 64 }, (_, i) => service(i))
-const held: string[] = []
+const held: CanonicalIP[] = []
 for (const s of services) {
   const r = requestFromService(s)
   if (!r.ok) throw new Error('bad fixture')
   const a = allocator.assign(r.request)
-  if (a.ok) held.push(...a.assignment.texts)
+  if (a.ok) held.push(...a.assignment.texts.map(canonical)) // as views.ts reads them back from the status
 }
 const withStatus = services.map((s, i) => ({ ...s, ingressIPs: held[i] !== undefined ? [held[i]] : [] }))
 

@@ -19,7 +19,8 @@ async function responderMain(): Promise<void> {
   const { pino } = await import('pino')
   const { ArpResponder } = await import('../../speaker/arp-responder.js')
   const r = new ArpResponder({ interface: process.env.L2LB_TBENCH_IF ?? '', log: pino({ level: 'warn' }, process.stderr) })
-  r.setAnnounced((process.env.L2LB_TBENCH_IPS ?? '').split(',').filter(Boolean))
+  const { ips } = await import('../../test/lib/canonical-ip.js')
+  r.setAnnounced(ips(...(process.env.L2LB_TBENCH_IPS ?? '').split(',').filter(Boolean)))
   r.start()
   commands(cmd => {
     if (cmd.cmd === 'stats') print({ event: 'stats', id: cmd.id, stats: r.stats() })
@@ -41,7 +42,8 @@ async function minimalMain(): Promise<void> {
   const tpa = Buffer.alloc(4)
   writeIpv4(ip, tpa, 0)
   const sock = PacketSocket.open({ interface: process.env.L2LB_TBENCH_IF ?? '', protocol: ETHERTYPE_ARP })
-  sock.setFilter(assembleBpf(arpFilterFor([ip])))
+  const { ips } = await import('../../test/lib/canonical-ip.js')
+  sock.setFilter(assembleBpf(arpFilterFor(ips(ip))))
   const mac = sock.mac
   sock.on('frame', frame => {
     if (frame.length < OFF_TPA + 4 || frame.readUInt16BE(OFF_OP) !== ARP_OP_REQUEST || !frame.subarray(OFF_TPA, OFF_TPA + 4).equals(tpa)) return

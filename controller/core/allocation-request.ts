@@ -6,7 +6,7 @@ import {
   ANNOTATION_LOAD_BALANCER_IPS,
   readAnnotation,
 } from '../../internal/core/annotations.js'
-import { formatIP, parseIP, type IP, type IPFamily } from '../../internal/core/ip.js'
+import { formatIP, ipOf, parseIP, type IP, type IPFamily } from '../../internal/core/ip.js'
 import { backendKey, type SharingInfo } from './sharing.js'
 import type { ServiceView } from '../../internal/core/views.js'
 
@@ -35,7 +35,7 @@ export interface AllocationRequest {
   readonly families: readonly IPFamily[]
   readonly dualStack: DualStack
   readonly sharing: SharingInfo
-  /** status.loadBalancer.ingress as it stands (parsable entries only). */
+  /** status.loadBalancer.ingress as it stands (its addresses only: views.ts sets the rest apart). */
   readonly statusIPs: readonly IP[]
 }
 
@@ -115,11 +115,7 @@ export function requestFromService(svc: ServiceView): RequestResult {
 
   const poolName = readAnnotation(svc.annotations, ANNOTATION_ADDRESS_POOL)?.trim() ?? ''
   const sharingKey = readAnnotation(svc.annotations, ANNOTATION_ALLOW_SHARED_IP)?.trim() ?? ''
-  const statusIPs: IP[] = []
-  for (const t of svc.ingressIPs) {
-    const p = parseIP(t)
-    if (p.ok) statusIPs.push(p.value)
-  }
+  const statusIPs = svc.ingressIPs.map(ipOf) // canonical already (views.ts): read, not parsed
   return {
     ok: true,
     request: {

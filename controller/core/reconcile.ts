@@ -15,7 +15,6 @@ import { requestFromService, type AllocationRequest } from './allocation-request
 import type { Allocator, AssignResult, ClearedAssignment } from './allocator.js'
 import type { WaitingServices } from './waiting-services.js'
 import { ALLOCATED_FROM_POOL } from '../../internal/core/annotations.js'
-import { canonicalIP } from '../../internal/core/ip.js'
 import { parsePoolConfig, type ConfigError } from '../../internal/core/pool-config.js'
 import type { ServiceView } from '../../internal/core/views.js'
 import { isOurs } from '../../internal/core/load-balancer-class.js'
@@ -51,8 +50,18 @@ export const EVENT_ALLOCATION_FAILED = 'AllocationFailed'
 /** Emitted by the shell for each entry of ConfigOutcome.cleared / RestoreOutcome.cleared. */
 export const EVENT_CLEAR_ASSIGNMENT = 'ClearAssignment'
 
-function sameIPs(status: readonly string[], ips: readonly string[]): boolean {
-  return status.length === ips.length && status.every((s, i) => canonicalIP(s) === ips[i])
+/**
+ * Whether the status already shows `ips` (the allocator's texts, canonical: formatIP), in order. The view's
+ * status IPs are canonical too (views.ts), so plain equality; an entry that is not an address never matches.
+ */
+function sameIPs(svc: ServiceView, ips: readonly string[]): boolean {
+  const status = svc.ingressIPs
+  return svc.badIngressIPs.length === 0 && status.length === ips.length && status.every((s, i) => s === ips[i])
+}
+
+/** Whether the status shows anything at all, addresses or not. */
+function hasStatus(svc: ServiceView): boolean {
+  return svc.ingressIPs.length > 0 || svc.badIngressIPs.length > 0
 }
 
 function writeResult(o: WriteOutcome): ReconcileResult | null {
@@ -75,8 +84,8 @@ export async function reconcileService(key: string, svc: ServiceView | null, ctx
     waiting.clear(key)
     const annotated = svc.annotations[ALLOCATED_FROM_POOL] !== undefined
     if (held !== null || annotated) {
-      const ours = !svc.isLoadBalancer || (held !== null && sameIPs(svc.ingressIPs, held.texts))
-      if (svc.ingressIPs.length > 0 && ours) {
+      const ours = !svc.isLoadBalancer || (held !== null && sameIPs(svc, held.texts))
+      if (hasStatus(svc) && ours) {
         const r = writeResult(await writer.updateIngress(svc, []))
         if (r !== null) return r
       }
@@ -95,7 +104,7 @@ export async function reconcileService(key: string, svc: ServiceView | null, ctx
   const res: AssignResult = rr.ok ? allocator.assign(rr.request) : { ok: false, failure: rr.failure }
   if (!res.ok) {
     allocator.release(key)
-    if (svc.ingressIPs.length > 0) {
+    if (hasStatus(svc)) {
       const r = writeResult(await writer.updateIngress(svc, []))
       if (r !== null) return r
     }
@@ -110,7 +119,7 @@ export async function reconcileService(key: string, svc: ServiceView | null, ctx
   }
   waiting.clear(key)
   const { texts, pool } = res.assignment
-  if (!sameIPs(svc.ingressIPs, texts)) {
+  if (!sameIPs(svc, texts)) {
     const outcome = await writer.updateIngress(svc, texts)
     if (outcome === 'notFound') {
       allocator.release(key)

@@ -1,7 +1,7 @@
 // Service annotations l2lb reads and writes (docs/reference.md, "Service behaviour"). MetalLB's prefixes are
 // read too so that a MetalLB user's Services move over unchanged; when several prefixes carry the same name,
 // l2lb.dev wins, then metallb.io, then metallb.universe.tf (the newer MetalLB prefix before the older one).
-import { canonicalIP } from './ip.js'
+import { canonicalIP, type CanonicalIP } from './ip.js'
 
 export const PREFIX = 'l2lb.dev/'
 export const READ_PREFIXES = [PREFIX, 'metallb.io/', 'metallb.universe.tf/'] as const
@@ -30,25 +30,30 @@ export const ANNOUNCED_IPS = `${PREFIX}announced-ips`
 /** IPs of this Service that a probe found held by another host, not announced: `ip=mac`, comma-separated. */
 export const ADDRESS_IN_USE = `${PREFIX}address-in-use`
 
-function ipsIn(value: string | undefined): string[] {
-  if (value === undefined) return []
-  return value.split(',').map(s => canonicalIP(s.trim())).filter((ip): ip is string => ip !== null)
+function ipsIn(value: string | undefined): CanonicalIP[] {
+  const out: CanonicalIP[] = []
+  if (value === undefined) return out
+  for (const s of value.split(',')) {
+    const c = canonicalIP(s)
+    if (c.ok) out.push(c.value)
+  }
+  return out
 }
 
 /** The IPs in the announced-ips annotation (canonical); anything unreadable in it is ignored. */
-export function announcedIPs(annotations: Readonly<Record<string, string>>): Set<string> {
+export function announcedIPs(annotations: Readonly<Record<string, string>>): Set<CanonicalIP> {
   return new Set(ipsIn(annotations[ANNOUNCED_IPS]))
 }
 
 /** The address-in-use annotation as ip -> MAC (canonical IPs); unreadable entries are ignored. */
-export function addressesInUse(annotations: Readonly<Record<string, string>>): Map<string, string> {
-  const out = new Map<string, string>()
+export function addressesInUse(annotations: Readonly<Record<string, string>>): Map<CanonicalIP, string> {
+  const out = new Map<CanonicalIP, string>()
   for (const entry of (annotations[ADDRESS_IN_USE] ?? '').split(',')) {
     const at = entry.indexOf('=')
     if (at < 0) continue
-    const ip = canonicalIP(entry.slice(0, at).trim())
+    const ip = canonicalIP(entry.slice(0, at))
     const mac = entry.slice(at + 1).trim()
-    if (ip !== null && /^[0-9a-f]{2}(:[0-9a-f]{2}){5}$/.test(mac)) out.set(ip, mac)
+    if (ip.ok && /^[0-9a-f]{2}(:[0-9a-f]{2}){5}$/.test(mac)) out.set(ip.value, mac)
   }
   return out
 }

@@ -2,6 +2,12 @@
 // the accepted syntax is that package's, minus zones and leading zeros); formatting is done here because it
 // sits on the allocator's hot path and the canonical form is small: dotted quad for IPv4, RFC 5952 for IPv6
 // (lowercase, longest run of two or more zero groups compressed, leftmost on a tie).
+//
+// An address as text travels as CanonicalIP: made once where text comes in (canonicalIP, for a Service's
+// status, an annotation, a request), where a value is formatted (formatValue, formatIP) or where bytes come
+// off the wire (speaker/core/arp.ts ipv4At, speaker/core/ipv6.ts ipv6At, through joinIpv6Groups), and never
+// parsed again: consumers compare it, hash it, and read its family (familyOf) or value (ipOf) without
+// checking it a second time.
 import { Address6 } from 'ip-address'
 import type { IPFamily } from './views.js'
 
@@ -18,6 +24,17 @@ export interface IPRange {
   readonly start: bigint
   readonly end: bigint
 }
+
+declare const canonicalBrand: unique symbol
+/**
+ * The canonical text of one address: IPv4 a dotted quad (decimal octets, no leading zeros), IPv6 RFC 5952
+ * §4 (lowercase, no leading zeros in a group, the longest run of two or more zero groups as '::', leftmost on
+ * a tie; an IPv4-mapped address in hex groups, `::ffff:c000:201`, not §5's mixed form, so that the text made
+ * from a Service's status equals the text read off the wire). No zone, no prefix length. Two addresses are
+ * equal exactly when their CanonicalIP strings are. A string, so it goes wherever text goes; only the
+ * functions named at the top of this file make one.
+ */
+export type CanonicalIP = string & { readonly [canonicalBrand]: 'CanonicalIP' }
 
 export type Parsed<T> = { readonly ok: true; readonly value: T } | { readonly ok: false; readonly reason: string }
 
@@ -40,13 +57,22 @@ export function parseIP(text: string): Parsed<IP> {
   const s = text.trim()
   if (s === '') return bad('empty address')
   if (s.includes('/')) return bad(`"${s}" is a CIDR, expected a single address`)
-  if (s.includes('%')) return bad(`"${s}" carries a zone, which a Service address cannot have`)
+  const zone = s.indexOf('%')
+  if (zone >= 0) {
+    // A zone (RFC 6874 §1, RFC 4007 §11) names an interface of one host; a Service address is the same on
+    // every node and every interface.
+    return bad(`"${s}" carries a zone (${s.slice(zone)}), which a Service address cannot have: write ${s.slice(0, zone)}`)
+  }
   if (s.includes(':')) {
     if (!Address6.isValid(s)) return bad(`"${s}" is not a valid IPv6 address`)
     return ok({ family: 'IPv6', value: new Address6(s).bigInt() })
   }
   const v4 = dottedQuad(s)
-  if (v4 < 0) return bad(`"${s}" is not a valid IPv4 address`)
+  if (v4 < 0) {
+    // Octal to inet_aton(3), decimal to Go before 1.17 (CVE-2021-29923): refused rather than guessed.
+    if (/(^|\.)0\d/.test(s)) return bad(`"${s}" has an IPv4 octet with a leading zero, which parsers read as octal or decimal: write each octet without leading zeros`)
+    return bad(`"${s}" is not a valid IPv4 address`)
+  }
   return ok({ family: 'IPv4', value: BigInt(v4) })
 }
 
@@ -84,10 +110,10 @@ function dottedQuad(s: string): number {
 }
 
 /** Canonical text of a raw value of a family. */
-export function formatValue(family: IPFamily, v: bigint): string {
+export function formatValue(family: IPFamily, v: bigint): CanonicalIP {
   if (family === 'IPv4') {
     const n = Number(v)
-    return `${(n >>> 24) & 255}.${(n >>> 16) & 255}.${(n >>> 8) & 255}.${n & 255}`
+    return `${(n >>> 24) & 255}.${(n >>> 16) & 255}.${(n >>> 8) & 255}.${n & 255}` as CanonicalIP
   }
   // One toString over the whole value is cheaper than eight bigint shifts; plain loops, no closures (tsx
   // wraps every function created at run time in a __name() call, which showed up in profiles).
@@ -106,8 +132,9 @@ export function formatValue(family: IPFamily, v: bigint): string {
  * ('0' for zero): joined with ':', the longest run of two or more zero groups written '::', the leftmost on a
  * tie. The one definition of the compression: formatValue and the wire reader (speaker/core/ipv6.ts, ipv6At)
  * both end here, so that an address read off the wire compares equal to the same address from a Service.
+ * The groups must be eight, each as described: that is what makes the result a CanonicalIP.
  */
-export function joinIpv6Groups(groups: readonly string[]): string {
+export function joinIpv6Groups(groups: readonly string[]): CanonicalIP {
   let bestStart = -1
   let bestLen = 1 // RFC 5952 4.2.2: a single zero group is not compressed
   for (let i = 0; i < 8; ) {
@@ -123,22 +150,49 @@ export function joinIpv6Groups(groups: readonly string[]): string {
     }
     i = j
   }
-  if (bestStart < 0) return groups.join(':')
+  if (bestStart < 0) return groups.join(':') as CanonicalIP
   let out = ''
   for (let i = 0; i < bestStart; i++) out += i === 0 ? groups[i] : `:${groups[i]}`
   out += '::'
   for (let i = bestStart + bestLen; i < 8; i++) out += i === bestStart + bestLen ? groups[i] : `:${groups[i]}`
-  return out
+  return out as CanonicalIP
 }
 
-export function formatIP(ip: IP): string {
+export function formatIP(ip: IP): CanonicalIP {
   return formatValue(ip.family, ip.value)
 }
 
-/** The canonical text of an address, or null when it does not parse. */
-export function canonicalIP(text: string): string | null {
+/**
+ * The one constructor of a CanonicalIP from text: any address parseIP accepts (surrounding spaces, upper
+ * case, leading zeros in IPv6 groups, uncompressed or mixed IPv6 forms), or why not (a zone, a prefix
+ * length, a leading zero in an IPv4 octet, anything else).
+ */
+export function canonicalIP(text: string): Parsed<CanonicalIP> {
   const p = parseIP(text)
-  return p.ok ? formatIP(p.value) : null
+  return p.ok ? ok(formatIP(p.value)) : p
+}
+
+/** The family of a canonical address: IPv6 text always holds a ':', a dotted quad never does. No parsing. */
+export function familyOf(ip: CanonicalIP): IPFamily {
+  return ip.includes(':') ? 'IPv6' : 'IPv4'
+}
+
+/**
+ * The value of a canonical address: formatValue read backwards, without checking anything (the type says it
+ * was checked where it was made). For the consumers that need numbers: a pool lookup, a kernel filter.
+ */
+export function ipOf(ip: CanonicalIP): IP {
+  if (!ip.includes(':')) return { family: 'IPv4', value: BigInt(dottedQuad(ip)) }
+  const gap = ip.indexOf('::')
+  const head = gap < 0 ? ip : ip.slice(0, gap)
+  const tail = gap < 0 ? '' : ip.slice(gap + 2)
+  const h = head === '' ? [] : head.split(':')
+  const t = tail === '' ? [] : tail.split(':')
+  let value = 0n
+  for (const g of h) value = (value << 16n) | BigInt(parseInt(g, 16))
+  value <<= 16n * BigInt(8 - h.length - t.length)
+  for (const g of t) value = (value << 16n) | BigInt(parseInt(g, 16))
+  return { family: 'IPv6', value }
 }
 
 export function parseCIDR(text: string): Parsed<IPRange> {

@@ -1,6 +1,7 @@
 // Views: Kubernetes objects converted once, at the boundary, into plain records with every field the
 // logic needs present and typed. Nothing past this file sees a V1Service or has to guess at `undefined`.
 import type { V1Service, V1Node, V1EndpointSlice, V1ConfigMap, V1Lease } from '@kubernetes/client-node'
+import { canonicalIP, type CanonicalIP } from './ip.js'
 
 export type IPFamily = 'IPv4' | 'IPv6'
 export type IPFamilyPolicy = 'SingleStack' | 'PreferDualStack' | 'RequireDualStack'
@@ -35,8 +36,16 @@ export interface ServiceView {
   readonly ipFamilyPolicy: IPFamilyPolicy
   readonly clusterIPs: readonly string[]
   readonly ports: readonly ServicePortView[]
-  /** status.loadBalancer.ingress[].ip, in order. */
-  readonly ingressIPs: readonly string[]
+  /**
+   * status.loadBalancer.ingress[].ip, in order, canonical (internal/core/ip.ts): the one place a status IP
+   * is parsed; everything downstream, election to kernel filter, compares and hashes these strings as they are.
+   */
+  readonly ingressIPs: readonly CanonicalIP[]
+  /**
+   * status.loadBalancer.ingress[].ip that are not addresses, as written (only a hand edit or an old server
+   * lets one in): nothing announces them, and the controller rewrites a status that holds one.
+   */
+  readonly badIngressIPs: readonly string[]
 }
 
 export interface NodeView {
@@ -80,6 +89,14 @@ function isoTime(t: Date | string | undefined): string {
 }
 
 export function toServiceView(svc: V1Service): ServiceView {
+  const ingressIPs: CanonicalIP[] = []
+  const badIngressIPs: string[] = []
+  for (const i of svc.status?.loadBalancer?.ingress ?? []) {
+    if (!i.ip) continue // a hostname-only entry
+    const c = canonicalIP(i.ip)
+    if (c.ok) ingressIPs.push(c.value)
+    else badIngressIPs.push(i.ip)
+  }
   const meta = svc.metadata ?? {}
   const spec = svc.spec ?? {}
   const namespace = meta.namespace ?? 'default'
@@ -105,7 +122,8 @@ export function toServiceView(svc: V1Service): ServiceView {
     ipFamilyPolicy: policy === 'PreferDualStack' || policy === 'RequireDualStack' ? policy : 'SingleStack',
     clusterIPs: spec.clusterIPs ?? (spec.clusterIP && spec.clusterIP !== 'None' ? [spec.clusterIP] : []),
     ports: (spec.ports ?? []).map(p => ({ name: p.name ?? '', protocol: asProtocol(p.protocol), port: p.port })),
-    ingressIPs: (svc.status?.loadBalancer?.ingress ?? []).map(i => i.ip).filter((ip): ip is string => !!ip),
+    ingressIPs,
+    badIngressIPs,
   }
 }
 

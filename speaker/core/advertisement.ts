@@ -4,7 +4,7 @@
 // MetalLB #1154 did). With one, a pool is announced only by the advertisements naming it (or naming no pool),
 // from nodes their node-selectors match, on their interfaces.
 // An IP in no pool is never announced: a hand-edited status cannot make a node claim someone else's address.
-import { parseIP, type IPFamily } from '../../internal/core/ip.js'
+import { ipOf, type CanonicalIP, type IPFamily } from '../../internal/core/ip.js'
 import { selectorMatches, type L2Advertisement, type PoolConfig } from '../../internal/core/pool-config.js'
 
 export interface IPAdvertisement {
@@ -44,12 +44,10 @@ export function indexPools(config: PoolConfig): PoolIndex {
 }
 
 /** The name of the pool holding ip, or null. */
-export function poolOf(ip: string, index: PoolIndex): string | null {
-  const parsed = parseIP(ip)
-  if (!parsed.ok) return null
-  const f = index.byFamily.get(parsed.value.family)
+export function poolOf(ip: CanonicalIP, index: PoolIndex): string | null {
+  const { family, value: v } = ipOf(ip)
+  const f = index.byFamily.get(family)
   if (!f) return null
-  const v = parsed.value.value
   // The last range starting at or before v.
   let lo = 0
   let hi = f.starts.length - 1
@@ -61,7 +59,7 @@ export function poolOf(ip: string, index: PoolIndex): string | null {
   return at >= 0 && v <= (f.ends[at] ?? -1n) ? (f.pools[at] ?? null) : null
 }
 
-export function advertisementOf(ip: string, index: PoolIndex): IPAdvertisement | null {
+export function advertisementOf(ip: CanonicalIP, index: PoolIndex): IPAdvertisement | null {
   const pool = poolOf(ip, index)
   if (pool === null) return null
   if (index.l2Advertisements.length === 0) return { pool, rules: [EVERYWHERE] }

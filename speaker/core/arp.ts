@@ -15,7 +15,7 @@ import {
   ZERO_MAC,
   checkMac,
 } from './ethernet.js'
-import { canonicalIP } from '../../internal/core/ip.js'
+import type { CanonicalIP } from '../../internal/core/ip.js'
 
 export const ARP_HTYPE_ETHERNET = 1
 export const ARP_OP_REQUEST = 1
@@ -35,7 +35,7 @@ export interface ArpPacket {
   op: ArpOp
   /** Sender hardware address (6 bytes). */
   sha: Buffer
-  /** Sender protocol address, dotted quad. */
+  /** Sender protocol address, dotted quad (canonical when decoded). */
   spa: string
   tha: Buffer
   tpa: string
@@ -75,9 +75,12 @@ export function checkArpFrame(frame: Buffer): ArpOp {
   return op
 }
 
-/** Dotted quad of the 4 bytes at `offset`. */
-export function ipv4At(buf: Buffer, offset: number): string {
-  return `${buf[offset]}.${buf[offset + 1]}.${buf[offset + 2]}.${buf[offset + 3]}`
+/**
+ * Dotted quad of the 4 bytes at `offset`: canonical by construction (decimal octets, no leading zeros), so
+ * an address read off the wire compares equal to the same address from a Service's status.
+ */
+export function ipv4At(buf: Buffer, offset: number): CanonicalIP {
+  return `${buf[offset]}.${buf[offset + 1]}.${buf[offset + 2]}.${buf[offset + 3]}` as CanonicalIP
 }
 
 /** Parses a dotted-quad IPv4 address into `out` at `offset`; throws PacketError('BAD_ADDRESS'). */
@@ -92,11 +95,6 @@ export function writeIpv4(ip: string, out: Buffer, offset: number): void {
     }
     out[offset + i] = Number(p)
   }
-}
-
-/** The canonical dotted quad for `ip`, or undefined when it is not an IPv4 address (IPv6 included). */
-export function canonicalIpv4(ip: string): string | undefined {
-  return ip.includes(':') ? undefined : (canonicalIP(ip) ?? undefined)
 }
 
 /** Decodes a whole ARP frame into fresh values (the MACs are copies, not views). Throws PacketError. */

@@ -2,12 +2,13 @@
 // drops what the speaker would drop anyway before it is copied to user space. The C addon only passes the
 // bytes through. Opcodes from include/uapi/linux/bpf_common.h.
 import { endianness } from 'node:os'
-import { ETHERTYPE_ARP, ETHERTYPE_IPV4, ETHERTYPE_IPV6 } from './ethernet.js'
-import { ARP_HTYPE_ETHERNET, ARP_OP_REPLY, ARP_OP_REQUEST, OFF_OP, OFF_SPA, OFF_TPA, writeIpv4 } from './arp.js'
+import { ipOf, type CanonicalIP, type IPFamily } from '../../internal/core/ip.js'
+import { ETHERTYPE_ARP, ETHERTYPE_IPV4, ETHERTYPE_IPV6, PacketError } from './ethernet.js'
+import { ARP_HTYPE_ETHERNET, ARP_OP_REPLY, ARP_OP_REQUEST, OFF_OP, OFF_SPA, OFF_TPA } from './arp.js'
 import {
   ICMPV6_NEIGHBOR_ADVERTISEMENT, ICMPV6_NEIGHBOR_SOLICITATION, NDP_HOP_LIMIT, OFF_ICMP_TYPE, OFF_NEXT_HEADER, OFF_SRC, OFF_TARGET,
 } from './ndp.js'
-import { IPPROTO_ICMPV6, ipv6Bytes } from './ipv6.js'
+import { IPPROTO_ICMPV6 } from './ipv6.js'
 
 export const BPF_LD_W_ABS = 0x20 // A <- u32 at k
 export const BPF_LD_H_ABS = 0x28 // A <- u16 at k
@@ -94,12 +95,16 @@ const ARP_HEADER_CHECKS: readonly BpfCheck[] = [
  */
 export const ARP_FILTER_MAX_IPS = 1000
 
+/** The value of a canonical address of `family` (read, not parsed: ip.ts ipOf); throws PacketError('BAD_ADDRESS'). */
+function valueOf(ip: CanonicalIP, family: IPFamily): bigint {
+  const v = ipOf(ip)
+  if (v.family !== family) throw new PacketError('BAD_ADDRESS', `'${ip}' is not an ${family} address`)
+  return v.value
+}
+
 /** The IPv4 address as the u32 a BPF_W load of its 4 bytes yields (network order). */
-function ipv4Word(ip: number | string): number {
-  if (typeof ip === 'number') return ip >>> 0
-  const b = Buffer.alloc(4)
-  writeIpv4(ip, b, 0)
-  return b.readUInt32BE(0)
+function ipv4Word(ip: number | CanonicalIP): number {
+  return typeof ip === 'number' ? ip >>> 0 : Number(valueOf(ip, 'IPv4'))
 }
 
 /** `ld w [offset]`, then per word `jeq word, 0, 1; ret ACCEPT`: every jump is one instruction long. */
@@ -113,8 +118,8 @@ function wordList(offset: number, words: readonly number[]): BpfInsn[] {
 }
 
 /**
- * arpFilter() narrowed to the frames the responder acts on for `ips` (dotted quads, or u32 in network
- * order): a request whose target (TPA, offset 38) is one of them (to answer it), and a request or reply
+ * arpFilter() narrowed to the frames the responder acts on for `ips` (canonical dotted quads, or u32 in
+ * network order): a request whose target (TPA, offset 38) is one of them (to answer it), and a request or reply
  * whose sender (SPA, offset 28) is one of them (another host using the address: a conflict, RFC 5227
  * §2.4, or during a probe the answer that the address is taken, §2.1.1). Requests between other hosts, an
  * ARP flood for other addresses included, are dropped in the kernel and cost no user-space CPU; so are
@@ -129,8 +134,8 @@ function wordList(offset: number, words: readonly number[]): BpfInsn[] {
  * are 8 bits; a shared accept at the end would be out of reach past ~127 IPs). Linear in the number of
  * IPs; fine up to ARP_FILTER_MAX_IPS, above which it is arpFilter().
  */
-export function arpFilterFor(ips: readonly number[] | readonly string[]): BpfInsn[] {
-  const words = [...new Set<number>((ips as ReadonlyArray<number | string>).map(ipv4Word))].sort((a, b) => a - b)
+export function arpFilterFor(ips: readonly number[] | readonly CanonicalIP[]): BpfInsn[] {
+  const words = [...new Set<number>((ips as ReadonlyArray<number | CanonicalIP>).map(ipv4Word))].sort((a, b) => a - b)
   if (words.length > ARP_FILTER_MAX_IPS) return arpFilter()
   if (words.length === 0) return [{ code: BPF_RET_K, jt: 0, jf: 0, k: 0 }]
   const targets = wordList(OFF_TPA, words)
@@ -224,8 +229,9 @@ function addressList(offset: number, keys: readonly string[]): BpfInsn[] {
  * field). Same rules as arpFilterFor: sorted and deduplicated, nothing accepted with no addresses, the
  * unnarrowed program above NDP_FILTER_MAX_IPS.
  */
-export function ndpFilterFor(ips: readonly string[]): BpfInsn[] {
-  const keys = [...new Set(ips.map(ip => ipv6Bytes(ip).toString('hex')))].sort()
+export function ndpFilterFor(ips: readonly CanonicalIP[]): BpfInsn[] {
+  // 32 hex digits: the 16 bytes in network order, and a sort key.
+  const keys = [...new Set(ips.map(ip => valueOf(ip, 'IPv6').toString(16).padStart(32, '0')))].sort()
   if (keys.length > NDP_FILTER_MAX_IPS) return ndpFilter()
   if (keys.length === 0) return [{ code: BPF_RET_K, jt: 0, jf: 0, k: 0 }]
   const program = headerChecks(NDP_HEADER_CHECKS)

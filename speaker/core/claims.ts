@@ -5,19 +5,18 @@
 // slows failover. The Service carries the state because every speaker already watches Services and the
 // state belongs to the Service's IPs: it goes when the Service goes, and an IP the Service loses drops out
 // of it (a later owner of the same IP probes again). MetalLB has no such state (it never probes).
-import { canonicalIP } from '../../internal/core/ip.js'
+import type { CanonicalIP } from '../../internal/core/ip.js'
 import { ADDRESS_IN_USE, ANNOUNCED_IPS, addressesInUse, announcedIPs } from '../../internal/core/annotations.js'
 
 /** What a probe found for one IP on one interface. */
 export type ProbeOutcome =
-  | { readonly ip: string; readonly interface: string; readonly result: 'free' }
+  | { readonly ip: CanonicalIP; readonly interface: string; readonly result: 'free' }
   /** `mac`: the other host's, 'aa:bb:cc:dd:ee:ff'. */
-  | { readonly ip: string; readonly interface: string; readonly result: 'in-use'; readonly mac: string }
+  | { readonly ip: CanonicalIP; readonly interface: string; readonly result: 'in-use'; readonly mac: string }
 
 /** Whether `ip` must be probed before this node announces it for the Service: no node of ours announced it. */
-export function needsProbe(ip: string, annotations: Readonly<Record<string, string>>): boolean {
-  const c = canonicalIP(ip)
-  return c !== null && !announcedIPs(annotations).has(c)
+export function needsProbe(ip: CanonicalIP, annotations: Readonly<Record<string, string>>): boolean {
+  return !announcedIPs(annotations).has(ip)
 }
 
 /**
@@ -29,12 +28,12 @@ export function needsProbe(ip: string, annotations: Readonly<Record<string, stri
  */
 export function claimPatch(
   annotations: Readonly<Record<string, string>>,
-  ingressIPs: readonly string[],
+  ingressIPs: readonly CanonicalIP[],
   outcome: ProbeOutcome,
 ): Record<string, string | null> | null {
-  const has = new Set(ingressIPs.map(ip => canonicalIP(ip)).filter((ip): ip is string => ip !== null))
-  const ip = canonicalIP(outcome.ip)
-  if (ip === null || !has.has(ip)) return null
+  const has = new Set(ingressIPs)
+  const ip = outcome.ip
+  if (!has.has(ip)) return null
   const announced = new Set([...announcedIPs(annotations)].filter(a => has.has(a)))
   const inUse = new Map([...addressesInUse(annotations)].filter(([a]) => has.has(a)))
   if (outcome.result === 'free') {

@@ -4,18 +4,19 @@
 // Services with their endpoints. Every speaker computes the same answer from the same view, so exactly one
 // node claims each IP without any coordination traffic.
 import { createHash } from 'node:crypto'
-import { canonicalIP } from '../../internal/core/ip.js'
+import type { CanonicalIP } from '../../internal/core/ip.js'
 import type { ServiceView, EndpointSliceView } from '../../internal/core/views.js'
 
-function rank(node: string, ip: string): string {
+function rank(node: string, ip: CanonicalIP): string {
   return createHash('sha256').update(`${node}#${ip}`).digest('hex')
 }
 
 /**
  * MetalLB's layer-2 rule: among the candidates, the node with the smallest sha256(node + "#" + ip) wins.
  * Hashing the IP (not the Service) keeps Services that share an IP on one node, and spreads IPs over nodes.
+ * The canonical text is hashed, so two Services sharing an IPv6 address written differently agree.
  */
-export function announcingNode(ip: string, candidates: Iterable<string>): string | null {
+export function announcingNode(ip: CanonicalIP, candidates: Iterable<string>): string | null {
   let best: string | null = null
   let bestRank = ''
   for (const node of candidates) {
@@ -32,8 +33,8 @@ export type NoAnnounceReason = 'noIngressIP' | 'noReadyEndpoints' | 'noLiveCandi
 
 export interface ServiceAnnouncement {
   readonly key: string
-  /** Winner per ingress IP (canonical text), in the Service's status order. Empty when `reason` is set. */
-  readonly winners: ReadonlyMap<string, string>
+  /** Winner per ingress IP, in the Service's status order. Empty when `reason` is set. */
+  readonly winners: ReadonlyMap<CanonicalIP, string>
   readonly reason: NoAnnounceReason | null
 }
 
@@ -70,15 +71,13 @@ export function electService(
   svc: ServiceView,
   slices: readonly EndpointSliceView[],
   live: ReadonlySet<string>,
-  mayAnnounce: (ip: string, node: string) => boolean = () => true,
+  mayAnnounce: (ip: CanonicalIP, node: string) => boolean = () => true,
 ): ServiceAnnouncement {
   if (svc.ingressIPs.length === 0) return { key: svc.key, winners: new Map(), reason: 'noIngressIP' }
   const { candidates, reason } = candidateNodes(svc, slices, live)
   if (reason) return { key: svc.key, winners: new Map(), reason }
-  const winners = new Map<string, string>()
-  for (const written of svc.ingressIPs) {
-    // Hash the canonical form: two Services sharing an IPv6 address written differently must agree.
-    const ip = canonicalIP(written) ?? written
+  const winners = new Map<CanonicalIP, string>()
+  for (const ip of svc.ingressIPs) {
     const w = announcingNode(ip, candidates.filter(n => mayAnnounce(ip, n)))
     if (w !== null) winners.set(ip, w)
   }
@@ -86,6 +85,6 @@ export function electService(
 }
 
 /** MetalLB's name for the question each speaker asks: is this node the one to announce this IP? */
-export function shouldAnnounce(myNode: string, ip: string, announcement: ServiceAnnouncement): boolean {
+export function shouldAnnounce(myNode: string, ip: CanonicalIP, announcement: ServiceAnnouncement): boolean {
   return announcement.winners.get(ip) === myNode
 }

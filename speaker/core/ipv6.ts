@@ -1,7 +1,7 @@
 // IPv6 pieces the NDP codec needs: addresses as 16 bytes in a frame, their canonical text, the multicast
 // mappings of RFC 4291 §2.7.1 and RFC 2464 §7, and the ICMPv6 checksum over the pseudo-header (RFC 8200
 // §8.1, RFC 4443 §2.3). Bad input raises ethernet.ts's PacketError, the one codec error of speaker/core.
-import { canonicalIP, joinIpv6Groups, parseIP } from '../../internal/core/ip.js'
+import { joinIpv6Groups, parseIP, type CanonicalIP } from '../../internal/core/ip.js'
 import { PacketError } from './ethernet.js'
 
 export const IPV6_ALEN = 16
@@ -14,7 +14,7 @@ export const IPPROTO_ICMPV6 = 58
  * formatValue is), so that addresses read off the wire compare equal to the announced set. Built from the
  * bytes without a bigint: this runs for every solicitation received.
  */
-export function ipv6At(buf: Buffer, offset: number): string {
+export function ipv6At(buf: Buffer, offset: number): CanonicalIP {
   const groups: string[] = []
   for (let i = 0; i < 8; i++) groups.push((((buf[offset + 2 * i] ?? 0) << 8) | (buf[offset + 2 * i + 1] ?? 0)).toString(16))
   return joinIpv6Groups(groups)
@@ -36,11 +36,6 @@ export function ipv6Bytes(ip: string): Buffer {
   const out = Buffer.alloc(IPV6_ALEN)
   writeIpv6(ip, out, 0)
   return out
-}
-
-/** The canonical (RFC 5952) text of an IPv6 address, or undefined when `ip` is not one (IPv4 included). */
-export function canonicalIpv6(ip: string): string | undefined {
-  return ip.includes(':') ? (canonicalIP(ip) ?? undefined) : undefined
 }
 
 export function isMulticastAt(buf: Buffer, offset: number): boolean {
@@ -65,7 +60,7 @@ export function isSolicitedNodeFor(buf: Buffer, offset: number, target: number):
 }
 
 /** RFC 4291 §2.7.1: ff02::1:ff00:0/104 plus the low 24 bits of `ip`. Throws PacketError('BAD_ADDRESS'). */
-export function solicitedNodeAddress(ip: string): string {
+export function solicitedNodeAddress(ip: string): CanonicalIP {
   const b = ipv6Bytes(ip)
   const sn = Buffer.from([0xff, 0x02, 0, 0, 0, 0, 0, 0, 0, 0, 0, 1, 0xff, b[13] ?? 0, b[14] ?? 0, b[15] ?? 0])
   return ipv6At(sn, 0)

@@ -2,14 +2,15 @@
 // received frame, and what it decides from: one definition for both protocols, which the responder shell
 // (speaker/layer2-responder.ts) acts on. Each protocol brings only its own drop reasons.
 import type { PacketError } from './ethernet.js'
+import type { CanonicalIP } from '../../internal/core/ip.js'
 
 export type Layer2Decision<Reason extends string> =
   /** An answer to send: the frame, for the announced `ip` asked for. */
-  | { kind: 'reply'; ip: string; frame: Buffer }
+  | { kind: 'reply'; ip: CanonicalIP; frame: Buffer }
   /** Another host (MAC `from`) announced or uses `ip`, which this node announces (RFC 5227 §2.4). */
-  | { kind: 'conflict'; ip: string; from: Buffer }
+  | { kind: 'conflict'; ip: CanonicalIP; from: Buffer }
   /** Another host (MAC `from`) uses `ip`, which this node is probing for (RFC 5227 §2.1.1, RFC 4862 §5.4.4). */
-  | { kind: 'in-use'; ip: string; from: Buffer }
+  | { kind: 'in-use'; ip: CanonicalIP; from: Buffer }
   /** Not answered, for a reason the shell counts; a malformed frame carries the codec's error. */
   | { kind: 'drop'; reason: Reason; error?: PacketError }
 

@@ -5,6 +5,7 @@
 import type { Logger } from 'pino'
 import type { Clock, TimerHandle } from '../core/clock.js'
 import { isInterfaceGoneError, isReceiveStoppedError, type FrameLink, type OpenLink } from './packet-link.js'
+import type { CanonicalIP } from '../../internal/core/ip.js'
 
 /** How long to wait before reopening a lost link: doubling from `initialMs`, capped at `maxMs`. */
 export interface ReopenBackoff {
@@ -26,9 +27,9 @@ export interface LinkHolderOptions<L extends FrameLink> {
    * The kernel filter passing only what may be answered for `ips` (sorted); none: the link keeps the filter
    * it was opened with, which must pass everything this one ever would.
    */
-  filterFor?: ((ips: readonly string[]) => Buffer) | undefined
+  filterFor?: ((ips: readonly CanonicalIP[]) => Buffer) | undefined
   /** The addresses the filter must let in now, sorted. */
-  watched(): string[]
+  watched(): CanonicalIP[]
   /** What receives `link`'s frames; called only while `link` is the current one. */
   receiver(link: L): (frame: Buffer) => void
   /** `link` is current, filtered and subscribed: join, announce and probe on it. */
@@ -140,7 +141,7 @@ export class LinkHolder<L extends FrameLink> {
    * one step (the kernel swaps the socket's filter pointer), so no frame ever meets an unfiltered socket.
    * False when attaching failed (logged).
    */
-  #filter(link: L, ips: readonly string[]): boolean {
+  #filter(link: L, ips: readonly CanonicalIP[]): boolean {
     const filterFor = this.#opts.filterFor
     if (filterFor === undefined) return true
     try {

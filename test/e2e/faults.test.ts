@@ -31,6 +31,7 @@ import { analyseArpWatch, describeIpWatch, startArpWatch, type IpWatch } from '.
 import type { ApiServerKind } from '../lab/real-apiserver.js'
 import { envtestAssets } from '../lib/envtest.js'
 import { announcingNode } from '../../speaker/core/election.js'
+import { ip as canonical } from '../lib/canonical-ip.js'
 
 const repoRoot = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '..', '..')
 const SERVICES = ['ingress', 'fault-b', 'fault-c']
@@ -109,7 +110,7 @@ async function matrix(t: Test, apiserver: ApiServerKind): Promise<void> {
       t.ok((w?.answered ?? 0) >= 0.9 * (w?.requests ?? 0), `${ip}: answered throughout (${w?.answered}/${w?.requests}; ${Math.round(w?.longestGapMs ?? 0)} ms longest gap)`)
     }
     const victim = await soleAnswerer(lab, ip0)
-    const heir = announcingNode(ip0, nodeNames.filter(n => n !== victim)) ?? ''
+    const heir = announcingNode(canonical(ip0), nodeNames.filter(n => n !== victim)) ?? ''
     const k = await row(t, lab, [ip0], `SIGKILL of ${victim} during an outage`, () => faults.apiServerAway(), () => faults.heal(), 8000, async () => {
       await sleep(3000)
       lab.killSpeaker(victim)
@@ -120,7 +121,7 @@ async function matrix(t: Test, apiserver: ApiServerKind): Promise<void> {
 
   await t.test('(b) one node cut from the API server: it stands by and its IPs move to nodes that see the cluster', async t => {
     const owner = await soleAnswerer(lab, ip0)
-    const heir = announcingNode(ip0, nodeNames.filter(n => n !== owner)) ?? ''
+    const heir = announcingNode(canonical(ip0), nodeNames.filter(n => n !== owner)) ?? ''
     const r = await row(t, lab, ips, `${owner} cut from the API server`, () => faults.cutFromApiServer(owner), () => faults.heal(), 9000)
     const owners = ownersOf(r, ip0)
     t.equal(owners[1], macOf(heir), `${ip0} moved from ${owner} to ${heir} while ${owner} could not reach the API server (${owners.join(' -> ')})`)
@@ -129,14 +130,14 @@ async function matrix(t: Test, apiserver: ApiServerKind): Promise<void> {
 
   await t.test('(c) one node cut from the LAN but reaching the API server: its IPs move to nodes the client reaches', async t => {
     const owner = await soleAnswerer(lab, ip0)
-    const heir = announcingNode(ip0, nodeNames.filter(n => n !== owner)) ?? ''
+    const heir = announcingNode(canonical(ip0), nodeNames.filter(n => n !== owner)) ?? ''
     const r = await row(t, lab, ips, `${owner} cut from the LAN`, () => faults.cutFromLan(owner), () => faults.heal(), 6000)
     t.equal(ownersOf(r, ip0)[1], macOf(heir), `${ip0} moved to ${heir}, though ${owner} kept renewing its Lease`)
   })
 
   await t.test('(d) one node isolated from both: its IPs move', async t => {
     const owner = await soleAnswerer(lab, ip0)
-    const heir = announcingNode(ip0, nodeNames.filter(n => n !== owner)) ?? ''
+    const heir = announcingNode(canonical(ip0), nodeNames.filter(n => n !== owner)) ?? ''
     const r = await row(t, lab, ips, `${owner} isolated`, () => faults.isolate(owner), () => faults.heal(), 6000)
     t.equal(ownersOf(r, ip0)[1], macOf(heir), `${ip0} moved to ${heir}`)
   })
@@ -157,7 +158,7 @@ async function matrix(t: Test, apiserver: ApiServerKind): Promise<void> {
       }
     }, async () => undefined, 0)
     const preferred = await soleAnswerer(lab, ip0)
-    const next = announcingNode(ip0, nodeNames.filter(n => n !== preferred)) ?? ''
+    const next = announcingNode(canonical(ip0), nodeNames.filter(n => n !== preferred)) ?? ''
     const k = await row(t, lab, [ip0], `${preferred} killed while ${next} restarts`, async () => {
       await lab.stopSpeaker(next)
       await lab.startSpeaker(next, {}, { ready: false })

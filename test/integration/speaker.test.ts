@@ -11,6 +11,7 @@ import { CoordinationV1Api, CoreV1Api, DiscoveryV1Api, V1MicroTime } from '@kube
 import { Speaker } from '../../speaker/speaker.js'
 import { eachApiServer, RecordingAnnouncer, waitFor, type TestCluster } from '../lib/cluster.js'
 import { announcingNode } from '../../speaker/core/election.js'
+import { ip as canonical } from '../lib/canonical-ip.js'
 import { MetricsRegistry } from '../../internal/observe/metrics.js'
 import { mergePatch } from '../../internal/kube/kube-client.js'
 import type { OwnStatus, PeerHeartbeatSource } from '../../speaker/peer-heartbeat.js'
@@ -73,7 +74,7 @@ eachApiServer(t, 'speakers elect one announcer per IP and hand over', async (t, 
   t.same(announcing(), [], 'no ready endpoint: nobody announces')
 
   await readyEndpointSlice(cluster, 'web')
-  const first = announcingNode(IP, NODES)
+  const first = announcingNode(canonical(IP), NODES)
   await waitFor('one announcer', () => announcing().length === 1)
   t.same(announcing(), [first], 'exactly the elected node announces')
   await waitFor('event', async () => (await assignedEvents()).length === 1)
@@ -89,7 +90,7 @@ eachApiServer(t, 'speakers elect one announcer per IP and hand over', async (t, 
 
   // The announcing node goes NotReady: the IP moves to the next in the hash order, exactly one again.
   await core.patchNodeStatus({ name: first ?? '', body: { status: ready('False') } }, mergePatch())
-  const second = announcingNode(IP, NODES.filter(n => n !== first))
+  const second = announcingNode(canonical(IP), NODES.filter(n => n !== first))
   await waitFor('handover', () => announcing().length === 1 && announcing()[0] === second)
   await waitFor('second event', async () => (await assignedEvents()).length === 2)
   t.ok((await assignedEvents()).includes(`announcing from node ${second}`), 'the new node records nodeAssigned')
@@ -104,7 +105,7 @@ eachApiServer(t, 'speakers elect one announcer per IP and hand over', async (t, 
   await settled()
   t.same(who('192.0.2.77'), [], 'an IP outside every pool is not announced')
   const liveNow = NODES.filter(x => x !== first)
-  const edge = liveNow.find(n => n !== announcingNode('192.0.2.250', liveNow)) ?? ''
+  const edge = liveNow.find(n => n !== announcingNode(canonical('192.0.2.250'), liveNow)) ?? ''
   await core.patchNode({ name: edge, body: { metadata: { labels: { edge: 'true' } } } }, mergePatch())
   await expose(cluster, 'edge', '192.0.2.250')
   await waitFor('edge announce', () => who('192.0.2.250').length === 1)
@@ -120,15 +121,15 @@ eachApiServer(t, 'per-node Leases: a node without a live speaker is passed over;
 
   // l2lb-node4 is Ready but runs no speaker: it is never elected, even for an IP whose hash it would win.
   const ips = ['192.0.2.241', '192.0.2.242', '192.0.2.243', '192.0.2.244', '192.0.2.245', '192.0.2.246', '192.0.2.247']
-  const node4IP = ips.find(ip => announcingNode(ip, all) === 'l2lb-node4') ?? ''
+  const node4IP = ips.find(ip => announcingNode(canonical(ip), all) === 'l2lb-node4') ?? ''
   t.not(node4IP, '', 'some IP hashes to node4')
   await expose(cluster, 'orphan', node4IP)
   await waitFor('node4 IP announced by a live speaker', () => who(node4IP).length === 1)
-  t.same(who(node4IP), [announcingNode(node4IP, NODES)], 'the winner among nodes with a live speaker')
+  t.same(who(node4IP), [announcingNode(canonical(node4IP), NODES)], 'the winner among nodes with a live speaker')
 
   // A speaker SIGKILLed right after a renewal: its Lease stays fresh for one duration, then runs out. Its IPs
   // move then, and not before (the frozen Lease below is node4's last renewal).
-  const lateIP = ips.find(ip => ip !== node4IP && announcingNode(ip, all) === 'l2lb-node4') ?? ''
+  const lateIP = ips.find(ip => ip !== node4IP && announcingNode(canonical(ip), all) === 'l2lb-node4') ?? ''
   t.not(lateIP, '', 'a second IP hashes to node4')
   await coordination.createNamespacedLease({ namespace: 'l2lb-system', body: {
     metadata: { name: 'l2lb-speaker-l2lb-node4', labels: { 'app.kubernetes.io/name': 'l2lb', 'app.kubernetes.io/component': 'speaker' } },
@@ -137,17 +138,17 @@ eachApiServer(t, 'per-node Leases: a node without a live speaker is passed over;
   const frozenAt = Date.now()
   await expose(cluster, 'killed', lateIP)
   await waitFor('a live speaker takes over once the Lease runs out', () => who(lateIP).length === 1, 8000)
-  t.same(who(lateIP), [announcingNode(lateIP, NODES)])
+  t.same(who(lateIP), [announcingNode(canonical(lateIP), NODES)])
   t.ok(Date.now() - frozenAt >= 900, `not before the 1 s Lease ran out (${Date.now() - frozenAt} ms)`)
 
   const victimIP = '192.0.2.240'
   await expose(cluster, 'web', victimIP)
-  const victim = announcingNode(victimIP, NODES) ?? ''
+  const victim = announcingNode(canonical(victimIP), NODES) ?? ''
   await waitFor('victim announces', () => who(victimIP).length === 1)
   t.same(who(victimIP), [victim])
   // A graceful stop (SIGTERM) withdraws and deletes the Lease: the next node takes over without waiting for
   // the Lease to run out.
-  const heir = announcingNode(victimIP, NODES.filter(n => n !== victim)) ?? ''
+  const heir = announcingNode(canonical(victimIP), NODES.filter(n => n !== victim)) ?? ''
   const victimSpeaker = speakers.get(victim)
   speakers.delete(victim)
   await victimSpeaker?.close()
@@ -274,7 +275,7 @@ eachApiServer(t, 'peer heartbeats: a node whose heartbeats stop is passed over l
   // l2lb-node4 stands for a speaker about to be SIGKILLed: a Lease renewed now (30 s), heartbeats on the LAN,
   // no announcer of its own here. It wins the hash for ip among all four nodes.
   const all = [...NODES, 'l2lb-node4']
-  const ip = ['192.0.2.241', '192.0.2.242', '192.0.2.243', '192.0.2.244', '192.0.2.245', '192.0.2.246'].find(a => announcingNode(a, all) === 'l2lb-node4') ?? ''
+  const ip = ['192.0.2.241', '192.0.2.242', '192.0.2.243', '192.0.2.244', '192.0.2.245', '192.0.2.246'].find(a => announcingNode(canonical(a), all) === 'l2lb-node4') ?? ''
   t.not(ip, '', 'some IP hashes to node4')
   await coordination.createNamespacedLease({ namespace: 'l2lb-system', body: {
     metadata: { name: 'l2lb-speaker-l2lb-node4', labels: { 'app.kubernetes.io/name': 'l2lb', 'app.kubernetes.io/component': 'speaker' } },
@@ -284,7 +285,7 @@ eachApiServer(t, 'peer heartbeats: a node whose heartbeats stop is passed over l
   await expose(cluster, 'web', ip)
   await new Promise(r => setTimeout(r, 500))
   t.same(who(ip), [], 'while node4 is heard and its Lease is fresh, it is the owner: no other node announces')
-  const heir = announcingNode(ip, NODES) ?? ''
+  const heir = announcingNode(canonical(ip), NODES) ?? ''
   lan.silence('l2lb-node4') // SIGKILL: no more heartbeats, no more renewals
   await waitFor('a live node takes over', () => who(ip).length === 1, 5000)
   t.same(who(ip), [heir], `${heir} took ${ip} over within 5 s of node4 falling silent, though node4's Lease had 30 s left`)
@@ -296,12 +297,12 @@ eachApiServer(t, 'a node whose heartbeats stop going out while it renews its Lea
   const { who } = await speakerCluster(t, cluster, 2, lan) // renewed every 0.5 s
   const ip = '192.0.2.240'
   await expose(cluster, 'web', ip)
-  const owner = announcingNode(ip, NODES) ?? ''
+  const owner = announcingNode(canonical(ip), NODES) ?? ''
   await waitFor('the owner announces', () => who(ip).length === 1 && who(ip)[0] === owner)
   // Its sends stop (a broken NIC queue, a lost socket): peers that hear each other pass it over, whatever its
   // Lease says, and it knows its own sends failed, so it does not keep answering beside the heir.
   lan.silence(owner)
-  const heir = announcingNode(ip, NODES.filter(n => n !== owner)) ?? ''
+  const heir = announcingNode(canonical(ip), NODES.filter(n => n !== owner)) ?? ''
   await waitFor('the heir announces alone', () => who(ip).length === 1 && who(ip)[0] === heir, 5000)
   await new Promise(r => setTimeout(r, 1500))
   t.same(who(ip), [heir], `${heir} announces alone, through the owner's Lease renewals: never two announcers for long`)

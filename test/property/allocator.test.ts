@@ -8,13 +8,14 @@ import t from 'tap'
 import fc from 'fast-check'
 import { Allocator } from '../../controller/core/allocator.js'
 import { WaitingServices } from '../../controller/core/waiting-services.js'
-import { canonicalIP, isBuggyIPv4, parseCIDR, parseIP, parseRange } from '../../internal/core/ip.js'
+import { isBuggyIPv4, parseCIDR, parseIP, parseRange } from '../../internal/core/ip.js'
 import { parsePoolConfig, type PoolConfig } from '../../internal/core/pool-config.js'
 import { indexPools, poolOf } from '../../speaker/core/advertisement.js'
 import { applyConfig, reconcileService, type ReconcileResult, type ServiceWriter, type WriteOutcome } from '../../controller/core/reconcile.js'
 import { requestFromService } from '../../controller/core/allocation-request.js'
 import type { ServiceView } from '../../internal/core/views.js'
 import { svc as makeService } from '../unit/allocator-fixtures.js'
+import { ip as canonical, ips as canonicalIPs } from '../lib/canonical-ip.js'
 
 // A small address universe so that Services collide, pools run out and edits bite.
 const BLOCKS = [
@@ -139,7 +140,7 @@ class Cluster implements ServiceWriter {
   async updateIngress(s: ServiceView, ips: readonly string[]): Promise<WriteOutcome> {
     const cur = this.services.get(s.key)
     if (cur === undefined) return 'notFound'
-    this.services.set(s.key, { ...cur, ingressIPs: [...ips] })
+    this.services.set(s.key, { ...cur, ingressIPs: canonicalIPs(...ips) }) // as views.ts reads the status back
     return 'ok'
   }
   async setAllocatedPool(s: ServiceView, pool: string | null): Promise<WriteOutcome> {
@@ -181,7 +182,7 @@ function stillValid(config: PoolConfig, s: ServiceView, ips: readonly string[], 
   for (const text of ips) {
     const p = parseIP(text)
     if (!p.ok) return false
-    const name = poolOf(text, indexPools(config))
+    const name = poolOf(canonical(text), indexPools(config))
     const pool = config.pools.find(pl => pl.name === name)
     if (pool === undefined) return false
     if (pool.avoidBuggyIPs && p.value.family === 'IPv4' && isBuggyIPv4(p.value.value)) return false
@@ -216,7 +217,7 @@ function check(cluster: Cluster, a: Allocator, config: PoolConfig | null): void 
       if (as !== null) throw new Error(`${s.key} is not ours but holds ${as.texts.join(',')}`)
       continue
     }
-    const status = s.ingressIPs.map(ip => canonicalIP(ip) ?? ip).join(',')
+    const status = s.ingressIPs.join(',')
     if (config !== null && status !== (as?.texts.join(',') ?? '')) {
       throw new Error(`${s.key}: status [${status}] but allocator [${as?.texts.join(',') ?? ''}]`)
     }
@@ -327,9 +328,9 @@ async function runSteps(steps: readonly Step[]): Promise<void> {
           const index = indexPools(config)
           // Of the addresses that stay valid one by one, those in the pool of the first: one pool per Service.
           const valid = was.slice(was.indexOf(':') + 1).split(',').filter(ip => stillValid(config as PoolConfig, s, [ip]))
-          const homeName = valid[0] === undefined ? null : poolOf(valid[0], index)
+          const homeName = valid[0] === undefined ? null : poolOf(canonical(valid[0]), index)
           const home = config.pools.find(pl => pl.name === homeName)
-          for (const ip of valid.filter(v => poolOf(v, index) === homeName)) {
+          for (const ip of valid.filter(v => poolOf(canonical(v), index) === homeName)) {
             const now = allocator.assignment(key)
             if (now?.texts.includes(ip) ?? false) continue
             const other = ip.includes(':') ? 'IPv4' : 'IPv6'

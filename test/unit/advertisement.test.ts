@@ -1,8 +1,9 @@
 import t from 'tap'
+import { ip as canonical } from '../lib/canonical-ip.js'
 import { parsePoolConfig, type PoolConfig } from '../../internal/core/pool-config.js'
 import { advertisementOf as advertisementIn, indexPools, interfacesFor, nodeMayAnnounce } from '../../speaker/core/advertisement.js'
 
-const advertisementOf = (ip: string, c: PoolConfig) => advertisementIn(ip, indexPools(c))
+const advertisementOf = (ip: string, c: PoolConfig) => advertisementIn(canonical(ip), indexPools(c))
 
 function config(text: string): PoolConfig {
   const r = parsePoolConfig(text)
@@ -27,7 +28,6 @@ t.test('without l2-advertisements every pool is announced everywhere', async t =
   t.equal(adv && interfacesFor(adv, {}), null, 'every eligible interface')
   t.equal(advertisementOf('2001:db8:0:1::f3', c)?.pool, 'b', 'IPv6 addresses are found too')
   t.equal(advertisementOf('192.0.2.9', c), null, 'outside every pool: never announced')
-  t.equal(advertisementOf('not-an-ip', c), null)
 })
 
 t.test('advertisements restrict pools, nodes and interfaces', async t => {
@@ -62,10 +62,10 @@ t.test('the pool index finds the pool of every address, in ranges sorted any way
   if (!parsed.ok) throw new Error(JSON.stringify(parsed.errors))
   const index = indexPools(parsed.config)
   let found = 0
-  for (let i = 0; i < 300; i++) if (advertisementIn(`198.18.${i >> 8}.${i & 255}`, index)?.pool === `p${i}`) found++
+  for (let i = 0; i < 300; i++) if (advertisementIn(canonical(`198.18.${i >> 8}.${i & 255}`), index)?.pool === `p${i}`) found++
   t.equal(found, 300, 'each /32 in its own pool')
-  t.equal(advertisementIn('198.18.1.44', index), null, 'just past the last range')
-  t.equal(advertisementIn('198.17.255.255', index), null, 'just before the first')
-  t.equal(advertisementIn('2001:db8:5::ff', index)?.pool, 'v6')
-  t.equal(advertisementIn('2001:db8:5::100', index), null)
+  t.equal(advertisementIn(canonical('198.18.1.44'), index), null, 'just past the last range')
+  t.equal(advertisementIn(canonical('198.17.255.255'), index), null, 'just before the first')
+  t.equal(advertisementIn(canonical('2001:db8:5::ff'), index)?.pool, 'v6')
+  t.equal(advertisementIn(canonical('2001:db8:5::100'), index), null)
 })

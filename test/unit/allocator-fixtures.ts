@@ -1,8 +1,12 @@
 // Shared fixtures for the allocator, sharing, reconcile and property tests.
 import type { ServiceView } from '../../internal/core/views.js'
 import { parsePoolConfig, type PoolConfig } from '../../internal/core/pool-config.js'
+import { ips } from '../lib/canonical-ip.js'
 
-export function svc(name: string, over: Partial<ServiceView> = {}): ServiceView {
+/** A view's fields, with the status IPs as text: canonicalised here, as views.ts does. */
+export type ServiceOverrides = Partial<Omit<ServiceView, 'ingressIPs'>> & { ingressIPs?: readonly string[] }
+
+export function svc(name: string, over: ServiceOverrides = {}): ServiceView {
   const namespace = over.namespace ?? 'default'
   return {
     key: `${namespace}/${name}`,
@@ -23,8 +27,9 @@ export function svc(name: string, over: Partial<ServiceView> = {}): ServiceView 
     ipFamilyPolicy: 'SingleStack',
     clusterIPs: [],
     ports: [{ name: 'http', protocol: 'TCP', port: 80 }],
-    ingressIPs: [],
+    badIngressIPs: [],
     ...over,
+    ingressIPs: ips(...(over.ingressIPs ?? [])),
   }
 }
 

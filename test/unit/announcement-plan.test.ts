@@ -6,13 +6,14 @@ import { indexPools } from '../../speaker/core/advertisement.js'
 import { parsePoolConfig } from '../../internal/core/pool-config.js'
 import { ANNOUNCED_IPS } from '../../internal/core/annotations.js'
 import type { EndpointSliceView, NodeView, ServiceView } from '../../internal/core/views.js'
+import { ip, ip as canonical, ips } from '../lib/canonical-ip.js'
 
-function svc(name: string, ips: string[], over: Partial<ServiceView> = {}): ServiceView {
+function svc(name: string, texts: string[], over: Partial<ServiceView> = {}): ServiceView {
   return {
     key: `default/${name}`, namespace: 'default', name, uid: `u-${name}`, resourceVersion: '1', creationTimestamp: '', type: 'LoadBalancer',
-    isLoadBalancer: true, loadBalancerClass: null, loadBalancerIP: null, annotations: { [ANNOUNCED_IPS]: ips.join(',') }, labels: {},
+    isLoadBalancer: true, loadBalancerClass: null, loadBalancerIP: null, annotations: { [ANNOUNCED_IPS]: texts.join(',') }, labels: {},
     selector: { app: name }, externalTrafficPolicy: 'Cluster', ipFamilies: ['IPv4'], ipFamilyPolicy: 'SingleStack',
-    clusterIPs: ['198.18.0.10'], ports: [{ name: '', protocol: 'TCP', port: 80 }], ingressIPs: ips, ...over,
+    clusterIPs: ['198.18.0.10'], ports: [{ name: '', protocol: 'TCP', port: 80 }], ingressIPs: ips(...texts), badIngressIPs: [], ...over,
   }
 }
 const node = (name: string, labels: Record<string, string> = {}): NodeView => ({ name, ready: true, labels, excludedFromLoadBalancers: false })
@@ -47,12 +48,12 @@ t.test('each IP goes to exactly one live node, the one the election names', asyn
     for (const ips of plan(me, { services }).mine.values()) for (const ip of ips) owners.set(ip, [...(owners.get(ip) ?? []), me])
   }
   for (const s of services) {
-    const ip = s.ingressIPs[0] ?? ''
+    const ip = s.ingressIPs[0] ?? canonical('0.0.0.0')
     t.same(owners.get(ip), [announcingNode(ip, NODES)], `${ip}: one owner, the election's`)
   }
-  const heir = announcingNode('192.0.2.240', ['n2', 'n3']) ?? ''
+  const heir = announcingNode(ip('192.0.2.240'), ['n2', 'n3']) ?? ''
   const without = plan(heir, { services, live: new Set(['n2', 'n3']) })
-  t.ok(without.mine.get('default/a')?.has('192.0.2.240'), 'n1 out of the live set: its IPs go to the next in the order')
+  t.ok(without.mine.get('default/a')?.has(ip('192.0.2.240')), 'n1 out of the live set: its IPs go to the next in the order')
 })
 
 t.test('nothing is announced without a pool config, outside every pool, for a Service of another class, or without a ready endpoint', async t => {
@@ -78,8 +79,8 @@ t.test('an advertisement limits the nodes and the interfaces', async t => {
 })
 
 t.test('an IP no node announced before is fresh (probed first); a known one is not', async t => {
-  const ip = '192.0.2.244'
-  const owner = announcingNode(ip, NODES) ?? ''
-  t.same([...plan(owner, { services: [svc('new', [ip], { annotations: {} })] }).fresh], [ip])
-  t.same([...plan(owner, { services: [svc('known', [ip])] }).fresh], [], 'in announced-ips: a takeover, no probe')
+  const text = '192.0.2.244'
+  const owner = announcingNode(ip(text), NODES) ?? ''
+  t.same([...plan(owner, { services: [svc('new', [text], { annotations: {} })] }).fresh], [text])
+  t.same([...plan(owner, { services: [svc('known', [text])] }).fresh], [], 'in announced-ips: a takeover, no probe')
 })

@@ -6,6 +6,7 @@ import t from 'tap'
 import { pino } from 'pino'
 import { AnnouncementTimers } from '../../speaker/announcement-timers.js'
 import { ManualClock } from '../lib/manual-clock.js'
+import { ip as canonical } from '../lib/canonical-ip.js'
 
 const log = pino({ level: 'silent' })
 const timing = { takeover: { intervalMs: 100, rounds: 3 }, defend: { quietMs: 50, maxWaitMs: 400, intervalMs: 1000 } }
@@ -29,7 +30,7 @@ t.test('the constructor arms nothing', async t => {
 t.test('a takeover: a round at once, then one per interval, three in all', async t => {
   const clock = new ManualClock(0)
   const { a, rounds } = timers(clock)
-  a.takeover('192.0.2.1')
+  a.takeover(canonical('192.0.2.1'))
   t.same(rounds, [[0, '192.0.2.1']], 'the first round synchronously')
   await clock.advance(1000)
   t.same(rounds, [[0, '192.0.2.1'], [100, '192.0.2.1'], [200, '192.0.2.1']])
@@ -39,14 +40,14 @@ t.test('a takeover: a round at once, then one per interval, three in all', async
 t.test('remove cancels the repeats of that IP only; close cancels all', async t => {
   const clock = new ManualClock(0)
   const { a, rounds } = timers(clock)
-  a.takeover('192.0.2.1')
-  a.takeover('192.0.2.2')
+  a.takeover(canonical('192.0.2.1'))
+  a.takeover(canonical('192.0.2.2'))
   await clock.advance(100)
-  a.remove('192.0.2.1')
+  a.remove(canonical('192.0.2.1'))
   await clock.advance(1000)
   t.same(rounds.filter(r => r[1] === '192.0.2.1').map(r => r[0]), [0, 100])
   t.same(rounds.filter(r => r[1] === '192.0.2.2').map(r => r[0]), [0, 100, 200])
-  a.takeover('192.0.2.3')
+  a.takeover(canonical('192.0.2.3'))
   a.close()
   t.equal(clock.pending, 0)
 })
@@ -55,14 +56,14 @@ t.test('a lost link stops the takeover; the next takeover starts over', async t 
   const clock = new ManualClock(0)
   const up = { link: true }
   const { a, rounds } = timers(clock, up)
-  a.takeover('192.0.2.1')
+  a.takeover(canonical('192.0.2.1'))
   await clock.advance(50)
   up.link = false
   a.linkLost()
   await clock.advance(1000)
   t.same(rounds.map(r => r[0]), [0], 'no repeats without a link')
   up.link = true
-  a.takeover('192.0.2.1')
+  a.takeover(canonical('192.0.2.1'))
   await clock.advance(1000)
   t.same(rounds.map(r => r[0]), [0, 1050, 1150, 1250])
 })
@@ -70,17 +71,17 @@ t.test('a lost link stops the takeover; the next takeover starts over', async t 
 t.test('defence: answered once the other host is quiet, at most once per defend interval', async t => {
   const clock = new ManualClock(0)
   const { a, rounds } = timers(clock)
-  a.takeover('192.0.2.1')
+  a.takeover(canonical('192.0.2.1'))
   await clock.advance(1000)
   rounds.length = 0
-  a.defend('192.0.2.1', Buffer.from('020000000063', 'hex'))
+  a.defend(canonical('192.0.2.1'), Buffer.from('020000000063', 'hex'))
   await clock.advance(30)
-  a.defend('192.0.2.1', Buffer.from('020000000063', 'hex'))
+  a.defend(canonical('192.0.2.1'), Buffer.from('020000000063', 'hex'))
   await clock.advance(49)
   t.same(rounds, [], 'not while the other host is still announcing')
   await clock.advance(1)
   t.same(rounds, [[1080, '192.0.2.1']], 'quietMs after its last announcement')
-  a.defend('192.0.2.1', Buffer.from('020000000063', 'hex'))
+  a.defend(canonical('192.0.2.1'), Buffer.from('020000000063', 'hex'))
   await clock.advance(5000)
   t.same(rounds, [[1080, '192.0.2.1'], [2080, '192.0.2.1']], 'the next answer a defend interval after the last')
 })

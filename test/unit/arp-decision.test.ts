@@ -1,4 +1,5 @@
 import t from 'tap'
+import { ips, ips as canonicalIPs } from '../lib/canonical-ip.js'
 import fc from 'fast-check'
 import { BROADCAST_MAC, ZERO_MAC, parseMac } from '../../speaker/core/ethernet.js'
 import {
@@ -177,7 +178,7 @@ t.test('assembleBpf writes struct sock_filter in host byte order', async t => {
 })
 
 t.test('arpFilterFor: requests for our IPs and frames from our IPs only, whatever the set size', async t => {
-  const announced = ['192.0.2.240', '192.0.2.241']
+  const announced = ips('192.0.2.240', '192.0.2.241')
   const program = arpFilterFor(announced)
   checkBpf(program)
   t.ok(runBpf(program, arpRequest(client, '192.0.2.100', '192.0.2.240')) > 0, 'request for an announced IP accepted')
@@ -193,7 +194,7 @@ t.test('arpFilterFor: requests for our IPs and frames from our IPs only, whateve
   t.equal(runBpf(program, op3), 0, 'an op other than request or reply dropped')
   t.equal(runBpf(program, Buffer.alloc(60)), 0, 'zeros dropped')
   t.same(arpFilterFor([0xc00002f1, 0xc00002f0]), program, 'u32 words (network order) give the same program')
-  t.same(arpFilterFor(['192.0.2.241', '192.0.2.240', '192.0.2.241']), program, 'order and duplicates do not matter')
+  t.same(arpFilterFor(ips('192.0.2.241', '192.0.2.240', '192.0.2.241')), program, 'order and duplicates do not matter')
 
   const none = arpFilterFor([])
   checkBpf(none)
@@ -209,7 +210,7 @@ t.test('arpFilterFor: requests for our IPs and frames from our IPs only, whateve
   t.ok(many.every(w => runBpf(big, arpReply(client, ipOf(w), ours, '192.0.2.100')) > 0), `replies from all ${many.length} IPs accepted`)
   t.equal(runBpf(big, arpRequest(client, '192.0.2.100', ipOf(0xc6120001))), 0, 'a gap between them dropped')
   t.same(arpFilterFor([...many, 0xc6130000]), arpFilter(), 'above the limit: the accept-all-ARP program')
-  t.throws(() => arpFilterFor(['192.0.2.300']), { code: 'BAD_ADDRESS' })
+  t.throws(() => arpFilterFor(ips('2001:db8::1')), { code: 'BAD_ADDRESS' }, 'an IPv6 address has no place in an ARP filter')
 })
 
 t.test('fuzz: arpFilterFor accepts every frame decideArp answers or calls a conflict, and nothing else but frames to or from our IPs', async t => {
@@ -232,7 +233,7 @@ t.test('fuzz: arpFilterFor accepts every frame decideArp answers or calls a conf
   }
   const seen = new Map<string, number>()
   fc.assert(fc.property(fc.uniqueArray(v4, { maxLength: 40 }).chain(ips => fc.tuple(fc.constant(ips), fc.array(frameFor(ips), { minLength: 1, maxLength: 20 }))), ([ips, frames]) => {
-    const program = arpFilterFor(ips)
+    const program = arpFilterFor(canonicalIPs(...ips))
     checkBpf(program)
     const c: Layer2Context = { mac: ours, announced: new Set(ips) }
     return frames.every(f => {

@@ -1,8 +1,9 @@
 import t from 'tap'
+import { familyOf } from '../../internal/core/ip.js'
 import fc from 'fast-check'
 import { PacketError, parseMac, BROADCAST_MAC, ZERO_MAC } from '../../speaker/core/ethernet.js'
 import {
-  ARP_OP_REPLY, ARP_OP_REQUEST, arpReply, arpRequest, canonicalIpv4, checkArpFrame, decodeArpFrame,
+  ARP_OP_REPLY, ARP_OP_REQUEST, arpReply, arpRequest, checkArpFrame, decodeArpFrame, ipv4At,
   encodeArpFrame, gratuitousReply, gratuitousRequest, arpReplyTo, type ArpFrame,
 } from '../../speaker/core/arp.js'
 
@@ -84,11 +85,11 @@ t.test('encode rejects bad addresses and ops with PacketError', async t => {
   t.throws(() => encodeArpFrame({ ...base, arp }), { code: 'BAD_OP' })
 })
 
-t.test('canonicalIpv4', async t => {
-  t.equal(canonicalIpv4('192.0.2.240'), '192.0.2.240')
-  t.equal(canonicalIpv4('0.0.0.0'), '0.0.0.0')
-  t.equal(canonicalIpv4('2001:db8::1'), undefined)
-  t.equal(canonicalIpv4('192.0.2.300'), undefined)
+t.test('ipv4At: what comes off the wire is an IPv4 CanonicalIP, as the responder\'s family filter reads it', async t => {
+  const read = ipv4At(Buffer.from([192, 0, 2, 7]), 0)
+  t.equal(read, '192.0.2.7')
+  t.equal(familyOf(read), 'IPv4')
+  t.equal(ipv4At(Buffer.from([0, 0, 0, 0]), 0), '0.0.0.0')
 })
 
 const mac = fc.uint8Array({ minLength: 6, maxLength: 6 }).map(a => Buffer.from(a))

@@ -2,15 +2,17 @@ import t from 'tap'
 import { createHash } from 'node:crypto'
 import fc from 'fast-check'
 import { announcingNode, electService, shouldAnnounce } from '../../speaker/core/election.js'
-import type { ServiceView, EndpointSliceView } from '../../internal/core/views.js'
+import { toServiceView, type ServiceView, type EndpointSliceView } from '../../internal/core/views.js'
+import { ip as canonical, ips } from '../lib/canonical-ip.js'
 
-function svc(over: Partial<ServiceView> = {}): ServiceView {
+function svc(over: Partial<Omit<ServiceView, 'ingressIPs'>> & { ingressIPs?: readonly string[] } = {}): ServiceView {
   return {
     key: 'default/web', namespace: 'default', name: 'web', uid: 'u1', resourceVersion: '1', creationTimestamp: '', type: 'LoadBalancer',
     isLoadBalancer: true, loadBalancerClass: null, loadBalancerIP: null, annotations: {}, labels: {},
     selector: { app: 'web' }, externalTrafficPolicy: 'Cluster', ipFamilies: ['IPv4'], ipFamilyPolicy: 'SingleStack',
-    clusterIPs: ['198.18.0.10'], ports: [{ name: '', protocol: 'TCP', port: 80 }], ingressIPs: ['192.0.2.240'],
+    clusterIPs: ['198.18.0.10'], ports: [{ name: '', protocol: 'TCP', port: 80 }], badIngressIPs: [],
     ...over,
+    ingressIPs: ips(...(over.ingressIPs ?? ['192.0.2.240'])),
   }
 }
 
@@ -25,7 +27,7 @@ const nodes = ['l2lb-node1', 'l2lb-node2', 'l2lb-node3']
 
 t.test('the winner is the node with the smallest sha256(node#ip)', async t => {
   for (let i = 240; i <= 250; i++) {
-    const ip = `192.0.2.${i}`
+    const ip = canonical(`192.0.2.${i}`)
     const expected = [...nodes].sort((a, b) => {
       const ha = createHash('sha256').update(`${a}#${ip}`).digest('hex')
       const hb = createHash('sha256').update(`${b}#${ip}`).digest('hex')
@@ -34,11 +36,11 @@ t.test('the winner is the node with the smallest sha256(node#ip)', async t => {
     t.equal(announcingNode(ip, nodes), expected, ip)
     t.equal(announcingNode(ip, [...nodes].reverse()), expected, `${ip}: candidate order does not matter`)
   }
-  t.equal(announcingNode('192.0.2.240', []), null, 'no candidates, no winner')
+  t.equal(announcingNode(canonical('192.0.2.240'), []), null, 'no candidates, no winner')
 })
 
 t.test('losing a node moves only the IPs it held', async t => {
-  const ips = Array.from({ length: 200 }, (_, i) => `2001:db8:0:1::${(i + 1).toString(16)}`)
+  const ips = Array.from({ length: 200 }, (_, i) => canonical(`2001:db8:0:1::${(i + 1).toString(16)}`))
   const before = new Map(ips.map(ip => [ip, announcingNode(ip, nodes)]))
   const survivors = nodes.filter(n => n !== 'l2lb-node2')
   let moved = 0
@@ -59,7 +61,7 @@ t.test('every speaker, seeing the same cluster in any order, elects the same sin
     fc.integer({ min: 0, max: 255 }),
     fc.boolean(),
     (names, last, local) => {
-      const ip = `192.0.2.${last}`
+      const ip = canonical(`192.0.2.${last}`)
       const slices = [slice(names.map(n => ({ node: n, ready: true })))]
       const service = svc({ ingressIPs: [ip], externalTrafficPolicy: local ? 'Local' : 'Cluster' })
       // Each node elects from its own view: the same facts, listed in its own (here: rotated) order.
@@ -77,9 +79,19 @@ t.test('every speaker, seeing the same cluster in any order, elects the same sin
 t.test('IPv6 addresses written differently elect the same node', async t => {
   const live = new Set(nodes)
   const ready = [slice([{ node: 'l2lb-node1', ready: true }])]
-  const a = electService(svc({ ingressIPs: ['2001:db8:0:1::f0'] }), ready, live)
-  const b = electService(svc({ ingressIPs: ['2001:0DB8:0000:0001:0000:0000:0000:00F0'] }), ready, live)
+  // Through views.ts, the one place a status IP is canonicalised: the election hashes what it is handed.
+  const view = (written: string): ServiceView => toServiceView({
+    metadata: { namespace: 'default', name: 'web' },
+    spec: { type: 'LoadBalancer', selector: { app: 'web' } },
+    status: { loadBalancer: { ingress: [{ ip: written }] } },
+  })
+  const a = electService(view('2001:db8:0:1::f0'), ready, live)
+  const b = electService(view('2001:0DB8:0000:0001:0000:0000:0000:00F0'), ready, live)
+  t.same([...a.winners.keys()], ['2001:db8:0:1::f0'], 'keyed by the canonical address')
   t.same([...a.winners], [...b.winners], 'winners keyed and hashed by the canonical address')
+  const junk = view('fe80::1%eth0')
+  t.same([junk.ingressIPs, junk.badIngressIPs], [[], ['fe80::1%eth0']], 'a status entry that is no Service address is kept apart, as written')
+  t.equal(electService(junk, ready, live).reason, 'noIngressIP', 'and never elected')
 })
 
 t.test('a Service is announced only with a ready endpoint', async t => {
@@ -89,9 +101,9 @@ t.test('a Service is announced only with a ready endpoint', async t => {
   t.equal(electService(svc({ ingressIPs: [] }), [slice([{ node: 'l2lb-node1', ready: true }])], live).reason, 'noIngressIP')
   const a = electService(svc(), [slice([{ node: 'l2lb-node1', ready: true }])], live)
   t.equal(a.reason, null)
-  const winner = announcingNode('192.0.2.240', nodes)
-  t.equal(a.winners.get('192.0.2.240'), winner, 'Cluster policy: any live node may win')
-  t.equal(nodes.filter(n => shouldAnnounce(n, '192.0.2.240', a)).length, 1, 'shouldAnnounce is true for the winner only')
+  const winner = announcingNode(canonical('192.0.2.240'), nodes)
+  t.equal(a.winners.get(canonical('192.0.2.240')), winner, 'Cluster policy: any live node may win')
+  t.equal(nodes.filter(n => shouldAnnounce(n, canonical('192.0.2.240'), a)).length, 1, 'shouldAnnounce is true for the winner only')
 })
 
 t.test('externalTrafficPolicy Local: only nodes with a ready local endpoint', async t => {
@@ -99,7 +111,7 @@ t.test('externalTrafficPolicy Local: only nodes with a ready local endpoint', as
   const local = svc({ externalTrafficPolicy: 'Local' })
   for (const host of nodes) {
     const a = electService(local, [slice([{ node: host, ready: true }, { node: 'l2lb-node9', ready: true }])], live)
-    t.equal(a.winners.get('192.0.2.240'), host, `only ${host} has an endpoint (node9 is not live)`)
+    t.equal(a.winners.get(canonical('192.0.2.240')), host, `only ${host} has an endpoint (node9 is not live)`)
   }
   const none = electService(local, [slice([{ node: 'l2lb-node9', ready: true }])], live)
   t.equal(none.reason, 'noLiveCandidate')

@@ -7,6 +7,8 @@ import { LinkHolder } from '../../speaker/link/link-holder.js'
 import { parseMac } from '../../speaker/core/ethernet.js'
 import { FakeLink, systemError } from '../lib/fake-link.js'
 import { ManualClock } from '../lib/manual-clock.js'
+import type { CanonicalIP } from '../../internal/core/ip.js'
+import { ips as canonicalIPs } from '../lib/canonical-ip.js'
 
 const log = pino({ level: 'silent' })
 const mac = parseMac('02:00:00:00:00:0b')
@@ -15,7 +17,7 @@ interface Harness {
   holder: LinkHolder<FakeLink>
   links: FakeLink[]
   events: string[]
-  watched: string[]
+  watched: CanonicalIP[]
   /** Opens fail while > 0 (decremented per attempt). */
   failOpens: { n: number }
 }
@@ -23,7 +25,7 @@ interface Harness {
 function harness(clock: ManualClock, filter = true): Harness {
   const links: FakeLink[] = []
   const events: string[] = []
-  const watched: string[] = []
+  const watched: CanonicalIP[] = []
   const failOpens = { n: 0 }
   const holder = new LinkHolder<FakeLink>({
     interfaceName: 'eth0', name: 'TEST', log, clock,
@@ -51,7 +53,7 @@ t.test('the constructor opens nothing; open then attach filters, subscribes and 
   const clock = new ManualClock()
   const h = harness(clock)
   t.same(h.events, [])
-  h.watched.push('192.0.2.2', '192.0.2.1')
+  h.watched.push(...canonicalIPs('192.0.2.2', '192.0.2.1'))
   const link = h.holder.open()
   t.equal(h.holder.current, undefined, 'open alone does not make it current')
   h.holder.attach(link)
@@ -68,11 +70,11 @@ t.test('refilter attaches only on a change; a filter that cannot be attached rep
   h.holder.attach(link)
   h.holder.refilter()
   t.equal(link.filters.length, 1, 'same set: not attached again')
-  h.watched.push('192.0.2.1')
+  h.watched.push(...canonicalIPs('192.0.2.1'))
   h.holder.refilter()
   t.same(link.filters.map(f => f.toString()), ['', '192.0.2.1'])
   link.failFilter = systemError('setsockopt', 'ENOMEM', -12)
-  h.watched.push('192.0.2.9')
+  h.watched.push(...canonicalIPs('192.0.2.9'))
   h.holder.refilter()
   t.ok(link.closed, 'the link with the narrower filter is closed')
   t.equal(h.holder.current, undefined)
@@ -176,7 +178,7 @@ t.test('without filterFor the link keeps the filter it was opened with', async t
   const h = harness(new ManualClock(), false)
   const link = h.holder.open()
   h.holder.attach(link)
-  h.watched.push('192.0.2.1')
+  h.watched.push(...canonicalIPs('192.0.2.1'))
   h.holder.refilter()
   t.same(link.filters, [])
 })

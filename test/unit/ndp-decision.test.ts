@@ -1,5 +1,6 @@
 // The pure NDP decision (decideNdp) and the kernel filter for Neighbor Solicitations and Advertisements.
 import t from 'tap'
+import { ips } from '../lib/canonical-ip.js'
 import fc from 'fast-check'
 import { parseMac } from '../../speaker/core/ethernet.js'
 import { ALL_NODES_MAC, icmpv6Sum, ipv6At, solicitedNodeAddress, solicitedNodeMac } from '../../speaker/core/ipv6.js'
@@ -212,9 +213,9 @@ t.test('ndpFilter passes NS and NA frames only, and every frame checkNdpFrame ac
 })
 
 t.test('ndpFilterFor: NS for our addresses, NA for them, NS from them, whatever the set size', async t => {
-  const program = ndpFilterFor([VIP2, VIP, '2001:db8:0:9:0:0:0:f0'])
+  const program = ndpFilterFor(ips(VIP2, VIP, '2001:db8:0:9:0:0:0:f0'))
   checkBpf(program)
-  t.same(program, ndpFilterFor([VIP, VIP2]), 'order, spelling and duplicates do not matter')
+  t.same(program, ndpFilterFor(ips(VIP, VIP2)), 'order, spelling and duplicates do not matter')
   t.ok(runBpf(program, neighborSolicitation(client, CLIENT_IP, VIP)) > 0, 'NS for an announced address accepted')
   t.ok(runBpf(program, neighborSolicitation(client, '::', VIP2)) > 0, 'DAD NS for an announced address accepted')
   t.ok(runBpf(program, unsolicitedAdvertisement(other, VIP)) > 0, 'NA for an announced address accepted (a conflict)')
@@ -226,13 +227,13 @@ t.test('ndpFilterFor: NS for our addresses, NA for them, NS from them, whatever 
   checkBpf(none)
   t.equal(runBpf(none, neighborSolicitation(client, CLIENT_IP, VIP)), 0, 'nothing announced: nothing accepted')
   const many = Array.from({ length: NDP_FILTER_MAX_IPS }, (_, i) => `2001:db8:1::${(i * 3).toString(16)}`)
-  const big = ndpFilterFor(many)
+  const big = ndpFilterFor(ips(...many))
   checkBpf(big)
   t.ok(big.length <= 4096, `${big.length} instructions, within BPF_MAXINSNS`)
   t.ok(many.every(ip => runBpf(big, neighborSolicitation(client, CLIENT_IP, ip)) > 0), `NS for all ${many.length} addresses accepted`)
   t.ok(many.every(ip => runBpf(big, neighborSolicitation(other, ip, '2001:db8:1::1')) > 0), `NS from all ${many.length} addresses accepted`)
   t.equal(runBpf(big, neighborSolicitation(client, CLIENT_IP, '2001:db8:1::1')), 0, 'a gap between them dropped')
-  t.same(ndpFilterFor([...many, '2001:db8:2::1']), ndpFilter(), 'above the limit: every NS and NA')
+  t.same(ndpFilterFor(ips(...many, '2001:db8:2::1')), ndpFilter(), 'above the limit: every NS and NA')
 })
 
 t.test('fuzz: ndpFilterFor accepts every frame decideNdp answers or calls a conflict, and nothing else but frames for or from our addresses', async t => {

@@ -4,9 +4,9 @@ import t from 'tap'
 import fc from 'fast-check'
 import { isDeepStrictEqual } from 'node:util'
 import { PacketError, parseMac } from '../../speaker/core/ethernet.js'
-import { formatValue } from '../../internal/core/ip.js'
+import { familyOf, formatValue } from '../../internal/core/ip.js'
 import {
-  ALL_NODES_MAC, canonicalIpv6, icmpv6Sum, ipv6At, ipv6Bytes, solicitedNodeAddress, solicitedNodeMac,
+  ALL_NODES_MAC, icmpv6Sum, ipv6At, ipv6Bytes, solicitedNodeAddress, solicitedNodeMac,
 } from '../../speaker/core/ipv6.js'
 import {
   OFF_CHECKSUM, OFF_DST, OFF_ICMP, OFF_SRC, advertisementFor, checkNdpFrame, decodeNdpFrame,
@@ -179,11 +179,8 @@ t.test('ipv6At gives the same RFC 5952 text as internal/core/ip.ts, and writeIpv
   fc.assert(fc.property(fc.oneof(fc.uint8Array({ minLength: 16, maxLength: 16 }).map(a => [...a]), zeroHeavy), bytes => {
     const b = Buffer.from(bytes)
     const text = ipv6At(b, 0)
-    return text === formatValue('IPv6', BigInt('0x' + b.toString('hex'))) && ipv6Bytes(text).equals(b) && canonicalIpv6(text) === text
+    return text === formatValue('IPv6', BigInt('0x' + b.toString('hex'))) && ipv6Bytes(text).equals(b) && familyOf(text) === 'IPv6'
   }), { numRuns: 3000 })
-  t.equal(canonicalIpv6('2001:DB8:0:0:0:0:0:F0'), '2001:db8::f0')
-  t.equal(canonicalIpv6('192.0.2.1'), undefined)
-  t.equal(canonicalIpv6('nonsense'), undefined)
 })
 
 t.test('fuzz: encode then decode gives back every field', async t => {

@@ -1,6 +1,7 @@
 // Probing before claiming, pure: the schedule (core/probe.ts) and the Service annotations that say which IPs
 // the cluster announced before and which a probe found held (core/claims.ts, internal/core/annotations.ts).
 import t from 'tap'
+import { ip as canonical, ips } from '../lib/canonical-ip.js'
 import { PROBE_TIMING, probePlan, retryAfterMs } from '../../speaker/core/probe.js'
 import { claimPatch, needsProbe } from '../../speaker/core/claims.js'
 import { ADDRESS_IN_USE, ANNOUNCED_IPS, addressesInUse, announcedIPs } from '../../internal/core/annotations.js'
@@ -18,30 +19,30 @@ t.test('retries: every retryMs, then once per RATE_LIMIT_INTERVAL from MAX_CONFL
 })
 
 t.test('needsProbe: only an IP no node of the cluster announced for this Service', async t => {
-  const a = { [ANNOUNCED_IPS]: '192.0.2.240,2001:db8::f0' }
-  t.notOk(needsProbe('192.0.2.240', a), 'announced before: a takeover, no probe')
-  t.notOk(needsProbe('2001:db8:0::f0', a), 'any spelling of the address')
-  t.ok(needsProbe('192.0.2.241', a))
-  t.ok(needsProbe('192.0.2.240', {}), 'no annotation: never announced')
+  const a = { [ANNOUNCED_IPS]: '192.0.2.240,2001:DB8:0::F0' }
+  t.notOk(needsProbe(canonical('192.0.2.240'), a), 'announced before: a takeover, no probe')
+  t.notOk(needsProbe(canonical('2001:db8::f0'), a), 'any spelling of the address in the annotation')
+  t.ok(needsProbe(canonical('192.0.2.241'), a))
+  t.ok(needsProbe(canonical('192.0.2.240'), {}), 'no annotation: never announced')
   t.same([...announcedIPs({ [ANNOUNCED_IPS]: ' 192.0.2.1 , junk,,2001:DB8::1' })], ['192.0.2.1', '2001:db8::1'], 'junk in the annotation is ignored')
 })
 
 t.test('claimPatch: free adds to announced-ips and clears in-use; in-use records the MAC; IPs the Service lost drop out', async t => {
-  const ingress = ['192.0.2.240', '2001:db8::f0']
-  t.same(claimPatch({}, ingress, { ip: '192.0.2.240', interface: 'eth0', result: 'free' }), { [ANNOUNCED_IPS]: '192.0.2.240' })
+  const ingress = ips('192.0.2.240', '2001:db8::f0')
+  t.same(claimPatch({}, ingress, { ip: canonical('192.0.2.240'), interface: 'eth0', result: 'free' }), { [ANNOUNCED_IPS]: '192.0.2.240' })
   t.same(
-    claimPatch({ [ANNOUNCED_IPS]: '192.0.2.240' }, ingress, { ip: '2001:db8::f0', interface: 'eth0', result: 'in-use', mac: '02:00:00:00:00:99' }),
+    claimPatch({ [ANNOUNCED_IPS]: '192.0.2.240' }, ingress, { ip: canonical('2001:db8::f0'), interface: 'eth0', result: 'in-use', mac: '02:00:00:00:00:99' }),
     { [ADDRESS_IN_USE]: '2001:db8::f0=02:00:00:00:00:99' },
   )
   t.same(
-    claimPatch({ [ANNOUNCED_IPS]: '192.0.2.240', [ADDRESS_IN_USE]: '2001:db8::f0=02:00:00:00:00:99' }, ingress, { ip: '2001:db8::f0', interface: 'eth1', result: 'free' }),
+    claimPatch({ [ANNOUNCED_IPS]: '192.0.2.240', [ADDRESS_IN_USE]: '2001:db8::f0=02:00:00:00:00:99' }, ingress, { ip: canonical('2001:db8::f0'), interface: 'eth1', result: 'free' }),
     { [ANNOUNCED_IPS]: '192.0.2.240,2001:db8::f0', [ADDRESS_IN_USE]: null },
     'the host went away: announced, and the in-use entry removed',
   )
-  t.equal(claimPatch({ [ANNOUNCED_IPS]: '192.0.2.240' }, ingress, { ip: '192.0.2.240', interface: 'eth0', result: 'free' }), null, 'nothing to change: no write')
-  t.equal(claimPatch({}, ['192.0.2.9'], { ip: '192.0.2.240', interface: 'eth0', result: 'free' }), null, 'an IP the Service no longer has: nothing recorded')
+  t.equal(claimPatch({ [ANNOUNCED_IPS]: '192.0.2.240' }, ingress, { ip: canonical('192.0.2.240'), interface: 'eth0', result: 'free' }), null, 'nothing to change: no write')
+  t.equal(claimPatch({}, ips('192.0.2.9'), { ip: canonical('192.0.2.240'), interface: 'eth0', result: 'free' }), null, 'an IP the Service no longer has: nothing recorded')
   t.same(
-    claimPatch({ [ANNOUNCED_IPS]: '192.0.2.1,192.0.2.240' }, ['192.0.2.240', '192.0.2.241'], { ip: '192.0.2.241', interface: 'eth0', result: 'free' }),
+    claimPatch({ [ANNOUNCED_IPS]: '192.0.2.1,192.0.2.240' }, ips('192.0.2.240', '192.0.2.241'), { ip: canonical('192.0.2.241'), interface: 'eth0', result: 'free' }),
     { [ANNOUNCED_IPS]: '192.0.2.240,192.0.2.241' },
     'an IP the Service gave up drops out, so its next owner probes it',
   )

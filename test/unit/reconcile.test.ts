@@ -11,6 +11,7 @@ import {
 } from '../../controller/core/reconcile.js'
 import type { ServiceView } from '../../internal/core/views.js'
 import { svc } from './allocator-fixtures.js'
+import { ips as canonicalIPs } from '../lib/canonical-ip.js'
 
 const POOL = `
 address-pools:
@@ -52,7 +53,7 @@ function setup(services: ServiceView[] = [], loadBalancerClass: string | null = 
 /** The view after the writer's changes, as the next informer event would show it. */
 const written = (s: ServiceView, ips: string[], pool: string | null): ServiceView => ({
   ...s,
-  ingressIPs: ips,
+  ingressIPs: canonicalIPs(...ips), // as views.ts reads the status back
   annotations: pool === null ? {} : { ...s.annotations, 'l2lb.dev/ip-allocated-from-pool': pool },
 })
 
@@ -67,6 +68,16 @@ t.test('allocates, writes status and annotation, records IPAllocated once', asyn
   ])
   t.equal(await reconcileService(a.key, written(a, ['192.0.2.240'], 'default'), ctx), 'ok')
   t.same(w.take(), [], 'nothing written when status already matches')
+})
+
+t.test('a status holding something that is not an address is rewritten', async t => {
+  const { ctx, w } = setup()
+  const a = svc('a')
+  await reconcileService(a.key, a, ctx)
+  w.take()
+  const junk = { ...written(a, ['192.0.2.240'], 'default'), badIngressIPs: ['192.0.2.999'] }
+  t.equal(await reconcileService(a.key, junk, ctx), 'ok')
+  t.same(w.take(), ['ingress default/a [192.0.2.240]', 'event default/a Normal IPAllocated: Assigned IP ["192.0.2.240"]'])
 })
 
 t.test('failure: Warning with the reason, once per distinct reason; reprocessAll when an IP frees', async t => {
