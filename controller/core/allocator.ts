@@ -10,7 +10,7 @@
 // (AddressSpace keeps free gaps, never free addresses); capacity and usage are exact bigints (MetalLB PR #3140).
 import type { AllocationFailure, AllocationRequest } from './allocation-request.js'
 import { Holdings, type Assignment, type Held, type PoolSpaces, type PoolUsage } from './holdings.js'
-import { formatIP, type IP, type IPFamily } from '../../internal/core/ip.js'
+import { formatIP, type CanonicalIP, type IP, type IPFamily } from '../../internal/core/ip.js'
 import type { PoolConfig } from '../../internal/core/pool-config.js'
 import { autoOrderOf, isRestricted, notAllowedMessage, outsideFailure, poolAllows, serves, usablePool } from './pool-choice.js'
 import { sharingConflict } from './sharing.js'
@@ -23,9 +23,9 @@ export type AssignResult =
 export interface ClearedAssignment {
   readonly key: string
   /** The addresses taken from the Service. */
-  readonly ips: readonly string[]
+  readonly ips: readonly CanonicalIP[]
   /** Those it keeps (a dual-stack pair that lost one family); empty when it lost everything. */
-  readonly kept: readonly string[]
+  readonly kept: readonly CanonicalIP[]
   readonly message: string
 }
 

@@ -13,7 +13,7 @@
 // wraps every function created at run time in a __name() call, which showed up first in profiles.
 import { AddressSpace, type Chunk } from './address-space.js'
 import { LazyDeleteMap } from './lazy-delete-map.js'
-import { formatIP, type IP, type IPFamily } from '../../internal/core/ip.js'
+import { formatIP, type CanonicalIP, type IP, type IPFamily } from '../../internal/core/ip.js'
 import type { Pool } from '../../internal/core/pool-config.js'
 import { sameSharing, type SharingInfo } from './sharing.js'
 
@@ -23,7 +23,7 @@ export interface Assignment {
   /** In the Service's family order. */
   readonly ips: readonly IP[]
   /** The same, as canonical text. */
-  readonly texts: readonly string[]
+  readonly texts: readonly CanonicalIP[]
 }
 
 export interface FamilyUsage {
@@ -44,7 +44,7 @@ export interface PoolUsage {
 export class Held implements Assignment {
   /** The entries themselves, in family order. */
   ips: readonly IPEntry[] = NO_ENTRIES
-  private textCache: readonly string[] | null = null
+  private textCache: readonly CanonicalIP[] | null = null
   constructor(
     readonly key: string,
     readonly pool: string,
@@ -53,7 +53,7 @@ export class Held implements Assignment {
     public sharing: SharingInfo,
   ) {}
 
-  get texts(): readonly string[] {
+  get texts(): readonly CanonicalIP[] {
     if (this.textCache === null) {
       const a = this.ips[0]
       const b = this.ips[1]
@@ -66,7 +66,7 @@ export class Held implements Assignment {
 /** A held address: the IP itself, its pool, and the Services holding it. */
 export class IPEntry implements IP {
   private valueCache: bigint | null = null
-  private textCache: string | null = null
+  private textCache: CanonicalIP | null = null
   constructor(
     readonly family: IPFamily,
     readonly pool: string,
@@ -83,7 +83,7 @@ export class IPEntry implements IP {
     return this.valueCache
   }
 
-  get text(): string {
+  get text(): CanonicalIP {
     this.textCache ??= formatIP(this)
     return this.textCache
   }

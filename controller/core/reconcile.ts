@@ -17,13 +17,14 @@ import type { WaitingServices } from './waiting-services.js'
 import { ALLOCATED_FROM_POOL } from '../../internal/core/annotations.js'
 import { parsePoolConfig, type ConfigError } from '../../internal/core/pool-config.js'
 import type { ServiceView } from '../../internal/core/views.js'
+import type { CanonicalIP } from '../../internal/core/ip.js'
 import { isOurs } from '../../internal/core/load-balancer-class.js'
 
 /** What the kube layer made of a write: HTTP 409 -> conflict, 404 -> notFound, anything else -> failed. */
 export type WriteOutcome = 'ok' | 'conflict' | 'notFound' | 'failed'
 
 export interface ServiceWriter {
-  updateIngress(svc: ServiceView, ips: readonly string[]): Promise<WriteOutcome>
+  updateIngress(svc: ServiceView, ips: readonly CanonicalIP[]): Promise<WriteOutcome>
   setAllocatedPool(svc: ServiceView, pool: string | null): Promise<WriteOutcome>
   recordEvent(svc: ServiceView, type: 'Normal' | 'Warning', reason: string, message: string): Promise<void>
 }
@@ -54,7 +55,7 @@ export const EVENT_CLEAR_ASSIGNMENT = 'ClearAssignment'
  * Whether the status already shows `ips` (the allocator's texts, canonical: formatIP), in order. The view's
  * status IPs are canonical too (views.ts), so plain equality; an entry that is not an address never matches.
  */
-function sameIPs(svc: ServiceView, ips: readonly string[]): boolean {
+function sameIPs(svc: ServiceView, ips: readonly CanonicalIP[]): boolean {
   const status = svc.ingressIPs
   return svc.badIngressIPs.length === 0 && status.length === ips.length && status.every((s, i) => s === ips[i])
 }

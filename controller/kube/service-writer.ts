@@ -7,6 +7,7 @@
 import type { CoreV1Api } from '@kubernetes/client-node'
 import type { Logger } from 'pino'
 import type { ServiceView } from '../../internal/core/views.js'
+import type { CanonicalIP } from '../../internal/core/ip.js'
 import type { ServiceWriter, WriteOutcome } from '../core/reconcile.js'
 import { ALLOCATED_FROM_POOL } from '../../internal/core/annotations.js'
 import { classifyApiError, mergePatch } from '../../internal/kube/kube-client.js'
@@ -41,7 +42,7 @@ export class KubeServiceWriter implements ServiceWriter {
     }
   }
 
-  updateIngress(svc: ServiceView, ips: readonly string[]): Promise<WriteOutcome> {
+  updateIngress(svc: ServiceView, ips: readonly CanonicalIP[]): Promise<WriteOutcome> {
     const body = {
       metadata: { uid: svc.uid },
       status: { loadBalancer: { ingress: ips.map(ip => ({ ip })) } },

@@ -8,6 +8,7 @@ import { toServiceView } from '../../internal/core/views.js'
 import { EventRecorder } from '../../internal/kube/event-recorder.js'
 import { KubeServiceWriter } from '../../controller/kube/service-writer.js'
 import { eachApiServer } from '../lib/cluster.js'
+import { ips } from '../lib/canonical-ip.js'
 
 eachApiServer(t, 'a write for a re-created Service is a conflict and changes nothing', async (t, cluster) => {
   const admin = cluster.kubeConfig.makeApiClient(CoreV1Api)
@@ -16,10 +17,10 @@ eachApiServer(t, 'a write for a re-created Service is a conflict and changes not
   const writer = new KubeServiceWriter(api, new EventRecorder({ api, component: 'l2lb-controller', instance: 'test', log }), log)
   const body = { metadata: { name: 'web' }, spec: { type: 'LoadBalancer', selector: { app: 'web' }, ports: [{ port: 80 }] } }
   const old = toServiceView(await admin.createNamespacedService({ namespace: 'default', body }))
-  t.equal(await writer.updateIngress(old, ['192.0.2.240']), 'ok', 'the Service the view is of takes the write')
+  t.equal(await writer.updateIngress(old, ips('192.0.2.240')), 'ok', 'the Service the view is of takes the write')
   await admin.deleteNamespacedService({ name: 'web', namespace: 'default' })
   await admin.createNamespacedService({ namespace: 'default', body })
-  t.equal(await writer.updateIngress(old, ['192.0.2.241']), 'conflict', 'the same name, another uid: a conflict')
+  t.equal(await writer.updateIngress(old, ips('192.0.2.241')), 'conflict', 'the same name, another uid: a conflict')
   t.equal(await writer.setAllocatedPool(old, 'default'), 'conflict', 'for the annotation too')
   const now = await admin.readNamespacedService({ name: 'web', namespace: 'default' })
   t.same(now.status?.loadBalancer?.ingress ?? [], [], 'the new Service got no address')

@@ -314,7 +314,7 @@ async function runSteps(steps: readonly Step[]): Promise<void> {
           if (s === undefined || config === null || !stillValid(config, s, ips)) continue
           const now = allocator.assignment(key)
           // Kept means every address it had is still its own (PreferDualStack may add the missing family).
-          const kept = ips.every(ip => now?.texts.includes(ip) ?? false)
+          const kept = ips.every(ip => now?.texts.includes(canonical(ip)) ?? false)
           if (!kept) throw new Error(`pool edit moved ${key} from ${ips.join(',')} to ${now?.texts.join(',') ?? 'nothing'}`)
         }
         // Nor does it move an address that stays valid while the Service's other one does not (a dual-stack
@@ -332,7 +332,7 @@ async function runSteps(steps: readonly Step[]): Promise<void> {
           const home = config.pools.find(pl => pl.name === homeName)
           for (const ip of valid.filter(v => poolOf(canonical(v), index) === homeName)) {
             const now = allocator.assignment(key)
-            if (now?.texts.includes(ip) ?? false) continue
+            if (now?.texts.includes(canonical(ip)) ?? false) continue
             const other = ip.includes(':') ? 'IPv4' : 'IPv6'
             // PreferDualStack requires its first family: an address of the other one cannot be held alone.
             if (s.ipFamilyPolicy === 'PreferDualStack' && s.ipFamilies[0] === other) continue
