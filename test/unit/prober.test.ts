@@ -84,14 +84,19 @@ t.test('an answer for an address not under probe is ignored', async t => {
   t.same(h.p.refused(), {})
 })
 
-t.test('withdrawing cancels a probe or a retry and says which it was', async t => {
-  const clock = new ManualClock(0)
-  const h = harness(clock)
+/** 192.0.2.1 under probe, 192.0.2.2 refused (a retry armed). */
+function probeOneRefuseOther(h: ReturnType<typeof harness>): void {
   h.p.add(canonical('192.0.2.1'))
   h.p.start(canonical('192.0.2.1'))
   h.p.add(canonical('192.0.2.2'))
   h.p.start(canonical('192.0.2.2'))
   h.p.refuse(canonical('192.0.2.2'), holder)
+}
+
+t.test('withdrawing cancels a probe or a retry and says which it was', async t => {
+  const clock = new ManualClock(0)
+  const h = harness(clock)
+  probeOneRefuseOther(h)
   t.same(h.p.addresses(), ['192.0.2.1', '192.0.2.2'])
   t.equal(h.p.withdraw(canonical('192.0.2.1')), 'probing')
   t.equal(h.p.withdraw(canonical('192.0.2.2')), 'refused')
@@ -137,11 +142,7 @@ t.test('a probe whose link was replaced does not send on the old one or count th
 t.test('close cancels every probe and retry', async t => {
   const clock = new ManualClock(0)
   const h = harness(clock)
-  h.p.add(canonical('192.0.2.1'))
-  h.p.start(canonical('192.0.2.1'))
-  h.p.add(canonical('192.0.2.2'))
-  h.p.start(canonical('192.0.2.2'))
-  h.p.refuse(canonical('192.0.2.2'), holder)
+  probeOneRefuseOther(h)
   h.p.close()
   t.equal(clock.pending, 0)
   t.same(h.p.addresses(), [])
