@@ -120,7 +120,11 @@ function startAgent(ns: string, role: 'responder' | 'minimal' | 'flood', env: Re
   // `ip netns exec` execs the command, so the child's pid is the agent's own: its /proc entry is what we read.
   // The responder runs with the node flags config/default gives the speaker (its V8 memory and compiler
   // settings), so the reply cost measured is the one that ships.
-  const flags = role === 'flood' ? [] : shippedNodeFlags('speaker')
+  // L2LB_BENCH_CPU_PROF=DIR: both responders also write a V8 CPU profile there (50 us sampling) when they end,
+  // to see where a reply's time goes (open it in Chrome DevTools, or sum self time per function).
+  const prof = process.env.L2LB_BENCH_CPU_PROF
+  const flags = role === 'flood' ? []
+    : [...shippedNodeFlags('speaker'), ...(prof ? ['--cpu-prof', `--cpu-prof-dir=${prof}`, `--cpu-prof-name=${role}.cpuprofile`, '--cpu-prof-interval=50'] : [])]
   return new Agent(spawn('ip', ['netns', 'exec', ns, process.execPath, ...flags, '--import', 'tsx', agentPath, role], {
     cwd: repoRoot,
     env: { ...process.env, ...env },
