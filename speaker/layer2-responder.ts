@@ -195,8 +195,8 @@ export class Layer2Responder<Reason extends string, L extends FrameLink = FrameL
   }
 
   /**
-   * The full set of IPs to answer for on this interface; addresses of the other family and anything that
-   * is not an address are ignored. A removed IP stops being answered (or probed) at once, its repeats are
+   * The full set of IPs to answer for on this interface (canonical already: views.ts made them so);
+   * addresses of the other family are ignored. A removed IP stops being answered (or probed) at once, its repeats are
    * cancelled, its group is left when no other announced IP shares it, and its per-IP counters and series
    * are dropped (so they do not grow without bound). An added one is announced right away, its group
    * joined — unless it is in `fresh` (no node of the cluster announced it before: core/claims.ts), then it
