@@ -14,7 +14,7 @@ const mac = parseMac('02:00:00:00:00:0b')
 const holder = parseMac('02:00:00:00:00:63')
 const timing = { probes: 3, intervalMs: 200, waitMs: 400, retryMs: 10_000, maxConflicts: 2, rateLimitedRetryMs: 60_000 }
 
-function harness(clock: ManualClock): { p: Prober<FakeLink>; link: { current: FakeLink | undefined }; events: string[]; probesAt: () => number[] } {
+function harness(clock: ManualClock): { p: Prober<FakeLink>; link: { current: FakeLink | undefined }; events: string[]; probesAt: () => number[]; probe: (ip: string) => void } {
   const link: { current: FakeLink | undefined } = { current: new FakeLink(mac) }
   const events: string[] = []
   const sentAt: number[] = []
@@ -29,7 +29,9 @@ function harness(clock: ManualClock): { p: Prober<FakeLink>; link: { current: Fa
     inUse: (ip, m) => events.push(`in-use ${ip} ${m} at ${clock.now()}`),
     watchedChanged: () => events.push(`watched at ${clock.now()}`),
   })
-  return { p, link, events, probesAt: () => [...sentAt] }
+  /** Adds `ip` and starts its probe, as the responder does for a fresh address. */
+  const probe = (text: string): void => { p.add(canonical(text)); p.start(canonical(text)) }
+  return { p, link, events, probesAt: () => [...sentAt], probe }
 }
 
 t.test('nobody answers: three probes 200 ms apart, free 400 ms after the last', async t => {
@@ -52,8 +54,7 @@ t.test('nobody answers: three probes 200 ms apart, free 400 ms after the last', 
 t.test('a host answers: refused, reported with its MAC, probed again after retryMs, slower from maxConflicts', async t => {
   const clock = new ManualClock(0)
   const h = harness(clock)
-  h.p.add(canonical('192.0.2.1'))
-  h.p.start(canonical('192.0.2.1'))
+  h.probe('192.0.2.1')
   await clock.advance(250)
   h.p.refuse(canonical('192.0.2.1'), holder)
   t.same(h.events, ['in-use 192.0.2.1 02:00:00:00:00:63 at 250'])
@@ -86,10 +87,8 @@ t.test('an answer for an address not under probe is ignored', async t => {
 
 /** 192.0.2.1 under probe, 192.0.2.2 refused (a retry armed). */
 function probeOneRefuseOther(h: ReturnType<typeof harness>): void {
-  h.p.add(canonical('192.0.2.1'))
-  h.p.start(canonical('192.0.2.1'))
-  h.p.add(canonical('192.0.2.2'))
-  h.p.start(canonical('192.0.2.2'))
+  h.probe('192.0.2.1')
+  h.probe('192.0.2.2')
   h.p.refuse(canonical('192.0.2.2'), holder)
 }
 
@@ -109,8 +108,7 @@ t.test('withdrawing cancels a probe or a retry and says which it was', async t =
 t.test('a lost link stops the probes; a new link starts them over; without a link none starts', async t => {
   const clock = new ManualClock(0)
   const h = harness(clock)
-  h.p.add(canonical('192.0.2.1'))
-  h.p.start(canonical('192.0.2.1'))
+  h.probe('192.0.2.1')
   await clock.advance(300)
   h.link.current = undefined
   h.p.linkLost()
@@ -128,8 +126,7 @@ t.test('a lost link stops the probes; a new link starts them over; without a lin
 t.test('a probe whose link was replaced does not send on the old one or count the address free', async t => {
   const clock = new ManualClock(0)
   const h = harness(clock)
-  h.p.add(canonical('192.0.2.1'))
-  h.p.start(canonical('192.0.2.1'))
+  h.probe('192.0.2.1')
   const old = h.link.current
   await clock.advance(100)
   h.link.current = new FakeLink(mac, 8)
