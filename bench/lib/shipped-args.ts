@@ -1,9 +1,9 @@
 // What config/default runs: the container's args (the image's entrypoint is `node`), read from the manifests
-// so that the benches measure the programs with exactly the node flags a cluster gives them.
-import { readFileSync } from 'node:fs'
+// by the lab's reader (test/lab/image.ts) so that the benches measure the programs with exactly the node flags
+// a cluster gives them, and the lab runs them with.
 import path from 'node:path'
 import { fileURLToPath } from 'node:url'
-import { load as loadYaml } from 'js-yaml'
+import { containerArgs, readWorkloadManifest } from '../../test/lab/image.js'
 
 export type Program = 'controller' | 'speaker'
 
@@ -11,12 +11,7 @@ const repoRoot = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '..'
 
 /** The container's args in config/default/<program>.yaml: node's flags, then the script. */
 export function shippedArgs(program: Program): string[] {
-  const where = `config/default/${program}.yaml`
-  const doc: unknown = loadYaml(readFileSync(path.join(repoRoot, where), 'utf8'))
-  const pick = (v: unknown, ...keys: (string | number)[]): unknown => keys.reduce<unknown>((o, k) => (typeof o === 'object' && o !== null ? Reflect.get(o, k) : undefined), v)
-  const args = pick(doc, 'spec', 'template', 'spec', 'containers', 0, 'args')
-  if (!Array.isArray(args) || !args.every(a => typeof a === 'string')) throw new Error(`${where}: no container args`)
-  return args.map(String)
+  return containerArgs(readWorkloadManifest(repoRoot, program))
 }
 
 /** node's own flags in those args (everything before the script), e.g. the speaker's V8 memory settings. */
