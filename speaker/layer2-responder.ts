@@ -285,7 +285,11 @@ export class Layer2Responder<Reason extends string, L extends FrameLink = FrameL
     this.log.info({ ip }, 'announcing')
     // Read each time: a fatal send error while announcing the previous IP may have replaced the link.
     const link = this.#link.current
-    if (link === undefined) return
+    if (link !== undefined) this.#takeOver(link, ip)
+  }
+
+  /** Joins `ip`'s group on `link`, then starts its takeover rounds. */
+  #takeOver(link: L, ip: CanonicalIP): void {
     // Join first, so a request prompted by the announcement is already let in.
     this.#groups?.join(link, ip)
     this.#timers.takeover(ip)
@@ -309,8 +313,7 @@ export class Layer2Responder<Reason extends string, L extends FrameLink = FrameL
   #announceAll(link: L): void {
     for (const ip of this.#announced) {
       if (this.#link.current !== link) return // a fatal send error while announcing: a new link is on its way
-      this.#groups?.join(link, ip)
-      this.#timers.takeover(ip)
+      this.#takeOver(link, ip)
     }
   }
 
@@ -349,7 +352,7 @@ export class Layer2Responder<Reason extends string, L extends FrameLink = FrameL
   }
 
   /** One round of the protocol's announcement frames for `ip`, on the current link if there is one. */
-  #sendRound(ip: string): void {
+  #sendRound(ip: CanonicalIP): void {
     const link = this.#link.current
     if (link === undefined) return
     for (const frame of this.#proto.announcements(link.mac, ip)) {
